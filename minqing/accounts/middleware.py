@@ -1,0 +1,39 @@
+"""Deny by default (SECURITY.md 6): every URL needs a login unless its view is marked public."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as reachable without logging in."""
+    view.minqing_public = True  # type: ignore[attr-defined]
+    return view
+
+
+class LoginRequiredMiddleware:
+    """Send anonymous users to the login page (JSON 401 for the API) unless the view is public."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any],
+                     view_args: Any, view_kwargs: Any) -> HttpResponse | None:
+        if request.user.is_authenticated:
+            return None
+        target = getattr(view_func, "view_class", view_func)
+        if getattr(view_func, "minqing_public", False) or getattr(target, "minqing_public", False):
+            return None
+        if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": "Authentication required."}, status=401)
+        return redirect_to_login(request.get_full_path())

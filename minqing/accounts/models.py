@@ -1,0 +1,85 @@
+"""User accounts, roles and their scope (DOMAIN "Who uses it")."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from minqing.lib.fields import BlindIndexField, EncryptedField
+
+
+class Role(models.TextChoices):
+    """What a person does; each assignment scopes it to a tree node or a department."""
+
+    COMMAND_CENTRE = "command_centre", _("County organisation dept / command centre")
+    DEPARTMENT = "department", _("County department staff")
+    TOWN_STAFF = "town_staff", _("Town/street staff")
+    VILLAGE_CADRE = "village_cadre", _("Village/community cadre")
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    GROUP_LEADER = "group_leader", _("Residents' group leader")
+    REPRESENTATIVE = "representative", _("Villagers' representative")
+    PARTY_MEMBER = "party_member", _("Party member")
+    CO_BUILDING_UNIT = "co_building_unit", _("Co-building unit")
+    AUDITOR = "auditor", _("Auditor")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
+    SYSTEM_ADMIN = "system_admin", _("System administrator")
+
+
+#: Roles scoped to a node of the tree (they see that subtree's households).
+NODE_ROLES = frozenset({
+    Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER,
+    Role.GROUP_LEADER, Role.REPRESENTATIVE, Role.PARTY_MEMBER,
+})
+#: 三权分立: each of these excludes every other role on the same account.
+SEPARATED_ROLES = frozenset({Role.AUDITOR, Role.SECURITY_ADMIN, Role.SYSTEM_ADMIN})
+#: Roles that may see full (unmasked) personal data after an audited reveal, and export it.
+REVEAL_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE,
+                          Role.GRID_WORKER, Role.GROUP_LEADER})
+#: Roles that may edit household archives and import ledgers.
+ARCHIVE_EDIT_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE,
+                                Role.GRID_WORKER})
+#: Roles that may see records of minors under 14 (SECURITY.md 12).
+MINOR_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE})
+
+
+class User(AbstractUser):
+    """账号 — one person's login; the person's name and phone are on the account."""
+
+    full_name = models.CharField(_("full name"), max_length=50, blank=True)
+    phone = EncryptedField(_("phone"), kind="phone")
+    phone_hash = BlindIndexField(source="phone", purpose="phone")
+    password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+
+class RoleAssignment(models.Model):
+    """角色 — a role held by a user over one tree node or one department."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles",
+                             verbose_name=_("user"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    node = models.ForeignKey("org.Node", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="role_assignments", verbose_name=_("node"))
+    department = models.ForeignKey("org.Department", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="role_assignments",
+                                   verbose_name=_("department"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("role assignment")
+        verbose_name_plural = _("role assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "node", "department"],
+                                    name="role_assignment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.node or self.department or ""
+        return f"{self.get_role_display()} {where}".strip()

@@ -1,0 +1,104 @@
+"""Writing and verifying the audit trail.
+
+``audit_record`` runs inside the caller's transaction: if the audit row cannot be written, the
+action it records rolls back with it (SECURITY.md 14).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from minqing.audit.models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "user_id": event.user_id_value,
+        "username": event.username,
+        "ip": event.ip,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "object_repr": event.object_repr,
+        "success": event.success,
+        "detail": event.detail,
+    }
+
+
+def client_ip(request: Any) -> str:
+    if request is None:
+        return ""
+    return str(request.META.get("REMOTE_ADDR", ""))[:45]
+
+
+def audit_record(
+    *,
+    action: str,
+    user: Any = None,
+    request: Any = None,
+    obj: Any = None,
+    object_type: str = "",
+    object_id: str = "",
+    success: bool = True,
+    detail: dict[str, Any] | None = None,
+    username: str = "",
+) -> AuditEvent:
+    """Append one event to the chain; raises (and so rolls back the caller) on failure."""
+    if user is None and request is not None and getattr(request, "user", None) is not None:
+        user = request.user if request.user.is_authenticated else None
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    with transaction.atomic():
+        head, _ = AuditHead.objects.select_for_update().get_or_create(
+            pk=1, defaults={"last_hash": GENESIS})
+        event = AuditEvent(
+            at=timezone.now(),
+            user_id_value=getattr(user, "pk", None),
+            username=username or (getattr(user, "username", "") if user else ""),
+            ip=client_ip(request),
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            object_repr=str(obj)[:200] if obj is not None else "",
+            success=success,
+            detail=detail or {},
+            prev_hash=head.last_hash,
+        )
+        # Round-trip the detail through JSON so the hash sees what the database will return.
+        event.detail = json.loads(json.dumps(event.detail, default=str))
+        event.hash = _digest(event.prev_hash, _fields(event))
+        event.save()
+        head.last_hash = event.hash
+        head.save(update_fields=["last_hash"])
+    return event
+
+
+def verify_chain() -> tuple[int, str | None]:
+    """Walk the chain; return (rows checked, description of the first break or None)."""
+    prev = GENESIS
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != prev:
+            return checked, f"row {event.pk}: previous-hash link broken (row missing or reordered)"
+        if event.hash != _digest(prev, _fields(event)):
+            return checked, f"row {event.pk}: content does not match its hash (edited)"
+        prev = event.hash
+        checked += 1
+    head = AuditHead.objects.filter(pk=1).first()
+    if head is not None and head.last_hash != prev:
+        return checked, "the newest rows are missing (chain head does not match the last row)"
+    return checked, None

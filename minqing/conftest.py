@@ -1,0 +1,114 @@
+"""Fixtures shared by every app's tests: a small county, and the three users of STYLE.md.
+
+- ``owner``: village cadre of 王庄村 (can edit and reveal there)
+- ``member``: grid worker of 王庄村 一组 (sees that grid only)
+- ``outsider``: village cadre of 李集村, another town's village
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from minqing.accounts.models import Role, RoleAssignment, User
+from minqing.households.models import Household, Resident
+from minqing.households.services import household_create, resident_add
+from minqing.lib.idcard import make_id_number
+from minqing.org.models import Level, Node
+from minqing.org.services import node_create
+
+PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _keyring(tmp_path, settings):
+    """Each test gets its own key ring outside the database."""
+    settings.MINQING_KEYRING = tmp_path / "keyring.json"
+
+
+@dataclass
+class County:
+    county: Node
+    town_a: Node
+    town_b: Node
+    village_a: Node
+    village_b: Node
+    grid_a1: Node
+    grid_a2: Node
+    grid_b1: Node
+    household_a1: Household
+    household_a2: Household
+    household_b1: Household
+    resident_a1: Resident
+    resident_b1: Resident
+
+
+def make_user(username: str, role: str | None = None, node: Node | None = None,
+              department=None) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, full_name=username)
+    if role:
+        RoleAssignment.objects.create(user=user, role=role, node=node, department=department)
+    return user
+
+
+@pytest.fixture
+def system_user(db) -> User:
+    """A county command-centre account used to build fixtures through the services."""
+    return make_user("builder")
+
+
+@pytest.fixture
+def county(db) -> County:
+    county = node_create(name="谯城区", level=Level.COUNTY, code="341602")
+    town_a = node_create(name="古井镇", level=Level.TOWN, parent=county, code="341602101")
+    town_b = node_create(name="华佗镇", level=Level.TOWN, parent=county, code="341602102")
+    village_a = node_create(name="王庄村", level=Level.VILLAGE, parent=town_a, level_name="村")
+    village_b = node_create(name="李集村", level=Level.VILLAGE, parent=town_b, level_name="村")
+    grid_a1 = node_create(name="一组", level=Level.GRID, parent=village_a, level_name="村民小组")
+    grid_a2 = node_create(name="二组", level=Level.GRID, parent=village_a, level_name="村民小组")
+    grid_b1 = node_create(name="一组", level=Level.GRID, parent=village_b, level_name="村民小组")
+    builder = make_user("fixture_builder", Role.COMMAND_CENTRE, county)
+
+    def household(node: Node, number: str, head: str, id_seq: int, phone: str) -> tuple[Household, Resident]:
+        hh = household_create(by=builder, node=node, data={
+            "number": number, "head_name": head, "address": f"{node.name}{number}号",
+            "phone": phone, "income_source": "务农", "income_notes": "年收入约三万"})
+        born = dt.date(1970, 3, id_seq % 28 + 1)
+        res = resident_add(by=builder, household=hh, data={
+            "name": head, "relation": "head", "sex": "M", "birth_date": born,
+            "id_number": make_id_number("341602", born, id_seq, "M"), "phone": phone,
+            "health_notes": "高血压"})
+        return hh, res
+
+    hh_a1, res_a1 = household(grid_a1, "A001", "王建国", 11, "13812345678")
+    hh_a2, _ = household(grid_a2, "A002", "王秀英", 12, "13912345678")
+    hh_b1, res_b1 = household(grid_b1, "B001", "李德明", 13, "13712345678")
+    return County(county, town_a, town_b, village_a, village_b, grid_a1, grid_a2, grid_b1,
+                  hh_a1, hh_a2, hh_b1, res_a1, res_b1)
+
+
+@pytest.fixture
+def owner(county) -> User:
+    return make_user("owner", Role.VILLAGE_CADRE, county.village_a)
+
+
+@pytest.fixture
+def member(county) -> User:
+    return make_user("member", Role.GRID_WORKER, county.grid_a1)
+
+
+@pytest.fixture
+def outsider(county) -> User:
+    return make_user("outsider", Role.VILLAGE_CADRE, county.village_b)
+
+
+@pytest.fixture
+def county_user(county) -> User:
+    return make_user("county_user", Role.COMMAND_CENTRE, county.county)
+
+
+@pytest.fixture
+def auditor(county) -> User:
+    return make_user("auditor", Role.AUDITOR)

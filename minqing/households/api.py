@@ -1,0 +1,5 @@
+from django.http import JsonResponse
+
+
+def household_detail(request, pk):
+    return JsonResponse({})

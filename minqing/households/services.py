@@ -1,0 +1,270 @@
+"""State changes of the household archives: one function per change, used by pages, API and CLI.
+
+Every change writes an ``ArchiveChange`` row (shown on the page) and an audit row (SECURITY.md
+13) in the same transaction; sensitive values never enter either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.scope import scope_for
+from minqing.audit.services import audit_record
+from minqing.households.models import ArchiveChange, Household, HouseholdTag, Resident, VillageArchive
+from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.lib.fields import Sensitive, plain
+from minqing.org.models import Level, Node
+from minqing.org.selectors import village_of
+from minqing.org.services import adjust_counts
+
+SENSITIVE_FIELDS = frozenset({"id_number", "phone", "health_notes", "income_notes"})
+HOUSEHOLD_FIELDS = ("number", "head_name", "address", "phone", "family_situation",
+                    "income_source", "income_notes", "children_education", "social_relations")
+RESIDENT_FIELDS = ("name", "relation", "sex", "birth_date", "id_number", "phone", "politics",
+                   "education", "occupation", "works_away", "health", "health_notes", "notes")
+CHANGED = "******"
+
+
+def _label(model: type, field: str) -> str:
+    return str(model._meta.get_field(field).verbose_name)
+
+
+def _display(obj: Any, field: str) -> str:
+    value = getattr(obj, field)
+    if isinstance(value, Sensitive) or field in SENSITIVE_FIELDS:
+        return CHANGED if value else ""
+    display = getattr(obj, f"get_{field}_display", None)
+    if display is not None:
+        return str(display())
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list[str]]:
+    """Set changed fields on ``obj``; return [[label, old, new], …] with sensitive values hidden."""
+    diff: list[list[str]] = []
+    for field in fields:
+        if field not in data:
+            continue
+        new = data[field]
+        old = getattr(obj, field)
+        if field in SENSITIVE_FIELDS:
+            if plain(old) == plain(new):
+                continue
+            diff.append([_label(type(obj), field), CHANGED if old else "", CHANGED if new else ""])
+            setattr(obj, field, new or None)
+            continue
+        if old == new:
+            continue
+        before = _display(obj, field)
+        setattr(obj, field, new)
+        diff.append([_label(type(obj), field), before, _display(obj, field)])
+    return diff
+
+
+def _require_edit(by: Any, node: Node) -> None:
+    scope = scope_for(by)
+    if not scope.covers_path(node.path):
+        raise Household.DoesNotExist
+    if not scope.can_edit_archives:
+        raise PermissionDenied(_("Your role may not edit household archives."))
+
+
+def _tags_diff(household: Household, tags: list[HouseholdTag] | None) -> list[list[str]]:
+    if tags is None:
+        return []
+    old = {t.pk: t for t in household.tags.all()}
+    new = {t.pk: t for t in tags}
+    if old.keys() == new.keys():
+        return []
+    household.tags.set(tags)
+    label = _label(Household, "tags")
+    return [[label, "、".join(t.name for t in old.values()), "、".join(t.name for t in new.values())]]
+
+
+def household_create(*, by: Any, node: Node, data: dict[str, Any],
+                     tags: list[HouseholdTag] | None = None, request: Any = None,
+                     action: str = ArchiveChange.Action.CREATE) -> Household:
+    """Register a household under a village or one of its groups/grids."""
+    _require_edit(by, node)
+    village = village_of(node)
+    if village is None:
+        raise ValidationError({"node": _("A household must belong to a village or community.")})
+    if Household.objects.filter(village=village, number=data["number"]).exists():
+        raise ValidationError({"number": _("Household number %(n)s already exists in %(v)s.") % {
+            "n": data["number"], "v": village.name}})
+    with transaction.atomic():
+        household = Household(node=node, village=village)
+        _apply(household, HOUSEHOLD_FIELDS, data)
+        household.save()
+        if tags:
+            household.tags.set(tags)
+        ArchiveChange.objects.create(household=household, actor=by, action=action, changes=[])
+        adjust_counts([*node.ancestor_ids, node.pk], households=1)
+        audit_record(action="household.create", user=by, request=request, obj=household)
+    return household
+
+
+def household_update(*, by: Any, household: Household, data: dict[str, Any],
+                     base_version: int | None, tags: list[HouseholdTag] | None = None,
+                     node: Node | None = None, request: Any = None,
+                     action: str = ArchiveChange.Action.UPDATE) -> Household:
+    """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit)."""
+    _require_edit(by, household.node)
+    with transaction.atomic():
+        locked = Household.objects.select_for_update().get(pk=household.pk)
+        if base_version is not None and locked.version != base_version:
+            raise StaleEdit
+        if "number" in data and data["number"] != locked.number and Household.objects.filter(
+                village=locked.village, number=data["number"]).exists():
+            raise ValidationError({"number": _("Household number %(n)s already exists in %(v)s.")
+                                   % {"n": data["number"], "v": locked.village.name}})
+        diff = _apply(locked, HOUSEHOLD_FIELDS, data)
+        diff += _tags_diff(locked, tags)
+        if node is not None and node.pk != locked.node_id:
+            if village_of(node) != locked.village:
+                raise ValidationError({"node": _("Move the household within its own village.")})
+            _require_edit(by, node)
+            old_node = locked.node
+            diff.append([_label(Household, "node"), old_node.name, node.name])
+            adjust_counts([*old_node.ancestor_ids, old_node.pk], households=-1,
+                          residents=-locked.member_count)
+            adjust_counts([*node.ancestor_ids, node.pk], households=1, residents=locked.member_count)
+            locked.node = node
+        if not diff:
+            return locked
+        locked.version += 1
+        locked.updated_at = timezone.now()
+        locked.save()
+        ArchiveChange.objects.create(household=locked, actor=by, action=action, changes=diff)
+        audit_record(action="household.update", user=by, request=request, obj=locked,
+                     detail={"fields": [d[0] for d in diff]})
+    return locked
+
+
+def resident_add(*, by: Any, household: Household, data: dict[str, Any], request: Any = None,
+                 action: str = ArchiveChange.Action.CREATE) -> Resident:
+    """Add a member to a household; an ID number may belong to one resident only."""
+    _require_edit(by, household.node)
+    _check_id_unique(data.get("id_number", ""), exclude_pk=None)
+    with transaction.atomic():
+        resident = Resident(household=household)
+        _apply(resident, RESIDENT_FIELDS, data)
+        resident.save()
+        Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
+        ArchiveChange.objects.create(household=household, actor=by, action=action,
+                                     resident_name=resident.name,
+                                     changes=[[_label(Resident, "name"), "", resident.name]])
+        node = household.node
+        adjust_counts([*node.ancestor_ids, node.pk], residents=1)
+        audit_record(action="resident.create", user=by, request=request, obj=resident)
+    return resident
+
+
+def resident_update(*, by: Any, resident: Resident, data: dict[str, Any], request: Any = None,
+                    action: str = ArchiveChange.Action.UPDATE) -> Resident:
+    _require_edit(by, resident.household.node)
+    if "id_number" in data:
+        _check_id_unique(data["id_number"], exclude_pk=resident.pk)
+    with transaction.atomic():
+        locked = Resident.objects.select_for_update().get(pk=resident.pk)
+        diff = _apply(locked, RESIDENT_FIELDS, data)
+        if not diff:
+            return locked
+        locked.updated_at = timezone.now()
+        locked.save()
+        Household.objects.filter(pk=locked.household_id).update(
+            version=locked.household.version + 1, updated_at=locked.updated_at)
+        ArchiveChange.objects.create(household_id=locked.household_id, actor=by, action=action,
+                                     resident_name=locked.name, changes=diff)
+        audit_record(action="resident.update", user=by, request=request, obj=locked,
+                     detail={"fields": [d[0] for d in diff]})
+    return locked
+
+
+def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = None) -> None:
+    """Remove a member (moved away, deceased…); the reason stays in the history."""
+    _require_edit(by, resident.household.node)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the member is removed.")})
+    household = resident.household
+    with transaction.atomic():
+        name = resident.name
+        audit_record(action="resident.delete", user=by, request=request, obj=resident,
+                     detail={"reason": reason})
+        resident.delete()
+        Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
+        ArchiveChange.objects.create(household=household, actor=by,
+                                     action=ArchiveChange.Action.DELETE, resident_name=name,
+                                     changes=[[_("Reason"), "", reason.strip()]])
+        adjust_counts([*household.node.ancestor_ids, household.node_id], residents=-1)
+
+
+def village_archive_update(*, by: Any, village: Node, data: dict[str, Any],
+                           base_version: int | None, request: Any = None) -> VillageArchive:
+    """Edit the 村情档案 of a village."""
+    if village.level != Level.VILLAGE:
+        raise ValidationError({"village": _("Only a village or community has a village archive.")})
+    _require_edit(by, village)
+    fields = ("committee", "collective_economy", "party_building", "stability", "year_plan",
+              "area_km2")
+    with transaction.atomic():
+        archive, _created = VillageArchive.objects.select_for_update().get_or_create(village=village)
+        if base_version is not None and archive.version != base_version:
+            raise StaleEdit
+        diff = _apply(archive, fields, data)
+        if not diff:
+            return archive
+        archive.version += 1
+        archive.updated_at = timezone.now()
+        archive.save()
+        ArchiveChange.objects.create(village=village, actor=by,
+                                     action=ArchiveChange.Action.UPDATE, changes=diff)
+        audit_record(action="village_archive.update", user=by, request=request, obj=archive,
+                     detail={"fields": [d[0] for d in diff]})
+    return archive
+
+
+def reveal(*, by: Any, obj: Household | Resident, field: str, request: Any = None) -> str:
+    """Show one personal-data value in full: checks the permission and writes one audit row."""
+    scope = scope_for(by)
+    household = obj if isinstance(obj, Household) else obj.household
+    if not scope.covers_path(household.node.path):
+        raise type(obj).DoesNotExist
+    if field not in SENSITIVE_FIELDS or not isinstance(getattr(obj, field, None), (Sensitive,
+                                                                                     type(None))):
+        raise ValidationError({"field": _("Nothing to reveal in %(f)s.") % {"f": field}})
+    if not scope.can_reveal:
+        raise PermissionDenied(_("Your role may not see full personal data."))
+    if isinstance(obj, Resident) and obj.is_minor and not scope.can_see_minors:
+        raise PermissionDenied(_("Records of children under 14 need the minors permission."))
+    value = getattr(obj, field)
+    with transaction.atomic():
+        audit_record(action="personal_data.reveal", user=by, request=request, obj=obj,
+                     detail={"field": field})
+    return plain(value)
+
+
+def _member_count(household: Household) -> int:
+    return Resident.objects.filter(household=household).count()
+
+
+def _check_id_unique(id_number: str, exclude_pk: int | None) -> None:
+    if not id_number:
+        return
+    from minqing.lib.crypto import blind_index
+
+    qs = Resident.objects.filter(id_number_hash=blind_index(id_number, "id_number"))
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise ValidationError({"id_number": _("This ID number is already registered to another "
+                                              "resident.")})

@@ -1,0 +1,176 @@
+"""Field rules for household and resident data, shared by forms, the API and ledger import.
+
+Each ``clean_*`` takes raw strings (as typed or as read from a spreadsheet cell) and returns
+typed values, or raises ``ValidationError`` with one message per bad field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from minqing.households.models import Health, Politics, Relation, Sex
+from minqing.lib.idcard import birth_date_from_id, sex_from_id, validate_id_number, validate_phone
+
+#: Chinese spellings accepted for choice fields (ledgers use the words, not codes).
+RELATION_WORDS = {
+    "户主": Relation.HEAD, "本人": Relation.HEAD, "配偶": Relation.SPOUSE, "妻": Relation.SPOUSE,
+    "夫": Relation.SPOUSE, "妻子": Relation.SPOUSE, "丈夫": Relation.SPOUSE,
+    "子": Relation.CHILD, "女": Relation.CHILD, "儿子": Relation.CHILD, "女儿": Relation.CHILD,
+    "子女": Relation.CHILD, "长子": Relation.CHILD, "次子": Relation.CHILD, "长女": Relation.CHILD,
+    "次女": Relation.CHILD, "儿媳": Relation.CHILD_IN_LAW, "女婿": Relation.CHILD_IN_LAW,
+    "孙子": Relation.GRANDCHILD, "孙女": Relation.GRANDCHILD, "外孙": Relation.GRANDCHILD,
+    "外孙女": Relation.GRANDCHILD, "孙子女": Relation.GRANDCHILD,
+    "父亲": Relation.PARENT, "母亲": Relation.PARENT, "父母": Relation.PARENT,
+    "祖父母": Relation.GRANDPARENT, "祖父": Relation.GRANDPARENT, "祖母": Relation.GRANDPARENT,
+    "兄弟姐妹": Relation.SIBLING, "兄": Relation.SIBLING, "弟": Relation.SIBLING,
+    "姐": Relation.SIBLING, "妹": Relation.SIBLING, "其他": Relation.OTHER,
+}
+SEX_WORDS = {"男": Sex.MALE, "女": Sex.FEMALE, "M": Sex.MALE, "F": Sex.FEMALE}
+HEALTH_WORDS = {"健康": Health.HEALTHY, "良好": Health.HEALTHY, "慢性病": Health.CHRONIC,
+                "大病": Health.SERIOUS, "重病": Health.SERIOUS, "残疾": Health.DISABLED}
+POLITICS_WORDS = {"群众": Politics.MASSES, "中共党员": Politics.PARTY, "党员": Politics.PARTY,
+                  "预备党员": Politics.PARTY, "共青团员": Politics.LEAGUE, "团员": Politics.LEAGUE,
+                  "民主党派": Politics.OTHER}
+
+
+def _choice(value: str, words: dict[str, Any], choices: Any, field_label: str) -> str:
+    value = (value or "").strip()
+    if value in words:
+        return str(words[value])
+    if value in choices.values:
+        return value
+    for code, label in choices.choices:
+        if value == str(label):
+            return code
+    raise ValidationError(_("%(field)s: unknown value “%(value)s”.") % {
+        "field": field_label, "value": value})
+
+
+def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
+    """Validate resident fields; ``id_number`` fills birth date and sex when they are blank."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+
+    def fail(field: str, exc: ValidationError | str) -> None:
+        msgs = exc.messages if isinstance(exc, ValidationError) else [exc]
+        errors.setdefault(field, []).extend(str(m) for m in msgs)
+
+    name = str(raw.get("name") or "").strip()
+    if not name:
+        fail("name", _("Name is required."))
+    elif len(name) > 50:
+        fail("name", _("Name is longer than 50 characters."))
+    out["name"] = name
+
+    id_raw = str(raw.get("id_number") or "").strip()
+    out["id_number"] = ""
+    if id_raw:
+        try:
+            out["id_number"] = validate_id_number(id_raw)
+        except ValidationError as exc:
+            fail("id_number", exc)
+
+    phone_raw = str(raw.get("phone") or "").strip()
+    out["phone"] = ""
+    if phone_raw:
+        try:
+            out["phone"] = validate_phone(phone_raw)
+        except ValidationError as exc:
+            fail("phone", exc)
+
+    for field, words, choices, label, default in (
+        ("relation", RELATION_WORDS, Relation, _("Relation to head"), Relation.OTHER),
+        ("sex", SEX_WORDS, Sex, _("Sex"), ""),
+        ("health", HEALTH_WORDS, Health, _("Health"), Health.HEALTHY),
+        ("politics", POLITICS_WORDS, Politics, _("Political status"), Politics.MASSES),
+    ):
+        value = str(raw.get(field) or "").strip()
+        if not value:
+            out[field] = str(default)
+            continue
+        try:
+            out[field] = _choice(value, words, choices, str(label))
+        except ValidationError as exc:
+            fail(field, exc)
+
+    birth = raw.get("birth_date")
+    out["birth_date"] = None
+    if isinstance(birth, dt.datetime):
+        out["birth_date"] = birth.date()
+    elif isinstance(birth, dt.date):
+        out["birth_date"] = birth
+    elif birth and str(birth).strip():
+        text = str(birth).strip().replace("/", "-").replace(".", "-")
+        try:
+            out["birth_date"] = dt.date.fromisoformat(text)
+        except ValueError:
+            fail("birth_date", _("Birth date must look like 1980-05-17."))
+    today = today or dt.date.today()  # noqa: DTZ011 - calendar date
+    if out["birth_date"] and out["birth_date"] > today:
+        fail("birth_date", _("Birth date is in the future."))
+
+    if out.get("id_number"):
+        id_birth = birth_date_from_id(out["id_number"])
+        if out["birth_date"] is None:
+            out["birth_date"] = id_birth
+        elif out["birth_date"] != id_birth:
+            fail("birth_date", _("Birth date does not match the ID number."))
+        id_sex = sex_from_id(out["id_number"])
+        if not out.get("sex"):
+            out["sex"] = id_sex
+        elif "sex" not in errors and out["sex"] != id_sex:
+            fail("sex", _("Sex does not match the ID number."))
+
+    for field, limit in (("education", 30), ("occupation", 50)):
+        value = str(raw.get(field) or "").strip()
+        if len(value) > limit:
+            fail(field, _("Longer than %(n)d characters.") % {"n": limit})
+        out[field] = value
+    works_away = raw.get("works_away")
+    out["works_away"] = works_away in (True, "1", "true", "on", "是", "Y", "y")
+    out["health_notes"] = str(raw.get("health_notes") or "").strip()
+    out["notes"] = str(raw.get("notes") or "").strip()
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def clean_household(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate household fields (tags are resolved by the caller)."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    number = str(raw.get("number") or "").strip()
+    if not number:
+        errors["number"] = [_("Household number is required.")]
+    elif len(number) > 32:
+        errors["number"] = [_("Household number is longer than 32 characters.")]
+    out["number"] = number
+    head = str(raw.get("head_name") or "").strip()
+    if not head:
+        errors["head_name"] = [_("Head of household is required.")]
+    elif len(head) > 50:
+        errors["head_name"] = [_("Name is longer than 50 characters.")]
+    out["head_name"] = head
+    address = str(raw.get("address") or "").strip()
+    if len(address) > 200:
+        errors["address"] = [_("Address is longer than 200 characters.")]
+    out["address"] = address
+    phone = str(raw.get("phone") or "").strip()
+    out["phone"] = ""
+    if phone:
+        try:
+            out["phone"] = validate_phone(phone)
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    for field in ("family_situation", "income_source", "income_notes", "children_education",
+                  "social_relations"):
+        out[field] = str(raw.get(field) or "").strip()
+    if len(out["income_source"]) > 100:
+        errors["income_source"] = [_("Longer than %(n)d characters.") % {"n": 100}]
+    if errors:
+        raise ValidationError(errors)
+    return out

@@ -1,0 +1,14 @@
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from minqing.accounts.middleware import public
+from minqing.lib.views import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("i18n/setlang/", public(set_language), name="set_language"),
+    path("accounts/", include("minqing.accounts.urls")),
+    path("households/", include("minqing.households.urls")),
+    path("api/v1/", include("minqing.households.api_urls")),
+    path("", include("minqing.org.urls")),
+]
