@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("accounts/", include("minqing.accounts.urls")),
     path("households/", include("minqing.households.urls")),
+    path("audit/", include("minqing.audit.urls")),
     path("ledger/", include("minqing.households.ledger_urls")),
     path("api/v1/", include("minqing.households.api_urls")),
     path("", include("minqing.org.urls")),

@@ -223,6 +223,8 @@ class ArchiveChange(models.Model):
     village = models.ForeignKey(Node, null=True, blank=True, on_delete=models.CASCADE,
                                 related_name="archive_changes")
     resident_name = models.CharField(max_length=50, blank=True)
+    concerns_minor = models.BooleanField(default=False,
+                                         help_text="Hidden from roles without the minors permission.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField(default=timezone.now)

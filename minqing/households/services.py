@@ -161,7 +161,7 @@ def resident_add(*, by: Any, household: Household, data: dict[str, Any], request
         resident.save()
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
         ArchiveChange.objects.create(household=household, actor=by, action=action,
-                                     resident_name=resident.name,
+                                     resident_name=resident.name, concerns_minor=resident.is_minor,
                                      changes=[[_label(Resident, "name"), "", resident.name]])
         node = household.node
         adjust_counts([*node.ancestor_ids, node.pk], residents=1)
@@ -184,7 +184,8 @@ def resident_update(*, by: Any, resident: Resident, data: dict[str, Any], reques
         Household.objects.filter(pk=locked.household_id).update(
             version=locked.household.version + 1, updated_at=locked.updated_at)
         ArchiveChange.objects.create(household_id=locked.household_id, actor=by, action=action,
-                                     resident_name=locked.name, changes=diff)
+                                     resident_name=locked.name, concerns_minor=locked.is_minor,
+                                     changes=diff)
         audit_record(action="resident.update", user=by, request=request, obj=locked,
                      detail={"fields": [d[0] for d in diff]})
     return locked
@@ -204,6 +205,7 @@ def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = 
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
         ArchiveChange.objects.create(household=household, actor=by,
                                      action=ArchiveChange.Action.DELETE, resident_name=name,
+                                     concerns_minor=resident.is_minor,
                                      changes=[[_("Reason"), "", reason.strip()]])
         adjust_counts([*household.node.ancestor_ids, household.node_id], residents=-1)
 
@@ -239,8 +241,7 @@ def reveal(*, by: Any, obj: Household | Resident, field: str, request: Any = Non
     household = obj if isinstance(obj, Household) else obj.household
     if not scope.covers_path(household.node.path):
         raise type(obj).DoesNotExist
-    if field not in SENSITIVE_FIELDS or not isinstance(getattr(obj, field, None), (Sensitive,
-                                                                                     type(None))):
+    if field not in SENSITIVE_FIELDS or not hasattr(obj, field):
         raise ValidationError({"field": _("Nothing to reveal in %(f)s.") % {"f": field}})
     if not scope.can_reveal:
         raise PermissionDenied(_("Your role may not see full personal data."))

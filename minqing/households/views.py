@@ -1,9 +1,239 @@
-from django.http import HttpResponse
+"""Household pages: the household page (一户一页), edits, reveal, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from minqing.accounts.scope import scope_for
+from minqing.households import selectors, services
+from minqing.households.forms import HouseholdForm, RemoveResidentForm, ResidentForm, VillageArchiveForm
+from minqing.households.models import Household, Resident, VillageArchive
+from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.org.models import Level
+from minqing.org.selectors import breadcrumbs, village_of
+from minqing.org.views import scoped_node
 
 
-def search_view(request):
-    return HttpResponse("s")
+def _household(request: HttpRequest, pk: int) -> Household:
+    try:
+        return selectors.household_for_page(request.user, pk)
+    except Household.DoesNotExist:
+        raise Http404 from None
 
 
-def household_detail(request, pk):
-    return HttpResponse("h")
+def _resident(request: HttpRequest, pk: int) -> Resident:
+    return get_object_or_404(Resident.objects.visible_to(request.user).select_related(
+        "household", "household__node", "household__village"), pk=pk)
+
+
+def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return render(request, "households/forbidden.html", {"reason": str(exc)}, status=403)
+
+
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    household = _household(request, pk)
+    scope = scope_for(request.user)
+    return render(request, "households/detail.html", {
+        "household": household,
+        "members": household.members.all(),
+        "crumbs": breadcrumbs(household.node, request.user),
+        "changes": selectors.household_changes(household),
+        "scope": scope,
+    })
+
+
+def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
+    node = scoped_node(request, node_pk)
+    village = village_of(node)
+    if village is None:
+        raise Http404
+    if not scope_for(request.user).can_edit_archives:
+        return HttpResponseForbidden()
+    form = HouseholdForm(request.POST or None, village=village, initial={"node": node})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            household = services.household_create(
+                by=request.user, node=data.get("node") or node, data=data,
+                tags=list(data["tags"]), request=request)
+        except ValidationError as exc:
+            _file_errors(form, exc)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, _("Household saved."))
+            return redirect("households:detail", pk=household.pk)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("New household"), "crumbs": breadcrumbs(node, request.user)})
+
+
+def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    household = _household(request, pk)
+    initial = {f: getattr(household, f) for f in services.HOUSEHOLD_FIELDS if f != "phone"}
+    initial.update(income_notes=household.income_notes.reveal() if household.income_notes else "",
+                   node=household.node, tags=list(household.tags.all()), version=household.version)
+    if not scope_for(request.user).can_edit_archives:
+        return HttpResponseForbidden()
+    form = HouseholdForm(request.POST or None, village=household.village, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if not data.get("phone"):
+            data.pop("phone")  # blank keeps the recorded number
+        try:
+            services.household_update(by=request.user, household=household, data=data,
+                                      base_version=data.get("version"), tags=list(data["tags"]),
+                                      node=data.get("node"), request=request)
+        except StaleEdit:
+            form.add_error(None, StaleEdit.message)
+            status = 409
+        except ValidationError as exc:
+            _file_errors(form, exc)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, _("Household saved."))
+            return redirect("households:detail", pk=household.pk)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("Edit household %(name)s") % {"name": household.head_name},
+        "crumbs": breadcrumbs(household.node, request.user), "household": household,
+    }, status=status)
+
+
+def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
+    household = _household(request, pk)
+    if not scope_for(request.user).can_edit_archives:
+        return HttpResponseForbidden()
+    form = ResidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.resident_add(by=request.user, household=household, data=form.cleaned_data,
+                                  request=request)
+        except ValidationError as exc:
+            _file_errors(form, exc)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, _("Member added."))
+            return redirect("households:detail", pk=household.pk)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("Add a member to %(name)s") % {"name": household.head_name},
+        "crumbs": breadcrumbs(household.node, request.user), "household": household})
+
+
+def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    resident = _resident(request, pk)
+    scope = scope_for(request.user)
+    if not scope.can_edit_archives or (resident.is_minor and not scope.can_see_minors):
+        return HttpResponseForbidden()
+    initial = {f: getattr(resident, f) for f in services.RESIDENT_FIELDS
+               if f not in services.SENSITIVE_FIELDS}
+    initial["health_notes"] = resident.health_notes.reveal() if resident.health_notes else ""
+    form = ResidentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items()
+                if not (k in ("id_number", "phone") and not v)}
+        try:
+            services.resident_update(by=request.user, resident=resident, data=data, request=request)
+        except ValidationError as exc:
+            _file_errors(form, exc)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, _("Member saved."))
+            return redirect("households:detail", pk=resident.household_id)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("Edit %(name)s") % {"name": resident.name},
+        "crumbs": breadcrumbs(resident.household.node, request.user),
+        "household": resident.household})
+
+
+def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    resident = _resident(request, pk)
+    if not scope_for(request.user).can_edit_archives:
+        return HttpResponseForbidden()
+    form = RemoveResidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        household_pk = resident.household_id
+        try:
+            services.resident_remove(by=request.user, resident=resident,
+                                     reason=form.cleaned_data["reason"], request=request)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        messages.success(request, _("Member removed."))
+        return redirect("households:detail", pk=household_pk)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("Remove %(name)s from the household") % {"name": resident.name},
+        "crumbs": breadcrumbs(resident.household.node, request.user),
+        "household": resident.household, "danger": True})
+
+
+def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
+    village = scoped_node(request, node_pk)
+    if village.level != Level.VILLAGE:
+        raise Http404
+    if not scope_for(request.user).can_edit_archives:
+        return HttpResponseForbidden()
+    archive = VillageArchive.objects.filter(village=village).first()
+    initial: dict[str, Any] = {"version": archive.version if archive else None}
+    if archive:
+        initial.update({f: getattr(archive, f) for f in VillageArchiveForm.base_fields
+                        if f != "version"})
+    form = VillageArchiveForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.village_archive_update(by=request.user, village=village, data=data,
+                                            base_version=data.pop("version"), request=request)
+        except StaleEdit:
+            form.add_error(None, StaleEdit.message)
+            status = 409
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, _("Village archive saved."))
+            return redirect("org:node", pk=village.pk)
+    return render(request, "households/form.html", {
+        "form": form, "title": _("Village archive of %(name)s") % {"name": village.name},
+        "crumbs": breadcrumbs(village, request.user)}, status=status)
+
+
+@require_POST
+def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse:
+    """Show one full value (audited); answers an htmx fragment or a small page."""
+    if kind not in ("household", "resident"):
+        raise Http404
+    obj: Household | Resident = _household(request, pk) if kind == "household" else _resident(request, pk)
+    try:
+        value = services.reveal(by=request.user, obj=obj, field=field, request=request)
+    except (Household.DoesNotExist, Resident.DoesNotExist):
+        raise Http404 from None
+    except ValidationError:
+        raise Http404 from None
+    except PermissionDenied as exc:
+        return _forbidden(request, exc)
+    response = render(request, "households/revealed.html", {"value": value})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def search_view(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = selectors.search(request.user, query)
+    return render(request, "households/search.html", {"results": results, "search_query": query})
+
+
+def _file_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 from minqing.lib import crypto, masking
 
@@ -66,8 +67,19 @@ def plain(value: Sensitive | str | None) -> str:
     return value.reveal() if isinstance(value, Sensitive) else str(value)
 
 
+class _SensitiveAttribute(DeferredAttribute):
+    """Wraps whatever is assigned, so even an unsaved instance prints masked."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if value is not None and not isinstance(value, (Sensitive, bytes, memoryview)):
+            value = Sensitive(str(value), self.field.kind) if str(value) else None
+        instance.__dict__[self.field.attname] = value
+
+
 class EncryptedField(models.BinaryField):
     """Ciphertext column whose Python value is a ``Sensitive``."""
+
+    descriptor_class = _SensitiveAttribute
 
     def __init__(self, *args: Any, kind: str = "text", **kwargs: Any) -> None:
         self.kind = kind
