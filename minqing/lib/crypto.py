@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
@@ -88,6 +89,13 @@ def keyring() -> Keyring:
         return _cached[2]
 
 
+def forget_cached_keyring() -> None:
+    """Re-read the key ring file on next use (after rotation or in tests)."""
+    global _cached
+    with _lock:
+        _cached = None
+
+
 def encrypt(plaintext: str, ring: Keyring | None = None) -> bytes:
     """Seal ``plaintext``: version byte, key id (2 bytes), 12-byte nonce, ciphertext+tag."""
     ring = ring or keyring()
@@ -109,7 +117,11 @@ def decrypt(blob: bytes, ring: Keyring | None = None) -> str:
     key_id = key_id_of(blob)
     if key_id not in ring.keys:
         raise KeyringError(f"key {key_id} is not in the key ring")
-    return AESGCM(ring.keys[key_id]).decrypt(blob[3:15], blob[15:], blob[:3]).decode()
+    try:
+        return AESGCM(ring.keys[key_id]).decrypt(blob[3:15], blob[15:], blob[:3]).decode()
+    except InvalidTag as exc:
+        raise KeyringError(f"value sealed with key {key_id} fails authentication: wrong key "
+                           "ring, or the stored value was altered") from exc
 
 
 def blind_index(value: str, purpose: str, ring: Keyring | None = None) -> str:
