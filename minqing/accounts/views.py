@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from minqing.accounts.forms import LoginForm
 from minqing.accounts.middleware import public
 from minqing.audit.services import audit_record
 
@@ -15,6 +16,7 @@ from minqing.audit.services import audit_record
 class LoginView(auth_views.LoginView):
     minqing_public = True
     redirect_authenticated_user = True
+    authentication_form = LoginForm
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
@@ -22,8 +24,9 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):  # type: ignore[no-untyped-def]
-        audit_record(action="login", request=self.request, success=False,
-                     username=str(form.data.get("username", ""))[:150])
+        locked = getattr(form, "locked", False)
+        audit_record(action="login.locked" if locked else "login", request=self.request,
+                     success=False, username=str(form.data.get("username", ""))[:150])
         return super().form_invalid(form)
 
 

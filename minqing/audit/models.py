@@ -31,6 +31,7 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["id"]
         default_permissions = ()
+        indexes = [models.Index(fields=["username", "action", "at"], name="audit_user_action_at")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action}"
@@ -43,3 +44,6 @@ class AuditHead(models.Model):
 
     class Meta:
         default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.last_hash

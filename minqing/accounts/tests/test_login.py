@@ -1,0 +1,62 @@
+import datetime as dt
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+import pytest
+
+from minqing.audit.models import AuditEvent
+from minqing.conftest import PASSWORD
+
+
+def _login(client, password):
+    return client.post(reverse("accounts:login"), {"username": "owner", "password": password})
+
+
+def test_sixth_attempt_with_the_right_password_is_refused(client, county, owner):
+    for _ in range(5):
+        assert _login(client, "Wrong-password-9").status_code == 200
+    response = _login(client, PASSWORD)
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="login.locked", username="owner").count() == 1
+
+
+def test_lockout_ends_after_fifteen_minutes(client, county, owner, monkeypatch):
+    for _ in range(5):
+        _login(client, "Wrong-password-9")
+    later = timezone.now() + dt.timedelta(minutes=16)
+    monkeypatch.setattr("minqing.accounts.services.timezone.now", lambda: later)
+    response = _login(client, PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+
+
+def test_a_success_resets_the_count(client, county, owner):
+    for _ in range(4):
+        _login(client, "Wrong-password-9")
+    assert _login(client, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(4):
+        _login(client, "Wrong-password-9")
+    assert _login(client, PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("password", ["short1A!", "alllowercaseletters", "owner-owner-owner",
+                                      "123456789012", "password1234"])
+def test_weak_passwords_are_refused(county, owner, password):
+    with pytest.raises(ValidationError):
+        validate_password(password, owner)
+
+
+def test_strong_password_passes(county, owner):
+    validate_password("Granary-Lantern-73", owner)
+
+
+def test_logout_is_post_only_and_ends_the_session(client, county, owner):
+    client.force_login(owner)
+    assert client.get(reverse("accounts:logout")).status_code == 405
+    client.post(reverse("accounts:logout"))
+    assert "_auth_user_id" not in client.session
