@@ -162,7 +162,7 @@ def resident_add(*, by: Any, household: Household, data: dict[str, Any], request
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
         ArchiveChange.objects.create(household=household, actor=by, action=action,
                                      resident_name=resident.name, concerns_minor=resident.is_minor,
-                                     changes=[[_label(Resident, "name"), "", resident.name]])
+                                     changes=[])
         node = household.node
         adjust_counts([*node.ancestor_ids, node.pk], residents=1)
         audit_record(action="resident.create", user=by, request=request, obj=resident)
