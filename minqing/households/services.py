@@ -17,7 +17,7 @@ from minqing.accounts.scope import scope_for
 from minqing.audit.services import audit_record
 from minqing.households.models import ArchiveChange, Household, HouseholdTag, Resident, VillageArchive
 from minqing.lib.errors import PermissionDenied, StaleEdit
-from minqing.lib.fields import Sensitive, plain
+from minqing.lib.fields import plain
 from minqing.org.models import Level, Node
 from minqing.org.selectors import village_of
 from minqing.org.services import adjust_counts
@@ -30,26 +30,19 @@ RESIDENT_FIELDS = ("name", "relation", "sex", "birth_date", "id_number", "phone"
 CHANGED = "******"
 
 
-def _label(model: type, field: str) -> str:
-    return str(model._meta.get_field(field).verbose_name)
-
-
-def _display(obj: Any, field: str) -> str:
-    value = getattr(obj, field)
-    if isinstance(value, Sensitive) or field in SENSITIVE_FIELDS:
-        return CHANGED if value else ""
-    display = getattr(obj, f"get_{field}_display", None)
-    if display is not None:
-        return str(display())
+def _raw(value: Any) -> str:
+    """How a value is kept in the history: codes, not labels, so any language can show it."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return _("yes") if value else _("no")
+        return "1" if value else "0"
+    if isinstance(value, Node):
+        return value.name
     return str(value)
 
 
 def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list[str]]:
-    """Set changed fields on ``obj``; return [[label, old, new], …] with sensitive values hidden."""
+    """Set changed fields on ``obj``; return [[field, old, new], …] with sensitive values hidden."""
     diff: list[list[str]] = []
     for field in fields:
         if field not in data:
@@ -59,14 +52,13 @@ def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list
         if field in SENSITIVE_FIELDS:
             if plain(old) == plain(new):
                 continue
-            diff.append([_label(type(obj), field), CHANGED if old else "", CHANGED if new else ""])
+            diff.append([field, CHANGED if old else "", CHANGED if new else ""])
             setattr(obj, field, new or None)
             continue
         if old == new:
             continue
-        before = _display(obj, field)
+        diff.append([field, _raw(old), _raw(new)])
         setattr(obj, field, new)
-        diff.append([_label(type(obj), field), before, _display(obj, field)])
     return diff
 
 
@@ -86,8 +78,7 @@ def _tags_diff(household: Household, tags: list[HouseholdTag] | None) -> list[li
     if old.keys() == new.keys():
         return []
     household.tags.set(tags)
-    label = _label(Household, "tags")
-    return [[label, "、".join(t.name for t in old.values()), "、".join(t.name for t in new.values())]]
+    return [["tags", "、".join(t.name for t in old.values()), "、".join(t.name for t in new.values())]]
 
 
 def household_create(*, by: Any, node: Node, data: dict[str, Any],
@@ -134,7 +125,7 @@ def household_update(*, by: Any, household: Household, data: dict[str, Any],
                 raise ValidationError({"node": _("Move the household within its own village.")})
             _require_edit(by, node)
             old_node = locked.node
-            diff.append([_label(Household, "node"), old_node.name, node.name])
+            diff.append(["node", old_node.name, node.name])
             adjust_counts([*old_node.ancestor_ids, old_node.pk], households=-1,
                           residents=-locked.member_count)
             adjust_counts([*node.ancestor_ids, node.pk], households=1, residents=locked.member_count)
@@ -206,7 +197,7 @@ def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = 
         ArchiveChange.objects.create(household=household, actor=by,
                                      action=ArchiveChange.Action.DELETE, resident_name=name,
                                      concerns_minor=resident.is_minor,
-                                     changes=[[_("Reason"), "", reason.strip()]])
+                                     changes=[["reason", "", reason.strip()]])
         adjust_counts([*household.node.ancestor_ids, household.node_id], residents=-1)
 
 

@@ -228,7 +228,8 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
 def search_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     results = selectors.search(request.user, query)
-    return render(request, "households/search.html", {"results": results, "search_query": query})
+    return render(request, "households/search.html", {
+        "results": results, "search_query": query, "scope": scope_for(request.user)})
 
 
 def _file_errors(form: Any, exc: ValidationError) -> None:

@@ -198,3 +198,18 @@ def test_minor_record_is_restricted_for_grid_worker(client, county, member, owne
     assert not AuditEvent.objects.filter(action="personal_data.reveal").exists()
     client.force_login(owner)
     assert "王小宝" in client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).content.decode()
+
+
+def test_search_hides_names_of_minors_from_roles_without_permission(client, county, member, owner):
+    from minqing.households.services import resident_add
+    from minqing.lib.idcard import make_id_number
+
+    born = dt.date.today().replace(year=dt.date.today().year - 6)  # noqa: DTZ011
+    resident_add(by=owner, household=county.household_a1, data={
+        "name": "王小妹", "relation": "grandchild", "sex": "F", "birth_date": born,
+        "id_number": make_id_number("341602", born, 9, "F")})
+    client.force_login(member)
+    assert "王小妹" not in client.get(reverse("households:search") + "?q=王小").content.decode()
+    assert "王小妹" not in client.get(reverse("api:search") + "?q=王小").content.decode()
+    client.force_login(owner)
+    assert "王小妹" in client.get(reverse("households:search") + "?q=王小").content.decode()
