@@ -1,0 +1,175 @@
+"""Bulk loading for the demo builder: raw multi-row inserts, COPY, deferred index builds.
+
+Everything here runs inside the caller's transaction, so a failure leaves the database as it was.
+Indexes dropped for the load are re-created from their own saved definitions before the
+transaction commits (a unique index that no longer holds makes the whole build roll back).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.management.color import no_style
+from django.db import connection
+from django.db.models import Model
+
+#: Tables whose secondary indexes are worth building after the load instead of during it.
+BIG_TABLES = ("households_household", "households_resident", "households_household_tags")
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+class Loader:
+    """Writes rows with the fastest plain means each database offers."""
+
+    def __init__(self, *, defer_indexes: bool) -> None:
+        self.vendor = connection.vendor
+        self.defer_indexes = defer_indexes
+        self._saved_indexes: list[tuple[str, str]] = []  # (name, CREATE statement)
+        self._saved_fks: list[tuple[str, str, str]] = []  # (table, name, definition)
+        self._pragmas: dict[str, Any] = {}
+        self._journal = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def tune(self) -> None:
+        """Connection settings for the load; call outside any transaction (SQLite insists)."""
+        if self.vendor != "sqlite" or connection.in_atomic_block:
+            return
+        with connection.cursor() as cur:
+            # Restored by restore_settings(): fewer fsyncs, a bigger page cache and in-memory
+            # sort space for the index builds. The load is a single transaction, so turning
+            # off the fsyncs only matters if the machine itself crashes during the build.
+            for pragma in ("synchronous", "cache_size", "temp_store", "threads"):
+                cur.execute(f"PRAGMA {pragma}")
+                self._pragmas[pragma] = cur.fetchone()[0]
+            # A fresh database has no pages to protect: in rollback-journal mode new pages are
+            # written once, where WAL writes them twice (log, then checkpoint). WAL comes back
+            # in restore_settings(); if another connection holds the file, the switch is refused
+            # and the build simply stays in WAL.
+            cur.execute("PRAGMA journal_mode")
+            self._journal = cur.fetchone()[0]
+            if self._journal == "wal":
+                cur.execute("PRAGMA journal_mode=DELETE")
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.execute("PRAGMA cache_size=-1000000")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.execute(f"PRAGMA threads={min(4, os.cpu_count() or 1)}")  # parallel index sorts
+
+    def start(self) -> None:
+        """Inside the build's transaction: session settings, and drop the deferred indexes."""
+        with connection.cursor() as cur:
+            if self.vendor == "postgresql":
+                cur.execute("SET LOCAL synchronous_commit = off")
+                cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            if self.defer_indexes:
+                self._drop_indexes(cur)
+
+    def finish(self) -> None:
+        with connection.cursor() as cur:
+            for _name, statement in self._saved_indexes:
+                cur.execute(statement)
+            for table, name, definition in self._saved_fks:
+                cur.execute(f"ALTER TABLE {_quote(table)} "
+                            f"ADD CONSTRAINT {_quote(name)} {definition}")
+            self._saved_indexes.clear()
+            self._saved_fks.clear()
+
+    def restore_settings(self) -> None:
+        """Put the connection's PRAGMAs back (SQLite; PostgreSQL used SET LOCAL)."""
+        if self.vendor != "sqlite" or not self._pragmas:
+            return
+        with connection.cursor() as cur:
+            for pragma, value in self._pragmas.items():
+                cur.execute(f"PRAGMA {pragma}={int(value)}")
+            if self._journal == "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+        self._pragmas.clear()
+
+    def analyze(self) -> None:
+        """Fresh planner statistics for the loaded tables."""
+        with connection.cursor() as cur:
+            if self.vendor == "sqlite":
+                cur.execute("PRAGMA analysis_limit=2000")
+                cur.execute("ANALYZE")
+            elif self.vendor == "postgresql":
+                for table in ("org_node", *BIG_TABLES):
+                    cur.execute(f"ANALYZE {_quote(table)}")
+
+    # -- indexes -----------------------------------------------------------------------------
+    def _drop_indexes(self, cur: Any) -> None:
+        if self.vendor == "sqlite":
+            for table in BIG_TABLES:
+                cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                            "AND tbl_name = %s AND sql IS NOT NULL", [table])
+                self._saved_indexes += list(cur.fetchall())
+        elif self.vendor == "postgresql":
+            for table in BIG_TABLES:
+                # Plain indexes only: primary keys and unique constraints stay.
+                cur.execute(
+                    "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+                    "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+                    "WHERE t.relname = %s AND t.relnamespace = current_schema()::regnamespace "
+                    "AND NOT x.indisprimary AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", [table])
+                self._saved_indexes += list(cur.fetchall())
+                # Foreign keys: one validating join at the end beats a deferred check per row.
+                cur.execute(
+                    "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                    "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = %s "
+                    "AND t.relnamespace = current_schema()::regnamespace AND c.contype = 'f'",
+                    [table])
+                self._saved_fks += [(table, name, d) for name, d in cur.fetchall()]
+        for name, _statement in self._saved_indexes:
+            cur.execute(f"DROP INDEX {_quote(name)}")
+        for table, name, _definition in self._saved_fks:
+            cur.execute(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT {_quote(name)}")
+
+    # -- rows --------------------------------------------------------------------------------
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.vendor == "postgresql":
+            self._copy(table, columns, rows)
+            return
+        cols = ", ".join(_quote(c) for c in columns)
+        marks = ", ".join(["?"] * len(columns))
+        sql = f"INSERT INTO {_quote(table)} ({cols}) VALUES ({marks})"  # noqa: S608 - our names
+        raw = connection.connection
+        if self.vendor == "sqlite":
+            raw.executemany(sql, rows)
+        else:
+            with connection.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        cols = ", ".join(_quote(c) for c in columns)
+        with connection.cursor() as cur:
+            with cur.cursor.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def update_counts(self, counts: Sequence[tuple[int, int, int]]) -> None:
+        """(household_count, resident_count, node id) for each node."""
+        with connection.cursor() as cur:
+            cur.executemany("UPDATE org_node SET household_count = %s, resident_count = %s "
+                            "WHERE id = %s", list(counts))
+
+    @staticmethod
+    def reset_sequences(models: Sequence[type[Model]]) -> None:
+        """After inserts with explicit ids, make the next automatic id follow them."""
+        statements = connection.ops.sequence_reset_sql(no_style(), list(models))
+        if statements:
+            with connection.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+
+
+def max_id(table: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT MAX(id) FROM {_quote(table)}")  # noqa: S608 - a table name we own
+        value = cur.fetchone()[0]
+    return int(value or 0)
