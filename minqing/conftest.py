@@ -26,6 +26,7 @@ PASSWORD = "Correct-Horse-42"
 def _keyring(tmp_path, settings):
     """Each test gets its own key ring outside the database."""
     settings.MINQING_KEYRING = tmp_path / "keyring.json"
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 @dataclass

@@ -220,7 +220,9 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
         raise Http404 from None
     except PermissionDenied as exc:
         return _forbidden(request, exc)
-    response = render(request, "households/revealed.html", {"value": value})
+    household_pk = obj.pk if isinstance(obj, Household) else obj.household_id
+    response = render(request, "households/revealed.html",
+                      {"value": value, "household_pk": household_pk})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -136,3 +136,11 @@ def test_sensitive_value_prints_masked_even_before_saving():
     assert str(resident.id_number) == "1101**********0029"
     assert f"{resident.phone}" == "138****5678"
     assert re.search(r"\d{11}", repr(resident.phone)) is None
+
+
+def test_pages_carry_a_self_only_content_security_policy(client, county, owner):
+    client.force_login(owner)
+    response = client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk}))
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert "http" not in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
