@@ -21,9 +21,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 from minqing.demo import people
+from minqing.demo.database import DEMO_ACTION
 from minqing.demo.loader import Loader, max_id
 from minqing.demo.plan import CountyPlan, Size, VillagePlan, plan_county
 from minqing.demo.users import create_demo_users
@@ -31,7 +31,6 @@ from minqing.households.models import Household, HouseholdTag, Resident, Village
 from minqing.lib.crypto import Keyring, keyring
 from minqing.org.models import Node
 
-DEMO_ACTION = "demo.build"
 NODE_COLUMNS = ("id", "parent_id", "name", "level", "level_name", "code", "kind", "path",
                 "depth", "sort_key", "household_count", "resident_count")
 #: Below this many households the build stays in one process and keeps its indexes.
@@ -76,25 +75,6 @@ class BuildReport:
     @property
     def rows(self) -> int:
         return self.nodes + self.households + self.residents + self.tags + self.archives
-
-
-def demo_marker() -> dict[str, Any] | None:
-    """The parameters of the demo county in this database, or None if it holds none."""
-    event = AuditEvent.objects.filter(action=DEMO_ACTION).order_by("-id").first()
-    return event.detail if event is not None else None
-
-
-def database_state() -> str:
-    """"missing" (not migrated), "empty", "demo" (built by this module) or "other"."""
-    if "org_node" not in connection.introspection.table_names():
-        return "missing"
-    if AuditEvent.objects.filter(action=DEMO_ACTION).exists():
-        return "demo"
-    from minqing.accounts.models import User
-
-    if Node.objects.exists() or Household.objects.exists() or User.objects.exists():
-        return "other"
-    return "empty"
 
 
 def _say(options: BuildOptions, message: str) -> None:
