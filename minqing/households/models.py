@@ -239,3 +239,48 @@ class ArchiveChange(models.Model):
             models.Index(fields=["household", "-at"], name="change_household_at"),
             models.Index(fields=["village", "-at"], name="change_village_at"),
         ]
+
+
+class LedgerImport(models.Model):
+    """台账导入 — one uploaded ledger file, kept between "check" and "import".
+
+    The file is stored (encrypted, see ``minqing.households.ledger.storage``) so that nothing a
+    user uploaded is lost between seeing the error report and pressing "import", and so the
+    import re-reads exactly the file that was checked.
+    """
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", _("checked")
+        IMPORTED = "imported", _("imported")
+        FAILED = "failed", _("failed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="ledger_imports", verbose_name=_("user"))
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="ledger_imports",
+                             verbose_name=_("import into"))
+    original_name = models.CharField(_("file name"), max_length=255)
+    stored_path = models.CharField(max_length=255, editable=False,
+                                   help_text="Relative to DATA_DIR/imports.")
+    file_format = models.CharField(max_length=4, editable=False)
+    size = models.PositiveIntegerField(default=0, editable=False)
+    sha256 = models.CharField(max_length=64, editable=False)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices,
+                              default=Status.CHECKED)
+    valid_only = models.BooleanField(_("valid rows only"), default=False)
+    report = models.JSONField(default=dict, help_text="errors [{row, column, message}] and counts")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("ledger import")
+        verbose_name_plural = _("ledger imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="ledger_import_user_at")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def can_import(self) -> bool:
+        """Still waiting for the user's decision (a finished import is never run twice)."""
+        return self.status == self.Status.CHECKED

@@ -7,6 +7,7 @@ typed values, or raises ``ValidationError`` with one message per bad field.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -48,6 +49,25 @@ def _choice(value: str, words: dict[str, Any], choices: Any, field_label: str) -
             return code
     raise ValidationError(_("%(field)s: unknown value “%(value)s”.") % {
         "field": field_label, "value": value})
+
+
+#: 1980-05-17, 1980/5/17, 1980.5.17, 1980年5月17日, 19800517 — optionally followed by a time,
+#: as spreadsheets write dates in all of these ways.
+_DATE_RE = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))"
+                      r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+
+
+def parse_date_text(text: str) -> dt.date:
+    """A calendar date typed in any of the usual Chinese ledger spellings."""
+    match = _DATE_RE.match(text.strip())
+    if match is None:
+        raise ValidationError(_("Birth date must look like 1980-05-17."), code="date_format")
+    year, month, day = match[1], match[2] or match[4], match[3] or match[5]
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValidationError(_("Birth date is not a real calendar date."),
+                              code="date_invalid") from None
 
 
 def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
@@ -104,11 +124,10 @@ def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict
     elif isinstance(birth, dt.date):
         out["birth_date"] = birth
     elif birth and str(birth).strip():
-        text = str(birth).strip().replace("/", "-").replace(".", "-")
         try:
-            out["birth_date"] = dt.date.fromisoformat(text)
-        except ValueError:
-            fail("birth_date", _("Birth date must look like 1980-05-17."))
+            out["birth_date"] = parse_date_text(str(birth))
+        except ValidationError as exc:
+            fail("birth_date", exc)
     today = today or dt.date.today()  # noqa: DTZ011 - calendar date
     if out["birth_date"] and out["birth_date"] > today:
         fail("birth_date", _("Birth date is in the future."))
