@@ -118,19 +118,21 @@ def build_county(options: BuildOptions) -> BuildReport:
             batches = _batches(plan, options.seed, tag_ids, ring, today, stamp, sqlite)
             grid_residents: dict[int, int] = {}
             tag_counts: dict[str, int] = defaultdict(int)
-            waited = 0.0
+            waited = writing = 0.0
             generated = _generate(batches, workers)
             try:
                 for _batch in batches:
                     tick = time.perf_counter()
                     rows = next(generated)
                     waited += time.perf_counter() - tick
+                    tick = time.perf_counter()
                     loader.insert("households_household", people.HOUSEHOLD_COLUMNS,
                                   rows.households)
                     loader.insert("households_resident", people.RESIDENT_COLUMNS, rows.residents)
                     loader.insert("households_household_tags", people.TAG_COLUMNS, rows.tags)
                     loader.insert("households_villagearchive", people.ARCHIVE_COLUMNS,
                                   rows.archives)
+                    writing += time.perf_counter() - tick
                     grid_residents.update(rows.grid_residents)
                     for code, n in rows.tag_counts.items():
                         tag_counts[code] += n
@@ -145,6 +147,7 @@ def build_county(options: BuildOptions) -> BuildReport:
                 generated.close()
             report.phases["load"] = time.perf_counter() - started
             report.phases["load_waiting_for_rows"] = waited
+            report.phases["load_writing"] = writing
             loader.update_counts(_cumulative_counts(plan, grid_residents))
             _say(options, "  building indexes…" if defer else "  finishing…")
             loader.finish()

@@ -33,6 +33,7 @@ class Loader:
         self._saved_fks: list[tuple[str, str, str]] = []  # (table, name, definition)
         self._pragmas: dict[str, Any] = {}
         self._journal = ""
+        self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def tune(self) -> None:
@@ -93,7 +94,8 @@ class Loader:
         """Fresh planner statistics for the loaded tables."""
         with connection.cursor() as cur:
             if self.vendor == "sqlite":
-                cur.execute("PRAGMA analysis_limit=2000")
+                # Full statistics (about a second for the 谯城区 county): with sampled ones
+                # the planner misjudges prefix ranges on columns with repeated values.
                 cur.execute("ANALYZE")
             elif self.vendor == "postgresql":
                 for table in ("org_node", *BIG_TABLES):
@@ -146,11 +148,25 @@ class Loader:
                 cur.executemany(sql.replace("?", "%s"), rows)
 
     def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Binary COPY: about three times faster than text COPY for these rows (no hex bytea)."""
         cols = ", ".join(_quote(c) for c in columns)
+        types = self._column_types(table, columns)
+        sql = f"COPY {_quote(table)} ({cols}) FROM STDIN (FORMAT BINARY)"
         with connection.cursor() as cur:
-            with cur.cursor.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
+            with cur.cursor.copy(sql) as copy:
+                copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
+
+    def _column_types(self, table: str, columns: Sequence[str]) -> list[int]:
+        key = (table, tuple(columns))
+        if key not in self._types:
+            with connection.cursor() as cur:
+                cur.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
+                            "%s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+                oids = dict(cur.fetchall())
+            self._types[key] = [int(oids[c]) for c in columns]
+        return self._types[key]
 
     def update_counts(self, counts: Sequence[tuple[int, int, int]]) -> None:
         """(household_count, resident_count, node id) for each node."""

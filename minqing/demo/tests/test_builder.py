@@ -213,3 +213,17 @@ def test_same_seed_same_people(db):
     assert [(r[1], r[2], r[4]) for r in first.residents] == [
         (r[1], r[2], r[4]) for r in second.residents]
     assert first.residents[0][5] != second.residents[0][5]  # fresh nonce, same plaintext
+
+
+def test_fast_id_numbers_equal_make_id_number():
+    import random
+
+    from minqing.demo.people import IdNumbers
+    from minqing.lib.idcard import make_id_number
+
+    rng = random.Random(1)
+    numbers = IdNumbers("341602")
+    for _ in range(5000):
+        born = dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(45_000))
+        seq, sex = rng.randrange(500), rng.choice("MF")
+        assert numbers.make(born, seq, sex) == make_id_number("341602", born, seq, sex)
