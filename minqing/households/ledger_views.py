@@ -29,6 +29,7 @@ from minqing.accounts.models import REVEAL_ROLES
 from minqing.accounts.scope import scope_for
 from minqing.households.ledger.exporter import XLSX_TYPE, ledger_export, ledger_template
 from minqing.households.ledger.importer import (
+    IMPORT_LEVELS,
     ImportRefused,
     ledger_check,
     ledger_import,
@@ -106,6 +107,7 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
     limit = settings.LEDGER_MAX_UPLOAD_BYTES
     return render(request, "households/ledger_import.html", {
         "node": node, "crumbs": breadcrumbs(node, request.user), "error": error,
+        "importable": node.level in IMPORT_LEVELS,
         "max_mb": f"{limit / 1024 / 1024:.3g}",
         "recent": LedgerImport.objects.filter(user=request.user, node=node)[:10],
     }, status=400 if error else 200)

@@ -25,6 +25,7 @@ from minqing.households.models import ArchiveChange, Household, HouseholdTag, Re
 from minqing.households.services import (
     HOUSEHOLD_FIELDS,
     RESIDENT_FIELDS,
+    SENSITIVE_FIELDS,
     _apply,
     _require_edit,
 )
@@ -103,13 +104,22 @@ def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
         yield values[start:start + size]
 
 
-def _refresh_blind_indexes(objs: list[Any]) -> None:
+def _update_fields(model: type, changed: set[str]) -> list[str]:
+    """The changed columns plus the blind indexes kept from them."""
+    fields = sorted(changed & {f.name for f in model._meta.concrete_fields})
+    fields += [f.name for f in model._meta.concrete_fields
+               if isinstance(f, BlindIndexField) and f.source in changed]
+    return fields
+
+
+def _refresh_blind_indexes(objs: list[Any], fields: list[str]) -> None:
     """``bulk_update`` skips ``pre_save``, which is what keeps the blind indexes in step."""
     if not objs:
         return
-    fields = [f for f in objs[0]._meta.concrete_fields if isinstance(f, BlindIndexField)]
+    indexes = [f for f in objs[0]._meta.concrete_fields
+               if isinstance(f, BlindIndexField) and f.name in fields]
     for obj in objs:
-        for f in fields:
+        for f in indexes:
             f.pre_save(obj, False)
 
 
@@ -127,8 +137,14 @@ class _ImportRun:
         self.tag_sets: dict[int, list[HouseholdTag]] = {}
         self.changes: list[ArchiveChange] = []
         self.deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        households = Household.objects.all()
-        residents = Resident.objects.all()
+        # Decrypting costs: leave out the sensitive columns no item sets (the ledger never
+        # carries health or income notes).
+        hh_keys = {k for i in items for k in i.data}
+        res_keys = {k for i in items for r in i.residents for k in r.data}
+        households = Household.objects.defer(*(SENSITIVE_FIELDS & set(HOUSEHOLD_FIELDS)) - hh_keys)
+        residents = Resident.objects.defer(*(SENSITIVE_FIELDS & set(RESIDENT_FIELDS)) - res_keys)
+        self.household_fields: set[str] = set()
+        self.resident_fields: set[str] = set()
         if lock:
             households, residents = households.select_for_update(), residents.select_for_update()
         hh_pks = [i.pk for i in items if i.pk is not None]
@@ -177,6 +193,7 @@ class _ImportRun:
 
     def _stage_existing(self, item: HouseholdImport, household: Household) -> None:
         diff = _apply(household, HOUSEHOLD_FIELDS, item.data)
+        self.household_fields.update(d[0] for d in diff)
         if item.tags is not None:
             old, new = self.tag_ids[household.pk], {t.pk for t in item.tags}
             if old != new:
@@ -190,6 +207,7 @@ class _ImportRun:
             self._delta(old_node, households=-1, residents=-household.member_count)
             self._delta(item.node, households=1, residents=household.member_count)
             household.node = item.node
+            self.household_fields.add("node")
         node = item.node or old_node
         changes = []
         if diff:
@@ -210,6 +228,7 @@ class _ImportRun:
                 raise ValidationError({"id_number": _("Import cannot move a resident to "
                                                       "another household.")})
             rdiff = _apply(resident, RESIDENT_FIELDS, row.data)
+            self.resident_fields.update(d[0] for d in rdiff)
             if not rdiff:
                 self.counts.residents_unchanged += 1
                 continue
@@ -247,14 +266,16 @@ class _ImportRun:
                   for pk, tags in self.tag_sets.items() for t in tags]
         through.objects.bulk_create(links, batch_size=500)
         Resident.objects.bulk_create(self.new_residents, batch_size=500)
-        _refresh_blind_indexes(self.changed_households)
-        Household.objects.bulk_update(
-            self.changed_households, [*HOUSEHOLD_FIELDS, "phone_hash", "node", "version",
-                                      "updated_at", "member_count"], batch_size=200)
-        _refresh_blind_indexes(self.changed_residents)
-        Resident.objects.bulk_update(
-            self.changed_residents, [*RESIDENT_FIELDS, "id_number_hash", "phone_hash",
-                                     "updated_at"], batch_size=200)
+        fields = _update_fields(Household, self.household_fields)
+        _refresh_blind_indexes(self.changed_households, fields)
+        Household.objects.bulk_update(self.changed_households,
+                                      [*fields, "version", "updated_at", "member_count"],
+                                      batch_size=200)
+        fields = _update_fields(Resident, self.resident_fields)
+        if self.changed_residents:
+            _refresh_blind_indexes(self.changed_residents, fields)
+            Resident.objects.bulk_update(self.changed_residents, [*fields, "updated_at"],
+                                         batch_size=200)
         ArchiveChange.objects.bulk_create(self.changes, batch_size=500)
         by_delta: dict[tuple[int, int], list[int]] = defaultdict(list)
         for node_id, (households, residents) in self.deltas.items():

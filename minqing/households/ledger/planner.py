@@ -169,7 +169,8 @@ class _Planner:
         good = [g for g in groups if g.resolvable and not any(r.number in self.bad_rows
                                                                 for r in g.rows)]
         items = [self._item(g) for g in good]
-        skipped = [g for g in groups if g not in good]
+        good_ids = {id(g) for g in good}
+        skipped = [g for g in groups if id(g) not in good_ids]
         self.errors.sort(key=lambda e: e.row)
         return Plan(items=items, errors=self.errors, rows=len(self.table.rows),
                     households=len(groups), bad_rows=len(self.bad_rows),
@@ -362,19 +363,22 @@ class _Planner:
         village_ids = sorted({g.village.pk for g in resolvable if g.village})
         existing: dict[tuple[int, str], Household] = {}
         for chunk in _chunks(sorted({g.number for g in resolvable})):
-            for household in Household.objects.filter(village_id__in=village_ids,
-                                                      number__in=chunk):
+            for household in Household.objects.filter(
+                    village_id__in=village_ids, number__in=chunk).defer("income_notes"):
                 existing[(household.village_id, household.number)] = household
         members: dict[int, list[Resident]] = defaultdict(list)
         for chunk in _chunks([h.pk for h in existing.values()]):
-            for resident in Resident.objects.filter(household_id__in=chunk).order_by("id"):
+            for resident in Resident.objects.filter(household_id__in=chunk).defer(
+                    "health_notes").order_by("id"):
                 members[resident.household_id].append(resident)
         hashes = {m.data["id_number"]: blind_index(m.data["id_number"], "id_number")
                   for g in resolvable for m in g.members if m.data and m.data["id_number"]}
         by_hash: dict[str, Resident] = {}
         for chunk in _chunks(sorted(set(hashes.values()))):
             for resident in Resident.objects.filter(id_number_hash__in=chunk).select_related(
-                    "household__village", "household__node"):
+                    "household__village", "household__node").only(
+                    "household_id", "id_number_hash", "household__number",
+                    "household__village__name", "household__node__path"):
                 by_hash[resident.id_number_hash] = resident
         for group in resolvable:
             assert group.village is not None
@@ -416,7 +420,9 @@ class _Planner:
                                 "%(node)s.") % {"node": self.target.name}
                 self.error(row, "id_number", message)
                 return
-            if found is None:  # a member recorded without ID number gets it now
+            if found is not None:  # the fully loaded member, not the slim lookup row
+                found = next(r for r in own if r.pk == found.pk)
+            else:  # a member recorded without ID number gets it now
                 same = [r for r in own if r.name == member.data["name"] and not r.id_number]
                 found = same[0] if len(same) == 1 else None
         else:

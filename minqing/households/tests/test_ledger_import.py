@@ -242,10 +242,40 @@ def test_existing_household_is_updated_not_duplicated(county, owner):
     assert list(household.tags.values_list("name", flat=True)) == ["低保户"]
     assert household.member_count == 2
     assert household.version == 2
+    assert recount_tree() == 0
     head = Resident.objects.get(pk=county.resident_a1.pk)
     assert head.education == "高中"
     assert head.health_notes.reveal() == "高血压"  # not a ledger column: untouched
     assert head.phone.reveal() == "13812345678"
+
+
+def test_household_moved_to_another_group_keeps_counts_right(county, owner):
+    ledger = make_ledger(30)
+    ledger_import(by=owner, ledger_import=check(owner, county.village_a, xlsx_bytes(ledger.rows)))
+    moved = ledger.households["L0004"]  # four members in 二组
+    for i in moved:
+        if ledger.rows[i][COL["组/网格"]]:
+            ledger.rows[i][COL["组/网格"]] = "一组"
+    checked = check(owner, county.village_a, xlsx_bytes(ledger.rows))
+    assert checked.report["plan"]["households"] == {"create": 0, "update": 1, "unchanged": 9}
+    ledger_import(by=owner, ledger_import=checked)
+    household = Household.objects.get(number="L0004")
+    assert household.node == county.grid_a1
+    assert household.changes.first().changes == [["node", "二组", "一组"]]
+    assert recount_tree() == 0
+    grid_a1 = Node.objects.get(pk=county.grid_a1.pk)
+    assert grid_a1.resident_count == 1 + sum(
+        len(idx) for n, idx in ledger.households.items()
+        if ledger.rows[idx[0]][COL["组/网格"]] == "一组")
+
+
+def test_grid_target_is_refused(client, county, member):
+    client.force_login(member)
+    page = client.get(reverse("ledger:import", kwargs={"node_pk": county.grid_a1.pk}))
+    assert page.status_code == 200
+    assert b'type="file"' not in page.content
+    with pytest.raises(LedgerFileError):
+        check(member, county.grid_a1, xlsx_bytes(make_ledger(3).rows))
 
 
 # --- cross-row checks -------------------------------------------------------------------------
