@@ -29,6 +29,8 @@ class Command(BaseCommand):
                             help="county size (default 1,500)")
         parser.add_argument("--repeat", type=int, default=200, help="requests per figure")
         parser.add_argument("--seed", type=int, default=2023)
+        parser.add_argument("--build-workers", type=int, default=None,
+                            help="generator processes for the build (default: automatic)")
         parser.add_argument("--here", action="store_true",
                             help="use the configured database even when it is SQLite")
         parser.add_argument("--yes", action="store_true",
@@ -42,7 +44,8 @@ class Command(BaseCommand):
         if options["repeat"] < 1:
             raise CommandError("--repeat must be at least 1")
         build = BuildOptions(households=options["households"], preset=options["preset"],
-                             seed=options["seed"], progress=self._progress)
+                             seed=options["seed"], workers=options["build_workers"],
+                             progress=self._progress)
         temp_dir: Path | None = None
         if connection.vendor == "sqlite" and not options["here"]:
             temp_dir = Path(tempfile.mkdtemp(prefix="minqing-bench-"))

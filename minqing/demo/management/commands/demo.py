@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--preset", choices=["qiaocheng"], default=None,
                             help="qiaocheng: 275 villages, 5,320 grids, 530,000 households")
         parser.add_argument("--seed", type=int, default=2023)
+        parser.add_argument("--build-workers", type=int, default=None,
+                            help="generator processes for the build (default: automatic)")
         parser.add_argument("--rebuild", action="store_true",
                             help="wipe the demo database and build it again")
         parser.add_argument("--force", action="store_true",
@@ -44,7 +46,8 @@ class Command(BaseCommand):
         if options["preset"] and options["households"]:
             raise CommandError("give either --preset or --households, not both")
         build = BuildOptions(households=options["households"], preset=options["preset"],
-                             seed=options["seed"], progress=self.stdout.write)
+                             seed=options["seed"], workers=options["build_workers"],
+                             progress=self.stdout.write)
         if not options["build_only"]:
             _check_port(options["port"])
         report = prepare_demo(build, rebuild=options["rebuild"], force=options["force"],
