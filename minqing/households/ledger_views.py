@@ -109,7 +109,7 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
         "node": node, "crumbs": breadcrumbs(node, request.user), "error": error,
         "importable": node.level in IMPORT_LEVELS,
         "max_mb": f"{limit / 1024 / 1024:.3g}",
-        "recent": LedgerImport.objects.filter(user=request.user, node=node)[:10],
+        "recent": LedgerImport.objects.filter(user=request.user, node=node).defer("report")[:10],
     }, status=400 if error else 200)
 
 

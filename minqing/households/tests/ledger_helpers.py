@@ -59,7 +59,7 @@ class Ledger:
 
 def make_ledger(total_rows: int = 1000, village: str = "王庄村",
                 grids: tuple[str, ...] = ("一组", "二组"), prefix: str = "L",
-                day_step: int = 13) -> Ledger:
+                day_step: int = 13, region: str = "341602") -> Ledger:
     """Households of 1–5 members; even households repeat household cells on every row, odd ones
     fill them on the 户主 row only (as ledgers with merged cells read)."""
     ledger = Ledger()
@@ -77,7 +77,7 @@ def make_ledger(total_rows: int = 1000, village: str = "王庄村",
             relation, sex = MEMBERS[k]
             born = dt.date(1940, 1, 1) + dt.timedelta(days=person * day_step)
             name = head_name if k == 0 else f"{surname}{GIVEN[(h + k) % len(GIVEN)]}{h}{k}"
-            id_number = make_id_number("341602", born, person, sex)
+            id_number = make_id_number(region, born, person, sex)
             household_cells = k == 0 or h % 2 == 0
             ledger.rows.append([
                 village, grids[h % len(grids)] if household_cells else "", number,
