@@ -38,16 +38,11 @@ from minqing.households.ledger.importer import (
 from minqing.households.ledger.reader import LedgerFileError, check_upload
 from minqing.households.models import LedgerImport
 from minqing.lib.errors import PermissionDenied
-from minqing.org.models import Node
-from minqing.org.selectors import breadcrumbs, nodes_visible_to
+from minqing.org.selectors import breadcrumbs
+from minqing.org.views import scoped_node
 
 #: Errors shown on the report page; all of them are in the downloadable error list.
 ERRORS_ON_PAGE = 500
-
-
-def _node(request: HttpRequest, pk: int) -> Node:
-    """A node inside the user's scope, or 404 exactly as if it did not exist."""
-    return get_object_or_404(nodes_visible_to(request.user), pk=pk)
 
 
 def _own_import(request: HttpRequest, pk: int) -> LedgerImport:
@@ -75,7 +70,7 @@ def template_download(request: HttpRequest) -> HttpResponse:
     node = None
     if request.GET.get("node"):
         try:
-            node = _node(request, int(request.GET["node"]))
+            node = scoped_node(request, int(request.GET["node"]))
         except ValueError:
             raise Http404 from None
     return _attachment(HttpResponse(ledger_template(node), content_type=XLSX_TYPE),
@@ -84,7 +79,7 @@ def template_download(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
-    node = _node(request, node_pk)
+    node = scoped_node(request, node_pk)
     try:
         require_import(request.user, node)
     except PermissionDenied as exc:
@@ -184,7 +179,7 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @require_http_methods(["GET", "POST"])
 def export(request: HttpRequest, node_pk: int) -> HttpResponse:
     """GET: the export page, or ?format=xlsx|csv for a masked file. POST unmasked=1: full data."""
-    node = _node(request, node_pk)
+    node = scoped_node(request, node_pk)
     data = request.POST if request.method == "POST" else request.GET
     file_format = data.get("format", "")
     if not file_format and request.method == "GET":

@@ -10,6 +10,7 @@ index") under a separate key, so equal values can be found without decrypting.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -72,21 +73,28 @@ class Keyring:
         os.replace(tmp, path)
 
 
-_cached: tuple[Path, float, Keyring] | None = None
+_cached: tuple[str, Keyring] | None = None
 
 
 def keyring() -> Keyring:
-    """The key ring from ``settings.MINQING_KEYRING``, created on first use."""
+    """The key ring from ``settings.MINQING_KEYRING``, created on first use.
+
+    Read once per process (the hot path must not touch the disk); a ciphertext naming a key
+    this process has not seen makes ``decrypt`` read the file again, so a rotation done by
+    another process is picked up without a restart.
+    """
     global _cached
     path = Path(settings.MINQING_KEYRING)
+    cached = _cached
+    if cached is not None and cached[0] == str(path):
+        return cached[1]
     with _lock:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             Keyring.generate().save(path)
-        mtime = path.stat().st_mtime
-        if _cached is None or _cached[0] != path or _cached[1] != mtime:
-            _cached = (path, mtime, Keyring.from_json(path.read_text()))
-        return _cached[2]
+        ring = Keyring.from_json(path.read_text())
+        _cached = (str(path), ring)
+        return ring
 
 
 def forget_cached_keyring() -> None:
@@ -96,12 +104,17 @@ def forget_cached_keyring() -> None:
         _cached = None
 
 
+@functools.lru_cache(maxsize=16)
+def _aead(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
 def encrypt(plaintext: str, ring: Keyring | None = None) -> bytes:
     """Seal ``plaintext``: version byte, key id (2 bytes), 12-byte nonce, ciphertext+tag."""
     ring = ring or keyring()
     nonce = os.urandom(12)
     header = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
-    sealed = AESGCM(ring.keys[ring.current]).encrypt(nonce, plaintext.encode(), header)
+    sealed = _aead(ring.keys[ring.current]).encrypt(nonce, plaintext.encode(), header)
     return header + nonce + sealed
 
 
@@ -116,9 +129,12 @@ def decrypt(blob: bytes, ring: Keyring | None = None) -> str:
         raise KeyringError("not a Minqing ciphertext")
     key_id = key_id_of(blob)
     if key_id not in ring.keys:
+        forget_cached_keyring()  # another process may have rotated the keys
+        ring = keyring()
+    if key_id not in ring.keys:
         raise KeyringError(f"key {key_id} is not in the key ring")
     try:
-        return AESGCM(ring.keys[key_id]).decrypt(blob[3:15], blob[15:], blob[:3]).decode()
+        return _aead(ring.keys[key_id]).decrypt(blob[3:15], blob[15:], blob[:3]).decode()
     except InvalidTag as exc:
         raise KeyringError(f"value sealed with key {key_id} fails authentication: wrong key "
                            "ring, or the stored value was altered") from exc
