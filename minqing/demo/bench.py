@@ -301,12 +301,17 @@ def run_bench(options: BuildOptions, *, repeat: int,
     with override_settings(ROOT_URLCONF="minqing.demo.bench_urls", ALLOWED_HOSTS=hosts):
         rows += page_rows(repeat, options.seed)
     phases = report.phases
+    if report.workers:
+        making = (f"{report.workers} worker processes generated the rows; the writer waited "
+                  f"{phases.get('load_waiting_for_rows', 0):.1f} s for them and wrote for "
+                  f"{phases.get('load_writing', 0):.1f} s")
+    else:
+        making = (f"generating the rows took {phases.get('load_waiting_for_rows', 0):.1f} s, "
+                  f"writing them {phases.get('load_writing', 0):.1f} s (one process)")
     notes = [
-        f"Build phases (cumulative): rows generated and written {phases.get('load', 0):.1f} s "
-        f"(the writer waited {phases.get('load_waiting_for_rows', 0):.1f} s for rows from "
-        f"{report.workers or 'no'} worker processes), indexes built "
-        f"{phases.get('indexes', 0):.1f} s, committed {phases.get('commit', 0):.1f} s, "
-        f"analysed {phases.get('analyze', 0):.1f} s.",
+        f"Build phases (elapsed at the end of each): rows loaded {phases.get('load', 0):.1f} s "
+        f"({making}), indexes built {phases.get('indexes', 0):.1f} s, committed "
+        f"{phases.get('commit', 0):.1f} s, statistics {phases.get('analyze', 0):.1f} s.",
         f"Pages: {repeat} requests each through django.test.Client (whole middleware stack, "
         "session saved on every request), after "
         f"{WARM_UP} warm-up requests; query counts include session and user.",

@@ -336,7 +336,7 @@ class _Generator:
         if 14 <= age <= 28 and m.politics == "masses" and rng.random() < 0.25:
             m.politics = "league"
         if 18 <= age <= 55 and m.health == "healthy":
-            m.works_away = rng.random() < (0.07 if urban else 0.17)
+            m.works_away = rng.random() < (0.11 if urban else 0.21)
 
     def occupation(self, rng: random.Random, m: Member, urban: bool) -> tuple[str, str]:
         age, year = m.age, m.born.year if m.born else 1970
@@ -384,9 +384,9 @@ class _Generator:
             tags.append("disabled")
         poor = any(m.health in ("serious", "disabled") for m in members) or alone_old
         r = rng.random()
-        if not urban and r < (0.10 if poor else 0.025):
+        if not urban and r < (0.12 if poor else 0.036):
             tags.append("poverty_exited")
-        elif not urban and r < (0.13 if poor else 0.034):
+        elif not urban and r < (0.16 if poor else 0.049):
             tags.append("monitored")
         if rng.random() < (0.12 if poor else 0.018):
             tags.append("dibao")
