@@ -49,6 +49,36 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
+def _submit(request: HttpRequest, form: Any, run: Any, *, success: str,
+            done: Any) -> HttpResponse | int:
+    """Run a service for a valid form: the redirect on success, a 403 page, or the status to
+    re-render the form with (200 with field errors, 409 for a stale edit) — input kept."""
+    try:
+        run()
+    except StaleEdit:
+        form.add_error(None, StaleEdit.message)
+        return 409
+    except ValidationError as exc:
+        _file_errors(form, exc)
+        return 200
+    except PermissionDenied as exc:
+        return _forbidden(request, exc)
+    messages.success(request, success)
+    return redirect(*done())
+
+
+def _form_page(request: HttpRequest, form: Any, outcome: HttpResponse | int,
+               **context: Any) -> HttpResponse:
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    return render(request, "households/form.html", {"form": form, **context}, status=outcome)
+
+
+def _keep_blank_sensitive(data: dict[str, Any]) -> dict[str, Any]:
+    """A blank sensitive field means "keep what is recorded": forms never pre-fill them."""
+    return {k: v for k, v in data.items() if not (k in services.SENSITIVE_FIELDS and not v)}
+
+
 def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     node = scoped_node(request, node_pk)
     village = village_of(node)
@@ -57,54 +87,36 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     if not scope_for(request.user).can_edit_archives:
         return HttpResponseForbidden()
     form = HouseholdForm(request.POST or None, village=village, initial={"node": node})
+    outcome: HttpResponse | int = 200
+    created: list[Household] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            household = services.household_create(
-                by=request.user, node=data.get("node") or node, data=data,
-                tags=list(data["tags"]), request=request)
-        except ValidationError as exc:
-            _file_errors(form, exc)
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        else:
-            messages.success(request, _("Household saved."))
-            return redirect("households:detail", pk=household.pk)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("New household"), "crumbs": breadcrumbs(node, request.user)})
+        outcome = _submit(request, form, lambda: created.append(services.household_create(
+            by=request.user, node=data.get("node") or node, data=data, tags=list(data["tags"]),
+            request=request)), success=_("Household saved."),
+            done=lambda: ("households:detail", created[0].pk))
+    return _form_page(request, form, outcome, title=_("New household"),
+                      crumbs=breadcrumbs(node, request.user))
 
 
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
-    initial = {f: getattr(household, f) for f in services.HOUSEHOLD_FIELDS if f != "phone"}
-    initial.update(income_notes=household.income_notes.reveal() if household.income_notes else "",
-                   node=household.node, tags=list(household.tags.all()), version=household.version)
     if not scope_for(request.user).can_edit_archives:
         return HttpResponseForbidden()
+    initial = {f: getattr(household, f) for f in services.HOUSEHOLD_FIELDS
+               if f not in services.SENSITIVE_FIELDS}
+    initial.update(node=household.node, tags=list(household.tags.all()), version=household.version)
     form = HouseholdForm(request.POST or None, village=household.village, initial=initial)
-    status = 200
+    outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        if not data.get("phone"):
-            data.pop("phone")  # blank keeps the recorded number
-        try:
-            services.household_update(by=request.user, household=household, data=data,
-                                      base_version=data.get("version"), tags=list(data["tags"]),
-                                      node=data.get("node"), request=request)
-        except StaleEdit:
-            form.add_error(None, StaleEdit.message)
-            status = 409
-        except ValidationError as exc:
-            _file_errors(form, exc)
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        else:
-            messages.success(request, _("Household saved."))
-            return redirect("households:detail", pk=household.pk)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("Edit household %(name)s") % {"name": household.head_name},
-        "crumbs": breadcrumbs(household.node, request.user), "household": household,
-    }, status=status)
+        data = _keep_blank_sensitive(form.cleaned_data)
+        outcome = _submit(request, form, lambda: services.household_update(
+            by=request.user, household=household, data=data, base_version=data.get("version"),
+            tags=list(data["tags"]), node=data.get("node"), request=request),
+            success=_("Household saved."), done=lambda: ("households:detail", household.pk))
+    return _form_page(request, form, outcome,
+                      title=_("Edit household %(name)s") % {"name": household.head_name},
+                      crumbs=breadcrumbs(household.node, request.user), household=household)
 
 
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -112,20 +124,14 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not scope_for(request.user).can_edit_archives:
         return HttpResponseForbidden()
     form = ResidentForm(request.POST or None)
+    outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            services.resident_add(by=request.user, household=household, data=form.cleaned_data,
-                                  request=request)
-        except ValidationError as exc:
-            _file_errors(form, exc)
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        else:
-            messages.success(request, _("Member added."))
-            return redirect("households:detail", pk=household.pk)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("Add a member to %(name)s") % {"name": household.head_name},
-        "crumbs": breadcrumbs(household.node, request.user), "household": household})
+        outcome = _submit(request, form, lambda: services.resident_add(
+            by=request.user, household=household, data=form.cleaned_data, request=request),
+            success=_("Member added."), done=lambda: ("households:detail", household.pk))
+    return _form_page(request, form, outcome,
+                      title=_("Add a member to %(name)s") % {"name": household.head_name},
+                      crumbs=breadcrumbs(household.node, request.user), household=household)
 
 
 def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -135,24 +141,16 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseForbidden()
     initial = {f: getattr(resident, f) for f in services.RESIDENT_FIELDS
                if f not in services.SENSITIVE_FIELDS}
-    initial["health_notes"] = resident.health_notes.reveal() if resident.health_notes else ""
     form = ResidentForm(request.POST or None, initial=initial)
+    outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items()
-                if not (k in ("id_number", "phone") and not v)}
-        try:
-            services.resident_update(by=request.user, resident=resident, data=data, request=request)
-        except ValidationError as exc:
-            _file_errors(form, exc)
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        else:
-            messages.success(request, _("Member saved."))
-            return redirect("households:detail", pk=resident.household_id)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("Edit %(name)s") % {"name": resident.name},
-        "crumbs": breadcrumbs(resident.household.node, request.user),
-        "household": resident.household})
+        data = _keep_blank_sensitive(form.cleaned_data)
+        outcome = _submit(request, form, lambda: services.resident_update(
+            by=request.user, resident=resident, data=data, request=request),
+            success=_("Member saved."), done=lambda: ("households:detail", resident.household_id))
+    return _form_page(request, form, outcome, title=_("Edit %(name)s") % {"name": resident.name},
+                      crumbs=breadcrumbs(resident.household.node, request.user),
+                      household=resident.household)
 
 
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
@@ -160,19 +158,17 @@ def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if not scope_for(request.user).can_edit_archives:
         return HttpResponseForbidden()
     form = RemoveResidentForm(request.POST or None)
+    outcome: HttpResponse | int = 200
+    household = resident.household
     if request.method == "POST" and form.is_valid():
-        household_pk = resident.household_id
-        try:
-            services.resident_remove(by=request.user, resident=resident,
-                                     reason=form.cleaned_data["reason"], request=request)
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        messages.success(request, _("Member removed."))
-        return redirect("households:detail", pk=household_pk)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("Remove %(name)s from the household") % {"name": resident.name},
-        "crumbs": breadcrumbs(resident.household.node, request.user),
-        "household": resident.household, "danger": True})
+        outcome = _submit(request, form, lambda: services.resident_remove(
+            by=request.user, resident=resident, reason=form.cleaned_data["reason"],
+            request=request), success=_("Member removed."),
+            done=lambda: ("households:detail", household.pk))
+    return _form_page(request, form, outcome,
+                      title=_("Remove %(name)s from the household") % {"name": resident.name},
+                      crumbs=breadcrumbs(household.node, request.user), household=household,
+                      danger=True)
 
 
 def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
@@ -187,23 +183,16 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
         initial.update({f: getattr(archive, f) for f in VillageArchiveForm.base_fields
                         if f != "version"})
     form = VillageArchiveForm(request.POST or None, initial=initial)
-    status = 200
+    outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        try:
-            services.village_archive_update(by=request.user, village=village, data=data,
-                                            base_version=data.pop("version"), request=request)
-        except StaleEdit:
-            form.add_error(None, StaleEdit.message)
-            status = 409
-        except PermissionDenied as exc:
-            return _forbidden(request, exc)
-        else:
-            messages.success(request, _("Village archive saved."))
-            return redirect("org:node", pk=village.pk)
-    return render(request, "households/form.html", {
-        "form": form, "title": _("Village archive of %(name)s") % {"name": village.name},
-        "crumbs": breadcrumbs(village, request.user)}, status=status)
+        version = data.pop("version")
+        outcome = _submit(request, form, lambda: services.village_archive_update(
+            by=request.user, village=village, data=data, base_version=version, request=request),
+            success=_("Village archive saved."), done=lambda: ("org:node", village.pk))
+    return _form_page(request, form, outcome,
+                      title=_("Village archive of %(name)s") % {"name": village.name},
+                      crumbs=breadcrumbs(village, request.user))
 
 
 @require_POST

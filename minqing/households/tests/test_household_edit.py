@@ -156,3 +156,16 @@ def test_village_archive_edit_and_stale_version(client, county, owner, county_us
 def test_stale_edit_in_the_service(county, owner):
     with pytest.raises(StaleEdit):
         household_update(by=owner, household=county.household_a1, data={"address": "x"}, base_version=7)
+
+
+def test_edit_forms_never_prefill_confidential_values(client, county, owner):
+    client.force_login(owner)
+    body = client.get(reverse("households:edit", kwargs={"pk": county.household_a1.pk})).content.decode()
+    assert "年收入约三万" not in body and "13812345678" not in body
+    body = client.get(reverse("households:resident_edit", kwargs={"pk": county.resident_a1.pk})).content.decode()
+    assert "高血压" not in body and county.resident_a1.id_number.reveal() not in body
+    # and a blank confidential field keeps what is recorded
+    h = county.household_a1
+    client.post(reverse("households:edit", kwargs={"pk": h.pk}), _form(h, address="一组9号"))
+    h.refresh_from_db()
+    assert h.income_notes.reveal() == "年收入约三万" and h.phone.reveal() == "13812345678"
