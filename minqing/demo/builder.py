@@ -1,9 +1,10 @@
 """Build the demo county into the current database, fast.
 
-Rows are generated in Python (in worker processes for big builds) and written with multi-row
-inserts (SQLite) or COPY (PostgreSQL) inside one transaction; secondary indexes of the big
-tables are built after the load. Personal data is sealed with the real key ring, exactly as the
-model fields would seal it, so the result behaves like data typed in through the pages.
+Rows are generated in Python (in worker processes for big builds on machines with more than
+two CPUs) and written with executemany (SQLite) or binary COPY (PostgreSQL) inside one
+transaction; secondary indexes and foreign keys of the big tables are built after the load.
+Personal data is sealed with the real key ring, exactly as the model fields would seal it, so
+the result behaves like data typed in through the pages.
 """
 
 from __future__ import annotations

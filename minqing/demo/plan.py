@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minqing.demo import names
@@ -218,8 +219,11 @@ def _village_position(rng: random.Random, town: TownPlan) -> tuple[float, float]
     return t_lat + rng.uniform(-0.04, 0.04), t_lon + rng.uniform(-0.05, 0.05)
 
 
-def _add_grids(rng: random.Random, add, village: VillagePlan, sizes: list[int], urban: bool,  # noqa: ANN001
-               taken: set[str]) -> None:
+AddNode = Callable[[NodeRow | None, str, str, str, str, str, int], NodeRow]
+
+
+def _add_grids(rng: random.Random, add: AddNode, village: VillagePlan, sizes: list[int],
+               urban: bool, taken: set[str]) -> None:
     """Groups or grids of one village, sometimes under 片 (rural) or 小区 (urban)."""
     vnode = village.node
     n = len(sizes)

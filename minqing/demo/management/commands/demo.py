@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from minqing.demo.builder import BuildOptions, BuildReport, build_county
 from minqing.demo.database import database_state, demo_marker, describe, wipe_database
@@ -62,6 +63,7 @@ class Command(BaseCommand):
             self.stdout.write(f"\nDemo database: {describe()}\n\n{logins_table(logins)}\n")
             self.stdout.write("These passwords are new on every start and shown only here.")
             return
+        connection.close()  # the server processes open their own
         serve(options["port"], options["workers"], banner=(
             f"\nMinqing demo running at {url}\n\n{logins_table(logins)}\n\n"
             "These passwords are new on every start and shown only here. Ctrl-C stops.\n"),
