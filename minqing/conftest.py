@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 
 from minqing.accounts.models import Role, RoleAssignment, User
 from minqing.households.models import Household, Resident
@@ -27,6 +28,14 @@ def _keyring(tmp_path, settings):
     """Each test gets its own key ring outside the database."""
     settings.MINQING_KEYRING = tmp_path / "keyring.json"
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """Tests read messages in English; test_i18n checks the Chinese pages themselves."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @dataclass

@@ -54,6 +54,7 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        indexes = [models.Index(fields=["phone_hash"], name="user_phone_hash")]
 
     def __str__(self) -> str:
         return self.full_name or self.username

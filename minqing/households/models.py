@@ -113,7 +113,8 @@ class Household(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["village", "number"], name="household_unique_number"),
         ]
-        indexes = [models.Index(fields=["node", "number"], name="household_node_number")]
+        indexes = [models.Index(fields=["node", "number"], name="household_node_number"),
+                   models.Index(fields=["phone_hash"], name="household_phone_hash")]
 
     def __str__(self) -> str:
         return f"{self.head_name} ({self.number})"
@@ -161,6 +162,11 @@ class Resident(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["id_number_hash"], condition=~Q(id_number_hash=""),
                                     name="resident_unique_id_number"),
+        ]
+        indexes = [
+            # SQLite does not use the partial unique index for "= value" lookups; this one it does.
+            models.Index(fields=["id_number_hash"], name="resident_id_number_hash"),
+            models.Index(fields=["phone_hash"], name="resident_phone_hash"),
         ]
 
     def __str__(self) -> str:

@@ -136,7 +136,8 @@ class BlindIndexField(models.CharField):
         kwargs.setdefault("blank", True)
         kwargs.setdefault("default", "")
         kwargs.setdefault("editable", False)
-        kwargs.setdefault("db_index", True)
+        # No db_index here: on PostgreSQL it would add a useless LIKE (pattern_ops) index too.
+        # Models declare a plain Meta index for each blind index instead.
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from minqing.households.ledger.columns import COLUMN_BY_KEY, column_key
 
@@ -198,7 +199,7 @@ def _table(file_format: str, sheet: str, numbered: Iterator[tuple[int, list[Any]
     return table
 
 
-_NO_HEADER = _("No header row found. The first rows must name the columns, such as 姓名, "
+_NO_HEADER = gettext_lazy("No header row found. The first rows must name the columns, such as 姓名, "
                "户编号 and 身份证号; download the template to see them.")
 
 
@@ -300,7 +301,7 @@ def _read_xlsx(data: bytes) -> LedgerTable:
         raise LedgerFileError(bad) from None
     finally:
         workbook.close()
-    raise LedgerFileError(_NO_HEADER)
+    raise LedgerFileError(str(_NO_HEADER))
 
 
 # --- csv ------------------------------------------------------------------------------------
@@ -332,5 +333,5 @@ def _read_csv(data: bytes) -> LedgerTable:
         raise LedgerFileError(_("The CSV file is malformed (check its quotes).")) from None
     table = _table("csv", "", iter(enumerate(records, start=1)))
     if table is None:
-        raise LedgerFileError(_NO_HEADER)
+        raise LedgerFileError(str(_NO_HEADER))
     return table
