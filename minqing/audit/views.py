@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from minqing.accounts.scope import scope_for
 from minqing.audit.models import AuditEvent
@@ -12,7 +13,8 @@ from minqing.audit.models import AuditEvent
 
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not scope_for(request.user).is_auditor:
-        return HttpResponseForbidden()
+        return render(request, "households/forbidden.html",
+                      {"reason": _("Only the auditor reads the audit trail.")}, status=403)
     events = AuditEvent.objects.order_by("-id")
     action = request.GET.get("action", "")
     if action:

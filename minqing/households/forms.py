@@ -29,6 +29,12 @@ class _RuleForm(forms.Form):
         return self.cleaned_data
 
 
+def keep_blank_confidential(form: forms.Form, fields: frozenset[str]) -> None:
+    """On an edit form, confidential fields start empty and say that blank keeps the record."""
+    for name in fields & form.fields.keys():
+        form.fields[name].help_text = _("Leave blank to keep what is recorded.")
+
+
 class HouseholdForm(_RuleForm):
     rule = staticmethod(clean_household)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -36,16 +42,14 @@ class HouseholdForm(_RuleForm):
     head_name = forms.CharField(label=_("Head of household"), max_length=50)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     phone = forms.CharField(label=_("Contact phone"), max_length=20, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
-                            help_text=_("Leave blank to keep what is recorded."))
+                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}))
     node = forms.ModelChoiceField(label=_("Group/grid"), queryset=None, required=False)
     tags = forms.ModelMultipleChoiceField(label=_("Key-household tags"), required=False,
                                           queryset=HouseholdTag.objects.all(),
                                           widget=forms.CheckboxSelectMultiple)
     income_source = forms.CharField(label=_("Main income source"), max_length=100, required=False)
     income_notes = forms.CharField(label=_("Income notes (confidential)"), required=False,
-                                   widget=forms.Textarea(attrs={"rows": 2}),
-                                   help_text=_("Leave blank to keep what is recorded."))
+                                   widget=forms.Textarea(attrs={"rows": 2}))
     family_situation = forms.CharField(label=_("Family situation"), required=False,
                                        widget=forms.Textarea(attrs={"rows": 3}))
     children_education = forms.CharField(label=_("Children's education"), required=False,
@@ -66,21 +70,18 @@ class ResidentForm(_RuleForm):
     name = forms.CharField(label=_("Name"), max_length=50)
     relation = forms.ChoiceField(label=_("Relation to head"), choices=Relation.choices)
     sex = forms.ChoiceField(label=_("Sex"), choices=[("", "—"), *Sex.choices], required=False)
-    id_number = forms.CharField(label=_("ID number"), max_length=18, required=False,
-                                help_text=_("Leave blank to keep what is recorded."))
+    id_number = forms.CharField(label=_("ID number"), max_length=18, required=False)
     birth_date = forms.DateField(label=_("Birth date"), required=False,
                                  widget=forms.DateInput(attrs={"type": "date"}))
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
-                            help_text=_("Leave blank to keep what is recorded."))
+                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}))
     politics = forms.ChoiceField(label=_("Political status"), choices=Politics.choices)
     education = forms.CharField(label=_("Education"), max_length=30, required=False)
     occupation = forms.CharField(label=_("Occupation"), max_length=50, required=False)
     works_away = forms.BooleanField(label=_("Works away from home"), required=False)
     health = forms.ChoiceField(label=_("Health"), choices=Health.choices)
     health_notes = forms.CharField(label=_("Health notes (confidential)"), required=False,
-                                   widget=forms.Textarea(attrs={"rows": 2}),
-                                   help_text=_("Leave blank to keep what is recorded."))
+                                   widget=forms.Textarea(attrs={"rows": 2}))
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -6,14 +6,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from minqing.accounts.scope import scope_for
 from minqing.households import selectors, services
-from minqing.households.forms import HouseholdForm, RemoveResidentForm, ResidentForm, VillageArchiveForm
+from minqing.households.forms import (
+    HouseholdForm,
+    RemoveResidentForm,
+    ResidentForm,
+    VillageArchiveForm,
+    keep_blank_confidential,
+)
 from minqing.households.models import Household, Resident, VillageArchive
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.org.models import Level
@@ -85,7 +91,7 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     if village is None:
         raise Http404
     if not scope_for(request.user).can_edit_archives:
-        return HttpResponseForbidden()
+        return _forbidden(request, _("Your role may not edit household archives."))
     form = HouseholdForm(request.POST or None, village=village, initial={"node": node})
     outcome: HttpResponse | int = 200
     created: list[Household] = []
@@ -102,11 +108,12 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return HttpResponseForbidden()
+        return _forbidden(request, _("Your role may not edit household archives."))
     initial = {f: getattr(household, f) for f in services.HOUSEHOLD_FIELDS
                if f not in services.SENSITIVE_FIELDS}
     initial.update(node=household.node, tags=list(household.tags.all()), version=household.version)
     form = HouseholdForm(request.POST or None, village=household.village, initial=initial)
+    keep_blank_confidential(form, services.SENSITIVE_FIELDS)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = _keep_blank_sensitive(form.cleaned_data)
@@ -122,7 +129,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return HttpResponseForbidden()
+        return _forbidden(request, _("Your role may not edit household archives."))
     form = ResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
@@ -137,11 +144,14 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
 def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
     scope = scope_for(request.user)
-    if not scope.can_edit_archives or (resident.is_minor and not scope.can_see_minors):
-        return HttpResponseForbidden()
+    if not scope.can_edit_archives:
+        return _forbidden(request, _("Your role may not edit household archives."))
+    if resident.is_minor and not scope.can_see_minors:
+        return _forbidden(request, _("Records of children under 14 need the minors permission."))
     initial = {f: getattr(resident, f) for f in services.RESIDENT_FIELDS
                if f not in services.SENSITIVE_FIELDS}
     form = ResidentForm(request.POST or None, initial=initial)
+    keep_blank_confidential(form, services.SENSITIVE_FIELDS)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = _keep_blank_sensitive(form.cleaned_data)
@@ -156,7 +166,7 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return HttpResponseForbidden()
+        return _forbidden(request, _("Your role may not edit household archives."))
     form = RemoveResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     household = resident.household
@@ -168,7 +178,7 @@ def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, outcome,
                       title=_("Remove %(name)s from the household") % {"name": resident.name},
                       crumbs=breadcrumbs(household.node, request.user), household=household,
-                      danger=True)
+                      submit_label=_("Remove"))
 
 
 def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
@@ -176,7 +186,7 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
     if village.level != Level.VILLAGE:
         raise Http404
     if not scope_for(request.user).can_edit_archives:
-        return HttpResponseForbidden()
+        return _forbidden(request, _("Your role may not edit household archives."))
     archive = VillageArchive.objects.filter(village=village).first()
     initial: dict[str, Any] = {"version": archive.version if archive else None}
     if archive:
