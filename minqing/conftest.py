@@ -55,8 +55,9 @@ class County:
     resident_b1: Resident
 
 
-def make_user(username: str, role: str | None = None, node: Node | None = None,
-              department=None) -> User:
+def make_user(
+    username: str, role: str | None = None, node: Node | None = None, department=None
+) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, full_name=username)
     if role:
         RoleAssignment.objects.create(user=user, role=role, node=node, department=department)
@@ -81,22 +82,55 @@ def county(db) -> County:
     grid_b1 = node_create(name="一组", level=Level.GRID, parent=village_b, level_name="村民小组")
     builder = make_user("fixture_builder", Role.COMMAND_CENTRE, county)
 
-    def household(node: Node, number: str, head: str, id_seq: int, phone: str) -> tuple[Household, Resident]:
-        hh = household_create(by=builder, node=node, data={
-            "number": number, "head_name": head, "address": f"{node.name}{number}号",
-            "phone": phone, "income_source": "务农", "income_notes": "年收入约三万"})
+    def household(
+        node: Node, number: str, head: str, id_seq: int, phone: str
+    ) -> tuple[Household, Resident]:
+        hh = household_create(
+            by=builder,
+            node=node,
+            data={
+                "number": number,
+                "head_name": head,
+                "address": f"{node.name}{number}号",
+                "phone": phone,
+                "income_source": "务农",
+                "income_notes": "年收入约三万",
+            },
+        )
         born = dt.date(1970, 3, id_seq % 28 + 1)
-        res = resident_add(by=builder, household=hh, data={
-            "name": head, "relation": "head", "sex": "M", "birth_date": born,
-            "id_number": make_id_number("341602", born, id_seq, "M"), "phone": phone,
-            "health_notes": "高血压"})
+        res = resident_add(
+            by=builder,
+            household=hh,
+            data={
+                "name": head,
+                "relation": "head",
+                "sex": "M",
+                "birth_date": born,
+                "id_number": make_id_number("341602", born, id_seq, "M"),
+                "phone": phone,
+                "health_notes": "高血压",
+            },
+        )
         return hh, res
 
     hh_a1, res_a1 = household(grid_a1, "A001", "王建国", 11, "13812345678")
     hh_a2, _ = household(grid_a2, "A002", "王秀英", 12, "13912345678")
     hh_b1, res_b1 = household(grid_b1, "B001", "李德明", 13, "13712345678")
-    return County(county, town_a, town_b, village_a, village_b, grid_a1, grid_a2, grid_b1,
-                  hh_a1, hh_a2, hh_b1, res_a1, res_b1)
+    return County(
+        county,
+        town_a,
+        town_b,
+        village_a,
+        village_b,
+        grid_a1,
+        grid_a2,
+        grid_b1,
+        hh_a1,
+        hh_a2,
+        hh_b1,
+        res_a1,
+        res_b1,
+    )
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Django settings, read from the environment (12-factor).
 
 Variables:
-- ``MINQING_DATA_DIR``: where the embedded database, the key ring and uploads live (default ``./var``).
+- ``MINQING_DATA_DIR``: embedded database, key ring and uploads (default ``./var``).
 - ``DATABASE_URL``: any dj-database-url URL; default SQLite (WAL) in the data dir.
 - ``SECRET_KEY``: required when ``MINQING_DEBUG`` is off and no data dir secret exists.
-- ``MINQING_KEYRING``: path of the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
+- ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
 """
@@ -37,7 +37,9 @@ def _secret_key() -> str:
 
 DEBUG = _env_bool("MINQING_DEBUG")
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
+]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -112,8 +114,10 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "minqing.accounts.validators.CharacterClassValidator"},
@@ -124,7 +128,9 @@ SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _env_bool("MINQING_SECURE_COOKIES", not DEBUG and "MINQING_DEMO" not in os.environ)
+SESSION_COOKIE_SECURE = _env_bool(
+    "MINQING_SECURE_COOKIES", not DEBUG and "MINQING_DEMO" not in os.environ
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Behind a TLS-terminating proxy (nginx) in production; plain HTTP only for the demo/intranet tests.
 if _env_bool("MINQING_HTTPS", SESSION_COOKIE_SECURE):
@@ -148,8 +154,10 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": DATA_DIR / "media"}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "media"},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve straight from the packages: no collectstatic step needed

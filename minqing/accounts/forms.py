@@ -21,6 +21,9 @@ class LoginForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         if username and is_locked_out(username):
             self.locked = True
-            raise ValidationError(self.error_messages["locked"], code="locked",
-                                  params={"minutes": LOCKOUT_PERIOD.seconds // 60})
+            raise ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": LOCKOUT_PERIOD.seconds // 60},
+            )
         return super().clean()

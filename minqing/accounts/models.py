@@ -27,18 +27,27 @@ class Role(models.TextChoices):
 
 
 #: Roles scoped to a node of the tree (they see that subtree's households).
-NODE_ROLES = frozenset({
-    Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER,
-    Role.GROUP_LEADER, Role.REPRESENTATIVE, Role.PARTY_MEMBER,
-})
+NODE_ROLES = frozenset(
+    {
+        Role.COMMAND_CENTRE,
+        Role.TOWN_STAFF,
+        Role.VILLAGE_CADRE,
+        Role.GRID_WORKER,
+        Role.GROUP_LEADER,
+        Role.REPRESENTATIVE,
+        Role.PARTY_MEMBER,
+    }
+)
 #: 三权分立: each of these excludes every other role on the same account.
 SEPARATED_ROLES = frozenset({Role.AUDITOR, Role.SECURITY_ADMIN, Role.SYSTEM_ADMIN})
 #: Roles that may see full (unmasked) personal data after an audited reveal, and export it.
-REVEAL_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE,
-                          Role.GRID_WORKER, Role.GROUP_LEADER})
+REVEAL_ROLES = frozenset(
+    {Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER, Role.GROUP_LEADER}
+)
 #: Roles that may edit household archives and import ledgers.
-ARCHIVE_EDIT_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE,
-                                Role.GRID_WORKER})
+ARCHIVE_EDIT_ROLES = frozenset(
+    {Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER}
+)
 #: Roles that may see records of minors under 14 (SECURITY.md 12).
 MINOR_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE})
 
@@ -63,22 +72,35 @@ class User(AbstractUser):
 class RoleAssignment(models.Model):
     """角色 — a role held by a user over one tree node or one department."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles",
-                             verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="roles", verbose_name=_("user")
+    )
     role = models.CharField(_("role"), max_length=32, choices=Role.choices)
-    node = models.ForeignKey("org.Node", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="role_assignments", verbose_name=_("node"))
-    department = models.ForeignKey("org.Department", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="role_assignments",
-                                   verbose_name=_("department"))
+    node = models.ForeignKey(
+        "org.Node",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="role_assignments",
+        verbose_name=_("node"),
+    )
+    department = models.ForeignKey(
+        "org.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="role_assignments",
+        verbose_name=_("department"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("role assignment")
         verbose_name_plural = _("role assignments")
         constraints = [
-            models.UniqueConstraint(fields=["user", "role", "node", "department"],
-                                    name="role_assignment_unique"),
+            models.UniqueConstraint(
+                fields=["user", "role", "node", "department"], name="role_assignment_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,11 +20,15 @@ class CharacterClassValidator:
         found = sum(1 for pattern in _CLASSES if re.search(pattern, password))
         if found < self.min_classes:
             raise ValidationError(
-                _("The password must mix at least %(n)d of: lower case, upper case, digits, symbols.")
+                _(
+                    "The password must mix at least %(n)d of: lower case, upper case, "
+                    "digits, symbols."
+                )
                 % {"n": self.min_classes},
                 code="password_classes",
             )
 
     def get_help_text(self) -> str:
         return _("Use at least %(n)d of: lower case, upper case, digits, symbols.") % {
-            "n": self.min_classes}
+            "n": self.min_classes
+        }

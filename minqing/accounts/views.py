@@ -25,8 +25,12 @@ class LoginView(auth_views.LoginView):
 
     def form_invalid(self, form):  # type: ignore[no-untyped-def]
         locked = getattr(form, "locked", False)
-        audit_record(action="login.locked" if locked else "login", request=self.request,
-                     success=False, username=str(form.data.get("username", ""))[:150])
+        audit_record(
+            action="login.locked" if locked else "login",
+            request=self.request,
+            success=False,
+            username=str(form.data.get("username", ""))[:150],
+        )
         return super().form_invalid(form)
 
 

@@ -64,7 +64,8 @@ def audit_record(
         object_id = object_id or str(obj.pk)
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(
-            pk=1, defaults={"last_hash": GENESIS})
+            pk=1, defaults={"last_hash": GENESIS}
+        )
         event = AuditEvent(
             at=timezone.now(),
             user_id_value=getattr(user, "pk", None),

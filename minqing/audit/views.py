@@ -13,8 +13,12 @@ from minqing.audit.models import AuditEvent
 
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not scope_for(request.user).is_auditor:
-        return render(request, "households/forbidden.html",
-                      {"reason": _("Only the auditor reads the audit trail.")}, status=403)
+        return render(
+            request,
+            "households/forbidden.html",
+            {"reason": _("Only the auditor reads the audit trail.")},
+            status=403,
+        )
     events = AuditEvent.objects.order_by("-id")
     action = request.GET.get("action", "")
     if action:

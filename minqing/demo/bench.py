@@ -61,8 +61,10 @@ class Timing:
         return " (HTTP " + ", ".join(f"{c}×{n}" for c, n in sorted(bad.items())) + ")"
 
     def text(self) -> str:
-        return (f"p50 {self.p50:.1f} ms / p95 {self.p95:.1f} ms · {self.queries} queries"
-                f"{self.status_note}")
+        return (
+            f"p50 {self.p50:.1f} ms / p95 {self.p95:.1f} ms · {self.queries} queries"
+            f"{self.status_note}"
+        )
 
 
 @dataclass
@@ -110,8 +112,9 @@ def reference_insert_seconds(rows: int) -> float:
         with transaction.atomic():
             step = 50_000
             for start in range(0, rows, step):
-                loader.insert(table, ("id", "v"), [(i, i) for i in range(start,
-                                                                         min(rows, start + step))])
+                loader.insert(
+                    table, ("id", "v"), [(i, i) for i in range(start, min(rows, start + step))]
+                )
         return time.perf_counter() - tick
     finally:
         with connection.cursor() as cur:
@@ -147,8 +150,9 @@ class _Samples:
     def village_ids(self) -> list[int]:
         if self.village is not None:
             return [self.village.pk] * self.n
-        return self._pick(list(Node.objects.filter(level=Level.VILLAGE).values_list("id",
-                                                                                       flat=True)))
+        return self._pick(
+            list(Node.objects.filter(level=Level.VILLAGE).values_list("id", flat=True))
+        )
 
     def residents(self) -> list[Resident]:
         qs = Resident.objects.all()
@@ -186,8 +190,10 @@ def page_rows(repeat: int, seed: int) -> list[Row]:
     detail = "households:detail"
     search_base = _url("households:search") or "/households/search/"
     ping = reverse("bench-ping")
-    for username, scope_village, label in (("county", None, "county user"),
-                                           ("village", village, "village cadre")):
+    for username, scope_village, label in (
+        ("county", None, "county user"),
+        ("village", village, "village cadre"),
+    ):
         client = Client(raise_request_exception=False)
         client.force_login(users[username])
         samples = _Samples(seed, scope_village, repeat)
@@ -199,12 +205,18 @@ def page_rows(repeat: int, seed: int) -> list[Row]:
         pages: list[tuple[str, list[str]]] = [
             ("Household page", [u for i in hh_ids if (u := _url(detail, pk=i))]),
             ("Village page", [u for i in samples.village_ids() if (u := _url("org:node", pk=i))]),
-            ("Search: name prefix",
-             _search_urls(search_base, [h.head_name[:2] for h in households])),
-            ("Search: exact ID number", _search_urls(
-                search_base, [r.id_number.reveal() for r in residents if r.id_number])),
-            ("Search: phone", _search_urls(
-                search_base, [h.phone.reveal() for h in households if h.phone])),
+            (
+                "Search: name prefix",
+                _search_urls(search_base, [h.head_name[:2] for h in households]),
+            ),
+            (
+                "Search: exact ID number",
+                _search_urls(search_base, [r.id_number.reveal() for r in residents if r.id_number]),
+            ),
+            (
+                "Search: phone",
+                _search_urls(search_base, [h.phone.reveal() for h in households if h.phone]),
+            ),
         ]
         for name, urls in pages:
             if not urls:
@@ -212,8 +224,15 @@ def page_rows(repeat: int, seed: int) -> list[Row]:
                 continue
             timing = measure(client, urls)
             ok = timing.p95 <= PAGE_TARGET_MS and not timing.status_note
-            rows.append(Row(f"{name} · {label}", timing.text(), ref_text,
-                            f"p95 ≤ {PAGE_TARGET_MS:.0f} ms", ok))
+            rows.append(
+                Row(
+                    f"{name} · {label}",
+                    timing.text(),
+                    ref_text,
+                    f"p95 ≤ {PAGE_TARGET_MS:.0f} ms",
+                    ok,
+                )
+            )
     rows += growth_rows(users["county"])
     return rows
 
@@ -229,10 +248,20 @@ def growth_rows(user: User) -> list[Row]:
     v_small = villages.order_by("household_count", "id").first()
     v_large = villages.order_by("-household_count", "id").first()
     cases = [
-        ("Household page queries", "households:detail", small, large,
-         lambda h: f"{h.member_count} member{'' if h.member_count == 1 else 's'}"),
-        ("Village page queries", "org:node", v_small, v_large,
-         lambda v: f"{v.household_count:,} households"),
+        (
+            "Household page queries",
+            "households:detail",
+            small,
+            large,
+            lambda h: f"{h.member_count} member{'' if h.member_count == 1 else 's'}",
+        ),
+        (
+            "Village page queries",
+            "org:node",
+            v_small,
+            v_large,
+            lambda v: f"{v.household_count:,} households",
+        ),
     ]
     for name, route, lo, hi, describe in cases:
         if lo is None or hi is None:
@@ -249,21 +278,32 @@ def growth_rows(user: User) -> list[Row]:
             counts.append(len(ctx.captured_queries))
         if None in counts:
             continue
-        rows.append(Row(f"{name}: smallest ({describe(lo)}) vs largest ({describe(hi)})",
-                        f"{counts[0]} vs {counts[1]}", "", "constant", counts[0] == counts[1]))
+        rows.append(
+            Row(
+                f"{name}: smallest ({describe(lo)}) vs largest ({describe(hi)})",
+                f"{counts[0]} vs {counts[1]}",
+                "",
+                "constant",
+                counts[0] == counts[1],
+            )
+        )
     return rows
 
 
 def build_rows(report: BuildReport, reference_s: float) -> list[Row]:
     rate = report.rows / report.seconds if report.seconds else 0
     ref_rate = report.rows / reference_s if reference_s else 0
-    return [Row(
-        f"County build: {report.households:,} households, {report.residents:,} residents, "
-        f"{report.villages:,} villages, {report.grids:,} grids ({report.rows:,} rows)",
-        f"{report.seconds:.1f} s ({rate:,.0f} rows/s)",
-        f"{reference_s:.1f} s to insert {report.rows:,} rows of (id, int) "
-        f"({ref_rate:,.0f} rows/s)",
-        f"≤ {BUILD_TARGET_S:.0f} s", report.seconds <= BUILD_TARGET_S)]
+    return [
+        Row(
+            f"County build: {report.households:,} households, {report.residents:,} residents, "
+            f"{report.villages:,} villages, {report.grids:,} grids ({report.rows:,} rows)",
+            f"{report.seconds:.1f} s ({rate:,.0f} rows/s)",
+            f"{reference_s:.1f} s to insert {report.rows:,} rows of (id, int) "
+            f"({ref_rate:,.0f} rows/s)",
+            f"≤ {BUILD_TARGET_S:.0f} s",
+            report.seconds <= BUILD_TARGET_S,
+        )
+    ]
 
 
 def machine_line() -> str:
@@ -274,22 +314,27 @@ def machine_line() -> str:
         db = f"PostgreSQL {number // 10000}.{number % 10000}"
     else:
         db = connection.display_name
-    return (f"{timezone.localdate():%Y-%m-%d} · {os.cpu_count()} CPUs "
-            f"({platform.machine()}, {platform.system()}) · Python {platform.python_version()} · "
-            f"{db}")
+    return (
+        f"{timezone.localdate():%Y-%m-%d} · {os.cpu_count()} CPUs "
+        f"({platform.machine()}, {platform.system()}) · Python {platform.python_version()} · "
+        f"{db}"
+    )
 
 
 def markdown(rows: list[Row], title: str, notes: list[str]) -> str:
     header = ["Figure", "Measured", "Reference (same run)", "Target", ""]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r.cells()) + " |" for r in rows]
     lines += ["", *[f"- {n}" for n in notes]]
     return "\n".join(lines)
 
 
-def run_bench(options: BuildOptions, *, repeat: int,
-              write: Callable[[str], None] = print) -> str:
+def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None] = print) -> str:
     """Build, measure, and return the Markdown report."""
     write(f"Building the county ({options.size.households:,} households)…")
     report = build_county(options)
@@ -302,12 +347,16 @@ def run_bench(options: BuildOptions, *, repeat: int,
         rows += page_rows(repeat, options.seed)
     phases = report.phases
     if report.workers:
-        making = (f"{report.workers} worker processes generated the rows; the writer waited "
-                  f"{phases.get('load_waiting_for_rows', 0):.1f} s for them and wrote for "
-                  f"{phases.get('load_writing', 0):.1f} s")
+        making = (
+            f"{report.workers} worker processes generated the rows; the writer waited "
+            f"{phases.get('load_waiting_for_rows', 0):.1f} s for them and wrote for "
+            f"{phases.get('load_writing', 0):.1f} s"
+        )
     else:
-        making = (f"generating the rows took {phases.get('load_waiting_for_rows', 0):.1f} s, "
-                  f"writing them {phases.get('load_writing', 0):.1f} s (one process)")
+        making = (
+            f"generating the rows took {phases.get('load_waiting_for_rows', 0):.1f} s, "
+            f"writing them {phases.get('load_writing', 0):.1f} s (one process)"
+        )
     notes = [
         f"Build phases (elapsed at the end of each): rows loaded {phases.get('load', 0):.1f} s "
         f"({making}), indexes built {phases.get('indexes', 0):.1f} s, committed "
@@ -320,4 +369,3 @@ def run_bench(options: BuildOptions, *, repeat: int,
     ]
     title = f"Minqing benchmark — {machine_line()}"
     return markdown(rows, title, notes)
-

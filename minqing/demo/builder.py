@@ -32,8 +32,20 @@ from minqing.households.models import Household, HouseholdTag, Resident, Village
 from minqing.lib.crypto import Keyring, keyring
 from minqing.org.models import Node
 
-NODE_COLUMNS = ("id", "parent_id", "name", "level", "level_name", "code", "kind", "path",
-                "depth", "sort_key", "household_count", "resident_count")
+NODE_COLUMNS = (
+    "id",
+    "parent_id",
+    "name",
+    "level",
+    "level_name",
+    "code",
+    "kind",
+    "path",
+    "depth",
+    "sort_key",
+    "household_count",
+    "resident_count",
+)
 #: Below this many households the build stays in one process and keeps its indexes in place.
 PARALLEL_FROM = 20_000
 
@@ -54,8 +66,7 @@ class BuildOptions:
         return Size.for_households(self.households or 1500)
 
     def params(self) -> dict[str, Any]:
-        return {"preset": self.preset or "", "households": self.size.households,
-                "seed": self.seed}
+        return {"preset": self.preset or "", "households": self.size.households, "seed": self.seed}
 
 
 @dataclass
@@ -122,13 +133,35 @@ def build_county(options: BuildOptions) -> BuildReport:
     loader.tune()
     try:
         with transaction.atomic():
-            plan = plan_county(size, options.seed, node_id_base=max_id("org_node"),
-                               household_id_base=max_id("households_household"))
+            plan = plan_county(
+                size,
+                options.seed,
+                node_id_base=max_id("org_node"),
+                household_id_base=max_id("households_household"),
+            )
             report.phases["plan"] = time.perf_counter() - started
             loader.start()
-            loader.insert("org_node", NODE_COLUMNS, [
-                (n.id, n.parent_id, n.name, n.level, n.level_name, n.code, n.kind, n.path,
-                 n.depth, n.sort_key, 0, 0) for n in plan.nodes])
+            loader.insert(
+                "org_node",
+                NODE_COLUMNS,
+                [
+                    (
+                        n.id,
+                        n.parent_id,
+                        n.name,
+                        n.level,
+                        n.level_name,
+                        n.code,
+                        n.kind,
+                        n.path,
+                        n.depth,
+                        n.sort_key,
+                        0,
+                        0,
+                    )
+                    for n in plan.nodes
+                ],
+            )
             batches = _batches(plan, options.seed, tag_ids, ring, today, stamp, sqlite)
             grid_residents: dict[int, int] = {}
             tag_counts: dict[str, int] = defaultdict(int)
@@ -140,12 +173,12 @@ def build_county(options: BuildOptions) -> BuildReport:
                     rows = next(generated)
                     waited += time.perf_counter() - tick
                     tick = time.perf_counter()
-                    loader.insert("households_household", people.HOUSEHOLD_COLUMNS,
-                                  rows.households)
+                    loader.insert("households_household", people.HOUSEHOLD_COLUMNS, rows.households)
                     loader.insert("households_resident", people.RESIDENT_COLUMNS, rows.residents)
                     loader.insert("households_household_tags", people.TAG_COLUMNS, rows.tags)
-                    loader.insert("households_villagearchive", people.ARCHIVE_COLUMNS,
-                                  rows.archives)
+                    loader.insert(
+                        "households_villagearchive", people.ARCHIVE_COLUMNS, rows.archives
+                    )
                     writing += time.perf_counter() - tick
                     grid_residents.update(rows.grid_residents)
                     for code, n in rows.tag_counts.items():
@@ -154,9 +187,12 @@ def build_county(options: BuildOptions) -> BuildReport:
                     report.residents += len(rows.residents)
                     report.tags += len(rows.tags)
                     report.archives += len(rows.archives)
-                    _say(options, f"  {report.households:>9,} households, "
-                                  f"{report.residents:>9,} residents "
-                                  f"({time.perf_counter() - started:.1f} s)")
+                    _say(
+                        options,
+                        f"  {report.households:>9,} households, "
+                        f"{report.residents:>9,} residents "
+                        f"({time.perf_counter() - started:.1f} s)",
+                    )
             finally:
                 generated.close()
             report.phases["load"] = time.perf_counter() - started
@@ -166,20 +202,30 @@ def build_county(options: BuildOptions) -> BuildReport:
             _say(options, "  building indexes…" if defer else "  finishing…")
             loader.finish()
             report.phases["indexes"] = time.perf_counter() - started
-            loader.reset_sequences([Node, Household, Resident, VillageArchive,
-                                    Household.tags.through])
+            loader.reset_sequences(
+                [Node, Household, Resident, VillageArchive, Household.tags.through]
+            )
             users = create_demo_users(plan)
             report.seconds = time.perf_counter() - started
             report.nodes = len(plan.nodes)
             report.villages = len(plan.villages)
             report.grids = sum(len(v.grids) for v in plan.villages)
             report.tag_counts = dict(tag_counts)
-            audit_record(action=DEMO_ACTION, object_type="org.node", object_id=str(plan.county.id),
-                         username="minqing demo", detail={
-                             **report.params, "nodes": report.nodes,
-                             "households_built": report.households,
-                             "residents": report.residents, "seconds": round(report.seconds, 1),
-                             "users": sorted(users), "vendor": connection.vendor})
+            audit_record(
+                action=DEMO_ACTION,
+                object_type="org.node",
+                object_id=str(plan.county.id),
+                username="minqing demo",
+                detail={
+                    **report.params,
+                    "nodes": report.nodes,
+                    "households_built": report.households,
+                    "residents": report.residents,
+                    "seconds": round(report.seconds, 1),
+                    "users": sorted(users),
+                    "vendor": connection.vendor,
+                },
+            )
             report.phases["users"] = time.perf_counter() - started
         report.phases["commit"] = time.perf_counter() - started
         loader.analyze()
@@ -190,8 +236,15 @@ def build_county(options: BuildOptions) -> BuildReport:
     return report
 
 
-def _batches(plan: CountyPlan, seed: int, tag_ids: dict[str, int], ring: Keyring,
-             today: dt.date, stamp: Any, sqlite: bool) -> list[people.Batch]:
+def _batches(
+    plan: CountyPlan,
+    seed: int,
+    tag_ids: dict[str, int],
+    ring: Keyring,
+    today: dt.date,
+    stamp: Any,
+    sqlite: bool,
+) -> list[people.Batch]:
     """Runs of whole villages of roughly equal size (≈1/48 of the county, ≥2,000 households).
 
     Small batches let the writer start early; their number must stay well below the 500 ID
@@ -206,9 +259,20 @@ def _batches(plan: CountyPlan, seed: int, tag_ids: dict[str, int], ring: Keyring
             filled = 0
         runs[-1].append(village)
         filled += village.households
-    return [people.Batch(seed=seed, index=i, count=len(runs), villages=run, tag_ids=tag_ids,
-                         ring=ring, today=today, stamp=stamp, dates_as_text=sqlite)
-            for i, run in enumerate(runs)]
+    return [
+        people.Batch(
+            seed=seed,
+            index=i,
+            count=len(runs),
+            villages=run,
+            tag_ids=tag_ids,
+            ring=ring,
+            today=today,
+            stamp=stamp,
+            dates_as_text=sqlite,
+        )
+        for i, run in enumerate(runs)
+    ]
 
 
 def _generate(batches: list[people.Batch], workers: int) -> Iterator[people.BatchRows]:
@@ -222,8 +286,9 @@ def _generate(batches: list[people.Batch], workers: int) -> Iterator[people.Batc
         yield from pool.map(people.generate_batch, batches)
 
 
-def _cumulative_counts(plan: CountyPlan,
-                       grid_residents: dict[int, int]) -> list[tuple[int, int, int]]:
+def _cumulative_counts(
+    plan: CountyPlan, grid_residents: dict[int, int]
+) -> list[tuple[int, int, int]]:
     """(households, residents, node id) for every node, summed over its subtree."""
     households: dict[int, int] = defaultdict(int)
     residents: dict[int, int] = defaultdict(int)
@@ -233,4 +298,3 @@ def _cumulative_counts(plan: CountyPlan,
                 households[int(ancestor)] += grid.households
                 residents[int(ancestor)] += grid_residents.get(grid.node.id, 0)
     return [(households[n.id], residents[n.id], n.id) for n in plan.nodes]
-

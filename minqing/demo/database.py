@@ -35,7 +35,7 @@ def demo_marker() -> dict[str, Any] | None:
 
 
 def database_state() -> str:
-    """"missing" (not migrated), "empty", "demo" (built by the demo builder) or "other"."""
+    """ "missing" (not migrated), "empty", "demo" (built by the demo builder) or "other"."""
     tables = set(connection.introspection.table_names())
     if not {"org_node", "audit_auditevent", "accounts_user"} <= tables:
         return "other" if tables - {"django_migrations"} else "missing"
@@ -65,7 +65,8 @@ def wipe_database(*, force: bool = False) -> None:
     if state == "other" and not force:
         raise CommandError(
             f"{describe()} holds data that was not built by the demo; refusing to wipe it. "
-            "Point MINQING_DATA_DIR/DATABASE_URL at a fresh database, or add --force.")
+            "Point MINQING_DATA_DIR/DATABASE_URL at a fresh database, or add --force."
+        )
     if connection.in_atomic_block:
         raise CommandError("cannot wipe the database inside a transaction")
     if connection.vendor == "sqlite":

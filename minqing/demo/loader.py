@@ -74,8 +74,9 @@ class Loader:
             for _name, statement in self._saved_indexes:
                 cur.execute(statement)
             for table, name, definition in self._saved_fks:
-                cur.execute(f"ALTER TABLE {_quote(table)} "
-                            f"ADD CONSTRAINT {_quote(name)} {definition}")
+                cur.execute(
+                    f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}"
+                )
             self._saved_indexes.clear()
             self._saved_fks.clear()
 
@@ -105,8 +106,11 @@ class Loader:
     def _drop_indexes(self, cur: Any) -> None:
         if self.vendor == "sqlite":
             for table in BIG_TABLES:
-                cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                            "AND tbl_name = %s AND sql IS NOT NULL", [table])
+                cur.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = %s AND sql IS NOT NULL",
+                    [table],
+                )
                 self._saved_indexes += list(cur.fetchall())
         elif self.vendor == "postgresql":
             for table in BIG_TABLES:
@@ -116,14 +120,17 @@ class Loader:
                     "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
                     "WHERE t.relname = %s AND t.relnamespace = current_schema()::regnamespace "
                     "AND NOT x.indisprimary AND NOT EXISTS "
-                    "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", [table])
+                    "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)",
+                    [table],
+                )
                 self._saved_indexes += list(cur.fetchall())
                 # Foreign keys: one validating join at the end beats a deferred check per row.
                 cur.execute(
                     "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
                     "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = %s "
                     "AND t.relnamespace = current_schema()::regnamespace AND c.contype = 'f'",
-                    [table])
+                    [table],
+                )
                 self._saved_fks += [(table, name, d) for name, d in cur.fetchall()]
         for name, _statement in self._saved_indexes:
             cur.execute(f"DROP INDEX {_quote(name)}")
@@ -162,8 +169,11 @@ class Loader:
         key = (table, tuple(columns))
         if key not in self._types:
             with connection.cursor() as cur:
-                cur.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
-                            "%s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+                cur.execute(
+                    "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
+                    "%s::regclass AND attnum > 0 AND NOT attisdropped",
+                    [table],
+                )
                 oids = dict(cur.fetchall())
             self._types[key] = [int(oids[c]) for c in columns]
         return self._types[key]
@@ -171,8 +181,10 @@ class Loader:
     def update_counts(self, counts: Sequence[tuple[int, int, int]]) -> None:
         """(household_count, resident_count, node id) for each node."""
         with connection.cursor() as cur:
-            cur.executemany("UPDATE org_node SET household_count = %s, resident_count = %s "
-                            "WHERE id = %s", list(counts))
+            cur.executemany(
+                "UPDATE org_node SET household_count = %s, resident_count = %s WHERE id = %s",
+                list(counts),
+            )
 
     @staticmethod
     def reset_sequences(models: Sequence[type[Model]]) -> None:

@@ -25,17 +25,58 @@ ID_SEQUENCES = 500  # distinct order codes per birth date and sex that make_id_n
 SIZE_CUM = (15, 43, 65, 82, 92, 97, 100)  # household sizes 1…7, cumulative per cent (mean ≈ 3.0)
 
 HOUSEHOLD_COLUMNS = (
-    "id", "node_id", "village_id", "number", "address", "head_name", "phone", "phone_hash",
-    "family_situation", "income_source", "income_notes", "children_education",
-    "social_relations", "latitude", "longitude", "member_count", "version", "created_at",
-    "updated_at")
+    "id",
+    "node_id",
+    "village_id",
+    "number",
+    "address",
+    "head_name",
+    "phone",
+    "phone_hash",
+    "family_situation",
+    "income_source",
+    "income_notes",
+    "children_education",
+    "social_relations",
+    "latitude",
+    "longitude",
+    "member_count",
+    "version",
+    "created_at",
+    "updated_at",
+)
 RESIDENT_COLUMNS = (
-    "household_id", "name", "relation", "sex", "birth_date", "id_number", "id_number_hash",
-    "phone", "phone_hash", "politics", "education", "occupation", "works_away", "health",
-    "health_notes", "notes", "created_at", "updated_at")
+    "household_id",
+    "name",
+    "relation",
+    "sex",
+    "birth_date",
+    "id_number",
+    "id_number_hash",
+    "phone",
+    "phone_hash",
+    "politics",
+    "education",
+    "occupation",
+    "works_away",
+    "health",
+    "health_notes",
+    "notes",
+    "created_at",
+    "updated_at",
+)
 TAG_COLUMNS = ("household_id", "householdtag_id")
-ARCHIVE_COLUMNS = ("village_id", "committee", "collective_economy", "party_building",
-                   "stability", "year_plan", "area_km2", "version", "updated_at")
+ARCHIVE_COLUMNS = (
+    "village_id",
+    "committee",
+    "collective_economy",
+    "party_building",
+    "stability",
+    "year_plan",
+    "area_km2",
+    "version",
+    "updated_at",
+)
 
 
 class Sealer:
@@ -105,8 +146,7 @@ class IdNumbers:
         cached = self._dates.get(key)
         if cached is None:
             text = f"{born:%Y%m%d}"
-            total = self._head + sum(int(d) * w for d, w in zip(text, _WEIGHTS[6:14],
-                                                                strict=True))
+            total = self._head + sum(int(d) * w for d, w in zip(text, _WEIGHTS[6:14], strict=True))
             cached = self._dates[key] = (self.region + text, total)
         base = sequence % 100 * 10 + (sequence // 100) % 5 * 2
         order = base + 1 if sex == "M" else base
@@ -190,8 +230,15 @@ class _Generator:
             self.rows.archives.append(self.archive(rng, village, urban, party))
 
     # -- one household -----------------------------------------------------------------------
-    def household(self, rng: random.Random, village: VillagePlan, grid: GridPlan, k: int,
-                  household_id: int, urban: bool) -> int:
+    def household(
+        self,
+        rng: random.Random,
+        village: VillagePlan,
+        grid: GridPlan,
+        k: int,
+        household_id: int,
+        urban: bool,
+    ) -> int:
         members = self.family(rng, urban)
         sealer, task = self.sealer, self.task
         stamp = task.stamp
@@ -222,14 +269,28 @@ class _Generator:
                 party += 1
             if m.age >= 18:
                 self.rows.adults += 1
-            resident_rows.append((
-                household_id, m.name, m.relation, m.sex,
-                m.born.isoformat() if task.dates_as_text else m.born,
-                sealer.encrypt(id_number), sealer.blind_index(id_number, "id_number"),
-                sealer.encrypt(m_phone) if m_phone else None,
-                sealer.blind_index(m_phone, "phone") if m_phone else "",
-                m.politics, education, occupation, m.works_away, m.health, health_notes, note,
-                stamp, stamp))
+            resident_rows.append(
+                (
+                    household_id,
+                    m.name,
+                    m.relation,
+                    m.sex,
+                    m.born.isoformat() if task.dates_as_text else m.born,
+                    sealer.encrypt(id_number),
+                    sealer.blind_index(id_number, "id_number"),
+                    sealer.encrypt(m_phone) if m_phone else None,
+                    sealer.blind_index(m_phone, "phone") if m_phone else "",
+                    m.politics,
+                    education,
+                    occupation,
+                    m.works_away,
+                    m.health,
+                    health_notes,
+                    note,
+                    stamp,
+                    stamp,
+                )
+            )
         self.rows.party_members += party
         tags = self.tags(rng, members, urban)
         for code in tags:
@@ -243,14 +304,29 @@ class _Generator:
         income_notes = None
         if rng.random() < 0.5:
             income_notes = sealer.encrypt(f"家庭年收入约{rng.randint(1, 15)}万元")
-        self.rows.households.append((
-            household_id, grid.node.id, village.node.id, f"{grid.number:02d}{k:03d}",
-            self.address(rng, grid, k), head.name,
-            sealer.encrypt(phone) if phone else None,
-            sealer.blind_index(phone, "phone") if phone else "",
-            self.situation(rng, members, tags), income, income_notes,
-            self.education_text(members), self.relations(rng), lat, lon, len(members), 1,
-            stamp, stamp))
+        self.rows.households.append(
+            (
+                household_id,
+                grid.node.id,
+                village.node.id,
+                f"{grid.number:02d}{k:03d}",
+                self.address(rng, grid, k),
+                head.name,
+                sealer.encrypt(phone) if phone else None,
+                sealer.blind_index(phone, "phone") if phone else "",
+                self.situation(rng, members, tags),
+                income,
+                income_notes,
+                self.education_text(members),
+                self.relations(rng),
+                lat,
+                lon,
+                len(members),
+                1,
+                stamp,
+                stamp,
+            )
+        )
         return party
 
     def family(self, rng: random.Random, urban: bool) -> list[Member]:
@@ -279,15 +355,25 @@ class _Generator:
                 left -= 1
                 if left > 0 and child_age >= 24 and rng.random() < 0.7:
                     in_law_sex = "F" if child.sex == "M" else "M"
-                    members.append(Member("child_in_law", in_law_sex,
-                                          max(20, child_age + rng.randint(-3, 3)),
-                                          names.surname(rng)))
+                    members.append(
+                        Member(
+                            "child_in_law",
+                            in_law_sex,
+                            max(20, child_age + rng.randint(-3, 3)),
+                            names.surname(rng),
+                        )
+                    )
                     left -= 1
                 grand_age = child_age - rng.randint(22, 30)
                 while left > 0 and grand_age >= 0 and rng.random() < 0.8:
-                    members.append(Member("grandchild", "M" if rng.random() < 0.53 else "F",
-                                          grand_age, line if child.sex == "M" else
-                                          names.surname(rng)))
+                    members.append(
+                        Member(
+                            "grandchild",
+                            "M" if rng.random() < 0.53 else "F",
+                            grand_age,
+                            line if child.sex == "M" else names.surname(rng),
+                        )
+                    )
                     left -= 1
                     grand_age -= rng.randint(2, 6)
                 child_age -= rng.randint(2, 6)
@@ -297,20 +383,33 @@ class _Generator:
                 parents = 1 if left == 2 or rng.random() < 0.5 else 2
             child_age = head.age - rng.randint(22, 34)
             while left - parents > 0 and child_age >= 0:
-                members.append(Member("child", "M" if rng.random() < 0.53 else "F", child_age,
-                                      line))
+                members.append(
+                    Member("child", "M" if rng.random() < 0.53 else "F", child_age, line)
+                )
                 left -= 1
                 child_age -= rng.randint(2, 6)
             parent_age = head.age + rng.randint(24, 32)
             for p in range(min(left, parents)):
                 if parent_age > 96:
                     break
-                members.append(Member("parent", "M" if p == 0 else "F", parent_age - 2 * p,
-                                      s if p == 0 else names.surname(rng)))
+                members.append(
+                    Member(
+                        "parent",
+                        "M" if p == 0 else "F",
+                        parent_age - 2 * p,
+                        s if p == 0 else names.surname(rng),
+                    )
+                )
                 left -= 1
         while left > 0:  # whatever does not fit a nuclear family: a sibling of the head
-            members.append(Member("sibling", "M" if rng.random() < 0.5 else "F",
-                                  max(16, head.age + rng.randint(-8, 8)), s))
+            members.append(
+                Member(
+                    "sibling",
+                    "M" if rng.random() < 0.5 else "F",
+                    max(16, head.age + rng.randint(-8, 8)),
+                    s,
+                )
+            )
             left -= 1
         return members
 
@@ -324,11 +423,25 @@ class _Generator:
         if age < 40:
             m.health = "chronic" if h < 0.02 else "disabled" if h < 0.025 else "healthy"
         elif age < 60:
-            m.health = ("chronic" if h < 0.12 else "serious" if h < 0.135 else
-                        "disabled" if h < 0.15 else "healthy")
+            m.health = (
+                "chronic"
+                if h < 0.12
+                else "serious"
+                if h < 0.135
+                else "disabled"
+                if h < 0.15
+                else "healthy"
+            )
         else:
-            m.health = ("chronic" if h < 0.35 else "serious" if h < 0.39 else
-                        "disabled" if h < 0.42 else "healthy")
+            m.health = (
+                "chronic"
+                if h < 0.35
+                else "serious"
+                if h < 0.39
+                else "disabled"
+                if h < 0.42
+                else "healthy"
+            )
         p = rng.random()
         if age >= 18:
             party = 0.085 if (m.sex == "M" and age >= 45) else 0.035
@@ -362,8 +475,13 @@ class _Generator:
             return "学生", f"{edu}在读"
         if age >= 60:
             return ("退休" if urban or rng.random() < 0.1 else "务农"), edu
-        return (rng.choice(names.JOBS_HOME) if urban else
-                "务农" if rng.random() < 0.6 else rng.choice(names.JOBS_HOME)), edu
+        return (
+            rng.choice(names.JOBS_HOME)
+            if urban
+            else "务农"
+            if rng.random() < 0.6
+            else rng.choice(names.JOBS_HOME)
+        ), edu
 
     def tags(self, rng: random.Random, members: list[Member], urban: bool) -> list[str]:
         head = members[0]
@@ -375,8 +493,12 @@ class _Generator:
             tags.append("elderly_alone")
         if len(members) == 2 and all(m.age >= 60 for m in members):
             tags.append("empty_nest")
-        if not urban and any(m.age < 16 for m in members) and any(
-                m.works_away for m in members) and rng.random() < 0.3:
+        if (
+            not urban
+            and any(m.age < 16 for m in members)
+            and any(m.works_away for m in members)
+            and rng.random() < 0.3
+        ):
             tags.append("left_behind_child")
         if any(m.politics == "party" and m.age >= 60 for m in members):
             tags.append("old_party_member")
@@ -403,8 +525,9 @@ class _Generator:
             tags.append("military")
         return tags
 
-    def income(self, rng: random.Random, members: list[Member], tags: list[str],
-               urban: bool) -> str:
+    def income(
+        self, rng: random.Random, members: list[Member], tags: list[str], urban: bool
+    ) -> str:
         if "dibao" in tags or "wubao" in tags:
             return "低保及救助"
         if "able_earner" in tags:
@@ -452,35 +575,53 @@ class _Generator:
     @staticmethod
     def relations(rng: random.Random) -> str:
         if rng.random() < 0.1:
-            return rng.choice(("亲属在本村", "女儿嫁到邻村", "儿子在城区工作", "与邻居关系和睦",
-                               "兄弟在外地定居"))
+            return rng.choice(
+                ("亲属在本村", "女儿嫁到邻村", "儿子在城区工作", "与邻居关系和睦", "兄弟在外地定居")
+            )
         return ""
 
     # -- the village archive -----------------------------------------------------------------
-    def archive(self, rng: random.Random, village: VillagePlan, urban: bool,
-                party: int) -> tuple[Any, ...]:
+    def archive(
+        self, rng: random.Random, village: VillagePlan, urban: bool, party: int
+    ) -> tuple[Any, ...]:
         def person(sex: str) -> str:
             year = rng.randint(1965, 1992)
             return names.surname(rng) + names.given_name(rng, sex, year)
 
         unit = "社区" if urban else "村"
-        committee = "\n".join([
-            f"党组织书记、{unit}委会主任：{person('M')}",
-            f"党组织副书记：{person('M' if rng.random() < 0.6 else 'F')}",
-            f"{unit}委会委员：{person('F')}、{person('M')}、{person('M')}",
-            f"后备干部：{person('M' if rng.random() < 0.5 else 'F')}",
-        ])
+        committee = "\n".join(
+            [
+                f"党组织书记、{unit}委会主任：{person('M')}",
+                f"党组织副书记：{person('M' if rng.random() < 0.6 else 'F')}",
+                f"{unit}委会委员：{person('F')}、{person('M')}、{person('M')}",
+                f"后备干部：{person('M' if rng.random() < 0.5 else 'F')}",
+            ]
+        )
         sources = rng.sample(names.COLLECTIVE, 2)
-        economy = (f"{self.today.year - 1}年{unit}集体经营性收入{rng.randint(15, 120)}万元，"
-                   f"主要来自{sources[0]}和{sources[1]}。")
+        economy = (
+            f"{self.today.year - 1}年{unit}集体经营性收入{rng.randint(15, 120)}万元，"
+            f"主要来自{sources[0]}和{sources[1]}。"
+        )
         branches = max(1, party // 40)
-        party_text = (f"党组织下设{branches}个党支部，党员{party}名；"
-                      f"开展“四季菜单·暖心走访”，党员联系群众全覆盖。")
+        party_text = (
+            f"党组织下设{branches}个党支部，党员{party}名；"
+            f"开展“四季菜单·暖心走访”，党员联系群众全覆盖。"
+        )
         disputes = rng.randint(3, 40)
         solved = disputes - rng.randint(0, 3)
         stability = f"今年排查矛盾纠纷{disputes}起，已化解{solved}起，无越级上访。"
-        plan = "\n".join(f"{i}. {item}" for i, item in
-                         enumerate(rng.sample(names.PLAN_ITEMS, 4), start=1))
+        plan = "\n".join(
+            f"{i}. {item}" for i, item in enumerate(rng.sample(names.PLAN_ITEMS, 4), start=1)
+        )
         area = Decimal(f"{rng.uniform(0.4, 3.0) if urban else rng.uniform(3.0, 12.0):.2f}")
-        return (village.node.id, committee, economy, party_text, stability, plan, area, 1,
-                self.task.stamp)
+        return (
+            village.node.id,
+            committee,
+            economy,
+            party_text,
+            stability,
+            plan,
+            area,
+            1,
+            self.task.stamp,
+        )

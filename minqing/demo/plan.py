@@ -43,13 +43,15 @@ class Size:
         households = max(2, households)
         villages = max(2, round(275 * (households / 530_000) ** 0.6))
         villages = min(villages, households // 2)
-        towns = min(len(names.TOWN_NAMES) + len(names.STREET_NAMES) - 4,
-                    max(2, round(villages / 13.75)))
+        towns = min(
+            len(names.TOWN_NAMES) + len(names.STREET_NAMES) - 4, max(2, round(villages / 13.75))
+        )
         towns = min(towns, villages)
         streets = max(1, round(towns * 0.2))
         grids = min(households, max(2 * villages, round(households / GRID_SIZE)))
-        return cls(households=households, towns=towns, streets=streets, villages=villages,
-                   grids=grids)
+        return cls(
+            households=households, towns=towns, streets=streets, villages=villages, grids=grids
+        )
 
 
 @dataclass
@@ -134,20 +136,37 @@ class _Ids:
         return value
 
 
-def plan_county(size: Size, seed: int, node_id_base: int = 0,
-                household_id_base: int = 0) -> CountyPlan:
+def plan_county(
+    size: Size, seed: int, node_id_base: int = 0, household_id_base: int = 0
+) -> CountyPlan:
     """Lay out the tree: county → 镇/街道 → 村/社区 → (片/小区) → 村民小组/网格/楼栋."""
     rng = random.Random(f"{seed}:tree")
     ids = _Ids(node_id_base)
     nodes: list[NodeRow] = []
 
-    def add(parent: NodeRow | None, name: str, level: str, level_name: str, code: str,
-            kind: str, sort_key: int) -> NodeRow:
+    def add(
+        parent: NodeRow | None,
+        name: str,
+        level: str,
+        level_name: str,
+        code: str,
+        kind: str,
+        sort_key: int,
+    ) -> NodeRow:
         node_id = ids.take()
         path = f"{parent.path if parent else '/'}{node_id}/"
-        row = NodeRow(id=node_id, parent_id=parent.id if parent else None, name=name,
-                      level=level, level_name=level_name, code=code, kind=kind, path=path,
-                      depth=parent.depth + 1 if parent else 0, sort_key=sort_key)
+        row = NodeRow(
+            id=node_id,
+            parent_id=parent.id if parent else None,
+            name=name,
+            level=level,
+            level_name=level_name,
+            code=code,
+            kind=kind,
+            path=path,
+            depth=parent.depth + 1 if parent else 0,
+            sort_key=sort_key,
+        )
         nodes.append(row)
         return row
 
@@ -158,12 +177,20 @@ def plan_county(size: Size, seed: int, node_id_base: int = 0,
     town_names = rng.sample(names.TOWN_NAMES, size.towns - size.streets)
     towns: list[TownPlan] = []
     for i, tname in enumerate(street_names):
-        node = add(county, f"{tname}街道", Level.TOWN, "街道", f"{COUNTY_CODE}{i + 1:03d}",
-                   Kind.URBAN, i)
+        node = add(
+            county, f"{tname}街道", Level.TOWN, "街道", f"{COUNTY_CODE}{i + 1:03d}", Kind.URBAN, i
+        )
         towns.append(TownPlan(node=node, index=len(towns)))
     for i, tname in enumerate(town_names):
-        node = add(county, f"{tname}镇", Level.TOWN, "镇", f"{COUNTY_CODE}{100 + i + 1:03d}",
-                   Kind.RURAL, size.streets + i)
+        node = add(
+            county,
+            f"{tname}镇",
+            Level.TOWN,
+            "镇",
+            f"{COUNTY_CODE}{100 + i + 1:03d}",
+            Kind.RURAL,
+            size.streets + i,
+        )
         towns.append(TownPlan(node=node, index=len(towns)))
 
     # Villages per town, then their kind and weight (communities are bigger).
@@ -186,7 +213,8 @@ def plan_county(size: Size, seed: int, node_id_base: int = 0,
     next_household = household_id_base + 1
     seq_in_town: dict[int, int] = {}
     for index, ((town, urban), hh, n_grids) in enumerate(
-            zip(specs, households, grid_counts, strict=True)):
+        zip(specs, households, grid_counts, strict=True)
+    ):
         j = seq_in_town.get(town.index, 0)
         seq_in_town[town.index] = j + 1
         if urban and town.node.level_name == "镇" and f"{town.node.name[:-1]}社区" not in taken:
@@ -198,11 +226,25 @@ def plan_county(size: Size, seed: int, node_id_base: int = 0,
             vname = names.village_name(rng, taken)
         n_urban = sum(1 for v in town.villages if v.node.kind == Kind.URBAN)
         code_no = n_urban + 1 if urban else 200 + len(town.villages) - n_urban + 1
-        vnode = add(town.node, vname, Level.VILLAGE, "社区" if urban else "村",
-                    f"{town.node.code}{code_no:03d}", Kind.URBAN if urban else Kind.RURAL, j)
+        vnode = add(
+            town.node,
+            vname,
+            Level.VILLAGE,
+            "社区" if urban else "村",
+            f"{town.node.code}{code_no:03d}",
+            Kind.URBAN if urban else Kind.RURAL,
+            j,
+        )
         lat, lon = _village_position(rng, town)
-        village = VillagePlan(node=vnode, index=index, grids=[], households=hh,
-                              first_household_id=next_household, lat=lat, lon=lon)
+        village = VillagePlan(
+            node=vnode,
+            index=index,
+            grids=[],
+            households=hh,
+            first_household_id=next_household,
+            lat=lat,
+            lon=lon,
+        )
         next_household += hh
         sizes = _allocate(hh, [rng.uniform(0.7, 1.3) for _ in range(n_grids)], minimum=1)
         _add_grids(rng, add, village, sizes, urban, taken)
@@ -222,29 +264,40 @@ def _village_position(rng: random.Random, town: TownPlan) -> tuple[float, float]
 AddNode = Callable[[NodeRow | None, str, str, str, str, str, int], NodeRow]
 
 
-def _add_grids(rng: random.Random, add: AddNode, village: VillagePlan, sizes: list[int],
-               urban: bool, taken: set[str]) -> None:
+def _add_grids(
+    rng: random.Random,
+    add: AddNode,
+    village: VillagePlan,
+    sizes: list[int],
+    urban: bool,
+    taken: set[str],
+) -> None:
     """Groups or grids of one village, sometimes under 片 (rural) or 小区 (urban)."""
     vnode = village.node
     n = len(sizes)
     parents: list[tuple[NodeRow, str]] = []  # (parent node, estate name) per grid
     if not urban and n >= 6 and rng.random() < 0.3:
         n_areas = min(len(names.AREA_NAMES), rng.randint(2, 4))
-        areas = [add(vnode, aname, Level.AREA, "片", f"{vnode.code}{900 + k + 1}", vnode.kind, k)
-                 for k, aname in enumerate(rng.sample(names.AREA_NAMES, n_areas))]
+        areas = [
+            add(vnode, aname, Level.AREA, "片", f"{vnode.code}{900 + k + 1}", vnode.kind, k)
+            for k, aname in enumerate(rng.sample(names.AREA_NAMES, n_areas))
+        ]
         per_area = _allocate(n, [1.0] * n_areas, minimum=1)
-        parents = [(area, "") for area, cnt in zip(areas, per_area, strict=True)
-                   for _ in range(cnt)]
+        parents = [
+            (area, "") for area, cnt in zip(areas, per_area, strict=True) for _ in range(cnt)
+        ]
     elif urban and n >= 2 and rng.random() < 0.35:
         n_estates = max(1, n // 6)
         estates = []
         for k in range(n_estates):
             ename = names.estate_name(rng, taken)
-            estates.append(add(vnode, ename, Level.AREA, "小区", f"{vnode.code}{900 + k + 1}",
-                               vnode.kind, k))
+            estates.append(
+                add(vnode, ename, Level.AREA, "小区", f"{vnode.code}{900 + k + 1}", vnode.kind, k)
+            )
         per_estate = _allocate(n, [1.0] * n_estates, minimum=1)
-        parents = [(e, e.name) for e, cnt in zip(estates, per_estate, strict=True)
-                   for _ in range(cnt)]
+        parents = [
+            (e, e.name) for e, cnt in zip(estates, per_estate, strict=True) for _ in range(cnt)
+        ]
     else:
         parents = [(vnode, "")] * n
     in_parent: dict[int, int] = {}
@@ -256,10 +309,24 @@ def _add_grids(rng: random.Random, add: AddNode, village: VillagePlan, sizes: li
             node = add(parent, f"{k}号楼", Level.GRID, "楼栋", code, vnode.kind, k)
             village.grids.append(GridPlan(node, number, hh, "building", estate=estate))
         elif urban:
-            node = add(parent, f"第{names.chinese_number(number)}网格", Level.GRID, "网格", code,
-                       vnode.kind, number)
+            node = add(
+                parent,
+                f"第{names.chinese_number(number)}网格",
+                Level.GRID,
+                "网格",
+                code,
+                vnode.kind,
+                number,
+            )
             village.grids.append(GridPlan(node, number, hh, "grid", road=rng.choice(names.ROADS)))
         else:
-            node = add(parent, f"{names.chinese_number(number)}组", Level.GRID, "村民小组", code,
-                       vnode.kind, number)
+            node = add(
+                parent,
+                f"{names.chinese_number(number)}组",
+                Level.GRID,
+                "村民小组",
+                code,
+                vnode.kind,
+                number,
+            )
             village.grids.append(GridPlan(node, number, hh, "group"))

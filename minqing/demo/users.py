@@ -61,20 +61,26 @@ def create_demo_users(plan: CountyPlan) -> list[str]:
     """Create (or re-point) the demo accounts and their roles; passwords stay unusable."""
     village = _demo_village(plan)
     town_id = village.node.parent_id
-    nodes = {"county": plan.county.id, "town": town_id, "village": village.node.id,
-             "grid": village.grids[0].node.id}
+    nodes = {
+        "county": plan.county.id,
+        "town": town_id,
+        "village": village.node.id,
+        "grid": village.grids[0].node.id,
+    }
     rng = random.Random()
     for username, (role, where) in DEMO_USERS.items():
         user = User.objects.filter(username=username).first()
         if user is None:
             sex = "M" if rng.random() < 0.6 else "F"
-            user = User(username=username, full_name=names.surname(rng) + names.given_name(
-                rng, sex, rng.randint(1970, 1995)), phone=names.phone(rng))
+            user = User(
+                username=username,
+                full_name=names.surname(rng) + names.given_name(rng, sex, rng.randint(1970, 1995)),
+                phone=names.phone(rng),
+            )
             user.set_unusable_password()
             user.save()
         RoleAssignment.objects.filter(user=user).delete()
-        RoleAssignment.objects.create(user=user, role=role,
-                                      node_id=nodes[where] if where else None)
+        RoleAssignment.objects.create(user=user, role=role, node_id=nodes[where] if where else None)
     return list(DEMO_USERS)
 
 
@@ -84,8 +90,11 @@ def new_password(user: User | None = None) -> str:
         alphabet = _LOWER + _UPPER + _DIGITS
         groups = ["".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3)]
         password = "-".join(groups)
-        if not (any(c in _LOWER for c in password) and any(c in _UPPER for c in password)
-                and any(c in _DIGITS for c in password)):
+        if not (
+            any(c in _LOWER for c in password)
+            and any(c in _UPPER for c in password)
+            and any(c in _DIGITS for c in password)
+        ):
             continue
         try:
             validate_password(password, user)
@@ -113,15 +122,19 @@ def reset_demo_passwords() -> list[Login]:
     now = timezone.now()
     with transaction.atomic():
         for user in users:
-            User.objects.filter(pk=user.pk).update(password=hashes[user.username],
-                                                   password_changed_at=now, is_active=True)
-            assignment = (RoleAssignment.objects.filter(user=user).select_related("node")
-                          .first())
+            User.objects.filter(pk=user.pk).update(
+                password=hashes[user.username], password_changed_at=now, is_active=True
+            )
+            assignment = RoleAssignment.objects.filter(user=user).select_related("node").first()
             role = assignment.get_role_display() if assignment else ""
-            logins.append(Login(user.username, str(role), _scope_text(assignment),
-                                passwords[user.username]))
-        audit_record(action="demo.passwords_reset", username="minqing demo",
-                     detail={"users": [u.username for u in users]})
+            logins.append(
+                Login(user.username, str(role), _scope_text(assignment), passwords[user.username])
+            )
+        audit_record(
+            action="demo.passwords_reset",
+            username="minqing demo",
+            detail={"users": [u.username for u in users]},
+        )
     order = list(DEMO_USERS)
     return sorted(logins, key=lambda login: order.index(login.username))
 
@@ -129,12 +142,14 @@ def reset_demo_passwords() -> list[Login]:
 def logins_table(logins: list[Login]) -> str:
     """A small plain-text table of the logins."""
     rows = [("username", "role", "scope", "password")] + [
-        (x.username, x.role, x.scope, x.password) for x in logins]
+        (x.username, x.role, x.scope, x.password) for x in logins
+    ]
     widths = [max(_width(r[i]) for r in rows) for i in range(4)]
     lines = []
     for k, row in enumerate(rows):
-        lines.append("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths,
-                                                                                   strict=True)))
+        lines.append(
+            "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True))
+        )
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
@@ -143,4 +158,3 @@ def logins_table(logins: list[Login]) -> str:
 def _width(text: str) -> int:
     """Display width: CJK characters take two columns in a terminal."""
     return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
-

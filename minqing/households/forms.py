@@ -41,28 +41,42 @@ class HouseholdForm(_RuleForm):
     number = forms.CharField(label=_("Household number"), max_length=32)
     head_name = forms.CharField(label=_("Head of household"), max_length=50)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
-    phone = forms.CharField(label=_("Contact phone"), max_length=20, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}))
+    phone = forms.CharField(
+        label=_("Contact phone"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
+    )
     node = forms.ModelChoiceField(label=_("Group/grid"), queryset=None, required=False)
-    tags = forms.ModelMultipleChoiceField(label=_("Key-household tags"), required=False,
-                                          queryset=HouseholdTag.objects.all(),
-                                          widget=forms.CheckboxSelectMultiple)
+    tags = forms.ModelMultipleChoiceField(
+        label=_("Key-household tags"),
+        required=False,
+        queryset=HouseholdTag.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+    )
     income_source = forms.CharField(label=_("Main income source"), max_length=100, required=False)
-    income_notes = forms.CharField(label=_("Income notes (confidential)"), required=False,
-                                   widget=forms.Textarea(attrs={"rows": 2}))
-    family_situation = forms.CharField(label=_("Family situation"), required=False,
-                                       widget=forms.Textarea(attrs={"rows": 3}))
-    children_education = forms.CharField(label=_("Children's education"), required=False,
-                                         widget=forms.Textarea(attrs={"rows": 2}))
-    social_relations = forms.CharField(label=_("Social relations"), required=False,
-                                       widget=forms.Textarea(attrs={"rows": 2}))
+    income_notes = forms.CharField(
+        label=_("Income notes (confidential)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    family_situation = forms.CharField(
+        label=_("Family situation"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    children_education = forms.CharField(
+        label=_("Children's education"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    social_relations = forms.CharField(
+        label=_("Social relations"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args: Any, village: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from minqing.org.models import Node
 
-        self.fields["node"].queryset = (Node.objects.subtree(village) if village is not None
-                                        else Node.objects.none())
+        self.fields["node"].queryset = (
+            Node.objects.subtree(village) if village is not None else Node.objects.none()
+        )
 
 
 class ResidentForm(_RuleForm):
@@ -71,34 +85,52 @@ class ResidentForm(_RuleForm):
     relation = forms.ChoiceField(label=_("Relation to head"), choices=Relation.choices)
     sex = forms.ChoiceField(label=_("Sex"), choices=[("", "—"), *Sex.choices], required=False)
     id_number = forms.CharField(label=_("ID number"), max_length=18, required=False)
-    birth_date = forms.DateField(label=_("Birth date"), required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}))
-    phone = forms.CharField(label=_("Phone"), max_length=20, required=False,
-                            widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}))
+    birth_date = forms.DateField(
+        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
+    )
     politics = forms.ChoiceField(label=_("Political status"), choices=Politics.choices)
     education = forms.CharField(label=_("Education"), max_length=30, required=False)
     occupation = forms.CharField(label=_("Occupation"), max_length=50, required=False)
     works_away = forms.BooleanField(label=_("Works away from home"), required=False)
     health = forms.ChoiceField(label=_("Health"), choices=Health.choices)
-    health_notes = forms.CharField(label=_("Health notes (confidential)"), required=False,
-                                   widget=forms.Textarea(attrs={"rows": 2}))
-    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    health_notes = forms.CharField(
+        label=_("Health notes (confidential)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class VillageArchiveForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    committee = forms.CharField(label=_("Village committee (两委班子)"), required=False,
-                                widget=forms.Textarea(attrs={"rows": 3}))
-    collective_economy = forms.CharField(label=_("Collective economy"), required=False,
-                                         widget=forms.Textarea(attrs={"rows": 3}))
-    party_building = forms.CharField(label=_("Party building"), required=False,
-                                     widget=forms.Textarea(attrs={"rows": 3}))
-    stability = forms.CharField(label=_("Stability and disputes"), required=False,
-                                widget=forms.Textarea(attrs={"rows": 3}))
-    year_plan = forms.CharField(label=_("Plan for the year"), required=False,
-                                widget=forms.Textarea(attrs={"rows": 3}))
-    area_km2 = forms.DecimalField(label=_("Area (km²)"), required=False, max_digits=8,
-                                  decimal_places=2, min_value=0)
+    committee = forms.CharField(
+        label=_("Village committee (两委班子)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    collective_economy = forms.CharField(
+        label=_("Collective economy"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    party_building = forms.CharField(
+        label=_("Party building"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    stability = forms.CharField(
+        label=_("Stability and disputes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    year_plan = forms.CharField(
+        label=_("Plan for the year"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    area_km2 = forms.DecimalField(
+        label=_("Area (km²)"), required=False, max_digits=8, decimal_places=2, min_value=0
+    )
 
 
 class RemoveResidentForm(forms.Form):

@@ -47,8 +47,9 @@ ERRORS_ON_PAGE = 500
 
 def _own_import(request: HttpRequest, pk: int) -> LedgerImport:
     """The user's own import into a node still in scope; anything else is 404."""
-    ledger = get_object_or_404(LedgerImport.objects.select_related("node"), pk=pk,
-                               user=request.user)
+    ledger = get_object_or_404(
+        LedgerImport.objects.select_related("node"), pk=pk, user=request.user
+    )
     if not scope_for(request.user).covers_path(ledger.node.path):
         raise Http404
     return ledger
@@ -73,8 +74,9 @@ def template_download(request: HttpRequest) -> HttpResponse:
             node = scoped_node(request, int(request.GET["node"]))
         except ValueError:
             raise Http404 from None
-    return _attachment(HttpResponse(ledger_template(node), content_type=XLSX_TYPE),
-                       "户籍台账模板.xlsx")
+    return _attachment(
+        HttpResponse(ledger_template(node), content_type=XLSX_TYPE), "户籍台账模板.xlsx"
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,8 +93,9 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
             if upload is None:
                 raise LedgerFileError(_("Choose a file to upload."))
             check_upload(upload.name or "", upload.size or 0)  # before reading a byte of it
-            checked = ledger_check(by=request.user, node=node, filename=upload.name or "",
-                                   data=upload.read())
+            checked = ledger_check(
+                by=request.user, node=node, filename=upload.name or "", data=upload.read()
+            )
         except PermissionDenied as exc:
             return _forbidden(request, exc)
         except LedgerFileError as exc:
@@ -100,18 +103,29 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
         else:
             return redirect("ledger:report", pk=checked.pk)
     limit = settings.LEDGER_MAX_UPLOAD_BYTES
-    return render(request, "households/ledger_import.html", {
-        "node": node, "crumbs": breadcrumbs(node, request.user), "error": error,
-        "importable": node.level in IMPORT_LEVELS,
-        "max_mb": f"{limit / 1024 / 1024:.3g}",
-        "recent": LedgerImport.objects.filter(user=request.user, node=node).defer("report")[:10],
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "households/ledger_import.html",
+        {
+            "node": node,
+            "crumbs": breadcrumbs(node, request.user),
+            "error": error,
+            "importable": node.level in IMPORT_LEVELS,
+            "max_mb": f"{limit / 1024 / 1024:.3g}",
+            "recent": LedgerImport.objects.filter(user=request.user, node=node).defer("report")[
+                :10
+            ],
+        },
+        status=400 if error else 200,
+    )
 
 
 def _count_rows(report: dict[str, Any], key: str) -> list[tuple[str, dict[str, int]]]:
     counts = report.get(key) or {}
-    return [(_("Households"), counts.get("households", {})),
-            (_("Residents"), counts.get("residents", {}))]
+    return [
+        (_("Households"), counts.get("households", {})),
+        (_("Residents"), counts.get("residents", {})),
+    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -123,8 +137,12 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
         if action not in ("import", "valid_only"):
             return HttpResponseBadRequest()
         try:
-            ledger_import(by=request.user, ledger_import=ledger,
-                          valid_only=action == "valid_only", request=request)
+            ledger_import(
+                by=request.user,
+                ledger_import=ledger,
+                valid_only=action == "valid_only",
+                request=request,
+            )
         except PermissionDenied as exc:
             return _forbidden(request, exc)
         except (ImportRefused, LedgerFileError) as exc:
@@ -137,14 +155,23 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
     report = ledger.report
     errors = report.get("errors", [])
     checked = ledger.status == LedgerImport.Status.CHECKED
-    return render(request, "households/ledger_report.html", {
-        "ledger": ledger, "node": ledger.node, "report": report,
-        "crumbs": breadcrumbs(ledger.node, request.user),
-        "errors": errors[:ERRORS_ON_PAGE], "more_errors": max(0, len(errors) - ERRORS_ON_PAGE),
-        "plan": _count_rows(report, "plan"), "result": _count_rows(report, "result"),
-        "can_import": checked and not errors and report.get("valid_households", 0) > 0,
-        "can_import_valid": checked and bool(errors) and report.get("valid_households", 0) > 0,
-    }, status=status)
+    return render(
+        request,
+        "households/ledger_report.html",
+        {
+            "ledger": ledger,
+            "node": ledger.node,
+            "report": report,
+            "crumbs": breadcrumbs(ledger.node, request.user),
+            "errors": errors[:ERRORS_ON_PAGE],
+            "more_errors": max(0, len(errors) - ERRORS_ON_PAGE),
+            "plan": _count_rows(report, "plan"),
+            "result": _count_rows(report, "result"),
+            "can_import": checked and not errors and report.get("valid_households", 0) > 0,
+            "can_import_valid": checked and bool(errors) and report.get("valid_households", 0) > 0,
+        },
+        status=status,
+    )
 
 
 def _csv_safe(value: Any) -> Any:
@@ -163,8 +190,7 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         buffer.write("\ufeff")
         writer.writerow(["行", "列", "原因"])
         for n, error in enumerate(ledger.report.get("errors", []), start=1):
-            writer.writerow([error["row"], _csv_safe(error["column"]),
-                             _csv_safe(error["message"])])
+            writer.writerow([error["row"], _csv_safe(error["column"]), _csv_safe(error["message"])])
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -183,16 +209,22 @@ def export(request: HttpRequest, node_pk: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     file_format = data.get("format", "")
     if not file_format and request.method == "GET":
-        return render(request, "households/ledger_export.html", {
-            "node": node, "crumbs": breadcrumbs(node, request.user),
-            "can_reveal": scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES),
-        })
+        return render(
+            request,
+            "households/ledger_export.html",
+            {
+                "node": node,
+                "crumbs": breadcrumbs(node, request.user),
+                "can_reveal": scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES),
+            },
+        )
     if file_format not in ("xlsx", "csv"):
         return HttpResponseBadRequest()
     unmasked = request.method == "POST" and data.get("unmasked") == "1"
     try:
-        result = ledger_export(by=request.user, node=node, file_format=file_format,
-                               unmasked=unmasked, request=request)
+        result = ledger_export(
+            by=request.user, node=node, file_format=file_format, unmasked=unmasked, request=request
+        )
     except PermissionDenied as exc:
         return _forbidden(request, exc)
     response = StreamingHttpResponse(result.chunks, content_type=result.content_type)

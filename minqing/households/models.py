@@ -80,25 +80,39 @@ class HouseholdQuerySet(models.QuerySet["Household"]):
 class Household(models.Model):
     """户 — one registered household (一户一页)."""
 
-    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="households",
-                             verbose_name=_("group/grid"))
-    village = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="village_households",
-                                verbose_name=_("village/community"))
-    number = models.CharField(_("household number"), max_length=32, db_index=True,
-                              help_text=_("户编号, unique within the village."))
+    node = models.ForeignKey(
+        Node, on_delete=models.PROTECT, related_name="households", verbose_name=_("group/grid")
+    )
+    village = models.ForeignKey(
+        Node,
+        on_delete=models.PROTECT,
+        related_name="village_households",
+        verbose_name=_("village/community"),
+    )
+    number = models.CharField(
+        _("household number"),
+        max_length=32,
+        db_index=True,
+        help_text=_("户编号, unique within the village."),
+    )
     address = models.CharField(_("address"), max_length=200, blank=True, db_index=True)
     head_name = models.CharField(_("head of household"), max_length=50, db_index=True)
     phone = EncryptedField(_("contact phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
-    tags = models.ManyToManyField(HouseholdTag, blank=True, related_name="households",
-                                  verbose_name=_("key-household tags"))
+    tags = models.ManyToManyField(
+        HouseholdTag, blank=True, related_name="households", verbose_name=_("key-household tags")
+    )
     family_situation = models.TextField(_("family situation"), blank=True)
     income_source = models.CharField(_("main income source"), max_length=100, blank=True)
     income_notes = EncryptedField(_("income notes"), kind="text")
     children_education = models.TextField(_("children's education"), blank=True)
     social_relations = models.TextField(_("social relations"), blank=True)
-    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
     member_count = models.PositiveSmallIntegerField(_("members"), default=0, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -113,8 +127,10 @@ class Household(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["village", "number"], name="household_unique_number"),
         ]
-        indexes = [models.Index(fields=["node", "number"], name="household_node_number"),
-                   models.Index(fields=["phone_hash"], name="household_phone_hash")]
+        indexes = [
+            models.Index(fields=["node", "number"], name="household_node_number"),
+            models.Index(fields=["phone_hash"], name="household_phone_hash"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.head_name} ({self.number})"
@@ -130,24 +146,28 @@ class ResidentQuerySet(models.QuerySet["Resident"]):
 class Resident(models.Model):
     """人 — one member of a household."""
 
-    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members",
-                                  verbose_name=_("household"))
+    household = models.ForeignKey(
+        Household, on_delete=models.CASCADE, related_name="members", verbose_name=_("household")
+    )
     name = models.CharField(_("name"), max_length=50, db_index=True)
-    relation = models.CharField(_("relation to head"), max_length=16, choices=Relation.choices,
-                                default=Relation.OTHER)
+    relation = models.CharField(
+        _("relation to head"), max_length=16, choices=Relation.choices, default=Relation.OTHER
+    )
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_number = EncryptedField(_("ID number"), kind="id_number")
     id_number_hash = BlindIndexField(source="id_number", purpose="id_number")
     phone = EncryptedField(_("phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
-    politics = models.CharField(_("political status"), max_length=8, choices=Politics.choices,
-                                default=Politics.MASSES)
+    politics = models.CharField(
+        _("political status"), max_length=8, choices=Politics.choices, default=Politics.MASSES
+    )
     education = models.CharField(_("education"), max_length=30, blank=True)
     occupation = models.CharField(_("occupation"), max_length=50, blank=True)
     works_away = models.BooleanField(_("works away from home"), default=False)
-    health = models.CharField(_("health"), max_length=10, choices=Health.choices,
-                              default=Health.HEALTHY)
+    health = models.CharField(
+        _("health"), max_length=10, choices=Health.choices, default=Health.HEALTHY
+    )
     health_notes = EncryptedField(_("health notes"), kind="text")
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -160,8 +180,11 @@ class Resident(models.Model):
         verbose_name_plural = _("residents")
         ordering = ["household_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["id_number_hash"], condition=~Q(id_number_hash=""),
-                                    name="resident_unique_id_number"),
+            models.UniqueConstraint(
+                fields=["id_number_hash"],
+                condition=~Q(id_number_hash=""),
+                name="resident_unique_id_number",
+            ),
         ]
         indexes = [
             # SQLite does not use the partial unique index for "= value" lookups; this one it does.
@@ -192,15 +215,17 @@ class Resident(models.Model):
 class VillageArchive(models.Model):
     """村情档案 — the village page: committee, collective economy, party building, plan."""
 
-    village = models.OneToOneField(Node, on_delete=models.CASCADE, related_name="archive",
-                                   verbose_name=_("village/community"))
+    village = models.OneToOneField(
+        Node, on_delete=models.CASCADE, related_name="archive", verbose_name=_("village/community")
+    )
     committee = models.TextField(_("village committee (两委班子)"), blank=True)
     collective_economy = models.TextField(_("collective economy"), blank=True)
     party_building = models.TextField(_("party building"), blank=True)
     stability = models.TextField(_("stability and disputes"), blank=True)
     year_plan = models.TextField(_("plan for the year"), blank=True)
-    area_km2 = models.DecimalField(_("area (km²)"), max_digits=8, decimal_places=2, null=True,
-                                   blank=True)
+    area_km2 = models.DecimalField(
+        _("area (km²)"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -224,15 +249,19 @@ class ArchiveChange(models.Model):
         DELETE = "delete", _("deleted")
         IMPORT = "import", _("imported")
 
-    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="changes")
-    village = models.ForeignKey(Node, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="archive_changes")
+    household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.CASCADE, related_name="changes"
+    )
+    village = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.CASCADE, related_name="archive_changes"
+    )
     resident_name = models.CharField(max_length=50, blank=True)
-    concerns_minor = models.BooleanField(default=False,
-                                         help_text="Hidden from roles without the minors permission.")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    concerns_minor = models.BooleanField(
+        default=False, help_text="Hidden from roles without the minors permission."
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=8, choices=Action.choices)
     changes = models.JSONField(default=list, help_text="[[field label, old, new], …]")
@@ -245,6 +274,9 @@ class ArchiveChange(models.Model):
             models.Index(fields=["household", "-at"], name="change_household_at"),
             models.Index(fields=["village", "-at"], name="change_village_at"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
 
 
 class LedgerImport(models.Model):
@@ -260,18 +292,25 @@ class LedgerImport(models.Model):
         IMPORTED = "imported", _("imported")
         FAILED = "failed", _("failed")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="ledger_imports", verbose_name=_("user"))
-    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="ledger_imports",
-                             verbose_name=_("import into"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="ledger_imports",
+        verbose_name=_("user"),
+    )
+    node = models.ForeignKey(
+        Node, on_delete=models.PROTECT, related_name="ledger_imports", verbose_name=_("import into")
+    )
     original_name = models.CharField(_("file name"), max_length=255)
-    stored_path = models.CharField(max_length=255, editable=False,
-                                   help_text="Relative to DATA_DIR/imports.")
+    stored_path = models.CharField(
+        max_length=255, editable=False, help_text="Relative to DATA_DIR/imports."
+    )
     file_format = models.CharField(max_length=4, editable=False)
     size = models.PositiveIntegerField(default=0, editable=False)
     sha256 = models.CharField(max_length=64, editable=False)
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices,
-                              default=Status.CHECKED)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.CHECKED
+    )
     valid_only = models.BooleanField(_("valid rows only"), default=False)
     report = models.JSONField(default=dict, help_text="errors [{row, column, message}] and counts")
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -51,7 +51,9 @@ def household_changes(household: Household, limit: int = 30) -> QuerySet[Archive
     return household.changes.select_related("actor").order_by("-at", "-id")[:limit]
 
 
-def village_households(village: Node, *, node: Node | None = None, tag: str = "") -> QuerySet[Household]:
+def village_households(
+    village: Node, *, node: Node | None = None, tag: str = ""
+) -> QuerySet[Household]:
     """Households of a village (or one of its groups), for the paged village list."""
     qs = Household.objects.filter(village=village)
     if node is not None and node.pk != village.pk:
@@ -86,32 +88,45 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     if not query:
         return SearchResults(query=query, kind="text")
     residents = Resident.objects.filter(scope.node_q("household__node__path")).select_related(
-        "household", "household__village")
+        "household", "household__village"
+    )
     if looks_like_id_number(query):
         digest = blind_index(normalize_id_number(query), "id_number")
-        return SearchResults(query=query, kind="id_number",
-                             residents=list(residents.filter(id_number_hash=digest)[:limit]))
+        return SearchResults(
+            query=query,
+            kind="id_number",
+            residents=list(residents.filter(id_number_hash=digest)[:limit]),
+        )
     if looks_like_phone(query):
         digest = blind_index(normalize_phone(query), "phone")
         households = Household.objects.filter(scope.node_q("node__path")).select_related("village")
         return SearchResults(
-            query=query, kind="phone",
+            query=query,
+            kind="phone",
             residents=list(residents.filter(phone_hash=digest)[:limit]),
             households=list(households.filter(phone_hash=digest)[:limit]),
         )
-    in_scope = Household.objects.filter(scope.node_q("node__path")).select_related("village", "node")
+    in_scope = Household.objects.filter(scope.node_q("node__path")).select_related(
+        "village", "node"
+    )
     # One indexed query per column: an OR across columns defeats the indexes.
     found: dict[int, Household] = {}
-    for condition, order in ((prefix_q("head_name", query), "head_name"),
-                             (Q(number=query), "number"),
-                             (prefix_q("address", query), "address")):
+    for condition, order in (
+        (prefix_q("head_name", query), "head_name"),
+        (Q(number=query), "number"),
+        (prefix_q("address", query), "address"),
+    ):
         for household in in_scope.filter(condition).order_by(order, "id")[:limit]:
             found.setdefault(household.pk, household)
     households = list(found.values())[:limit]
-    nodes = Node.objects.filter(scope.node_q("path")).filter(prefix_q("name", query)).order_by(
-        "depth", "name")[:limit]
+    nodes = (
+        Node.objects.filter(scope.node_q("path"))
+        .filter(prefix_q("name", query))
+        .order_by("depth", "name")[:limit]
+    )
     return SearchResults(
-        query=query, kind="text",
+        query=query,
+        kind="text",
         households=households,
         residents=list(residents.filter(prefix_q("name", query)).order_by("name", "id")[:limit]),
         nodes=list(nodes),

@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 
 from minqing.accounts.scope import scope_for
 from minqing.audit.services import audit_record
-from minqing.households.models import ArchiveChange, Household, HouseholdTag, Resident, VillageArchive
+from minqing.households.models import (
+    ArchiveChange,
+    Household,
+    HouseholdTag,
+    Resident,
+    VillageArchive,
+)
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.fields import plain
 from minqing.org.models import Level, Node
@@ -23,10 +29,32 @@ from minqing.org.selectors import village_of
 from minqing.org.services import adjust_counts
 
 SENSITIVE_FIELDS = frozenset({"id_number", "phone", "health_notes", "income_notes"})
-HOUSEHOLD_FIELDS = ("number", "head_name", "address", "phone", "family_situation",
-                    "income_source", "income_notes", "children_education", "social_relations")
-RESIDENT_FIELDS = ("name", "relation", "sex", "birth_date", "id_number", "phone", "politics",
-                   "education", "occupation", "works_away", "health", "health_notes", "notes")
+HOUSEHOLD_FIELDS = (
+    "number",
+    "head_name",
+    "address",
+    "phone",
+    "family_situation",
+    "income_source",
+    "income_notes",
+    "children_education",
+    "social_relations",
+)
+RESIDENT_FIELDS = (
+    "name",
+    "relation",
+    "sex",
+    "birth_date",
+    "id_number",
+    "phone",
+    "politics",
+    "education",
+    "occupation",
+    "works_away",
+    "health",
+    "health_notes",
+    "notes",
+)
 CHANGED = "******"
 
 
@@ -78,20 +106,32 @@ def _tags_diff(household: Household, tags: list[HouseholdTag] | None) -> list[li
     if old.keys() == new.keys():
         return []
     household.tags.set(tags)
-    return [["tags", "、".join(t.name for t in old.values()), "、".join(t.name for t in new.values())]]
+    return [
+        ["tags", "、".join(t.name for t in old.values()), "、".join(t.name for t in new.values())]
+    ]
 
 
-def household_create(*, by: Any, node: Node, data: dict[str, Any],
-                     tags: list[HouseholdTag] | None = None, request: Any = None,
-                     action: str = ArchiveChange.Action.CREATE) -> Household:
+def household_create(
+    *,
+    by: Any,
+    node: Node,
+    data: dict[str, Any],
+    tags: list[HouseholdTag] | None = None,
+    request: Any = None,
+    action: str = ArchiveChange.Action.CREATE,
+) -> Household:
     """Register a household under a village or one of its groups/grids."""
     _require_edit(by, node)
     village = village_of(node)
     if village is None:
         raise ValidationError({"node": _("A household must belong to a village or community.")})
     if Household.objects.filter(village=village, number=data["number"]).exists():
-        raise ValidationError({"number": _("Household number %(n)s already exists in %(v)s.") % {
-            "n": data["number"], "v": village.name}})
+        raise ValidationError(
+            {
+                "number": _("Household number %(n)s already exists in %(v)s.")
+                % {"n": data["number"], "v": village.name}
+            }
+        )
     with transaction.atomic():
         household = Household(node=node, village=village)
         _apply(household, HOUSEHOLD_FIELDS, data)
@@ -104,20 +144,34 @@ def household_create(*, by: Any, node: Node, data: dict[str, Any],
     return household
 
 
-def household_update(*, by: Any, household: Household, data: dict[str, Any],
-                     base_version: int | None, tags: list[HouseholdTag] | None = None,
-                     node: Node | None = None, request: Any = None,
-                     action: str = ArchiveChange.Action.UPDATE) -> Household:
+def household_update(
+    *,
+    by: Any,
+    household: Household,
+    data: dict[str, Any],
+    base_version: int | None,
+    tags: list[HouseholdTag] | None = None,
+    node: Node | None = None,
+    request: Any = None,
+    action: str = ArchiveChange.Action.UPDATE,
+) -> Household:
     """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit)."""
     _require_edit(by, household.node)
     with transaction.atomic():
         locked = Household.objects.select_for_update().get(pk=household.pk)
         if base_version is not None and locked.version != base_version:
             raise StaleEdit
-        if "number" in data and data["number"] != locked.number and Household.objects.filter(
-                village=locked.village, number=data["number"]).exists():
-            raise ValidationError({"number": _("Household number %(n)s already exists in %(v)s.")
-                                   % {"n": data["number"], "v": locked.village.name}})
+        if (
+            "number" in data
+            and data["number"] != locked.number
+            and Household.objects.filter(village=locked.village, number=data["number"]).exists()
+        ):
+            raise ValidationError(
+                {
+                    "number": _("Household number %(n)s already exists in %(v)s.")
+                    % {"n": data["number"], "v": locked.village.name}
+                }
+            )
         diff = _apply(locked, HOUSEHOLD_FIELDS, data)
         diff += _tags_diff(locked, tags)
         if node is not None and node.pk != locked.node_id:
@@ -126,9 +180,12 @@ def household_update(*, by: Any, household: Household, data: dict[str, Any],
             _require_edit(by, node)
             old_node = locked.node
             diff.append(["node", old_node.name, node.name])
-            adjust_counts([*old_node.ancestor_ids, old_node.pk], households=-1,
-                          residents=-locked.member_count)
-            adjust_counts([*node.ancestor_ids, node.pk], households=1, residents=locked.member_count)
+            adjust_counts(
+                [*old_node.ancestor_ids, old_node.pk], households=-1, residents=-locked.member_count
+            )
+            adjust_counts(
+                [*node.ancestor_ids, node.pk], households=1, residents=locked.member_count
+            )
             locked.node = node
         if not diff:
             return locked
@@ -136,13 +193,24 @@ def household_update(*, by: Any, household: Household, data: dict[str, Any],
         locked.updated_at = timezone.now()
         locked.save()
         ArchiveChange.objects.create(household=locked, actor=by, action=action, changes=diff)
-        audit_record(action="household.update", user=by, request=request, obj=locked,
-                     detail={"fields": [d[0] for d in diff]})
+        audit_record(
+            action="household.update",
+            user=by,
+            request=request,
+            obj=locked,
+            detail={"fields": [d[0] for d in diff]},
+        )
     return locked
 
 
-def resident_add(*, by: Any, household: Household, data: dict[str, Any], request: Any = None,
-                 action: str = ArchiveChange.Action.CREATE) -> Resident:
+def resident_add(
+    *,
+    by: Any,
+    household: Household,
+    data: dict[str, Any],
+    request: Any = None,
+    action: str = ArchiveChange.Action.CREATE,
+) -> Resident:
     """Add a member to a household; an ID number may belong to one resident only."""
     _require_edit(by, household.node)
     _check_id_unique(data.get("id_number", ""), exclude_pk=None)
@@ -151,17 +219,28 @@ def resident_add(*, by: Any, household: Household, data: dict[str, Any], request
         _apply(resident, RESIDENT_FIELDS, data)
         resident.save()
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
-        ArchiveChange.objects.create(household=household, actor=by, action=action,
-                                     resident_name=resident.name, concerns_minor=resident.is_minor,
-                                     changes=[])
+        ArchiveChange.objects.create(
+            household=household,
+            actor=by,
+            action=action,
+            resident_name=resident.name,
+            concerns_minor=resident.is_minor,
+            changes=[],
+        )
         node = household.node
         adjust_counts([*node.ancestor_ids, node.pk], residents=1)
         audit_record(action="resident.create", user=by, request=request, obj=resident)
     return resident
 
 
-def resident_update(*, by: Any, resident: Resident, data: dict[str, Any], request: Any = None,
-                    action: str = ArchiveChange.Action.UPDATE) -> Resident:
+def resident_update(
+    *,
+    by: Any,
+    resident: Resident,
+    data: dict[str, Any],
+    request: Any = None,
+    action: str = ArchiveChange.Action.UPDATE,
+) -> Resident:
     _require_edit(by, resident.household.node)
     if "id_number" in data:
         _check_id_unique(data["id_number"], exclude_pk=resident.pk)
@@ -173,12 +252,23 @@ def resident_update(*, by: Any, resident: Resident, data: dict[str, Any], reques
         locked.updated_at = timezone.now()
         locked.save()
         Household.objects.filter(pk=locked.household_id).update(
-            version=locked.household.version + 1, updated_at=locked.updated_at)
-        ArchiveChange.objects.create(household_id=locked.household_id, actor=by, action=action,
-                                     resident_name=locked.name, concerns_minor=locked.is_minor,
-                                     changes=diff)
-        audit_record(action="resident.update", user=by, request=request, obj=locked,
-                     detail={"fields": [d[0] for d in diff]})
+            version=locked.household.version + 1, updated_at=locked.updated_at
+        )
+        ArchiveChange.objects.create(
+            household_id=locked.household_id,
+            actor=by,
+            action=action,
+            resident_name=locked.name,
+            concerns_minor=locked.is_minor,
+            changes=diff,
+        )
+        audit_record(
+            action="resident.update",
+            user=by,
+            request=request,
+            obj=locked,
+            detail={"fields": [d[0] for d in diff]},
+        )
     return locked
 
 
@@ -190,27 +280,45 @@ def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = 
     household = resident.household
     with transaction.atomic():
         name = resident.name
-        audit_record(action="resident.delete", user=by, request=request, obj=resident,
-                     detail={"reason": reason})
+        audit_record(
+            action="resident.delete",
+            user=by,
+            request=request,
+            obj=resident,
+            detail={"reason": reason},
+        )
         resident.delete()
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
-        ArchiveChange.objects.create(household=household, actor=by,
-                                     action=ArchiveChange.Action.DELETE, resident_name=name,
-                                     concerns_minor=resident.is_minor,
-                                     changes=[["reason", "", reason.strip()]])
+        ArchiveChange.objects.create(
+            household=household,
+            actor=by,
+            action=ArchiveChange.Action.DELETE,
+            resident_name=name,
+            concerns_minor=resident.is_minor,
+            changes=[["reason", "", reason.strip()]],
+        )
         adjust_counts([*household.node.ancestor_ids, household.node_id], residents=-1)
 
 
-def village_archive_update(*, by: Any, village: Node, data: dict[str, Any],
-                           base_version: int | None, request: Any = None) -> VillageArchive:
+def village_archive_update(
+    *, by: Any, village: Node, data: dict[str, Any], base_version: int | None, request: Any = None
+) -> VillageArchive:
     """Edit the 村情档案 of a village."""
     if village.level != Level.VILLAGE:
         raise ValidationError({"village": _("Only a village or community has a village archive.")})
     _require_edit(by, village)
-    fields = ("committee", "collective_economy", "party_building", "stability", "year_plan",
-              "area_km2")
+    fields = (
+        "committee",
+        "collective_economy",
+        "party_building",
+        "stability",
+        "year_plan",
+        "area_km2",
+    )
     with transaction.atomic():
-        archive, _created = VillageArchive.objects.select_for_update().get_or_create(village=village)
+        archive, _created = VillageArchive.objects.select_for_update().get_or_create(
+            village=village
+        )
         if base_version is not None and archive.version != base_version:
             raise StaleEdit
         diff = _apply(archive, fields, data)
@@ -219,10 +327,16 @@ def village_archive_update(*, by: Any, village: Node, data: dict[str, Any],
         archive.version += 1
         archive.updated_at = timezone.now()
         archive.save()
-        ArchiveChange.objects.create(village=village, actor=by,
-                                     action=ArchiveChange.Action.UPDATE, changes=diff)
-        audit_record(action="village_archive.update", user=by, request=request, obj=archive,
-                     detail={"fields": [d[0] for d in diff]})
+        ArchiveChange.objects.create(
+            village=village, actor=by, action=ArchiveChange.Action.UPDATE, changes=diff
+        )
+        audit_record(
+            action="village_archive.update",
+            user=by,
+            request=request,
+            obj=archive,
+            detail={"fields": [d[0] for d in diff]},
+        )
     return archive
 
 
@@ -240,8 +354,13 @@ def reveal(*, by: Any, obj: Household | Resident, field: str, request: Any = Non
         raise PermissionDenied(_("Records of children under 14 need the minors permission."))
     value = getattr(obj, field)
     with transaction.atomic():
-        audit_record(action="personal_data.reveal", user=by, request=request, obj=obj,
-                     detail={"field": field})
+        audit_record(
+            action="personal_data.reveal",
+            user=by,
+            request=request,
+            obj=obj,
+            detail={"field": field},
+        )
     return plain(value)
 
 
@@ -258,5 +377,6 @@ def _check_id_unique(id_number: str, exclude_pk: int | None) -> None:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
-        raise ValidationError({"id_number": _("This ID number is already registered to another "
-                                              "resident.")})
+        raise ValidationError(
+            {"id_number": _("This ID number is already registered to another resident.")}
+        )

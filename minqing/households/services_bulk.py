@@ -67,16 +67,28 @@ class ImportCounts:
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
-            "households": {"create": self.households_created, "update": self.households_updated,
-                           "unchanged": self.households_unchanged},
-            "residents": {"create": self.residents_created, "update": self.residents_updated,
-                          "unchanged": self.residents_unchanged},
+            "households": {
+                "create": self.households_created,
+                "update": self.households_updated,
+                "unchanged": self.households_unchanged,
+            },
+            "residents": {
+                "create": self.residents_created,
+                "update": self.residents_updated,
+                "unchanged": self.residents_unchanged,
+            },
         }
 
 
-def households_import(*, by: Any, target: Node, items: list[HouseholdImport],
-                      dry_run: bool = False, request: Any = None,
-                      detail: dict[str, Any] | None = None) -> ImportCounts:
+def households_import(
+    *,
+    by: Any,
+    target: Node,
+    items: list[HouseholdImport],
+    dry_run: bool = False,
+    request: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> ImportCounts:
     """Create or update many households and their members in one transaction.
 
     ``dry_run`` only counts what would change (for the check page) and writes nothing. An
@@ -85,30 +97,45 @@ def households_import(*, by: Any, target: Node, items: list[HouseholdImport],
     _require_edit(by, target)
     for item in items:
         node = item.node or item.village
-        if (item.village.level != Level.VILLAGE or not item.village.path.startswith(target.path)
-                or not node.path.startswith(item.village.path)):
-            raise ValidationError({"node": _("%(n)s is not a place under %(t)s.") % {
-                "n": node.name, "t": target.name}})
+        if (
+            item.village.level != Level.VILLAGE
+            or not item.village.path.startswith(target.path)
+            or not node.path.startswith(item.village.path)
+        ):
+            raise ValidationError(
+                {
+                    "node": _("%(n)s is not a place under %(t)s.")
+                    % {"n": node.name, "t": target.name}
+                }
+            )
     if dry_run:
         return _ImportRun(by, items, lock=False).counts
     with transaction.atomic():
         run = _ImportRun(by, items, lock=True)
         run.write()
-        audit_record(action="ledger.import", user=by, request=request, obj=target,
-                     detail={**(detail or {}), **run.counts.as_dict()})
+        audit_record(
+            action="ledger.import",
+            user=by,
+            request=request,
+            obj=target,
+            detail={**(detail or {}), **run.counts.as_dict()},
+        )
     return run.counts
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def _update_fields(model: type, changed: set[str]) -> list[str]:
     """The changed columns plus the blind indexes kept from them."""
     fields = sorted(changed & {f.name for f in model._meta.concrete_fields})
-    fields += [f.name for f in model._meta.concrete_fields
-               if isinstance(f, BlindIndexField) and f.source in changed]
+    fields += [
+        f.name
+        for f in model._meta.concrete_fields
+        if isinstance(f, BlindIndexField) and f.source in changed
+    ]
     return fields
 
 
@@ -116,8 +143,11 @@ def _refresh_blind_indexes(objs: list[Any], fields: list[str]) -> None:
     """``bulk_update`` skips ``pre_save``, which is what keeps the blind indexes in step."""
     if not objs:
         return
-    indexes = [f for f in objs[0]._meta.concrete_fields
-               if isinstance(f, BlindIndexField) and f.name in fields]
+    indexes = [
+        f
+        for f in objs[0]._meta.concrete_fields
+        if isinstance(f, BlindIndexField) and f.name in fields
+    ]
     for obj in objs:
         for f in indexes:
             f.pre_save(obj, False)
@@ -149,15 +179,17 @@ class _ImportRun:
             households, residents = households.select_for_update(), residents.select_for_update()
         hh_pks = [i.pk for i in items if i.pk is not None]
         self.households = households.in_bulk(hh_pks)
-        self.residents = residents.in_bulk([r.pk for i in items for r in i.residents
-                                            if r.pk is not None])
+        self.residents = residents.in_bulk(
+            [r.pk for i in items for r in i.residents if r.pk is not None]
+        )
         self.nodes = Node.objects.in_bulk({h.node_id for h in self.households.values()})
         self.tags = {t.pk: t for t in HouseholdTag.objects.all()}
         self.tag_ids: dict[int, set[int]] = defaultdict(set)
         through = Household.tags.through
         for chunk in _chunks(hh_pks):
             for hh_id, tag_id in through.objects.filter(household_id__in=chunk).values_list(
-                    "household_id", "householdtag_id"):
+                "household_id", "householdtag_id"
+            ):
                 self.tag_ids[hh_id].add(tag_id)
         for item in items:
             if item.pk is None:
@@ -170,16 +202,28 @@ class _ImportRun:
             self.deltas[node_id][0] += households
             self.deltas[node_id][1] += residents
 
-    def _resident_change(self, household: Household, resident: Resident,
-                         diff: list[list[str]]) -> ArchiveChange:
-        return ArchiveChange(household=household, actor=self.by, at=self.now,
-                             action=ArchiveChange.Action.IMPORT, resident_name=resident.name,
-                             concerns_minor=resident.is_minor, changes=diff)
+    def _resident_change(
+        self, household: Household, resident: Resident, diff: list[list[str]]
+    ) -> ArchiveChange:
+        return ArchiveChange(
+            household=household,
+            actor=self.by,
+            at=self.now,
+            action=ArchiveChange.Action.IMPORT,
+            resident_name=resident.name,
+            concerns_minor=resident.is_minor,
+            changes=diff,
+        )
 
     def _stage_new(self, item: HouseholdImport) -> None:
         node = item.node or item.village
-        household = Household(node=node, village=item.village, created_at=self.now,
-                              updated_at=self.now, member_count=len(item.residents))
+        household = Household(
+            node=node,
+            village=item.village,
+            created_at=self.now,
+            updated_at=self.now,
+            member_count=len(item.residents),
+        )
         _apply(household, HOUSEHOLD_FIELDS, item.data)
         members = []
         for row in item.residents:
@@ -198,9 +242,13 @@ class _ImportRun:
             old, new = self.tag_ids[household.pk], {t.pk for t in item.tags}
             if old != new:
                 self.tag_sets[household.pk] = item.tags
-                diff.append(["tags",
-                             "、".join(self.tags[t].name for t in sorted(old)),
-                             "、".join(t.name for t in item.tags)])
+                diff.append(
+                    [
+                        "tags",
+                        "、".join(self.tags[t].name for t in sorted(old)),
+                        "、".join(t.name for t in item.tags),
+                    ]
+                )
         old_node = self.nodes[household.node_id]
         if item.node is not None and item.node.pk != old_node.pk:
             diff.append(["node", old_node.name, item.node.name])
@@ -211,8 +259,15 @@ class _ImportRun:
         node = item.node or old_node
         changes = []
         if diff:
-            changes.append(ArchiveChange(household=household, actor=self.by, at=self.now,
-                                         action=ArchiveChange.Action.IMPORT, changes=diff))
+            changes.append(
+                ArchiveChange(
+                    household=household,
+                    actor=self.by,
+                    at=self.now,
+                    action=ArchiveChange.Action.IMPORT,
+                    changes=diff,
+                )
+            )
         for row in item.residents:
             if row.pk is None:
                 resident = Resident(household=household, created_at=self.now, updated_at=self.now)
@@ -225,8 +280,9 @@ class _ImportRun:
                 continue
             resident = self.residents[row.pk]
             if resident.household_id != household.pk:
-                raise ValidationError({"id_number": _("Import cannot move a resident to "
-                                                      "another household.")})
+                raise ValidationError(
+                    {"id_number": _("Import cannot move a resident to another household.")}
+                )
             rdiff = _apply(resident, RESIDENT_FIELDS, row.data)
             self.resident_fields.update(d[0] for d in rdiff)
             if not rdiff:
@@ -252,30 +308,44 @@ class _ImportRun:
         Household.objects.bulk_create(created, batch_size=500)
         links = []
         for household, item, members in self.new_households:
-            links += [through(household_id=household.pk, householdtag_id=t.pk)
-                      for t in item.tags or []]
-            self.changes.append(ArchiveChange(household=household, actor=self.by, at=self.now,
-                                              action=ArchiveChange.Action.IMPORT, changes=[]))
+            links += [
+                through(household_id=household.pk, householdtag_id=t.pk) for t in item.tags or []
+            ]
+            self.changes.append(
+                ArchiveChange(
+                    household=household,
+                    actor=self.by,
+                    at=self.now,
+                    action=ArchiveChange.Action.IMPORT,
+                    changes=[],
+                )
+            )
             for resident in members:
                 resident.household = household
                 self.new_residents.append(resident)
                 self.changes.append(self._resident_change(household, resident, []))
         for chunk in _chunks(list(self.tag_sets)):
             through.objects.filter(household_id__in=chunk).delete()
-        links += [through(household_id=pk, householdtag_id=t.pk)
-                  for pk, tags in self.tag_sets.items() for t in tags]
+        links += [
+            through(household_id=pk, householdtag_id=t.pk)
+            for pk, tags in self.tag_sets.items()
+            for t in tags
+        ]
         through.objects.bulk_create(links, batch_size=500)
         Resident.objects.bulk_create(self.new_residents, batch_size=500)
         fields = _update_fields(Household, self.household_fields)
         _refresh_blind_indexes(self.changed_households, fields)
-        Household.objects.bulk_update(self.changed_households,
-                                      [*fields, "version", "updated_at", "member_count"],
-                                      batch_size=200)
+        Household.objects.bulk_update(
+            self.changed_households,
+            [*fields, "version", "updated_at", "member_count"],
+            batch_size=200,
+        )
         fields = _update_fields(Resident, self.resident_fields)
         if self.changed_residents:
             _refresh_blind_indexes(self.changed_residents, fields)
-            Resident.objects.bulk_update(self.changed_residents, [*fields, "updated_at"],
-                                         batch_size=200)
+            Resident.objects.bulk_update(
+                self.changed_residents, [*fields, "updated_at"], batch_size=200
+            )
         ArchiveChange.objects.bulk_create(self.changes, batch_size=500)
         by_delta: dict[tuple[int, int], list[int]] = defaultdict(list)
         for node_id, (households, residents) in self.deltas.items():

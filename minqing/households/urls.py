@@ -11,6 +11,8 @@ urlpatterns = [
     path("members/<int:pk>/edit/", views.resident_edit, name="resident_edit"),
     path("members/<int:pk>/remove/", views.resident_remove, name="resident_remove"),
     path("new/in/<int:node_pk>/", views.household_create, name="create"),
-    path("villages/<int:node_pk>/archive/", views.village_archive_edit, name="village_archive_edit"),
+    path(
+        "villages/<int:node_pk>/archive/", views.village_archive_edit, name="village_archive_edit"
+    ),
     path("reveal/<str:kind>/<int:pk>/<str:field>/", views.reveal, name="reveal"),
 ]

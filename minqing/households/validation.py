@@ -18,24 +18,60 @@ from minqing.lib.idcard import birth_date_from_id, sex_from_id, validate_id_numb
 
 #: Chinese spellings accepted for choice fields (ledgers use the words, not codes).
 RELATION_WORDS = {
-    "户主": Relation.HEAD, "本人": Relation.HEAD, "配偶": Relation.SPOUSE, "妻": Relation.SPOUSE,
-    "夫": Relation.SPOUSE, "妻子": Relation.SPOUSE, "丈夫": Relation.SPOUSE,
-    "子": Relation.CHILD, "女": Relation.CHILD, "儿子": Relation.CHILD, "女儿": Relation.CHILD,
-    "子女": Relation.CHILD, "长子": Relation.CHILD, "次子": Relation.CHILD, "长女": Relation.CHILD,
-    "次女": Relation.CHILD, "儿媳": Relation.CHILD_IN_LAW, "女婿": Relation.CHILD_IN_LAW,
-    "孙子": Relation.GRANDCHILD, "孙女": Relation.GRANDCHILD, "外孙": Relation.GRANDCHILD,
-    "外孙女": Relation.GRANDCHILD, "孙子女": Relation.GRANDCHILD,
-    "父亲": Relation.PARENT, "母亲": Relation.PARENT, "父母": Relation.PARENT,
-    "祖父母": Relation.GRANDPARENT, "祖父": Relation.GRANDPARENT, "祖母": Relation.GRANDPARENT,
-    "兄弟姐妹": Relation.SIBLING, "兄": Relation.SIBLING, "弟": Relation.SIBLING,
-    "姐": Relation.SIBLING, "妹": Relation.SIBLING, "其他": Relation.OTHER,
+    "户主": Relation.HEAD,
+    "本人": Relation.HEAD,
+    "配偶": Relation.SPOUSE,
+    "妻": Relation.SPOUSE,
+    "夫": Relation.SPOUSE,
+    "妻子": Relation.SPOUSE,
+    "丈夫": Relation.SPOUSE,
+    "子": Relation.CHILD,
+    "女": Relation.CHILD,
+    "儿子": Relation.CHILD,
+    "女儿": Relation.CHILD,
+    "子女": Relation.CHILD,
+    "长子": Relation.CHILD,
+    "次子": Relation.CHILD,
+    "长女": Relation.CHILD,
+    "次女": Relation.CHILD,
+    "儿媳": Relation.CHILD_IN_LAW,
+    "女婿": Relation.CHILD_IN_LAW,
+    "孙子": Relation.GRANDCHILD,
+    "孙女": Relation.GRANDCHILD,
+    "外孙": Relation.GRANDCHILD,
+    "外孙女": Relation.GRANDCHILD,
+    "孙子女": Relation.GRANDCHILD,
+    "父亲": Relation.PARENT,
+    "母亲": Relation.PARENT,
+    "父母": Relation.PARENT,
+    "祖父母": Relation.GRANDPARENT,
+    "祖父": Relation.GRANDPARENT,
+    "祖母": Relation.GRANDPARENT,
+    "兄弟姐妹": Relation.SIBLING,
+    "兄": Relation.SIBLING,
+    "弟": Relation.SIBLING,
+    "姐": Relation.SIBLING,
+    "妹": Relation.SIBLING,
+    "其他": Relation.OTHER,
 }
 SEX_WORDS = {"男": Sex.MALE, "女": Sex.FEMALE, "M": Sex.MALE, "F": Sex.FEMALE}
-HEALTH_WORDS = {"健康": Health.HEALTHY, "良好": Health.HEALTHY, "慢性病": Health.CHRONIC,
-                "大病": Health.SERIOUS, "重病": Health.SERIOUS, "残疾": Health.DISABLED}
-POLITICS_WORDS = {"群众": Politics.MASSES, "中共党员": Politics.PARTY, "党员": Politics.PARTY,
-                  "预备党员": Politics.PARTY, "共青团员": Politics.LEAGUE, "团员": Politics.LEAGUE,
-                  "民主党派": Politics.OTHER}
+HEALTH_WORDS = {
+    "健康": Health.HEALTHY,
+    "良好": Health.HEALTHY,
+    "慢性病": Health.CHRONIC,
+    "大病": Health.SERIOUS,
+    "重病": Health.SERIOUS,
+    "残疾": Health.DISABLED,
+}
+POLITICS_WORDS = {
+    "群众": Politics.MASSES,
+    "中共党员": Politics.PARTY,
+    "党员": Politics.PARTY,
+    "预备党员": Politics.PARTY,
+    "共青团员": Politics.LEAGUE,
+    "团员": Politics.LEAGUE,
+    "民主党派": Politics.OTHER,
+}
 
 
 def _choice(value: str, words: dict[str, Any], choices: Any, field_label: str) -> str:
@@ -47,14 +83,17 @@ def _choice(value: str, words: dict[str, Any], choices: Any, field_label: str) -
     for code, label in choices.choices:
         if value == str(label):
             return code
-    raise ValidationError(_("%(field)s: unknown value “%(value)s”.") % {
-        "field": field_label, "value": value})
+    raise ValidationError(
+        _("%(field)s: unknown value “%(value)s”.") % {"field": field_label, "value": value}
+    )
 
 
 #: 1980-05-17, 1980/5/17, 1980.5.17, 1980年5月17日, 19800517 — optionally followed by a time,
 #: as spreadsheets write dates in all of these ways.
-_DATE_RE = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))"
-                      r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_DATE_RE = re.compile(
+    r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
 
 
 def parse_date_text(text: str) -> dt.date:
@@ -66,8 +105,9 @@ def parse_date_text(text: str) -> dt.date:
     try:
         return dt.date(int(year), int(month), int(day))
     except ValueError:
-        raise ValidationError(_("Birth date is not a real calendar date."),
-                              code="date_invalid") from None
+        raise ValidationError(
+            _("Birth date is not a real calendar date."), code="date_invalid"
+        ) from None
 
 
 def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
@@ -185,8 +225,13 @@ def clean_household(raw: dict[str, Any]) -> dict[str, Any]:
             out["phone"] = validate_phone(phone)
         except ValidationError as exc:
             errors["phone"] = exc.messages
-    for field in ("family_situation", "income_source", "income_notes", "children_education",
-                  "social_relations"):
+    for field in (
+        "family_situation",
+        "income_source",
+        "income_notes",
+        "children_education",
+        "social_relations",
+    ):
         out[field] = str(raw.get(field) or "").strip()
     if len(out["income_source"]) > 100:
         errors["income_source"] = [_("Longer than %(n)d characters.") % {"n": 100}]

@@ -35,8 +35,12 @@ def _household(request: HttpRequest, pk: int) -> Household:
 
 
 def _resident(request: HttpRequest, pk: int) -> Resident:
-    return get_object_or_404(Resident.objects.visible_to(request.user).select_related(
-        "household", "household__node", "household__village"), pk=pk)
+    return get_object_or_404(
+        Resident.objects.visible_to(request.user).select_related(
+            "household", "household__node", "household__village"
+        ),
+        pk=pk,
+    )
 
 
 def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -46,17 +50,22 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     scope = scope_for(request.user)
-    return render(request, "households/detail.html", {
-        "household": household,
-        "members": household.members.all(),
-        "crumbs": breadcrumbs(household.node, request.user),
-        "changes": selectors.household_changes(household),
-        "scope": scope,
-    })
+    return render(
+        request,
+        "households/detail.html",
+        {
+            "household": household,
+            "members": household.members.all(),
+            "crumbs": breadcrumbs(household.node, request.user),
+            "changes": selectors.household_changes(household),
+            "scope": scope,
+        },
+    )
 
 
-def _submit(request: HttpRequest, form: Any, run: Any, *, success: str,
-            done: Any) -> HttpResponse | int:
+def _submit(
+    request: HttpRequest, form: Any, run: Any, *, success: str, done: Any
+) -> HttpResponse | int:
     """Run a service for a valid form: the redirect on success, a 403 page, or the status to
     re-render the form with (200 with field errors, 409 for a stale edit) — input kept."""
     try:
@@ -73,8 +82,9 @@ def _submit(request: HttpRequest, form: Any, run: Any, *, success: str,
     return redirect(*done())
 
 
-def _form_page(request: HttpRequest, form: Any, outcome: HttpResponse | int,
-               **context: Any) -> HttpResponse:
+def _form_page(
+    request: HttpRequest, form: Any, outcome: HttpResponse | int, **context: Any
+) -> HttpResponse:
     if isinstance(outcome, HttpResponse):
         return outcome
     return render(request, "households/form.html", {"form": form, **context}, status=outcome)
@@ -97,33 +107,64 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     created: list[Household] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        outcome = _submit(request, form, lambda: created.append(services.household_create(
-            by=request.user, node=data.get("node") or node, data=data, tags=list(data["tags"]),
-            request=request)), success=_("Household saved."),
-            done=lambda: ("households:detail", created[0].pk))
-    return _form_page(request, form, outcome, title=_("New household"),
-                      crumbs=breadcrumbs(node, request.user))
+        outcome = _submit(
+            request,
+            form,
+            lambda: created.append(
+                services.household_create(
+                    by=request.user,
+                    node=data.get("node") or node,
+                    data=data,
+                    tags=list(data["tags"]),
+                    request=request,
+                )
+            ),
+            success=_("Household saved."),
+            done=lambda: ("households:detail", created[0].pk),
+        )
+    return _form_page(
+        request, form, outcome, title=_("New household"), crumbs=breadcrumbs(node, request.user)
+    )
 
 
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
         return _forbidden(request, _("Your role may not edit household archives."))
-    initial = {f: getattr(household, f) for f in services.HOUSEHOLD_FIELDS
-               if f not in services.SENSITIVE_FIELDS}
+    initial = {
+        f: getattr(household, f)
+        for f in services.HOUSEHOLD_FIELDS
+        if f not in services.SENSITIVE_FIELDS
+    }
     initial.update(node=household.node, tags=list(household.tags.all()), version=household.version)
     form = HouseholdForm(request.POST or None, village=household.village, initial=initial)
     keep_blank_confidential(form, services.SENSITIVE_FIELDS)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = _keep_blank_sensitive(form.cleaned_data)
-        outcome = _submit(request, form, lambda: services.household_update(
-            by=request.user, household=household, data=data, base_version=data.get("version"),
-            tags=list(data["tags"]), node=data.get("node"), request=request),
-            success=_("Household saved."), done=lambda: ("households:detail", household.pk))
-    return _form_page(request, form, outcome,
-                      title=_("Edit household %(name)s") % {"name": household.head_name},
-                      crumbs=breadcrumbs(household.node, request.user), household=household)
+        outcome = _submit(
+            request,
+            form,
+            lambda: services.household_update(
+                by=request.user,
+                household=household,
+                data=data,
+                base_version=data.get("version"),
+                tags=list(data["tags"]),
+                node=data.get("node"),
+                request=request,
+            ),
+            success=_("Household saved."),
+            done=lambda: ("households:detail", household.pk),
+        )
+    return _form_page(
+        request,
+        form,
+        outcome,
+        title=_("Edit household %(name)s") % {"name": household.head_name},
+        crumbs=breadcrumbs(household.node, request.user),
+        household=household,
+    )
 
 
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -133,12 +174,23 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = ResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
-        outcome = _submit(request, form, lambda: services.resident_add(
-            by=request.user, household=household, data=form.cleaned_data, request=request),
-            success=_("Member added."), done=lambda: ("households:detail", household.pk))
-    return _form_page(request, form, outcome,
-                      title=_("Add a member to %(name)s") % {"name": household.head_name},
-                      crumbs=breadcrumbs(household.node, request.user), household=household)
+        outcome = _submit(
+            request,
+            form,
+            lambda: services.resident_add(
+                by=request.user, household=household, data=form.cleaned_data, request=request
+            ),
+            success=_("Member added."),
+            done=lambda: ("households:detail", household.pk),
+        )
+    return _form_page(
+        request,
+        form,
+        outcome,
+        title=_("Add a member to %(name)s") % {"name": household.head_name},
+        crumbs=breadcrumbs(household.node, request.user),
+        household=household,
+    )
 
 
 def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -148,19 +200,33 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return _forbidden(request, _("Your role may not edit household archives."))
     if resident.is_minor and not scope.can_see_minors:
         return _forbidden(request, _("Records of children under 14 need the minors permission."))
-    initial = {f: getattr(resident, f) for f in services.RESIDENT_FIELDS
-               if f not in services.SENSITIVE_FIELDS}
+    initial = {
+        f: getattr(resident, f)
+        for f in services.RESIDENT_FIELDS
+        if f not in services.SENSITIVE_FIELDS
+    }
     form = ResidentForm(request.POST or None, initial=initial)
     keep_blank_confidential(form, services.SENSITIVE_FIELDS)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = _keep_blank_sensitive(form.cleaned_data)
-        outcome = _submit(request, form, lambda: services.resident_update(
-            by=request.user, resident=resident, data=data, request=request),
-            success=_("Member saved."), done=lambda: ("households:detail", resident.household_id))
-    return _form_page(request, form, outcome, title=_("Edit %(name)s") % {"name": resident.name},
-                      crumbs=breadcrumbs(resident.household.node, request.user),
-                      household=resident.household)
+        outcome = _submit(
+            request,
+            form,
+            lambda: services.resident_update(
+                by=request.user, resident=resident, data=data, request=request
+            ),
+            success=_("Member saved."),
+            done=lambda: ("households:detail", resident.household_id),
+        )
+    return _form_page(
+        request,
+        form,
+        outcome,
+        title=_("Edit %(name)s") % {"name": resident.name},
+        crumbs=breadcrumbs(resident.household.node, request.user),
+        household=resident.household,
+    )
 
 
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
@@ -171,14 +237,27 @@ def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     outcome: HttpResponse | int = 200
     household = resident.household
     if request.method == "POST" and form.is_valid():
-        outcome = _submit(request, form, lambda: services.resident_remove(
-            by=request.user, resident=resident, reason=form.cleaned_data["reason"],
-            request=request), success=_("Member removed."),
-            done=lambda: ("households:detail", household.pk))
-    return _form_page(request, form, outcome,
-                      title=_("Remove %(name)s from the household") % {"name": resident.name},
-                      crumbs=breadcrumbs(household.node, request.user), household=household,
-                      submit_label=_("Remove"))
+        outcome = _submit(
+            request,
+            form,
+            lambda: services.resident_remove(
+                by=request.user,
+                resident=resident,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            ),
+            success=_("Member removed."),
+            done=lambda: ("households:detail", household.pk),
+        )
+    return _form_page(
+        request,
+        form,
+        outcome,
+        title=_("Remove %(name)s from the household") % {"name": resident.name},
+        crumbs=breadcrumbs(household.node, request.user),
+        household=household,
+        submit_label=_("Remove"),
+    )
 
 
 def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
@@ -190,19 +269,30 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
     archive = VillageArchive.objects.filter(village=village).first()
     initial: dict[str, Any] = {"version": archive.version if archive else None}
     if archive:
-        initial.update({f: getattr(archive, f) for f in VillageArchiveForm.base_fields
-                        if f != "version"})
+        initial.update(
+            {f: getattr(archive, f) for f in VillageArchiveForm.base_fields if f != "version"}
+        )
     form = VillageArchiveForm(request.POST or None, initial=initial)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
-        outcome = _submit(request, form, lambda: services.village_archive_update(
-            by=request.user, village=village, data=data, base_version=version, request=request),
-            success=_("Village archive saved."), done=lambda: ("org:node", village.pk))
-    return _form_page(request, form, outcome,
-                      title=_("Village archive of %(name)s") % {"name": village.name},
-                      crumbs=breadcrumbs(village, request.user))
+        outcome = _submit(
+            request,
+            form,
+            lambda: services.village_archive_update(
+                by=request.user, village=village, data=data, base_version=version, request=request
+            ),
+            success=_("Village archive saved."),
+            done=lambda: ("org:node", village.pk),
+        )
+    return _form_page(
+        request,
+        form,
+        outcome,
+        title=_("Village archive of %(name)s") % {"name": village.name},
+        crumbs=breadcrumbs(village, request.user),
+    )
 
 
 @require_POST
@@ -210,7 +300,9 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
     """Show one full value (audited); answers an htmx fragment or a small page."""
     if kind not in ("household", "resident"):
         raise Http404
-    obj: Household | Resident = _household(request, pk) if kind == "household" else _resident(request, pk)
+    obj: Household | Resident = (
+        _household(request, pk) if kind == "household" else _resident(request, pk)
+    )
     try:
         value = services.reveal(by=request.user, obj=obj, field=field, request=request)
     except (Household.DoesNotExist, Resident.DoesNotExist):
@@ -220,8 +312,9 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
     except PermissionDenied as exc:
         return _forbidden(request, exc)
     household_pk = obj.pk if isinstance(obj, Household) else obj.household_id
-    response = render(request, "households/revealed.html",
-                      {"value": value, "household_pk": household_pk})
+    response = render(
+        request, "households/revealed.html", {"value": value, "household_pk": household_pk}
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -229,8 +322,11 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
 def search_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     results = selectors.search(request.user, query)
-    return render(request, "households/search.html", {
-        "results": results, "search_query": query, "scope": scope_for(request.user)})
+    return render(
+        request,
+        "households/search.html",
+        {"results": results, "search_query": query, "scope": scope_for(request.user)},
+    )
 
 
 def _file_errors(form: Any, exc: ValidationError) -> None:

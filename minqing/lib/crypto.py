@@ -41,27 +41,37 @@ class Keyring:
 
     @classmethod
     def generate(cls) -> Keyring:
-        return cls(keys={1: AESGCM.generate_key(bit_length=256)}, current=1,
-                   index_key=os.urandom(32))
+        return cls(
+            keys={1: AESGCM.generate_key(bit_length=256)}, current=1, index_key=os.urandom(32)
+        )
 
     def with_new_key(self) -> Keyring:
         new_id = max(self.keys) + 1
-        return Keyring(keys={**self.keys, new_id: AESGCM.generate_key(bit_length=256)},
-                       current=new_id, index_key=self.index_key)
+        return Keyring(
+            keys={**self.keys, new_id: AESGCM.generate_key(bit_length=256)},
+            current=new_id,
+            index_key=self.index_key,
+        )
 
     def to_json(self) -> str:
-        return json.dumps({
-            "current": self.current,
-            "keys": {str(k): base64.b64encode(v).decode() for k, v in self.keys.items()},
-            "index_key": base64.b64encode(self.index_key).decode(),
-        }, indent=2)
+        return json.dumps(
+            {
+                "current": self.current,
+                "keys": {str(k): base64.b64encode(v).decode() for k, v in self.keys.items()},
+                "index_key": base64.b64encode(self.index_key).decode(),
+            },
+            indent=2,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Keyring:
         try:
             raw = json.loads(text)
-            return cls(keys={int(k): base64.b64decode(v) for k, v in raw["keys"].items()},
-                       current=int(raw["current"]), index_key=base64.b64decode(raw["index_key"]))
+            return cls(
+                keys={int(k): base64.b64decode(v) for k, v in raw["keys"].items()},
+                current=int(raw["current"]),
+                index_key=base64.b64decode(raw["index_key"]),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise KeyringError(f"malformed key ring: {exc}") from exc
 
@@ -136,8 +146,10 @@ def decrypt(blob: bytes, ring: Keyring | None = None) -> str:
     try:
         return _aead(ring.keys[key_id]).decrypt(blob[3:15], blob[15:], blob[:3]).decode()
     except InvalidTag as exc:
-        raise KeyringError(f"value sealed with key {key_id} fails authentication: wrong key "
-                           "ring, or the stored value was altered") from exc
+        raise KeyringError(
+            f"value sealed with key {key_id} fails authentication: wrong key "
+            "ring, or the stored value was altered"
+        ) from exc
 
 
 def blind_index(value: str, purpose: str, ring: Keyring | None = None) -> str:

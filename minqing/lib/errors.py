@@ -6,8 +6,10 @@ from django.utils.translation import gettext_lazy as _
 class StaleEdit(Exception):
     """The edit was based on an older version of the record (SECURITY.md 18): answer 409."""
 
-    message = _("Someone else changed this record after you opened it. Reload, check their "
-                "change and apply yours again; your input is kept below.")
+    message = _(
+        "Someone else changed this record after you opened it. Reload, check their "
+        "change and apply yours again; your input is kept below."
+    )
 
 
 class PermissionDenied(Exception):

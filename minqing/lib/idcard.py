@@ -28,8 +28,9 @@ def validate_id_number(value: str) -> str:
     """Return the normalised ID number or raise ValidationError saying what is wrong."""
     value = normalize_id_number(value)
     if not _ID_RE.match(value):
-        raise ValidationError(_("ID number must be 17 digits followed by a digit or X."),
-                              code="id_format")
+        raise ValidationError(
+            _("ID number must be 17 digits followed by a digit or X."), code="id_format"
+        )
     if birth_date_from_id(value) is None:
         raise ValidationError(_("ID number contains an impossible birth date."), code="id_birth")
     if check_digit(value[:17]) != value[17]:
@@ -68,7 +69,10 @@ def validate_phone(value: str) -> str:
     if _LANDLINE_RE.match(raw.replace(" ", "")):
         return raw.replace(" ", "")
     raise ValidationError(
-        _("Phone must be an 11-digit mobile number starting with 13–19, or a landline such as 0558-1234567."),
+        _(
+            "Phone must be an 11-digit mobile number starting with 13–19, "
+            "or a landline such as 0558-1234567."
+        ),
         code="phone_format",
     )
 

@@ -21,5 +21,7 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "geolocation=(self), camera=(self), microphone=()"
+        )
         return response

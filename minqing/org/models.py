@@ -57,14 +57,26 @@ class Node(models.Model):
     kept in step by the household services (``minqing recount`` rebuilds them).
     """
 
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="children", verbose_name=_("parent"))
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
+    )
     name = models.CharField(_("name"), max_length=100, db_index=True)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices)
-    level_name = models.CharField(_("local level name"), max_length=20, blank=True,
-                                  help_text=_("What this place calls the level, e.g. 社区, 片, 村民小组, 楼栋."))
+    level_name = models.CharField(
+        _("local level name"),
+        max_length=20,
+        blank=True,
+        help_text=_("What this place calls the level, e.g. 社区, 片, 村民小组, 楼栋."),
+    )
     code = models.CharField(_("official code"), max_length=32, blank=True, db_index=True)
-    kind = models.CharField(_("urban/rural"), max_length=8, choices=Kind.choices, default=Kind.RURAL)
+    kind = models.CharField(
+        _("urban/rural"), max_length=8, choices=Kind.choices, default=Kind.RURAL
+    )
     path = models.CharField(max_length=255, unique=True, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     sort_key = models.PositiveIntegerField(default=0)
@@ -79,8 +91,9 @@ class Node(models.Model):
         ordering = ["path"]
         constraints = [
             models.UniqueConstraint(fields=["parent", "name"], name="node_unique_name_per_parent"),
-            models.UniqueConstraint(fields=["name"], condition=Q(parent__isnull=True),
-                                    name="node_unique_root_name"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(parent__isnull=True), name="node_unique_root_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,8 +116,9 @@ class Node(models.Model):
 class Department(models.Model):
     """区直单位 — a county department (电力, 社保, 司法, 派出所 …) that handles issues."""
 
-    county = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="departments",
-                               verbose_name=_("county"))
+    county = models.ForeignKey(
+        Node, on_delete=models.PROTECT, related_name="departments", verbose_name=_("county")
+    )
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=32, blank=True)
 

@@ -6,16 +6,23 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Value
 from django.db.models.functions import Concat, Substr
-from django.db.models import Value
 from django.utils.translation import gettext as _
 
 from minqing.org.models import LEVEL_ORDER, Kind, Level, Node
 
 
-def node_create(*, name: str, level: str, parent: Node | None = None, code: str = "",
-                level_name: str = "", kind: str | None = None, sort_key: int = 0) -> Node:
+def node_create(
+    *,
+    name: str,
+    level: str,
+    parent: Node | None = None,
+    code: str = "",
+    level_name: str = "",
+    kind: str | None = None,
+    sort_key: int = 0,
+) -> Node:
     """Add a node under ``parent`` (or a root); names are unique among siblings."""
     name = name.strip()
     if not name:
@@ -23,15 +30,24 @@ def node_create(*, name: str, level: str, parent: Node | None = None, code: str 
     if level not in LEVEL_ORDER:
         raise ValidationError({"level": _("Unknown level %(level)s.") % {"level": level}})
     if parent is not None and LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(parent.level):
-        raise ValidationError({"level": _("A %(child)s cannot sit under a %(parent)s.") % {
-            "child": Level(level).label, "parent": parent.get_level_display()}})
+        raise ValidationError(
+            {
+                "level": _("A %(child)s cannot sit under a %(parent)s.")
+                % {"child": Level(level).label, "parent": parent.get_level_display()}
+            }
+        )
     siblings = Node.objects.filter(parent=parent, name=name)
     if siblings.exists():
         raise ValidationError({"name": _("%(name)s already exists here.") % {"name": name}})
     with transaction.atomic():
         node = Node.objects.create(
-            parent=parent, name=name, level=level, level_name=level_name, code=code,
-            kind=kind or (parent.kind if parent else Kind.RURAL), sort_key=sort_key,
+            parent=parent,
+            name=name,
+            level=level,
+            level_name=level_name,
+            code=code,
+            kind=kind or (parent.kind if parent else Kind.RURAL),
+            sort_key=sort_key,
             path=f"tmp-{name}-{parent.pk if parent else 0}",
             depth=(parent.depth + 1) if parent else 0,
         )
@@ -49,16 +65,18 @@ def node_move(*, node: Node, new_parent: Node) -> Node:
     with transaction.atomic():
         old_path, new_path = node.path, f"{new_parent.path}{node.pk}/"
         depth_shift = new_parent.depth + 1 - node.depth
-        adjust_counts(node.ancestor_ids, households=-node.household_count,
-                      residents=-node.resident_count)
+        adjust_counts(
+            node.ancestor_ids, households=-node.household_count, residents=-node.resident_count
+        )
         Node.objects.subtree(node).update(
             path=Concat(Value(new_path), Substr("path", len(old_path) + 1)),
             depth=F("depth") + depth_shift,
         )
         Node.objects.filter(pk=node.pk).update(parent=new_parent)
         node.refresh_from_db()
-        adjust_counts(node.ancestor_ids, households=node.household_count,
-                      residents=node.resident_count)
+        adjust_counts(
+            node.ancestor_ids, households=node.household_count, residents=node.resident_count
+        )
     return node
 
 

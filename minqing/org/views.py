@@ -10,7 +10,13 @@ from minqing.accounts.scope import scope_for
 from minqing.households.models import HouseholdTag, VillageArchive
 from minqing.households.selectors import village_households
 from minqing.org.models import Level, Node
-from minqing.org.selectors import breadcrumbs, children_of, nodes_visible_to, scope_roots, village_of
+from minqing.org.selectors import (
+    breadcrumbs,
+    children_of,
+    nodes_visible_to,
+    scope_roots,
+    village_of,
+)
 
 PAGE_SIZE = 50
 
@@ -41,12 +47,16 @@ def node_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if village is not None:
         tag = request.GET.get("tag", "")
         page = Paginator(village_households(village, node=node, tag=tag), PAGE_SIZE).get_page(
-            request.GET.get("page"))
-        context.update({
-            "page": page,
-            "tag": tag,
-            "tags": HouseholdTag.objects.all(),
-            "archive": VillageArchive.objects.filter(village=village).first()
-            if node.pk == village.pk else None,
-        })
+            request.GET.get("page")
+        )
+        context.update(
+            {
+                "page": page,
+                "tag": tag,
+                "tags": HouseholdTag.objects.all(),
+                "archive": VillageArchive.objects.filter(village=village).first()
+                if node.pk == village.pk
+                else None,
+            }
+        )
     return render(request, "org/node.html", context)

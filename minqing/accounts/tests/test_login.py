@@ -1,11 +1,10 @@
 import datetime as dt
 
+import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
-
-import pytest
 
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD
@@ -44,8 +43,10 @@ def test_a_success_resets_the_count(client, county, owner):
     assert _login(client, PASSWORD).status_code == 302
 
 
-@pytest.mark.parametrize("password", ["short1A!", "alllowercaseletters", "owner-owner-owner",
-                                      "123456789012", "password1234"])
+@pytest.mark.parametrize(
+    "password",
+    ["short1A!", "alllowercaseletters", "owner-owner-owner", "123456789012", "password1234"],
+)
 def test_weak_passwords_are_refused(county, owner, password):
     with pytest.raises(ValidationError):
         validate_password(password, owner)

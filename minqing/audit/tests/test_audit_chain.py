@@ -6,7 +6,6 @@ from django.urls import reverse
 
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record, verify_chain
-from minqing.households.models import Household
 from minqing.households.services import household_update
 
 
@@ -15,8 +14,11 @@ def test_chain_verifies_and_detects_an_edited_row(county):
         audit_record(action="test", username=f"u{i}")
     assert verify_chain()[1] is None
     victim = AuditEvent.objects.order_by("id")[2]
-    _without_triggers(lambda c: c.execute(
-        "UPDATE audit_auditevent SET username = %s WHERE id = %s", ["mallory", victim.pk]))
+    _without_triggers(
+        lambda c: c.execute(
+            "UPDATE audit_auditevent SET username = %s WHERE id = %s", ["mallory", victim.pk]
+        )
+    )
     checked, problem = verify_chain()
     assert checked == 2
     assert problem.startswith(f"row {victim.pk}:")
@@ -28,7 +30,9 @@ def test_deleted_row_is_detected(county):
     for i in range(3):
         audit_record(action="test", username=f"u{i}")
     victim = AuditEvent.objects.order_by("-id")[1]
-    _without_triggers(lambda c: c.execute("DELETE FROM audit_auditevent WHERE id = %s", [victim.pk]))
+    _without_triggers(
+        lambda c: c.execute("DELETE FROM audit_auditevent WHERE id = %s", [victim.pk])
+    )
     assert verify_chain()[1] is not None
 
 
@@ -48,8 +52,12 @@ def test_failed_audit_write_rolls_back_the_change(county, owner, monkeypatch):
 
     monkeypatch.setattr("minqing.households.services.audit_record", broken)
     with pytest.raises(DatabaseError):
-        household_update(by=owner, household=household, data={"address": "新地址"},
-                         base_version=household.version)
+        household_update(
+            by=owner,
+            household=household,
+            data={"address": "新地址"},
+            base_version=household.version,
+        )
     household.refresh_from_db()
     assert household.address != "新地址"
     assert household.version == 1

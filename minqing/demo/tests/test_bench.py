@@ -22,9 +22,13 @@ def test_bench_runs_end_to_end():
     table = out.getvalue()
     assert table.startswith("### Minqing benchmark")
     assert "| County build: 30 households" in table
-    for figure in ("Household page · county user", "Village page · village cadre",
-                   "Search: exact ID number · county user", "Search: phone · village cadre",
-                   "Household page queries: smallest"):
+    for figure in (
+        "Household page · county user",
+        "Village page · village cadre",
+        "Search: exact ID number · county user",
+        "Search: phone · village cadre",
+        "Household page queries: smallest",
+    ):
         assert figure in table
     assert "trivial logged-in page" in table
 

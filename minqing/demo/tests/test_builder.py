@@ -47,15 +47,15 @@ def test_sealer_writes_what_the_fields_read(settings, tmp_path):
     assert crypto.decrypt(blob, ring) == "341602198001010018"
     assert blob[:3] == crypto.encrypt("x", ring)[:3]  # same version and key id header
     assert sealer.blind_index("13800000000", "phone") == crypto.blind_index(
-        "13800000000", "phone", ring)
+        "13800000000", "phone", ring
+    )
 
 
 def test_id_allocator_never_repeats_a_number():
     today = dt.date(2025, 6, 1)
     born = dt.date(1970, 1, 1)
     allocators = [IdAllocator(i, 3) for i in range(3)]
-    numbers = [a.take(born, sex, today)[1] for a in allocators for sex in "MF"
-               for _ in range(300)]
+    numbers = [a.take(born, sex, today)[1] for a in allocators for sex in "MF" for _ in range(300)]
     assert len(set(numbers)) == len(numbers)
     for number in numbers:
         validate_id_number(number)
@@ -73,8 +73,13 @@ def test_plan_of_the_qiaocheng_preset():
     names_per_parent = Counter((n.parent_id, n.name) for n in plan.nodes)
     assert max(names_per_parent.values()) == 1
     for node in plan.nodes:
-        digits = {Level.COUNTY: 6, Level.TOWN: 9, Level.VILLAGE: 12, Level.AREA: 15,
-                  Level.GRID: 15}[node.level]
+        digits = {
+            Level.COUNTY: 6,
+            Level.TOWN: 9,
+            Level.VILLAGE: 12,
+            Level.AREA: 15,
+            Level.GRID: 15,
+        }[node.level]
         assert len(node.code) == digits and node.code.isdigit() and node.code.startswith("341602")
     grid_names = {n.level_name for n in plan.nodes if n.level == Level.GRID}
     assert grid_names == {"村民小组", "网格", "楼栋"}
@@ -138,8 +143,15 @@ def test_demo_users_roles_and_scope(built):
         if where is None:
             assert assignment.node is None
         else:
-            assert assignment.node.level == {"county": Level.COUNTY, "town": Level.TOWN,
-                                             "village": Level.VILLAGE, "grid": Level.GRID}[where]
+            assert (
+                assignment.node.level
+                == {
+                    "county": Level.COUNTY,
+                    "town": Level.TOWN,
+                    "village": Level.VILLAGE,
+                    "grid": Level.GRID,
+                }[where]
+            )
     village_user = User.objects.get(username="village")
     village = RoleAssignment.objects.get(user=village_user).node
     scope = scope_for(village_user)
@@ -182,14 +194,21 @@ def _index_names() -> set[str]:
     tables = ("households_household", "households_resident", "households_household_tags")
     with connection.cursor() as cur:
         if connection.vendor == "sqlite":
-            cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name "
-                        "IN (%s, %s, %s)", tables)
+            cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name "
+                "IN (%s, %s, %s)",
+                tables,
+            )
         else:
-            cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
-                        "(%s, %s, %s)", tables)
+            cur.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN (%s, %s, %s)", tables
+            )
             rows = cur.fetchall()
-            cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE "
-                        "conrelid::regclass::text IN (%s, %s, %s)", tables)
+            cur.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE "
+                "conrelid::regclass::text IN (%s, %s, %s)",
+                tables,
+            )
             return set(rows) | set(cur.fetchall())
         return set(cur.fetchall())
 
@@ -206,12 +225,21 @@ def test_deferred_indexes_and_workers_restore_the_schema(db):
 
 def test_same_seed_same_people(db):
     plan = plan_county(Size.for_households(40), seed=5)
-    batch = Batch(seed=5, index=0, count=1, villages=plan.villages, tag_ids=defaultdict(int),
-                  ring=crypto.keyring(), today=dt.date(2025, 1, 1), stamp="",
-                  dates_as_text=True)
+    batch = Batch(
+        seed=5,
+        index=0,
+        count=1,
+        villages=plan.villages,
+        tag_ids=defaultdict(int),
+        ring=crypto.keyring(),
+        today=dt.date(2025, 1, 1),
+        stamp="",
+        dates_as_text=True,
+    )
     first, second = generate_batch(batch), generate_batch(batch)
     assert [(r[1], r[2], r[4]) for r in first.residents] == [
-        (r[1], r[2], r[4]) for r in second.residents]
+        (r[1], r[2], r[4]) for r in second.residents
+    ]
     assert first.residents[0][5] != second.residents[0][5]  # fresh nonce, same plaintext
 
 

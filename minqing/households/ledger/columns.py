@@ -27,27 +27,80 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("village", "村/社区", ("村", "社区", "村社区", "村居", "所属村", "所属社区", "行政村",
-                               "村名", "社区名称", "村/社区名称", "村（社区）"), True, 12),
-    Column("grid", "组/网格", ("组", "网格", "组网格", "村民小组", "小组", "组别", "网格名称",
-                              "所属网格", "所属组", "组/网格名称"), True, 10),
+    Column(
+        "village",
+        "村/社区",
+        (
+            "村",
+            "社区",
+            "村社区",
+            "村居",
+            "所属村",
+            "所属社区",
+            "行政村",
+            "村名",
+            "社区名称",
+            "村/社区名称",
+            "村（社区）",
+        ),
+        True,
+        12,
+    ),
+    Column(
+        "grid",
+        "组/网格",
+        (
+            "组",
+            "网格",
+            "组网格",
+            "村民小组",
+            "小组",
+            "组别",
+            "网格名称",
+            "所属网格",
+            "所属组",
+            "组/网格名称",
+        ),
+        True,
+        10,
+    ),
     Column("number", "户编号", ("户号", "户编码", "家庭编号", "户籍编号"), True, 10, True),
     Column("head_name", "户主姓名", ("户主",), True, 10),
     Column("address", "家庭住址", ("住址", "地址", "家庭地址", "现住址", "居住地址"), True, 24),
-    Column("household_phone", "家庭联系电话", ("家庭电话", "户联系电话", "家庭联系方式"), True, 14,
-           True),
-    Column("tags", "重点户标签", ("标签", "重点户", "重点户类别", "户类别", "重点户类型"),
-           True, 16),
-    Column("income_source", "主要收入来源", ("收入来源", "家庭收入来源", "家庭主要收入来源"), True,
-           12),
+    Column(
+        "household_phone",
+        "家庭联系电话",
+        ("家庭电话", "户联系电话", "家庭联系方式"),
+        True,
+        14,
+        True,
+    ),
+    Column(
+        "tags", "重点户标签", ("标签", "重点户", "重点户类别", "户类别", "重点户类型"), True, 16
+    ),
+    Column(
+        "income_source", "主要收入来源", ("收入来源", "家庭收入来源", "家庭主要收入来源"), True, 12
+    ),
     Column("name", "姓名", ("成员姓名", "人员姓名", "家庭成员姓名", "家庭成员"), False, 10),
     Column("relation", "与户主关系", ("关系", "与户主的关系", "家庭关系"), False, 10),
     Column("sex", "性别", (), False, 6),
-    Column("id_number", "身份证号", ("身份证号码", "公民身份号码", "身份证", "公民身份证号码",
-                                  "身份证件号码", "证件号码"), False, 21, True),
+    Column(
+        "id_number",
+        "身份证号",
+        ("身份证号码", "公民身份号码", "身份证", "公民身份证号码", "身份证件号码", "证件号码"),
+        False,
+        21,
+        True,
+    ),
     Column("birth_date", "出生日期", ("出生年月", "出生年月日", "生日"), False, 12),
-    Column("phone", "联系电话", ("手机号", "手机号码", "手机", "电话", "电话号码", "个人电话",
-                                "本人电话", "联系方式"), False, 14, True),
+    Column(
+        "phone",
+        "联系电话",
+        ("手机号", "手机号码", "手机", "电话", "电话号码", "个人电话", "本人电话", "联系方式"),
+        False,
+        14,
+        True,
+    ),
     Column("politics", "政治面貌", (), False, 10),
     Column("education", "文化程度", ("学历",), False, 10),
     Column("occupation", "职业", ("从事职业",), False, 10),
@@ -64,7 +117,7 @@ _NOISE = re.compile(r"[\s*＊:：]|[(（][^)）]*[)）]")
 
 
 def normalize_header(text: object) -> str:
-    """"身份证 号码（18位）*" → "身份证号码": drop spaces, markers and bracketed hints."""
+    """ "身份证 号码（18位）*" → "身份证号码": drop spaces, markers and bracketed hints."""
     return _NOISE.sub("", str(text or "")).replace("／", "/").replace("\\", "/")
 
 
@@ -81,15 +134,27 @@ def column_key(header: object) -> str | None:
 
 #: Preferred words when writing a ledger; each maps back to the same code through validation.
 SEX_WORD = {Sex.MALE: "男", Sex.FEMALE: "女"}
-HEALTH_WORD = {Health.HEALTHY: "健康", Health.CHRONIC: "慢性病", Health.SERIOUS: "大病",
-               Health.DISABLED: "残疾"}
-POLITICS_WORD = {Politics.MASSES: "群众", Politics.PARTY: "中共党员", Politics.LEAGUE: "共青团员",
-                 Politics.OTHER: "民主党派"}
+HEALTH_WORD = {
+    Health.HEALTHY: "健康",
+    Health.CHRONIC: "慢性病",
+    Health.SERIOUS: "大病",
+    Health.DISABLED: "残疾",
+}
+POLITICS_WORD = {
+    Politics.MASSES: "群众",
+    Politics.PARTY: "中共党员",
+    Politics.LEAGUE: "共青团员",
+    Politics.OTHER: "民主党派",
+}
 _RELATION_WORD = {
-    Relation.HEAD: ("户主", "户主"), Relation.SPOUSE: ("配偶", "配偶"),
-    Relation.CHILD: ("子", "女"), Relation.CHILD_IN_LAW: ("女婿", "儿媳"),
-    Relation.GRANDCHILD: ("孙子", "孙女"), Relation.PARENT: ("父亲", "母亲"),
-    Relation.GRANDPARENT: ("祖父", "祖母"), Relation.SIBLING: ("兄弟姐妹", "兄弟姐妹"),
+    Relation.HEAD: ("户主", "户主"),
+    Relation.SPOUSE: ("配偶", "配偶"),
+    Relation.CHILD: ("子", "女"),
+    Relation.CHILD_IN_LAW: ("女婿", "儿媳"),
+    Relation.GRANDCHILD: ("孙子", "孙女"),
+    Relation.PARENT: ("父亲", "母亲"),
+    Relation.GRANDPARENT: ("祖父", "祖母"),
+    Relation.SIBLING: ("兄弟姐妹", "兄弟姐妹"),
     Relation.OTHER: ("其他", "其他"),
 }
 YES_WORDS = frozenset({"是", "Y", "y", "1", "true", "TRUE", "True"})

@@ -68,15 +68,21 @@ class _Stamp:
     @property
     def lines(self) -> list[tuple[str, str]]:
         return [
-            ("导出人", self.who), ("导出时间", f"{self.when:%Y-%m-%d %H:%M:%S}"),
+            ("导出人", self.who),
+            ("导出时间", f"{self.when:%Y-%m-%d %H:%M:%S}"),
             ("范围", self.node),
-            ("内容", "完整个人信息（未脱敏），请妥善保管，用完即删" if self.unmasked
-             else "已脱敏：身份证号和电话已遮盖"),
+            (
+                "内容",
+                "完整个人信息（未脱敏），请妥善保管，用完即删"
+                if self.unmasked
+                else "已脱敏：身份证号和电话已遮盖",
+            ),
         ]
 
 
-def ledger_export(*, by: Any, node: Node, file_format: str, unmasked: bool = False,
-                  request: Any = None) -> LedgerExport:
+def ledger_export(
+    *, by: Any, node: Node, file_format: str, unmasked: bool = False, request: Any = None
+) -> LedgerExport:
     """Export the ledger of ``node``'s subtree; every export writes one audit row first.
 
     Out-of-scope nodes raise ``Node.DoesNotExist`` (answer 404); an unmasked export without the
@@ -93,13 +99,25 @@ def ledger_export(*, by: Any, node: Node, file_format: str, unmasked: bool = Fal
     minors = scope.covers_path(node.path, roles=MINOR_ROLES)
     households = Household.objects.filter(subtree_q(node.path, "node__path")).count()
     with transaction.atomic():
-        audit_record(action="personal_data.export" if unmasked else "ledger.export", user=by,
-                     request=request, obj=node,
-                     detail={"format": file_format, "masked": not unmasked,
-                             "households": households, "minors": minors})
+        audit_record(
+            action="personal_data.export" if unmasked else "ledger.export",
+            user=by,
+            request=request,
+            obj=node,
+            detail={
+                "format": file_format,
+                "masked": not unmasked,
+                "households": households,
+                "minors": minors,
+            },
+        )
     when = timezone.localtime()
-    stamp = _Stamp(who=f"{by} ({by.username})" if str(by) != by.username else by.username,
-                   when=when, node=node.name, unmasked=unmasked)
+    stamp = _Stamp(
+        who=f"{by} ({by.username})" if str(by) != by.username else by.username,
+        when=when,
+        node=node.name,
+        unmasked=unmasked,
+    )
     rows = ledger_rows(node, unmasked=unmasked, minors=minors)
     filename = f"台账-{node.name}-{when:%Y%m%d-%H%M}{'-未脱敏' if unmasked else ''}.{file_format}"
     if file_format == "csv":
@@ -113,29 +131,47 @@ def ledger_rows(node: Node, *, unmasked: bool, minors: bool) -> Iterator[list[An
     names.update(Node.objects.filter(pk__in=node.ancestor_ids).values_list("id", "name"))
     tags: dict[int, list[str]] = defaultdict(list)
     through = Household.tags.through
-    for hh_id, tag in (through.objects.filter(subtree_q(node.path, "household__node__path"))
-                       .order_by("householdtag__sort_key", "householdtag__code")
-                       .values_list("household_id", "householdtag__name")
-                       .iterator(chunk_size=_CHUNK)):
+    for hh_id, tag in (
+        through.objects.filter(subtree_q(node.path, "household__node__path"))
+        .order_by("householdtag__sort_key", "householdtag__code")
+        .values_list("household_id", "householdtag__name")
+        .iterator(chunk_size=_CHUNK)
+    ):
         tags[hh_id].append(tag)
-    households = (Household.objects.filter(subtree_q(node.path, "node__path"))
-                  .select_related("village", "node")
-                  .order_by("village__path", "number", "id"))
-    residents = iter(Resident.objects.filter(subtree_q(node.path, "household__node__path"))
-                     .annotate(head_first=Case(When(relation=Relation.HEAD, then=Value(0)),
-                                               default=Value(1), output_field=IntegerField()))
-                     .order_by("household__village__path", "household__number", "household_id",
-                               "head_first", "id")
-                     .iterator(chunk_size=_CHUNK))
+    households = (
+        Household.objects.filter(subtree_q(node.path, "node__path"))
+        .select_related("village", "node")
+        .order_by("village__path", "number", "id")
+    )
+    residents = iter(
+        Resident.objects.filter(subtree_q(node.path, "household__node__path"))
+        .annotate(
+            head_first=Case(
+                When(relation=Relation.HEAD, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by(
+            "household__village__path", "household__number", "household_id", "head_first", "id"
+        )
+        .iterator(chunk_size=_CHUNK)
+    )
     secret = plain if unmasked else _masked
     pending = next(residents, None)
     for household in households.iterator(chunk_size=_CHUNK):
         ids = [int(p) for p in household.node.path.strip("/").split("/")]
-        below = ids[ids.index(household.village_id) + 1:] if household.village_id in ids else []
-        head = [household.village.name, "/".join(names.get(i, "") for i in below),
-                household.number, household.head_name, household.address,
-                secret(household.phone), "、".join(tags.get(household.pk, [])),
-                household.income_source]
+        below = ids[ids.index(household.village_id) + 1 :] if household.village_id in ids else []
+        head = [
+            household.village.name,
+            "/".join(names.get(i, "") for i in below),
+            household.number,
+            household.head_name,
+            household.address,
+            secret(household.phone),
+            "、".join(tags.get(household.pk, [])),
+            household.income_source,
+        ]
         wrote = False
         while pending is not None and pending.household_id == household.pk:
             resident, pending = pending, next(residents, None)
@@ -143,12 +179,18 @@ def ledger_rows(node: Node, *, unmasked: bool, minors: bool) -> Iterator[list[An
                 continue
             wrote = True
             yield head + [
-                resident.name, relation_word(resident.relation, resident.sex),
-                SEX_WORD.get(resident.sex, ""), secret(resident.id_number),
-                resident.birth_date or "", secret(resident.phone),
-                POLITICS_WORD.get(resident.politics, ""), resident.education,
-                resident.occupation, "是" if resident.works_away else "否",
-                HEALTH_WORD.get(resident.health, ""), resident.notes,
+                resident.name,
+                relation_word(resident.relation, resident.sex),
+                SEX_WORD.get(resident.sex, ""),
+                secret(resident.id_number),
+                resident.birth_date or "",
+                secret(resident.phone),
+                POLITICS_WORD.get(resident.politics, ""),
+                resident.education,
+                resident.occupation,
+                "是" if resident.works_away else "否",
+                HEALTH_WORD.get(resident.health, ""),
+                resident.notes,
             ]
         if not wrote:
             yield head + [""] * (len(HEADERS) - len(head))
@@ -230,8 +272,9 @@ def _write_xlsx(rows: Iterator[list[Any]], stamp: _Stamp) -> IO[bytes]:
     sheet.append(header)
     count = 0
     for row in rows:
-        sheet.append([_text_cell(sheet, v) if isinstance(v, str) and v.startswith("=") else v
-                      for v in row])
+        sheet.append(
+            [_text_cell(sheet, v) if isinstance(v, str) and v.startswith("=") else v for v in row]
+        )
         count += 1
     note = workbook.create_sheet(NOTE_SHEET)
     note.column_dimensions["A"].width = 12
@@ -283,8 +326,12 @@ def ledger_template(node: Node | None = None) -> bytes:
     headers = {c.header: get_column_letter(i) for i, c in enumerate(COLUMNS, start=1)}
     for header, words in accepted_values().items():
         # A drop-down as a hint only: synonyms typed by hand stay allowed.
-        validation = DataValidation(type="list", formula1='"' + ",".join(words) + '"',
-                                    allow_blank=True, showErrorMessage=False)
+        validation = DataValidation(
+            type="list",
+            formula1='"' + ",".join(words) + '"',
+            allow_blank=True,
+            showErrorMessage=False,
+        )
         validation.add(f"{headers[header]}2:{headers[header]}5000")
         sheet.add_data_validation(validation)
 
@@ -303,20 +350,42 @@ def ledger_template(node: Node | None = None) -> bytes:
     if node is not None:
         guide.append([])
         guide.append(["村/社区", "组/网格"])
-        villages = ([node] if node.level == Level.VILLAGE else
-                    Node.objects.subtree(node).filter(level=Level.VILLAGE).order_by("path"))
+        villages = (
+            [node]
+            if node.level == Level.VILLAGE
+            else Node.objects.subtree(node).filter(level=Level.VILLAGE).order_by("path")
+        )
         for village in villages:
-            children = village.children.order_by("sort_key", "name").values_list("name",
-                                                                                 flat=True)
+            children = village.children.order_by("sort_key", "name").values_list("name", flat=True)
             guide.append([village.name, "、".join(children)])
     guide.append([])
     guide.append(["示例（请填写在“台账”工作表）"])
     guide.append(HEADERS)
     born = dt.date(1975, 6, 18)
-    guide.append(["王庄村", "一组", "A001", "张建华", "王庄村一组8号", "13800000000",
-                  "脱贫户、务工户", "务农", "张建华", "户主", "男",
-                  make_id_number("341602", born, 3, "M"), born.isoformat(), "13800000000",
-                  "中共党员", "初中", "农民", "否", "健康", ""])
+    guide.append(
+        [
+            "王庄村",
+            "一组",
+            "A001",
+            "张建华",
+            "王庄村一组8号",
+            "13800000000",
+            "脱贫户、务工户",
+            "务农",
+            "张建华",
+            "户主",
+            "男",
+            make_id_number("341602", born, 3, "M"),
+            born.isoformat(),
+            "13800000000",
+            "中共党员",
+            "初中",
+            "农民",
+            "否",
+            "健康",
+            "",
+        ]
+    )
     for row in guide.iter_rows(min_row=2, max_col=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -52,9 +52,13 @@ def require_import(by: Any, node: Node) -> None:
 
 def _report(table: LedgerTable, plan: Plan, counts: dict[str, Any]) -> dict[str, Any]:
     return {
-        "file_format": table.file_format, "sheet": table.sheet, "header_row": table.header_row,
-        "ignored_columns": table.ignored, **plan.summary(),
-        "errors": [e.as_dict() for e in plan.errors], "plan": counts,
+        "file_format": table.file_format,
+        "sheet": table.sheet,
+        "header_row": table.header_row,
+        "ignored_columns": table.ignored,
+        **plan.summary(),
+        "errors": [e.as_dict() for e in plan.errors],
+        "plan": counts,
     }
 
 
@@ -64,32 +68,46 @@ def _check(by: Any, node: Node, table: LedgerTable, today: dt.date | None) -> tu
     return plan, _report(table, plan, counts.as_dict())
 
 
-def ledger_check(*, by: Any, node: Node, filename: str, data: bytes,
-                 today: dt.date | None = None) -> LedgerImport:
+def ledger_check(
+    *, by: Any, node: Node, filename: str, data: bytes, today: dt.date | None = None
+) -> LedgerImport:
     """Check an uploaded ledger and keep it with its report; changes no archive.
 
     A file that cannot be read at all raises ``LedgerFileError`` and nothing is stored.
     """
     require_import(by, node)
     if node.level not in IMPORT_LEVELS:
-        raise LedgerFileError(_("Import into a village/community or a town, not into a "
-                                "group/grid."))
+        raise LedgerFileError(
+            _("Import into a village/community or a town, not into a group/grid.")
+        )
     file_format = check_upload(filename, len(data))
     table = read_ledger(data, file_format)
     _plan, report = _check(by, node, table, today)
     stored = storage.store(data, file_format)
     try:
         return LedgerImport.objects.create(
-            user=by, node=node, original_name=PurePath(filename).name[:255] or "ledger",
-            stored_path=stored, file_format=file_format, size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(), report=report)
+            user=by,
+            node=node,
+            original_name=PurePath(filename).name[:255] or "ledger",
+            stored_path=stored,
+            file_format=file_format,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            report=report,
+        )
     except Exception:
         storage.remove(stored)
         raise
 
 
-def ledger_import(*, by: Any, ledger_import: LedgerImport, valid_only: bool = False,
-                  request: Any = None, today: dt.date | None = None) -> LedgerImport:
+def ledger_import(
+    *,
+    by: Any,
+    ledger_import: LedgerImport,
+    valid_only: bool = False,
+    request: Any = None,
+    today: dt.date | None = None,
+) -> LedgerImport:
     """Import a checked ledger, all-or-nothing; ``valid_only`` skips households with errors.
 
     Raises ``ImportRefused`` (nothing imported) when the file still has errors and
@@ -102,8 +120,9 @@ def ledger_import(*, by: Any, ledger_import: LedgerImport, valid_only: bool = Fa
     try:
         data = storage.load(ledger_import.stored_path)
     except (OSError, ValueError, KeyringError):
-        raise ImportRefused(_("The uploaded file is no longer available; upload it again.")) \
-            from None
+        raise ImportRefused(
+            _("The uploaded file is no longer available; upload it again.")
+        ) from None
     table = read_ledger(data, ledger_import.file_format)
     started = time.monotonic()
     refused: ImportRefused | None = None
@@ -115,27 +134,43 @@ def ledger_import(*, by: Any, ledger_import: LedgerImport, valid_only: bool = Fa
             plan = plan_ledger(table, target=node, today=today)
             report = _report(table, plan, {})
             if plan.errors and not valid_only:
-                refused = ImportRefused(_("The file has errors, so nothing was imported. Correct "
-                                          "them and upload the file again, or import the valid "
-                                          "rows only."))
+                refused = ImportRefused(
+                    _(
+                        "The file has errors, so nothing was imported. Correct "
+                        "them and upload the file again, or import the valid "
+                        "rows only."
+                    )
+                )
             elif not plan.items:
-                refused = ImportRefused(_("No household in the file is free of errors; nothing "
-                                          "was imported."))
+                refused = ImportRefused(
+                    _("No household in the file is free of errors; nothing was imported.")
+                )
             if refused is not None:
-                report["plan"] = households_import(by=by, target=node, items=plan.items,
-                                                   dry_run=True).as_dict()
+                report["plan"] = households_import(
+                    by=by, target=node, items=plan.items, dry_run=True
+                ).as_dict()
                 locked.report = report
                 locked.save(update_fields=["report"])
             else:
                 counts = households_import(
-                    by=by, target=node, items=plan.items, request=request,
-                    detail={"ledger_import": locked.pk, "file": locked.original_name,
-                            "valid_only": valid_only, "rows": plan.rows,
-                            "skipped_households": plan.skipped_households,
-                            "errors": len(plan.errors)})
+                    by=by,
+                    target=node,
+                    items=plan.items,
+                    request=request,
+                    detail={
+                        "ledger_import": locked.pk,
+                        "file": locked.original_name,
+                        "valid_only": valid_only,
+                        "rows": plan.rows,
+                        "skipped_households": plan.skipped_households,
+                        "errors": len(plan.errors),
+                    },
+                )
                 report["plan"] = counts.as_dict()
-                report["result"] = {**counts.as_dict(),
-                                    "seconds": round(time.monotonic() - started, 2)}
+                report["result"] = {
+                    **counts.as_dict(),
+                    "seconds": round(time.monotonic() - started, 2),
+                }
                 locked.report = report
                 locked.status = LedgerImport.Status.IMPORTED
                 locked.valid_only = valid_only
@@ -144,9 +179,14 @@ def ledger_import(*, by: Any, ledger_import: LedgerImport, valid_only: bool = Fa
     except IntegrityError:
         # Someone changed the same records meanwhile; the transaction rolled back entirely.
         LedgerImport.objects.filter(pk=ledger_import.pk).update(
-            status=LedgerImport.Status.FAILED, finished_at=timezone.now())
-        raise ImportRefused(_("The archive changed during the import, so nothing was imported. "
-                              "Upload the file again to check it.")) from None
+            status=LedgerImport.Status.FAILED, finished_at=timezone.now()
+        )
+        raise ImportRefused(
+            _(
+                "The archive changed during the import, so nothing was imported. "
+                "Upload the file again to check it."
+            )
+        ) from None
     if refused is not None:
         raise refused
     return locked

@@ -39,10 +39,27 @@ from minqing.lib.masking import mask_id_number, mask_phone
 from minqing.org.models import Level, Node
 
 #: Ledger household columns that ``clean_household`` checks, by its field names.
-_HOUSEHOLD_FIELD_KEY = {"number": "number", "head_name": "head_name", "address": "address",
-                        "phone": "household_phone", "income_source": "income_source"}
-_RESIDENT_FIELDS = ("name", "relation", "sex", "id_number", "birth_date", "phone", "politics",
-                    "education", "occupation", "works_away", "health", "notes")
+_HOUSEHOLD_FIELD_KEY = {
+    "number": "number",
+    "head_name": "head_name",
+    "address": "address",
+    "phone": "household_phone",
+    "income_source": "income_source",
+}
+_RESIDENT_FIELDS = (
+    "name",
+    "relation",
+    "sex",
+    "id_number",
+    "birth_date",
+    "phone",
+    "politics",
+    "education",
+    "occupation",
+    "works_away",
+    "health",
+    "notes",
+)
 _CHUNK = 500
 
 
@@ -60,9 +77,13 @@ class Plan:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "households": self.households, "bad_rows": self.bad_rows,
-            "skipped_households": self.skipped_households, "skipped_rows": self.skipped_rows,
-            "valid_households": len(self.items), "valid_rows": self.rows - self.skipped_rows,
+            "rows": self.rows,
+            "households": self.households,
+            "bad_rows": self.bad_rows,
+            "skipped_households": self.skipped_households,
+            "skipped_rows": self.skipped_rows,
+            "valid_households": len(self.items),
+            "valid_rows": self.rows - self.skipped_rows,
         }
 
 
@@ -102,7 +123,7 @@ class _Group:
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
-    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
 
 
 def _relation_code(text: str) -> str | None:
@@ -155,8 +176,12 @@ class _Planner:
         required = ["number"] if self.target.level == Level.VILLAGE else ["village", "number"]
         for key in required:
             if key not in self.table.headers:
-                self.error(self.table.header_row, key, _("This column is missing."),
-                           column=COLUMN_BY_KEY[key].header)
+                self.error(
+                    self.table.header_row,
+                    key,
+                    _("This column is missing."),
+                    column=COLUMN_BY_KEY[key].header,
+                )
                 fatal = True
         if fatal:
             rows = len(self.table.rows)
@@ -166,16 +191,22 @@ class _Planner:
             self._check_household(group)
         self._check_duplicates(groups)
         self._match_archive(groups)
-        good = [g for g in groups if g.resolvable and not any(r.number in self.bad_rows
-                                                                for r in g.rows)]
+        good = [
+            g for g in groups if g.resolvable and not any(r.number in self.bad_rows for r in g.rows)
+        ]
         items = [self._item(g) for g in good]
         good_ids = {id(g) for g in good}
         skipped = [g for g in groups if id(g) not in good_ids]
         self.errors.sort(key=lambda e: e.row)
-        return Plan(items=items, errors=self.errors, rows=len(self.table.rows),
-                    households=len(groups), bad_rows=len(self.bad_rows),
-                    skipped_households=len(skipped),
-                    skipped_rows=sum(len(g.rows) for g in skipped))
+        return Plan(
+            items=items,
+            errors=self.errors,
+            rows=len(self.table.rows),
+            households=len(groups),
+            bad_rows=len(self.bad_rows),
+            skipped_households=len(skipped),
+            skipped_rows=sum(len(g.rows) for g in skipped),
+        )
 
     def _village(self, row: LedgerRow) -> Node | None:
         text = row.text("village")
@@ -188,13 +219,22 @@ class _Planner:
         if len(found) == 1:
             return found[0]
         if found:
-            self.error(row.number, "village", _(
-                "Several villages under %(node)s are called “%(name)s”; import into their town "
-                "instead.") % {"node": self.target.name, "name": text})
+            self.error(
+                row.number,
+                "village",
+                _(
+                    "Several villages under %(node)s are called “%(name)s”; import into their town "
+                    "instead."
+                )
+                % {"node": self.target.name, "name": text},
+            )
         else:
-            self.error(row.number, "village", _("No village/community “%(name)s” under "
-                                                "%(node)s.") % {"name": text,
-                                                                "node": self.target.name})
+            self.error(
+                row.number,
+                "village",
+                _("No village/community “%(name)s” under %(node)s.")
+                % {"name": text, "node": self.target.name},
+            )
         return None
 
     def _groups(self) -> list[_Group]:
@@ -204,8 +244,10 @@ class _Planner:
                 self.error(row.number, key, message)
             village = self._village(row)
             number = row.text("number")
-            key: tuple[Any, ...] = (village.pk if village else ("?", row.text("village")),
-                                    number or ("row", row.number))
+            key: tuple[Any, ...] = (
+                village.pk if village else ("?", row.text("village")),
+                number or ("row", row.number),
+            )
             if key not in groups:
                 groups[key] = _Group(village=village, number=number, rows=[])
             groups[key].rows.append(row)
@@ -214,14 +256,15 @@ class _Planner:
     def _places(self, village: Node, text: str) -> list[Node]:
         """Places under ``village`` called ``text``, or at the "片/组" path ``text``."""
         if village.pk not in self.places:
-            below = list(Node.objects.subtree(village, include_self=False).only(
-                "id", "name", "path"))
+            below = list(
+                Node.objects.subtree(village, include_self=False).only("id", "name", "path")
+            )
             names = {n.pk: n.name for n in below}
             index: dict[str, list[Node]] = defaultdict(list)
             for node in below:
                 ids = [int(p) for p in node.path.strip("/").split("/")]
                 index[node.name].append(node)
-                rel = "/".join(names[i] for i in ids[ids.index(village.pk) + 1:])
+                rel = "/".join(names[i] for i in ids[ids.index(village.pk) + 1 :])
                 if "/" in rel:
                     index[rel].append(node)
             self.places[village.pk] = index
@@ -238,8 +281,12 @@ class _Planner:
                 if key not in group.merged:
                     group.merged[key], group.source[key] = value, row.number
                 elif not _same(key, value, group.merged[key]):
-                    self.error(row.number, key, _("Differs from row %(row)d of the same "
-                                                  "household.") % {"row": group.source[key]})
+                    self.error(
+                        row.number,
+                        key,
+                        _("Differs from row %(row)d of the same household.")
+                        % {"row": group.source[key]},
+                    )
         for row in group.rows:
             if any(row.text(k) for k in RESIDENT_KEYS):
                 group.members.append(self._clean_member(row))
@@ -249,10 +296,15 @@ class _Planner:
         if "*" in phone:
             group.masked_phone, phone = phone, ""
         try:
-            group.data = clean_household({
-                "number": group.number, "head_name": merged.get("head_name", ""),
-                "address": merged.get("address", ""), "phone": phone,
-                "income_source": merged.get("income_source", "")})
+            group.data = clean_household(
+                {
+                    "number": group.number,
+                    "head_name": merged.get("head_name", ""),
+                    "address": merged.get("address", ""),
+                    "phone": phone,
+                    "income_source": merged.get("income_source", ""),
+                }
+            )
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 key = _HOUSEHOLD_FIELD_KEY.get(name, name)
@@ -262,22 +314,35 @@ class _Planner:
             names = split_tags(merged["tags"])
             unknown = [n for n in names if n not in self.tags]
             if unknown:
-                self.error(group.source["tags"], "tags", _("Unknown tag: %(tags)s.") % {
-                    "tags": "、".join(unknown)})
-            group.tags = list({self.tags[n].pk: self.tags[n] for n in names
-                               if n in self.tags}.values())
+                self.error(
+                    group.source["tags"],
+                    "tags",
+                    _("Unknown tag: %(tags)s.") % {"tags": "、".join(unknown)},
+                )
+            group.tags = list(
+                {self.tags[n].pk: self.tags[n] for n in names if n in self.tags}.values()
+            )
         if "grid" in merged and group.village is not None:
             places = self._places(group.village, merged["grid"])
             names = {"name": merged["grid"], "village": group.village.name}
             if len(places) == 1:
                 group.node = places[0]
             elif places:
-                self.error(group.source["grid"], "grid", _(
-                    "Several places in %(village)s are called “%(name)s”; write the path, e.g. "
-                    "一片/一组.") % names)
+                self.error(
+                    group.source["grid"],
+                    "grid",
+                    _(
+                        "Several places in %(village)s are called “%(name)s”; write the path, e.g. "
+                        "一片/一组."
+                    )
+                    % names,
+                )
             else:
-                self.error(group.source["grid"], "grid", _(
-                    "No group/grid “%(name)s” in %(village)s.") % names)
+                self.error(
+                    group.source["grid"],
+                    "grid",
+                    _("No group/grid “%(name)s” in %(village)s.") % names,
+                )
 
     def _check_head(self, group: _Group) -> None:
         """Exactly one 户主 row, whose name is the household's 户主姓名."""
@@ -290,27 +355,35 @@ class _Planner:
         if not group.members:
             return
         if not heads and None not in codes:
-            self.error(group.members[0].row.number, "relation", _(
-                "Household %(number)s has no row whose relation is 户主.") % {
-                "number": group.number})
+            self.error(
+                group.members[0].row.number,
+                "relation",
+                _("Household %(number)s has no row whose relation is 户主.")
+                % {"number": group.number},
+            )
         for extra in heads[1:]:
-            self.error(extra.row.number, "relation", _(
-                "Household %(number)s already has its 户主 on row %(row)d.") % {
-                "number": group.number, "row": heads[0].row.number})
+            self.error(
+                extra.row.number,
+                "relation",
+                _("Household %(number)s already has its 户主 on row %(row)d.")
+                % {"number": group.number, "row": heads[0].row.number},
+            )
         if not heads or not heads[0].row.text("name"):
             return
         head_name = heads[0].row.text("name")
         if "head_name" not in group.merged:
             group.merged["head_name"], group.source["head_name"] = head_name, heads[0].row.number
         elif group.merged["head_name"] != head_name:
-            self.error(heads[0].row.number, "name", _(
-                "The 户主 row's name differs from 户主姓名 “%(head)s”.") % {
-                "head": group.merged["head_name"]})
+            self.error(
+                heads[0].row.number,
+                "name",
+                _("The 户主 row's name differs from 户主姓名 “%(head)s”.")
+                % {"head": group.merged["head_name"]},
+            )
 
     def _clean_member(self, row: LedgerRow) -> _Member:
         raw = {key: row.cells.get(key, "") for key in _RESIDENT_FIELDS}
-        member = _Member(row=row, data=None, provided={k for k in _RESIDENT_FIELDS
-                                                       if row.text(k)})
+        member = _Member(row=row, data=None, provided={k for k in _RESIDENT_FIELDS if row.text(k)})
         for key in ("id_number", "phone"):
             if "*" in row.text(key):
                 setattr(member, f"masked_{'id' if key == 'id_number' else key}", row.text(key))
@@ -343,17 +416,29 @@ class _Planner:
                 row = member.row.number
                 if id_number:
                     if id_number in seen_ids:
-                        self.error(row, "id_number", _("Same ID number as row %(row)d.") % {
-                            "row": seen_ids[id_number]})
+                        self.error(
+                            row,
+                            "id_number",
+                            _("Same ID number as row %(row)d.") % {"row": seen_ids[id_number]},
+                        )
                     else:
                         seen_ids[id_number] = row
                 name = member.row.text("name")
                 earlier = names.get(name)
-                if name and earlier is not None and not (
-                        id_number and earlier.data and earlier.data["id_number"]):
-                    self.error(row, "name", _("Same name as row %(row)d of this household; add "
-                                              "ID numbers to tell them apart.") % {
-                        "row": earlier.row.number})
+                if (
+                    name
+                    and earlier is not None
+                    and not (id_number and earlier.data and earlier.data["id_number"])
+                ):
+                    self.error(
+                        row,
+                        "name",
+                        _(
+                            "Same name as row %(row)d of this household; add "
+                            "ID numbers to tell them apart."
+                        )
+                        % {"row": earlier.row.number},
+                    )
                 names.setdefault(name, member)
 
     # --- matching against the archive -----------------------------------------------------
@@ -364,21 +449,34 @@ class _Planner:
         existing: dict[tuple[int, str], Household] = {}
         for chunk in _chunks(sorted({g.number for g in resolvable})):
             for household in Household.objects.filter(
-                    village_id__in=village_ids, number__in=chunk).defer("income_notes"):
+                village_id__in=village_ids, number__in=chunk
+            ).defer("income_notes"):
                 existing[(household.village_id, household.number)] = household
         members: dict[int, list[Resident]] = defaultdict(list)
         for chunk in _chunks([h.pk for h in existing.values()]):
-            for resident in Resident.objects.filter(household_id__in=chunk).defer(
-                    "health_notes").order_by("id"):
+            for resident in (
+                Resident.objects.filter(household_id__in=chunk).defer("health_notes").order_by("id")
+            ):
                 members[resident.household_id].append(resident)
-        hashes = {m.data["id_number"]: blind_index(m.data["id_number"], "id_number")
-                  for g in resolvable for m in g.members if m.data and m.data["id_number"]}
+        hashes = {
+            m.data["id_number"]: blind_index(m.data["id_number"], "id_number")
+            for g in resolvable
+            for m in g.members
+            if m.data and m.data["id_number"]
+        }
         by_hash: dict[str, Resident] = {}
         for chunk in _chunks(sorted(set(hashes.values()))):
-            for resident in Resident.objects.filter(id_number_hash__in=chunk).select_related(
-                    "household__village", "household__node").only(
-                    "household_id", "id_number_hash", "household__number",
-                    "household__village__name", "household__node__path"):
+            for resident in (
+                Resident.objects.filter(id_number_hash__in=chunk)
+                .select_related("household__village", "household__node")
+                .only(
+                    "household_id",
+                    "id_number_hash",
+                    "household__number",
+                    "household__village__name",
+                    "household__node__path",
+                )
+            ):
                 by_hash[resident.id_number_hash] = resident
         for group in resolvable:
             assert group.village is not None
@@ -394,13 +492,24 @@ class _Planner:
             return
         recorded = plain(group.existing.phone) if group.existing else ""
         if not recorded or mask_phone(recorded) != group.masked_phone:
-            self.error(group.source["household_phone"], "household_phone", _(
-                "A masked phone number cannot be imported unless it matches the record; enter "
-                "the full number."))
+            self.error(
+                group.source["household_phone"],
+                "household_phone",
+                _(
+                    "A masked phone number cannot be imported unless it matches the record; enter "
+                    "the full number."
+                ),
+            )
 
-    def _match_member(self, group: _Group, member: _Member, own: list[Resident],
-                      by_hash: dict[str, Resident], hashes: dict[str, str],
-                      claimed: dict[int, int]) -> None:
+    def _match_member(
+        self,
+        group: _Group,
+        member: _Member,
+        own: list[Resident],
+        by_hash: dict[str, Resident],
+        hashes: dict[str, str],
+        claimed: dict[int, int],
+    ) -> None:
         if member.data is None:
             return
         row = member.row.number
@@ -408,16 +517,19 @@ class _Planner:
         found: Resident | None = None
         if id_number:
             found = by_hash.get(hashes[id_number])
-            if found is not None and (group.existing is None
-                                      or found.household_id != group.existing.pk):
+            if found is not None and (
+                group.existing is None or found.household_id != group.existing.pk
+            ):
                 other = found.household
                 if other.node.path.startswith(self.target.path):
-                    message = _("This ID number is already registered in household %(number)s "
-                                "of %(village)s.") % {"number": other.number,
-                                                      "village": other.village.name}
+                    message = _(
+                        "This ID number is already registered in household %(number)s "
+                        "of %(village)s."
+                    ) % {"number": other.number, "village": other.village.name}
                 else:
-                    message = _("This ID number is already registered to a resident outside "
-                                "%(node)s.") % {"node": self.target.name}
+                    message = _(
+                        "This ID number is already registered to a resident outside %(node)s."
+                    ) % {"node": self.target.name}
                 self.error(row, "id_number", message)
                 return
             if found is not None:  # the fully loaded member, not the slim lookup row
@@ -428,28 +540,54 @@ class _Planner:
         else:
             same = [r for r in own if r.name == member.data["name"]]
             if member.masked_id:
-                same = [r for r in same if r.id_number
-                        and mask_id_number(plain(r.id_number)) == member.masked_id]
+                same = [
+                    r
+                    for r in same
+                    if r.id_number and mask_id_number(plain(r.id_number)) == member.masked_id
+                ]
                 if len(same) != 1:
-                    self.error(row, "id_number", _(
-                        "A masked ID number cannot be imported unless it matches the record; "
-                        "enter the full number."))
+                    self.error(
+                        row,
+                        "id_number",
+                        _(
+                            "A masked ID number cannot be imported unless it matches the record; "
+                            "enter the full number."
+                        ),
+                    )
                     return
             if len(same) > 1:
-                self.error(row, "name", _("Several members of household %(number)s are called "
-                                          "%(name)s; add the ID number.") % {
-                    "number": group.number, "name": member.data["name"]})
+                self.error(
+                    row,
+                    "name",
+                    _(
+                        "Several members of household %(number)s are called "
+                        "%(name)s; add the ID number."
+                    )
+                    % {"number": group.number, "name": member.data["name"]},
+                )
                 return
             found = same[0] if same else None
-        if member.masked_phone and (found is None or not found.phone
-                                    or mask_phone(plain(found.phone)) != member.masked_phone):
-            self.error(row, "phone", _("A masked phone number cannot be imported unless it "
-                                       "matches the record; enter the full number."))
+        if member.masked_phone and (
+            found is None
+            or not found.phone
+            or mask_phone(plain(found.phone)) != member.masked_phone
+        ):
+            self.error(
+                row,
+                "phone",
+                _(
+                    "A masked phone number cannot be imported unless it "
+                    "matches the record; enter the full number."
+                ),
+            )
             return
         if found is not None:
             if found.pk in claimed:
-                self.error(row, "name", _("Row %(row)d already stands for this person.") % {
-                    "row": claimed[found.pk]})
+                self.error(
+                    row,
+                    "name",
+                    _("Row %(row)d already stands for this person.") % {"row": claimed[found.pk]},
+                )
                 return
             claimed[found.pk] = row
             member.pk = found.pk
@@ -473,8 +611,7 @@ class _Planner:
         for key in ("address", "income_source"):
             if key in group.merged or group.existing is None:
                 data[key] = group.data.get(key, "")
-        if group.existing is None or ("household_phone" in group.merged
-                                      and not group.masked_phone):
+        if group.existing is None or ("household_phone" in group.merged and not group.masked_phone):
             data["phone"] = group.data.get("phone", "")
         residents = []
         for member in group.members:
@@ -482,9 +619,17 @@ class _Planner:
             if member.pk is None:
                 residents.append(ResidentImport(data=member.data))
             else:
-                residents.append(ResidentImport(
-                    data={k: v for k, v in member.data.items() if k in member.provided},
-                    pk=member.pk))
-        return HouseholdImport(village=group.village, data=data, node=group.node,
-                               tags=group.tags, pk=group.existing.pk if group.existing else None,
-                               residents=residents)
+                residents.append(
+                    ResidentImport(
+                        data={k: v for k, v in member.data.items() if k in member.provided},
+                        pk=member.pk,
+                    )
+                )
+        return HouseholdImport(
+            village=group.village,
+            data=data,
+            node=group.node,
+            tags=group.tags,
+            pk=group.existing.pk if group.existing else None,
+            residents=residents,
+        )

@@ -90,14 +90,20 @@ def check_upload(filename: str, size: int) -> str:
     """The file's format from its name, after the size check; raises ``LedgerFileError``."""
     limit = settings.LEDGER_MAX_UPLOAD_BYTES
     if size > limit:
-        raise LedgerFileError(_("The file is larger than %(size)s. Split it, e.g. by village.")
-                              % {"size": _size(limit)})
+        raise LedgerFileError(
+            _("The file is larger than %(size)s. Split it, e.g. by village.")
+            % {"size": _size(limit)}
+        )
     if size == 0:
         raise LedgerFileError(_("The file is empty."))
     suffix = PurePath(filename or "").suffix.lower().lstrip(".")
     if suffix == "xls":
-        raise LedgerFileError(_("Old .xls files cannot be read. Save the file as .xlsx (Excel "
-                                "workbook) or .csv and upload it again."))
+        raise LedgerFileError(
+            _(
+                "Old .xls files cannot be read. Save the file as .xlsx (Excel "
+                "workbook) or .csv and upload it again."
+            )
+        )
     if suffix not in FORMATS:
         raise LedgerFileError(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
     return suffix
@@ -128,8 +134,10 @@ def _cell(key: str, value: Any, problems: dict[str, str]) -> Any:
     if isinstance(value, float):
         if key == "id_number" and abs(value) >= 1e15:
             # Excel keeps 15 significant digits: the last digits of this ID are already gone.
-            problems[key] = _("The ID number was stored as a number and Excel dropped its last "
-                              "digits. Format the column as text and type the number again.")
+            problems[key] = _(
+                "The ID number was stored as a number and Excel dropped its last "
+                "digits. Format the column as text and type the number again."
+            )
             return ""
         return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, int):
@@ -138,8 +146,9 @@ def _cell(key: str, value: Any, problems: dict[str, str]) -> Any:
     return _INJECTION_QUOTE.sub("", text)
 
 
-def _header_map(values: Iterable[Any]) -> tuple[dict[int, str], dict[str, str], list[str],
-                                                 list[str]]:
+def _header_map(
+    values: Iterable[Any],
+) -> tuple[dict[int, str], dict[str, str], list[str], list[str]]:
     """(column index → key, key → header text, ignored headers, duplicate headers)."""
     index: dict[int, str] = {}
     headers: dict[str, str] = {}
@@ -165,8 +174,9 @@ def _is_header(index: dict[int, str]) -> bool:
     return "name" in keys and len(keys) >= 3
 
 
-def _table(file_format: str, sheet: str, numbered: Iterator[tuple[int, list[Any]]]) -> \
-        LedgerTable | None:
+def _table(
+    file_format: str, sheet: str, numbered: Iterator[tuple[int, list[Any]]]
+) -> LedgerTable | None:
     """Find the header among the first rows, then turn every later row into a ``LedgerRow``."""
     for number, values in numbered:
         if number > HEADER_SEARCH_ROWS:
@@ -176,15 +186,24 @@ def _table(file_format: str, sheet: str, numbered: Iterator[tuple[int, list[Any]
             break
     else:
         return None
-    table = LedgerTable(file_format=file_format, sheet=sheet, header_row=number, headers=headers,
-                        ignored=ignored, rows=[])
+    table = LedgerTable(
+        file_format=file_format,
+        sheet=sheet,
+        header_row=number,
+        headers=headers,
+        ignored=ignored,
+        rows=[],
+    )
     for text in duplicates:
-        table.errors.append(RowError(number, text, _(
-            "Two columns hold the same data; keep one of them.")))
+        table.errors.append(
+            RowError(number, text, _("Two columns hold the same data; keep one of them."))
+        )
     for number, values in numbered:
         problems: dict[str, str] = {}
-        cells = {key: _cell(key, values[i] if i < len(values) else None, problems)
-                 for i, key in index.items()}
+        cells = {
+            key: _cell(key, values[i] if i < len(values) else None, problems)
+            for i, key in index.items()
+        }
         if not any(v != "" for v in cells.values()) and not problems:
             continue
         first = next((v for v in cells.values() if v != ""), "")
@@ -193,14 +212,17 @@ def _table(file_format: str, sheet: str, numbered: Iterator[tuple[int, list[Any]
         if cells.get("name") == headers["name"]:
             continue  # a header repeated on every printed page
         if len(table.rows) >= MAX_ROWS:
-            raise LedgerFileError(_("The file has more than %(n)d rows. Split it, e.g. by "
-                                    "village.") % {"n": MAX_ROWS})
+            raise LedgerFileError(
+                _("The file has more than %(n)d rows. Split it, e.g. by village.") % {"n": MAX_ROWS}
+            )
         table.rows.append(LedgerRow(number, cells, problems))
     return table
 
 
-_NO_HEADER = gettext_lazy("No header row found. The first rows must name the columns, such as 姓名, "
-               "户编号 and 身份证号; download the template to see them.")
+_NO_HEADER = gettext_lazy(
+    "No header row found. The first rows must name the columns, such as 姓名, "
+    "户编号 and 身份证号; download the template to see them."
+)
 
 
 # --- xlsx -----------------------------------------------------------------------------------
@@ -256,8 +278,10 @@ def _sheet_rows(sheet: Any) -> list[list[Any]]:
         if any(v is not None for v in values):
             filled += 1
             if filled > MAX_ROWS + HEADER_SEARCH_ROWS:
-                raise LedgerFileError(_("The file has more than %(n)d rows. Split it, e.g. by "
-                                        "village.") % {"n": MAX_ROWS})
+                raise LedgerFileError(
+                    _("The file has more than %(n)d rows. Split it, e.g. by village.")
+                    % {"n": MAX_ROWS}
+                )
             rows.append(list(values))
         else:
             rows.append([])
@@ -267,8 +291,10 @@ def _sheet_rows(sheet: Any) -> list[list[Any]]:
 def _read_xlsx(data: bytes) -> LedgerTable:
     from openpyxl import load_workbook
 
-    bad = _("The file is not a valid Excel workbook (.xlsx). Open it in Excel or WPS and save "
-            "it as .xlsx again.")
+    bad = _(
+        "The file is not a valid Excel workbook (.xlsx). Open it in Excel or WPS and save "
+        "it as .xlsx again."
+    )
     buffer = io.BytesIO(data)
     if not zipfile.is_zipfile(buffer):
         raise LedgerFileError(bad)
@@ -278,8 +304,7 @@ def _read_xlsx(data: bytes) -> LedgerTable:
     except (zipfile.BadZipFile, OSError, ValueError):
         raise LedgerFileError(bad) from None
     if unpacked > 10 * max(settings.LEDGER_MAX_UPLOAD_BYTES, 1 << 20):
-        raise LedgerFileError(_("The workbook unpacks to an unreasonable size; it cannot be "
-                                "read."))
+        raise LedgerFileError(_("The workbook unpacks to an unreasonable size; it cannot be read."))
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for damaged files
@@ -290,8 +315,9 @@ def _read_xlsx(data: bytes) -> LedgerTable:
                 continue  # chart sheets
             sheet.reset_dimensions()  # some writers record a wrong size; read every row
             rows = _sheet_rows(sheet)
-            _rows_with_merges(rows, _merged_ranges(archive, getattr(sheet, "_worksheet_path",
-                                                                    None)))
+            _rows_with_merges(
+                rows, _merged_ranges(archive, getattr(sheet, "_worksheet_path", None))
+            )
             table = _table("xlsx", sheet.title, iter(enumerate(rows, start=1)))
             if table is not None:
                 return table
@@ -309,8 +335,9 @@ def _read_xlsx(data: bytes) -> LedgerTable:
 
 def _decode(data: bytes) -> str:
     if b"\x00" in data[:65536] or data.startswith(b"PK\x03\x04"):
-        raise LedgerFileError(_("The file is not a CSV text file. Excel workbooks must end in "
-                                ".xlsx."))
+        raise LedgerFileError(
+            _("The file is not a CSV text file. Excel workbooks must end in .xlsx.")
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -318,14 +345,19 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise LedgerFileError(_("The CSV file is neither UTF-8 nor GBK/GB18030 text. Save it "
-                                "from Excel as “CSV UTF-8”.")) from None
+        raise LedgerFileError(
+            _(
+                "The CSV file is neither UTF-8 nor GBK/GB18030 text. Save it "
+                "from Excel as “CSV UTF-8”."
+            )
+        ) from None
 
 
 def _read_csv(data: bytes) -> LedgerTable:
     text = _decode(data)
-    first = next((line for line in text.splitlines() if line.strip()
-                  and not line.startswith("#")), "")
+    first = next(
+        (line for line in text.splitlines() if line.strip() and not line.startswith("#")), ""
+    )
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))

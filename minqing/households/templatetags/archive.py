@@ -17,8 +17,9 @@ EXTRA_LABELS = {"reason": gettext_lazy("Reason"), "node": gettext_lazy("Group/gr
 @register.simple_tag
 def change_rows(change: ArchiveChange) -> list[tuple[str, str, str]]:
     """[(label, old, new)] with field labels and choice values translated now, not when stored."""
-    model: type = Resident if change.resident_name else (
-        VillageArchive if change.village_id else Household)
+    model: type = (
+        Resident if change.resident_name else (VillageArchive if change.village_id else Household)
+    )
     rows = []
     for field_name, old, new in change.changes:
         if field_name in EXTRA_LABELS:

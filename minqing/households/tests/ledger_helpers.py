@@ -18,8 +18,9 @@ GIVEN = ["建国", "秀英", "志强", "桂兰", "海燕", "明辉", "丽娟", "
 MEMBERS = [("户主", "M"), ("配偶", "F"), ("子", "M"), ("女", "F"), ("母亲", "F")]
 
 
-def xlsx_bytes(rows: list[list], headers: list[str] | None = None,
-               before: list[list] | None = None) -> bytes:
+def xlsx_bytes(
+    rows: list[list], headers: list[str] | None = None, before: list[list] | None = None
+) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "台账"
@@ -33,8 +34,9 @@ def xlsx_bytes(rows: list[list], headers: list[str] | None = None,
     return out.getvalue()
 
 
-def csv_bytes(rows: list[list], headers: list[str] | None = None,
-              encoding: str = "utf-8-sig") -> bytes:
+def csv_bytes(
+    rows: list[list], headers: list[str] | None = None, encoding: str = "utf-8-sig"
+) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(headers or HEADERS)
@@ -57,9 +59,14 @@ class Ledger:
         return next(n for n, idx in self.households.items() if index in idx)
 
 
-def make_ledger(total_rows: int = 1000, village: str = "王庄村",
-                grids: tuple[str, ...] = ("一组", "二组"), prefix: str = "L",
-                day_step: int = 13, region: str = "341602") -> Ledger:
+def make_ledger(
+    total_rows: int = 1000,
+    village: str = "王庄村",
+    grids: tuple[str, ...] = ("一组", "二组"),
+    prefix: str = "L",
+    day_step: int = 13,
+    region: str = "341602",
+) -> Ledger:
     """Households of 1–5 members; even households repeat household cells on every row, odd ones
     fill them on the 户主 row only (as ledgers with merged cells read)."""
     ledger = Ledger()
@@ -79,16 +86,30 @@ def make_ledger(total_rows: int = 1000, village: str = "王庄村",
             name = head_name if k == 0 else f"{surname}{GIVEN[(h + k) % len(GIVEN)]}{h}{k}"
             id_number = make_id_number(region, born, person, sex)
             household_cells = k == 0 or h % 2 == 0
-            ledger.rows.append([
-                village, grids[h % len(grids)] if household_cells else "", number,
-                head_name if household_cells else "", address if household_cells else "",
-                f"135{h:08d}" if household_cells else "", tags if household_cells else "",
-                "务农" if household_cells else "",
-                name, relation, "男" if sex == "M" else "女", id_number,
-                born.isoformat() if person % 2 else "", f"139{person:08d}",
-                "中共党员" if person % 9 == 0 else "群众", "初中", "农民",
-                "是" if person % 4 == 0 else "否", "健康", "",
-            ])
+            ledger.rows.append(
+                [
+                    village,
+                    grids[h % len(grids)] if household_cells else "",
+                    number,
+                    head_name if household_cells else "",
+                    address if household_cells else "",
+                    f"135{h:08d}" if household_cells else "",
+                    tags if household_cells else "",
+                    "务农" if household_cells else "",
+                    name,
+                    relation,
+                    "男" if sex == "M" else "女",
+                    id_number,
+                    born.isoformat() if person % 2 else "",
+                    f"139{person:08d}",
+                    "中共党员" if person % 9 == 0 else "群众",
+                    "初中",
+                    "农民",
+                    "是" if person % 4 == 0 else "否",
+                    "健康",
+                    "",
+                ]
+            )
             indexes.append(len(ledger.rows) - 1)
             person += 1
         ledger.households[number] = indexes

@@ -17,11 +17,19 @@ from minqing.org.models import Node
 
 
 def _form(household, **overrides):
-    data = {"version": household.version, "number": household.number,
-            "head_name": household.head_name, "address": household.address, "phone": "",
-            "node": household.node_id, "income_source": household.income_source,
-            "income_notes": "", "family_situation": "", "children_education": "",
-            "social_relations": ""}
+    data = {
+        "version": household.version,
+        "number": household.number,
+        "head_name": household.head_name,
+        "address": household.address,
+        "phone": "",
+        "node": household.node_id,
+        "income_source": household.income_source,
+        "income_notes": "",
+        "family_situation": "",
+        "children_education": "",
+        "social_relations": "",
+    }
     data.update(overrides)
     return data
 
@@ -29,8 +37,10 @@ def _form(household, **overrides):
 def test_edit_writes_history_with_who_what_when(client, county, owner):
     client.force_login(owner)
     h = county.household_a1
-    response = client.post(reverse("households:edit", kwargs={"pk": h.pk}),
-                           _form(h, address="一组8号", phone="13900001111", income_notes="年收入五万"))
+    response = client.post(
+        reverse("households:edit", kwargs={"pk": h.pk}),
+        _form(h, address="一组8号", phone="13900001111", income_notes="年收入五万"),
+    )
     assert response.status_code == 302
     h.refresh_from_db()
     assert h.address == "一组8号"
@@ -52,8 +62,9 @@ def test_stale_edit_is_refused_with_409_and_keeps_the_input(client, county, owne
     h = county.household_a1
     household_update(by=county_user, household=h, data={"address": "别人改的"}, base_version=1)
     client.force_login(owner)
-    response = client.post(reverse("households:edit", kwargs={"pk": h.pk}),
-                           _form(h, version=1, address="我改的"))
+    response = client.post(
+        reverse("households:edit", kwargs={"pk": h.pk}), _form(h, version=1, address="我改的")
+    )
     assert response.status_code == 409
     assert "我改的" in response.content.decode()
     h.refresh_from_db()
@@ -64,8 +75,9 @@ def test_stale_edit_is_refused_with_409_and_keeps_the_input(client, county, owne
 def test_bad_phone_names_the_field_and_changes_nothing(client, county, owner):
     client.force_login(owner)
     h = county.household_a1
-    response = client.post(reverse("households:edit", kwargs={"pk": h.pk}),
-                           _form(h, phone="12345", address="新地址"))
+    response = client.post(
+        reverse("households:edit", kwargs={"pk": h.pk}), _form(h, phone="12345", address="新地址")
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert "Phone must be an 11-digit mobile number" in body
@@ -88,16 +100,26 @@ def test_bad_id_number_names_the_field(county, owner):
 def test_duplicate_id_number_is_refused(county, owner):
     taken = county.resident_a1.id_number.reveal()
     with pytest.raises(ValidationError) as err:
-        resident_add(by=owner, household=county.household_a2, data={"name": "冒名", "id_number": taken})
+        resident_add(
+            by=owner, household=county.household_a2, data={"name": "冒名", "id_number": taken}
+        )
     assert "id_number" in err.value.message_dict
     assert Resident.objects.filter(name="冒名").count() == 0
 
 
 def test_counts_roll_up_on_add_and_remove(county, owner):
     born = dt.date(1990, 1, 2)
-    r = resident_add(by=owner, household=county.household_a1, data={
-        "name": "王二", "relation": "child", "sex": "M", "birth_date": born,
-        "id_number": make_id_number("341602", born, 3, "M")})
+    r = resident_add(
+        by=owner,
+        household=county.household_a1,
+        data={
+            "name": "王二",
+            "relation": "child",
+            "sex": "M",
+            "birth_date": born,
+            "id_number": make_id_number("341602", born, 3, "M"),
+        },
+    )
     counts = lambda n: Node.objects.values_list("household_count", "resident_count").get(pk=n.pk)  # noqa: E731
     assert counts(county.county) == (3, 4)
     assert counts(county.village_a) == (2, 3)
@@ -111,8 +133,9 @@ def test_counts_roll_up_on_add_and_remove(county, owner):
 
 
 def test_moving_a_household_between_groups_moves_its_counts(county, owner):
-    household_update(by=owner, household=county.household_a1, data={}, base_version=1,
-                     node=county.grid_a2)
+    household_update(
+        by=owner, household=county.household_a1, data={}, base_version=1, node=county.grid_a2
+    )
     counts = lambda n: Node.objects.values_list("household_count", "resident_count").get(pk=n.pk)  # noqa: E731
     assert counts(county.grid_a1) == (0, 0)
     assert counts(county.grid_a2) == (2, 2)
@@ -121,8 +144,13 @@ def test_moving_a_household_between_groups_moves_its_counts(county, owner):
 
 def test_moving_a_household_to_another_village_is_refused(county, county_user):
     with pytest.raises(ValidationError):
-        household_update(by=county_user, household=county.household_a1, data={}, base_version=1,
-                         node=county.grid_b1)
+        household_update(
+            by=county_user,
+            household=county.household_a1,
+            data={},
+            base_version=1,
+            node=county.grid_b1,
+        )
     assert Household.objects.get(pk=county.household_a1.pk).node_id == county.grid_a1.pk
 
 
@@ -132,11 +160,21 @@ def test_representative_may_read_but_not_edit(client, county):
 
     rep = make_user("rep", Role.REPRESENTATIVE, county.village_a)
     with pytest.raises(PermissionDenied):
-        household_update(by=rep, household=county.household_a1, data={"address": "x"}, base_version=1)
+        household_update(
+            by=rep, household=county.household_a1, data={"address": "x"}, base_version=1
+        )
     client.force_login(rep)
-    assert client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code == 200
-    assert client.post(reverse("households:edit", kwargs={"pk": county.household_a1.pk}),
-                       _form(county.household_a1, address="x")).status_code == 403
+    assert (
+        client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            reverse("households:edit", kwargs={"pk": county.household_a1.pk}),
+            _form(county.household_a1, address="x"),
+        ).status_code
+        == 403
+    )
     assert Household.objects.get(pk=county.household_a1.pk).address != "x"
 
 
@@ -155,14 +193,20 @@ def test_village_archive_edit_and_stale_version(client, county, owner, county_us
 
 def test_stale_edit_in_the_service(county, owner):
     with pytest.raises(StaleEdit):
-        household_update(by=owner, household=county.household_a1, data={"address": "x"}, base_version=7)
+        household_update(
+            by=owner, household=county.household_a1, data={"address": "x"}, base_version=7
+        )
 
 
 def test_edit_forms_never_prefill_confidential_values(client, county, owner):
     client.force_login(owner)
-    body = client.get(reverse("households:edit", kwargs={"pk": county.household_a1.pk})).content.decode()
+    body = client.get(
+        reverse("households:edit", kwargs={"pk": county.household_a1.pk})
+    ).content.decode()
     assert "年收入约三万" not in body and "13812345678" not in body
-    body = client.get(reverse("households:resident_edit", kwargs={"pk": county.resident_a1.pk})).content.decode()
+    body = client.get(
+        reverse("households:resident_edit", kwargs={"pk": county.resident_a1.pk})
+    ).content.decode()
     assert "高血压" not in body and county.resident_a1.id_number.reveal() not in body
     # and a blank confidential field keeps what is recorded
     h = county.household_a1

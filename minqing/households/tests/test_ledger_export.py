@@ -37,8 +37,12 @@ def _english_and_data_dir(settings, tmp_path):
 def ledger(county, owner):
     """Sixty residents imported into 王庄村 on top of the fixture's households."""
     rows = make_ledger(60)
-    ledger_import(by=owner, ledger_import=ledger_check(
-        by=owner, node=county.village_a, filename="a.xlsx", data=xlsx_bytes(rows.rows)))
+    ledger_import(
+        by=owner,
+        ledger_import=ledger_check(
+            by=owner, node=county.village_a, filename="a.xlsx", data=xlsx_bytes(rows.rows)
+        ),
+    )
     return rows
 
 
@@ -76,13 +80,22 @@ def test_masked_export_holds_no_full_id_or_phone(client, county, owner, ledger):
             assert mask_phone(phone).encode() in text
         for household in households:
             assert plain(household.phone).encode() not in text
-    events = list(AuditEvent.objects.filter(action__in=["ledger.export", "personal_data.export"])
-                  .values_list("action", "username", "detail"))
+    events = list(
+        AuditEvent.objects.filter(action__in=["ledger.export", "personal_data.export"]).values_list(
+            "action", "username", "detail"
+        )
+    )
     assert events == [
-        ("ledger.export", "owner", {"format": "xlsx", "masked": True, "households": 22,
-                                    "minors": True}),
-        ("ledger.export", "owner", {"format": "csv", "masked": True, "households": 22,
-                                    "minors": True}),
+        (
+            "ledger.export",
+            "owner",
+            {"format": "xlsx", "masked": True, "households": 22, "minors": True},
+        ),
+        (
+            "ledger.export",
+            "owner",
+            {"format": "csv", "masked": True, "households": 22, "minors": True},
+        ),
     ]
 
 
@@ -107,19 +120,22 @@ def test_unmasked_export_by_owner_is_audited_and_says_who_and_when(client, count
     assert county.resident_b1.id_number.reveal() not in ids  # another village
     note = {row[0]: row[1] for row in workbook["导出说明"].iter_rows(values_only=True)}
     assert note["导出人"] == "owner"
-    when = dt.datetime.strptime(note["导出时间"], "%Y-%m-%d %H:%M:%S").replace(
-        tzinfo=before.tzinfo)
+    when = dt.datetime.strptime(note["导出时间"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=before.tzinfo)
     assert before <= when <= timezone.localtime()
     assert note["范围"] == "王庄村"
     assert note["行数"] == "62"
     assert workbook.properties.creator == "owner"
     event = AuditEvent.objects.get(action="personal_data.export")
     assert (event.username, event.object_type, event.object_id) == (
-        "owner", "org.node", str(county.village_a.pk))
+        "owner",
+        "org.node",
+        str(county.village_a.pk),
+    )
     assert event.detail == {"format": "xlsx", "masked": False, "households": 22, "minors": True}
 
-    csv_text = body(client.post(url(county.village_a), {"format": "csv", "unmasked": "1"})
-                    ).decode("utf-8-sig")
+    csv_text = body(client.post(url(county.village_a), {"format": "csv", "unmasked": "1"})).decode(
+        "utf-8-sig"
+    )
     first, header = csv_text.splitlines()[:2]
     assert first.startswith("# 导出人: owner  导出时间: ")
     assert "完整个人信息（未脱敏）" in first
@@ -128,24 +144,28 @@ def test_unmasked_export_by_owner_is_audited_and_says_who_and_when(client, count
     assert AuditEvent.objects.filter(action="personal_data.export").count() == 2
 
 
-def test_unmasked_export_refused_without_permission_and_nothing_audited(client, county, outsider,
-                                                                         ledger):
+def test_unmasked_export_refused_without_permission_and_nothing_audited(
+    client, county, outsider, ledger
+):
     viewer = make_user("party_member", Role.PARTY_MEMBER, county.village_a)
     client.force_login(viewer)
-    assert client.post(url(county.village_a), {"format": "xlsx", "unmasked": "1"}
-                       ).status_code == 403
-    assert client.post(url(county.village_a), {"format": "csv", "unmasked": "1"}
-                       ).status_code == 403
+    assert (
+        client.post(url(county.village_a), {"format": "xlsx", "unmasked": "1"}).status_code == 403
+    )
+    assert client.post(url(county.village_a), {"format": "csv", "unmasked": "1"}).status_code == 403
     client.force_login(outsider)  # in scope nowhere near 王庄村: not found, like a missing node
-    assert client.post(url(county.village_a), {"format": "xlsx", "unmasked": "1"}
-                       ).status_code == 404
+    assert (
+        client.post(url(county.village_a), {"format": "xlsx", "unmasked": "1"}).status_code == 404
+    )
     assert client.get(url(county.village_a) + "?format=csv").status_code == 404
     assert not AuditEvent.objects.filter(
-        action__in=["personal_data.export", "ledger.export"]).exists()
+        action__in=["personal_data.export", "ledger.export"]
+    ).exists()
 
 
-@pytest.mark.parametrize(("file_format", "unmasked"), [("xlsx", True), ("csv", True),
-                                                       ("xlsx", False), ("csv", False)])
+@pytest.mark.parametrize(
+    ("file_format", "unmasked"), [("xlsx", True), ("csv", True), ("xlsx", False), ("csv", False)]
+)
 def test_export_reimports_without_changes(client, county, owner, ledger, file_format, unmasked):
     client.force_login(owner)
     if unmasked:
@@ -158,7 +178,8 @@ def test_export_reimports_without_changes(client, county, owner, ledger, file_fo
     assert checked.report["errors"] == []
     assert checked.report["plan"] == {
         "households": {"create": 0, "update": 0, "unchanged": 22},
-        "residents": {"create": 0, "update": 0, "unchanged": 62}}
+        "residents": {"create": 0, "update": 0, "unchanged": 62},
+    }
     ledger_import(by=owner, ledger_import=checked)
     assert ArchiveChange.objects.count() == changes
     assert dict(Household.objects.values_list("pk", "version")) == versions
@@ -167,19 +188,29 @@ def test_export_reimports_without_changes(client, county, owner, ledger, file_fo
 def test_town_export_reimports_into_the_town(county, county_user, owner, ledger):
     from minqing.households.ledger.exporter import ledger_export
 
-    data = b"".join(ledger_export(by=county_user, node=county.town_a, file_format="xlsx",
-                                  unmasked=True).chunks)
+    data = b"".join(
+        ledger_export(by=county_user, node=county.town_a, file_format="xlsx", unmasked=True).chunks
+    )
     checked = ledger_check(by=county_user, node=county.town_a, filename="t.xlsx", data=data)
     assert checked.report["errors"] == []
     assert checked.report["plan"]["residents"] == {"create": 0, "update": 0, "unchanged": 62}
 
 
-def test_children_are_left_out_for_roles_without_the_minors_permission(client, county, owner,
-                                                                       member):
+def test_children_are_left_out_for_roles_without_the_minors_permission(
+    client, county, owner, member
+):
     born = dt.date.today().replace(year=dt.date.today().year - 6)  # noqa: DTZ011
-    resident_add(by=owner, household=county.household_a1, data={
-        "name": "王小宝", "relation": "grandchild", "sex": "M", "birth_date": born,
-        "id_number": make_id_number("341602", born, 9, "M")})
+    resident_add(
+        by=owner,
+        household=county.household_a1,
+        data={
+            "name": "王小宝",
+            "relation": "grandchild",
+            "sex": "M",
+            "birth_date": born,
+            "id_number": make_id_number("341602", born, 9, "M"),
+        },
+    )
     client.force_login(member)
     grid = url(county.grid_a1) + "?format=csv"
     text = body(client.get(grid)).decode("utf-8-sig")
@@ -210,18 +241,21 @@ def test_export_page_and_template(client, county, owner, member):
     assert values["与户主关系"].startswith("户主、本人、配偶")
     assert "脱贫户" in values["重点户标签"]
     assert ("王庄村", "一组、二组") in [row[:2] for row in guide]
-    assert tuple(HEADERS) in [tuple(row[:len(HEADERS)]) for row in guide]
-    assert client.get(reverse("ledger:template") + f"?node={county.village_b.pk}"
-                      ).status_code == 404
-    checked = ledger_check(by=owner, node=county.village_a, filename="t.xlsx",
-                           data=response.content)
+    assert tuple(HEADERS) in [tuple(row[: len(HEADERS)]) for row in guide]
+    assert (
+        client.get(reverse("ledger:template") + f"?node={county.village_b.pk}").status_code == 404
+    )
+    checked = ledger_check(
+        by=owner, node=county.village_a, filename="t.xlsx", data=response.content
+    )
     assert (checked.report["rows"], checked.report["errors"]) == (0, [])
 
 
 def test_export_command(county, owner, ledger, tmp_path):
     out = tmp_path / "ledger.csv"
-    call_command("export_ledger", node=county.village_a.pk, user="owner", out=str(out),
-                 unmasked=True)
+    call_command(
+        "export_ledger", node=county.village_a.pk, user="owner", out=str(out), unmasked=True
+    )
     text = out.read_text(encoding="utf-8-sig")
     assert county.resident_a1.id_number.reveal() in text
     assert AuditEvent.objects.get(action="personal_data.export").username == "owner"

@@ -28,8 +28,10 @@ from minqing.org.services import node_create, recount_tree
 
 CHECK_DIGIT = "ID number check digit is wrong."
 INVALID_DATE = "Birth date is not a real calendar date."
-BAD_PHONE = ("Phone must be an 11-digit mobile number starting with 13–19, or a landline such as "
-             "0558-1234567.")
+BAD_PHONE = (
+    "Phone must be an 11-digit mobile number starting with 13–19, or a landline such as "
+    "0558-1234567."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +42,13 @@ def _english_and_data_dir(settings, tmp_path):
 
 
 def snapshot() -> tuple[int, ...]:
-    return (Household.objects.count(), Resident.objects.count(), ArchiveChange.objects.count(),
-            AuditEvent.objects.count(),
-            sum(Household.objects.values_list("version", flat=True)))
+    return (
+        Household.objects.count(),
+        Resident.objects.count(),
+        ArchiveChange.objects.count(),
+        AuditEvent.objects.count(),
+        sum(Household.objects.values_list("version", flat=True)),
+    )
 
 
 def imported_files(settings) -> list:
@@ -106,8 +112,9 @@ def bad_ledger(county):
     r[i][COL["身份证号"]] = other.id_number.reveal()
     r[i][COL["性别"]] = "男"
     r[i][COL["出生日期"]] = other.birth_date.isoformat()
-    expected.append((i, "身份证号",
-                     "This ID number is already registered to a resident outside 王庄村."))
+    expected.append(
+        (i, "身份证号", "This ID number is already registered to a resident outside 王庄村.")
+    )
     expected.sort()
     return ledger, expected
 
@@ -119,14 +126,16 @@ def check(user, node, data: bytes, name: str = "台账.xlsx") -> LedgerImport:
 # --- the 1,000-row ledger ---------------------------------------------------------------------
 
 
-def test_thousand_rows_with_ten_bad_reports_exactly_those_and_imports_nothing(county, owner,
-                                                                              settings):
+def test_thousand_rows_with_ten_bad_reports_exactly_those_and_imports_nothing(
+    county, owner, settings
+):
     ledger, expected = bad_ledger(county)
     before = snapshot()
     checked = check(owner, county.village_a, xlsx_bytes(ledger.rows))
     report = checked.report
     assert [(e["row"], e["column"], e["message"]) for e in report["errors"]] == [
-        (ledger.sheet_row(i), column, message) for i, column, message in expected]
+        (ledger.sheet_row(i), column, message) for i, column, message in expected
+    ]
     assert report["rows"] == 1000
     assert report["households"] == 334
     assert report["bad_rows"] == 10
@@ -134,8 +143,11 @@ def test_thousand_rows_with_ten_bad_reports_exactly_those_and_imports_nothing(co
     assert report["skipped_households"] == 10
     assert report["skipped_rows"] == sum(len(ledger.households[n]) for n in bad_households)
     assert report["plan"]["households"] == {"create": 324, "update": 0, "unchanged": 0}
-    assert report["plan"]["residents"] == {"create": 1000 - report["skipped_rows"],
-                                           "update": 0, "unchanged": 0}
+    assert report["plan"]["residents"] == {
+        "create": 1000 - report["skipped_rows"],
+        "update": 0,
+        "unchanged": 0,
+    }
     assert checked.status == LedgerImport.Status.CHECKED
     assert len(imported_files(settings)) == 1
     assert snapshot() == before  # checking changes nothing
@@ -163,15 +175,17 @@ def test_valid_only_imports_exactly_the_valid_households(county, owner):
     assert done.valid_only is True
     assert Household.objects.count() == households_before + len(valid) == households_before + 324
     assert Resident.objects.count() == residents_before + sum(len(v) for v in valid.values())
-    assert set(Household.objects.filter(number__startswith="L").values_list("number", flat=True)) \
-        == set(valid)
+    assert set(
+        Household.objects.filter(number__startswith="L").values_list("number", flat=True)
+    ) == set(valid)
     assert done.report["result"]["households"] == {"create": 324, "update": 0, "unchanged": 0}
     # one audit row for the whole import, and the history of every new record
     audit = AuditEvent.objects.get(action="ledger.import")
     assert audit.detail["skipped_households"] == 10
     assert audit.detail["households"]["create"] == 324
-    assert ArchiveChange.objects.filter(action=ArchiveChange.Action.IMPORT).count() == \
-        324 + sum(len(v) for v in valid.values())
+    assert ArchiveChange.objects.filter(action=ArchiveChange.Action.IMPORT).count() == 324 + sum(
+        len(v) for v in valid.values()
+    )
     # counts on the tree equal a full recount
     village = Node.objects.get(pk=county.village_a.pk)
     assert village.household_count == 2 + 324
@@ -192,8 +206,11 @@ def test_reimporting_the_same_file_changes_nothing(county, owner):
     versions = dict(Household.objects.values_list("pk", "version"))
     again = check(owner, county.village_a, data)
     assert again.report["errors"] == []
-    assert again.report["plan"]["households"] == {"create": 0, "update": 0,
-                                                  "unchanged": len(ledger.households)}
+    assert again.report["plan"]["households"] == {
+        "create": 0,
+        "update": 0,
+        "unchanged": len(ledger.households),
+    }
     assert again.report["plan"]["residents"] == {"create": 0, "update": 0, "unchanged": 200}
     ledger_import(by=owner, ledger_import=again)
     after = snapshot()
@@ -212,8 +229,9 @@ def test_changed_phone_updates_the_resident_and_writes_one_change(county, owner)
     assert checked.report["plan"]["residents"] == {"create": 0, "update": 1, "unchanged": 49}
     assert checked.report["plan"]["households"]["update"] == 0
     ledger_import(by=owner, ledger_import=checked)
-    resident = Resident.objects.get(id_number_hash=blind_index(
-        ledger.rows[index][COL["身份证号"]], "id_number"))
+    resident = Resident.objects.get(
+        id_number_hash=blind_index(ledger.rows[index][COL["身份证号"]], "id_number")
+    )
     assert resident.phone.reveal() == "13700001111"
     change = ArchiveChange.objects.exclude(pk__lte=0).order_by("-id").first()
     assert ArchiveChange.objects.count() == changes + 1
@@ -225,15 +243,58 @@ def test_changed_phone_updates_the_resident_and_writes_one_change(county, owner)
 
 def test_existing_household_is_updated_not_duplicated(county, owner):
     """Rows for household A001 of the fixture update it; blank cells keep what is recorded."""
-    rows = [["王庄村", "一组", "A001", "王建国", "王庄村新址1号", "", "低保户", "", "王建国",
-             "户主", "", county.resident_a1.id_number.reveal(), "", "", "", "高中", "", "", "", ""],
-            ["王庄村", "", "A001", "", "", "", "", "", "王小红", "女", "女", "", "", "", "", "", "",
-             "", "", ""]]
+    rows = [
+        [
+            "王庄村",
+            "一组",
+            "A001",
+            "王建国",
+            "王庄村新址1号",
+            "",
+            "低保户",
+            "",
+            "王建国",
+            "户主",
+            "",
+            county.resident_a1.id_number.reveal(),
+            "",
+            "",
+            "",
+            "高中",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            "王庄村",
+            "",
+            "A001",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "王小红",
+            "女",
+            "女",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
     check_ = check(owner, county.village_a, xlsx_bytes(rows))
     assert check_.report["errors"] == []
     assert check_.report["plan"] == {
         "households": {"create": 0, "update": 1, "unchanged": 0},
-        "residents": {"create": 1, "update": 1, "unchanged": 0}}
+        "residents": {"create": 1, "update": 1, "unchanged": 0},
+    }
     ledger_import(by=owner, ledger_import=check_)
     household = Household.objects.get(pk=county.household_a1.pk)
     assert household.address == "王庄村新址1号"
@@ -265,8 +326,10 @@ def test_household_moved_to_another_group_keeps_counts_right(county, owner):
     assert recount_tree() == 0
     grid_a1 = Node.objects.get(pk=county.grid_a1.pk)
     assert grid_a1.resident_count == 1 + sum(
-        len(idx) for n, idx in ledger.households.items()
-        if ledger.rows[idx[0]][COL["组/网格"]] == "一组")
+        len(idx)
+        for n, idx in ledger.households.items()
+        if ledger.rows[idx[0]][COL["组/网格"]] == "一组"
+    )
 
 
 def test_grid_target_is_refused(client, county, member):
@@ -291,12 +354,12 @@ def row(number, name, relation, *, village="王庄村", head="", address="", id_
 
 def test_cross_row_problems_are_reported(county, owner):
     rows = [
-        row("X1", "赵大", "配偶", head="赵一"),                       # 2: no 户主 in X1
-        row("X2", "钱二", "户主", head="钱二", address="东街1号"),     # 3
-        row("X2", "钱三", "子", head="钱二", address="西街9号"),       # 4: address disagrees
-        row("X3", "孙四", "户主", head="孙五"),                       # 5: head name differs
-        row("X4", "李六", "户主", head="李六"),                       # 6
-        row("X4", "李七", "户主"),                                   # 7: second 户主
+        row("X1", "赵大", "配偶", head="赵一"),  # 2: no 户主 in X1
+        row("X2", "钱二", "户主", head="钱二", address="东街1号"),  # 3
+        row("X2", "钱三", "子", head="钱二", address="西街9号"),  # 4: address disagrees
+        row("X3", "孙四", "户主", head="孙五"),  # 5: head name differs
+        row("X4", "李六", "户主", head="李六"),  # 6
+        row("X4", "李七", "户主"),  # 7: second 户主
     ]
     report = check(owner, county.village_a, xlsx_bytes(rows)).report
     assert [(e["row"], e["column"], e["message"]) for e in report["errors"]] == [
@@ -311,9 +374,11 @@ def test_cross_row_problems_are_reported(county, owner):
 def test_ambiguous_and_unknown_villages_when_importing_into_the_county(county, county_user):
     other_town = county.town_b
     node_create(name="王庄村", level=Level.VILLAGE, parent=other_town)
-    rows = [row("Y1", "周一", "户主", village="王庄村"),
-            row("Y2", "吴二", "户主", village="李集村"),
-            row("Y3", "郑三", "户主", village="不存在村")]
+    rows = [
+        row("Y1", "周一", "户主", village="王庄村"),
+        row("Y2", "吴二", "户主", village="李集村"),
+        row("Y3", "郑三", "户主", village="不存在村"),
+    ]
     report = check(county_user, county.county, xlsx_bytes(rows)).report
     assert [(e["row"], e["message"]) for e in report["errors"]] == [
         (2, "Several villages under 谯城区 are called “王庄村”; import into their town instead."),
@@ -323,18 +388,58 @@ def test_ambiguous_and_unknown_villages_when_importing_into_the_county(county, c
 
 
 def test_tolerant_headers_title_rows_and_merged_cells(county, owner):
-    headers = ["序号", "村（社区）", "组 别", "户号", "户主", "住址", "姓名", "与户主的关系",
-               "性别", "公民身份号码*", "手机号", "出生年月"]
+    headers = [
+        "序号",
+        "村（社区）",
+        "组 别",
+        "户号",
+        "户主",
+        "住址",
+        "姓名",
+        "与户主的关系",
+        "性别",
+        "公民身份号码*",
+        "手机号",
+        "出生年月",
+    ]
     wb = Workbook()
     ws = wb.active
     ws.append(["王庄村户籍台账"])
     ws.merge_cells("A1:L1")
     ws.append(headers)
     born = dt.date(1966, 4, 5)
-    ws.append([1, "王庄村", "二组", "M1", "冯大山", "二组5号", "冯大山", "户主", "男",
-               make_id_number("341602", born, 41, "M"), 13955556666, born])
-    ws.append([2, None, None, None, None, None, "冯小花", "女", "女",
-               make_id_number("341602", dt.date(1990, 1, 2), 42, "F"), None, None])
+    ws.append(
+        [
+            1,
+            "王庄村",
+            "二组",
+            "M1",
+            "冯大山",
+            "二组5号",
+            "冯大山",
+            "户主",
+            "男",
+            make_id_number("341602", born, 41, "M"),
+            13955556666,
+            born,
+        ]
+    )
+    ws.append(
+        [
+            2,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "冯小花",
+            "女",
+            "女",
+            make_id_number("341602", dt.date(1990, 1, 2), 42, "F"),
+            None,
+            None,
+        ]
+    )
     for col in "BCDEF":
         ws.merge_cells(f"{col}3:{col}4")
     out = io.BytesIO()
@@ -348,14 +453,18 @@ def test_tolerant_headers_title_rows_and_merged_cells(county, owner):
     assert household.node == county.grid_a2
     assert household.address == "二组5号"
     assert list(household.members.values_list("name", "relation", "sex")) == [
-        ("冯大山", "head", "M"), ("冯小花", "child", "F")]
+        ("冯大山", "head", "M"),
+        ("冯小花", "child", "F"),
+    ]
     assert household.members.first().phone.reveal() == "13955556666"
     assert household.members.last().birth_date == dt.date(1990, 1, 2)
 
 
 def test_csv_in_gb18030_with_comment_line(county, owner):
-    data = ("# 导出人: x\n" + csv_bytes([row("C1", "陈一", "户主")], encoding="utf-8").decode(
-        "utf-8-sig")).encode("gb18030")
+    data = (
+        "# 导出人: x\n"
+        + csv_bytes([row("C1", "陈一", "户主")], encoding="utf-8").decode("utf-8-sig")
+    ).encode("gb18030")
     checked = check(owner, county.village_a, data, name="ledger.CSV")
     assert checked.report["errors"] == []
     assert checked.report["header_row"] == 2
@@ -366,26 +475,34 @@ def test_id_number_stored_as_a_number_is_explained(county, owner):
     rows = [row("N1", "马一", "户主", id_number="")]
     rows[0][COL["身份证号"]] = 341602197003110000.0
     report = check(owner, county.village_a, xlsx_bytes(rows)).report
-    assert report["errors"] == [{
-        "row": 2, "column": "身份证号",
-        "message": "The ID number was stored as a number and Excel dropped its last digits. "
-                   "Format the column as text and type the number again."}]
+    assert report["errors"] == [
+        {
+            "row": 2,
+            "column": "身份证号",
+            "message": "The ID number was stored as a number and Excel dropped its last digits. "
+            "Format the column as text and type the number again.",
+        }
+    ]
 
 
 # --- files ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("台账.xls", b"\xd0\xcf\x11\xe0", "Old .xls files cannot be read."),
-    ("台账.pdf", b"%PDF-1.4", "Upload an Excel workbook (.xlsx) or a CSV file (.csv)."),
-    ("台账.xlsx", b"name,id\n1,2\n", "The file is not a valid Excel workbook (.xlsx)."),
-    ("台账.xlsx", b"PK\x03\x04broken", "The file is not a valid Excel workbook (.xlsx)."),
-    ("台账.csv", b"PK\x03\x04\x00\x00", "The file is not a CSV text file."),
-    ("台账.csv", b"a,b\n1,2\n", "No header row found."),
-    ("台账.csv", b"", "The file is empty."),
-])
-def test_bad_files_get_a_clear_message_and_nothing_is_stored(county, owner, settings, name, data,
-                                                              message):
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("台账.xls", b"\xd0\xcf\x11\xe0", "Old .xls files cannot be read."),
+        ("台账.pdf", b"%PDF-1.4", "Upload an Excel workbook (.xlsx) or a CSV file (.csv)."),
+        ("台账.xlsx", b"name,id\n1,2\n", "The file is not a valid Excel workbook (.xlsx)."),
+        ("台账.xlsx", b"PK\x03\x04broken", "The file is not a valid Excel workbook (.xlsx)."),
+        ("台账.csv", b"PK\x03\x04\x00\x00", "The file is not a CSV text file."),
+        ("台账.csv", b"a,b\n1,2\n", "No header row found."),
+        ("台账.csv", b"", "The file is empty."),
+    ],
+)
+def test_bad_files_get_a_clear_message_and_nothing_is_stored(
+    county, owner, settings, name, data, message
+):
     with pytest.raises(LedgerFileError) as exc:
         check(owner, county.village_a, data, name=name)
     assert exc.value.message.startswith(message)
@@ -414,8 +531,9 @@ def test_stored_file_is_sealed(county, owner, settings):
 # --- scope and permissions --------------------------------------------------------------------
 
 
-def test_import_out_of_scope_is_404_and_without_edit_role_403(client, county, owner, member,
-                                                              outsider):
+def test_import_out_of_scope_is_404_and_without_edit_role_403(
+    client, county, owner, member, outsider
+):
     data = xlsx_bytes(make_ledger(10).rows)
     before = snapshot()
     url = reverse("ledger:import", kwargs={"node_pk": county.village_a.pk})

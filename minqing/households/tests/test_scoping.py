@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minqing.accounts.models import NODE_ROLES, Role, RoleAssignment, User
+from minqing.accounts.models import NODE_ROLES, RoleAssignment, User
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD, make_user
 from minqing.households.models import ArchiveChange, Household, Resident
@@ -19,8 +19,17 @@ from minqing.org.models import Node
 MISSING = 999_999
 
 #: Routes that take no object and are not scoped by an id (each tested elsewhere).
-UNSCOPED = {"healthz", "set_language", "accounts:login", "accounts:logout", "org:home",
-            "households:search", "api:search", "audit:log", "ledger:template"}
+UNSCOPED = {
+    "healthz",
+    "set_language",
+    "accounts:login",
+    "accounts:logout",
+    "org:home",
+    "households:search",
+    "api:search",
+    "audit:log",
+    "ledger:template",
+}
 
 
 def all_route_names() -> set[str]:
@@ -42,15 +51,16 @@ def _ledger_import_of_village_a(c):
     from minqing.households.ledger.importer import ledger_check
     from minqing.households.models import LedgerImport
 
-    owner = (User.objects.filter(username="owner").first()
-             or User.objects.get(username="fixture_builder"))
+    owner = User.objects.filter(username="owner").first() or User.objects.get(
+        username="fixture_builder"
+    )
     data = "村/社区,户编号,户主姓名,姓名,与户主关系\n王庄村,A009,王九,王九,户主\n".encode()
     ledger_check(by=owner, node=c.village_a, filename="ledger.csv", data=data)
     return LedgerImport.objects.get()
 
 
 def object_routes(c) -> list[tuple[str, str, dict, dict]]:
-    """(method, route name, kwargs pointing at village A, kwargs with MISSING), for every scoped route."""
+    """(method, route name, kwargs for village A, kwargs with MISSING) for every scoped route."""
     h, r, v, g = c.household_a1, c.resident_a1, c.village_a, c.grid_a1
     imp = _ledger_import_of_village_a(c)
     routes = [
@@ -89,8 +99,15 @@ def object_routes(c) -> list[tuple[str, str, dict, dict]]:
     return out
 
 
-FORM = {"number": "X9", "head_name": "某某", "reason": "迁出", "name": "某某",
-        "relation": "other", "politics": "masses", "health": "healthy"}
+FORM = {
+    "number": "X9",
+    "head_name": "某某",
+    "reason": "迁出",
+    "name": "某某",
+    "relation": "other",
+    "politics": "masses",
+    "health": "healthy",
+}
 
 
 def _request(client, method, name, kwargs):
@@ -110,9 +127,12 @@ def test_every_route_is_covered(county):
 
 def test_outsider_gets_404_on_every_object_route_and_nothing_changes(client, county, outsider):
     client.force_login(outsider)
-    before = (Household.objects.count(), Resident.objects.count(), ArchiveChange.objects.count(),
-              AuditEvent.objects.filter(action="personal_data.reveal").count())
-    names = all_route_names()
+    before = (
+        Household.objects.count(),
+        Resident.objects.count(),
+        ArchiveChange.objects.count(),
+        AuditEvent.objects.filter(action="personal_data.reveal").count(),
+    )
     for method, name, kwargs, missing in object_routes(county):
         out_of_scope = _request(client, method, name, kwargs)
         absent = _request(client, method, name, missing)
@@ -120,8 +140,12 @@ def test_outsider_gets_404_on_every_object_route_and_nothing_changes(client, cou
         assert absent.status_code == 404, (method, name, absent.status_code)
         # 404 for out-of-scope must look exactly like 404 for a missing object
         assert out_of_scope.content == absent.content, (method, name)
-    after = (Household.objects.count(), Resident.objects.count(), ArchiveChange.objects.count(),
-             AuditEvent.objects.filter(action="personal_data.reveal").count())
+    after = (
+        Household.objects.count(),
+        Resident.objects.count(),
+        ArchiveChange.objects.count(),
+        AuditEvent.objects.filter(action="personal_data.reveal").count(),
+    )
     assert after == before
     county.household_a1.refresh_from_db()
     assert county.household_a1.version == 1
@@ -138,8 +162,14 @@ def test_owner_reaches_every_get_route_of_own_village(client, county, owner):
 
 def test_grid_worker_sees_own_grid_but_not_the_next(client, county, member):
     client.force_login(member)
-    assert client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code == 200
-    assert client.get(reverse("households:detail", kwargs={"pk": county.household_a2.pk})).status_code == 404
+    assert (
+        client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code
+        == 200
+    )
+    assert (
+        client.get(reverse("households:detail", kwargs={"pk": county.household_a2.pk})).status_code
+        == 404
+    )
     assert client.get(reverse("org:node", kwargs={"pk": county.village_a.pk})).status_code == 404
 
 
@@ -160,14 +190,19 @@ def test_anonymous_is_sent_to_login_everywhere(client, county):
 def test_user_without_role_sees_nothing(client, county):
     nobody = make_user("nobody")
     client.force_login(nobody)
-    assert client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code == 404
+    assert (
+        client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).status_code
+        == 404
+    )
     assert search(nobody, "王").total == 0
 
 
 @pytest.mark.parametrize("query", ["王建国", "王", "341602197003"])
 def test_search_never_crosses_scope(county, outsider, owner, query):
     assert all(h.village_id == county.village_b.pk for h in search(outsider, query).households)
-    assert all(r.household.village_id == county.village_b.pk for r in search(outsider, query).residents)
+    assert all(
+        r.household.village_id == county.village_b.pk for r in search(outsider, query).residents
+    )
 
 
 def test_search_by_exact_id_and_phone_respects_scope(county, owner, outsider):
@@ -178,7 +213,9 @@ def test_search_by_exact_id_and_phone_respects_scope(county, owner, outsider):
     assert search(outsider, "13812345678").total == 0
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_property_no_cross_scope_reads(county, data):
     """Random role at a random node: a household is visible iff its node lies in that subtree."""
@@ -201,18 +238,34 @@ def test_minor_record_is_restricted_for_grid_worker(client, county, member, owne
     from minqing.lib.idcard import make_id_number
 
     born = dt.date.today().replace(year=dt.date.today().year - 8)  # noqa: DTZ011
-    child = resident_add(by=owner, household=county.household_a1, data={
-        "name": "王小宝", "relation": "grandchild", "sex": "M", "birth_date": born,
-        "id_number": make_id_number("341602", born, 7, "M")})
+    child = resident_add(
+        by=owner,
+        household=county.household_a1,
+        data={
+            "name": "王小宝",
+            "relation": "grandchild",
+            "sex": "M",
+            "birth_date": born,
+            "id_number": make_id_number("341602", born, 7, "M"),
+        },
+    )
     client.force_login(member)
     page = client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk}))
     assert "王小宝" not in page.content.decode()
-    response = client.post(reverse("households:reveal", kwargs={"kind": "resident", "pk": child.pk,
-                                                                "field": "id_number"}))
+    response = client.post(
+        reverse(
+            "households:reveal", kwargs={"kind": "resident", "pk": child.pk, "field": "id_number"}
+        )
+    )
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action="personal_data.reveal").exists()
     client.force_login(owner)
-    assert "王小宝" in client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).content.decode()
+    assert (
+        "王小宝"
+        in client.get(
+            reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+        ).content.decode()
+    )
 
 
 def test_search_hides_names_of_minors_from_roles_without_permission(client, county, member, owner):
@@ -220,9 +273,17 @@ def test_search_hides_names_of_minors_from_roles_without_permission(client, coun
     from minqing.lib.idcard import make_id_number
 
     born = dt.date.today().replace(year=dt.date.today().year - 6)  # noqa: DTZ011
-    resident_add(by=owner, household=county.household_a1, data={
-        "name": "王小妹", "relation": "grandchild", "sex": "F", "birth_date": born,
-        "id_number": make_id_number("341602", born, 9, "F")})
+    resident_add(
+        by=owner,
+        household=county.household_a1,
+        data={
+            "name": "王小妹",
+            "relation": "grandchild",
+            "sex": "F",
+            "birth_date": born,
+            "id_number": make_id_number("341602", born, 9, "F"),
+        },
+    )
     client.force_login(member)
     assert "王小妹" not in client.get(reverse("households:search") + "?q=王小").content.decode()
     assert "王小妹" not in client.get(reverse("api:search") + "?q=王小").content.decode()

@@ -31,8 +31,13 @@ resident_add(by=user, household=household, data={
 def _run(data_dir: Path, *args: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["MINQING_DATA_DIR"] = str(data_dir)
-    subprocess.run([sys.executable, "-m", "minqing", *args], env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(  # noqa: S603 - our own interpreter and command
+        [sys.executable, "-m", "minqing", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow

@@ -21,20 +21,26 @@ def test_known_id_number_check_digit():
     assert validate_id_number("11010519491231002x") == "11010519491231002X"
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    ("11010519491231002", "id_format"),          # 17 characters
-    ("1101051949123100AX", "id_format"),         # letter inside
-    ("110105194902300021", "id_birth"),          # 30 February
-    ("110105194912310021", "id_check"),          # wrong check digit
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("11010519491231002", "id_format"),  # 17 characters
+        ("1101051949123100AX", "id_format"),  # letter inside
+        ("110105194902300021", "id_birth"),  # 30 February
+        ("110105194912310021", "id_check"),  # wrong check digit
+    ],
+)
 def test_bad_id_numbers_are_refused_with_reason(value, code):
     with pytest.raises(ValidationError) as err:
         validate_id_number(value)
     assert err.value.code == code
 
 
-@given(born=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2020, 12, 31)),
-       seq=st.integers(0, 499), sex=st.sampled_from("MF"))
+@given(
+    born=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2020, 12, 31)),
+    seq=st.integers(0, 499),
+    sex=st.sampled_from("MF"),
+)
 def test_made_id_numbers_validate_and_carry_sex(born, seq, sex):
     value = make_id_number("341602", born, seq, sex)
     assert validate_id_number(value) == value

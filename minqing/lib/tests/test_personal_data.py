@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -15,8 +16,15 @@ from minqing.lib.rotation import keys_in_use, rotate_keys
 
 
 def _plain_values(c) -> list[str]:
-    return [c.resident_a1.id_number.reveal(), c.resident_b1.id_number.reveal(), "13812345678",
-            "13912345678", "13712345678", "高血压", "年收入约三万"]
+    return [
+        c.resident_a1.id_number.reveal(),
+        c.resident_b1.id_number.reveal(),
+        "13812345678",
+        "13912345678",
+        "13712345678",
+        "高血压",
+        "年收入约三万",
+    ]
 
 
 def _dump_all_rows() -> str:
@@ -36,8 +44,12 @@ def _dump_all_rows() -> str:
 
 def test_no_plaintext_id_or_phone_anywhere_in_the_database(county, client, owner):
     client.force_login(owner)
-    client.post(reverse("households:reveal", kwargs={"kind": "resident", "pk": county.resident_a1.pk,
-                                                     "field": "id_number"}))
+    client.post(
+        reverse(
+            "households:reveal",
+            kwargs={"kind": "resident", "pk": county.resident_a1.pk, "field": "id_number"},
+        )
+    )
     dump = _dump_all_rows()
     for value in _plain_values(county):
         assert value not in dump
@@ -54,22 +66,30 @@ def test_lookup_by_full_id_works_through_the_keyed_hash(county):
 def test_pages_and_api_show_masked_values_only(client, county, owner):
     client.force_login(owner)
     value = county.resident_a1.id_number.reveal()
-    for url in (reverse("households:detail", kwargs={"pk": county.household_a1.pk}),
-                reverse("api:household", kwargs={"pk": county.household_a1.pk}),
-                reverse("households:search") + "?q=" + value,
-                reverse("api:search") + "?q=" + value):
+    for url in (
+        reverse("households:detail", kwargs={"pk": county.household_a1.pk}),
+        reverse("api:household", kwargs={"pk": county.household_a1.pk}),
+        reverse("households:search") + "?q=" + value,
+        reverse("api:search") + "?q=" + value,
+    ):
         body = client.get(url).content.decode()
-        assert value[4:14] not in body.replace(value, ""), url  # digits 5–14 appear only in the echoed query
+        assert value[4:14] not in body.replace(value, ""), (
+            url
+        )  # digits 5–14 appear only in the echoed query
         assert "12345678" not in body, url
-    body = client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk})).content.decode()
+    body = client.get(
+        reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+    ).content.decode()
     assert "3416**********" in body
     assert "138****5678" in body
 
 
 def test_reveal_returns_the_value_and_writes_one_audit_row(client, county, owner):
     client.force_login(owner)
-    url = reverse("households:reveal", kwargs={"kind": "resident", "pk": county.resident_a1.pk,
-                                               "field": "id_number"})
+    url = reverse(
+        "households:reveal",
+        kwargs={"kind": "resident", "pk": county.resident_a1.pk, "field": "id_number"},
+    )
     response = client.post(url)
     assert response.status_code == 200
     assert county.resident_a1.id_number.reveal() in response.content.decode()
@@ -82,8 +102,10 @@ def test_reveal_returns_the_value_and_writes_one_audit_row(client, county, owner
 
 def test_reveal_needs_post(client, county, owner):
     client.force_login(owner)
-    url = reverse("households:reveal", kwargs={"kind": "resident", "pk": county.resident_a1.pk,
-                                               "field": "id_number"})
+    url = reverse(
+        "households:reveal",
+        kwargs={"kind": "resident", "pk": county.resident_a1.pk, "field": "id_number"},
+    )
     assert client.get(url).status_code == 405
     assert not AuditEvent.objects.filter(action="personal_data.reveal").exists()
 

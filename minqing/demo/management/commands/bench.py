@@ -18,34 +18,52 @@ from minqing.demo.database import database_state, describe, wipe_database
 
 
 class Command(BaseCommand):
-    help = ("Build a demo county and print a Markdown table of build time and page latencies, "
-            "each beside a reference measured in the same run. SQLite runs in a temporary "
-            "data dir; with DATABASE_URL=postgres://… the bench builds into that database.")
+    help = (
+        "Build a demo county and print a Markdown table of build time and page latencies, "
+        "each beside a reference measured in the same run. SQLite runs in a temporary "
+        "data dir; with DATABASE_URL=postgres://… the bench builds into that database."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--preset", choices=["qiaocheng"], default=None)
-        parser.add_argument("--households", type=int, default=None,
-                            help="county size (default 1,500)")
+        parser.add_argument(
+            "--households", type=int, default=None, help="county size (default 1,500)"
+        )
         parser.add_argument("--repeat", type=int, default=200, help="requests per figure")
         parser.add_argument("--seed", type=int, default=2023)
-        parser.add_argument("--build-workers", type=int, default=None,
-                            help="generator processes for the build (default: automatic)")
-        parser.add_argument("--here", action="store_true",
-                            help="use the configured database even when it is SQLite")
-        parser.add_argument("--yes", action="store_true",
-                            help="wipe the target database even if it holds non-demo data")
-        parser.add_argument("--keep", action="store_true",
-                            help="keep the temporary SQLite data dir (its path is printed)")
+        parser.add_argument(
+            "--build-workers",
+            type=int,
+            default=None,
+            help="generator processes for the build (default: automatic)",
+        )
+        parser.add_argument(
+            "--here", action="store_true", help="use the configured database even when it is SQLite"
+        )
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="wipe the target database even if it holds non-demo data",
+        )
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="keep the temporary SQLite data dir (its path is printed)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["preset"] and options["households"]:
             raise CommandError("give either --preset or --households, not both")
         if options["repeat"] < 1:
             raise CommandError("--repeat must be at least 1")
-        build = BuildOptions(households=options["households"], preset=options["preset"],
-                             seed=options["seed"], workers=options["build_workers"],
-                             progress=self._progress)
+        build = BuildOptions(
+            households=options["households"],
+            preset=options["preset"],
+            seed=options["seed"],
+            workers=options["build_workers"],
+            progress=self._progress,
+        )
         temp_dir: Path | None = None
         if connection.vendor == "sqlite" and not options["here"]:
             temp_dir = Path(tempfile.mkdtemp(prefix="minqing-bench-"))
@@ -76,7 +94,8 @@ class Command(BaseCommand):
             if not yes:
                 raise CommandError(
                     f"{describe()} holds data that is not a demo county; the bench would wipe "
-                    "it. Use a separate database (e.g. createdb minqing_bench) or add --yes.")
+                    "it. Use a separate database (e.g. createdb minqing_bench) or add --yes."
+                )
             self.stderr.write(f"WARNING: wiping non-demo data in {describe()} (--yes).")
         if state in ("demo", "other"):
             self.stderr.write(f"Wiping {describe()} …")

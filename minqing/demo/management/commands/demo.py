@@ -23,40 +23,61 @@ from minqing.demo.users import logins_table, reset_demo_passwords
 
 
 class Command(BaseCommand):
-    help = ("Build a demo county (谯城区-style, generated people) into the configured database, "
-            "print one-time logins and serve it on 127.0.0.1.")
+    help = (
+        "Build a demo county (谯城区-style, generated people) into the configured database, "
+        "print one-time logins and serve it on 127.0.0.1."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--households", type=int, default=None,
-                            help="size of the county (default 1,500)")
-        parser.add_argument("--preset", choices=["qiaocheng"], default=None,
-                            help="qiaocheng: 275 villages, 5,320 grids, 530,000 households")
+        parser.add_argument(
+            "--households", type=int, default=None, help="size of the county (default 1,500)"
+        )
+        parser.add_argument(
+            "--preset",
+            choices=["qiaocheng"],
+            default=None,
+            help="qiaocheng: 275 villages, 5,320 grids, 530,000 households",
+        )
         parser.add_argument("--seed", type=int, default=2023)
-        parser.add_argument("--build-workers", type=int, default=None,
-                            help="generator processes for the build (default: automatic)")
-        parser.add_argument("--rebuild", action="store_true",
-                            help="wipe the demo database and build it again")
-        parser.add_argument("--force", action="store_true",
-                            help="with --rebuild: wipe even a database that is not a demo")
+        parser.add_argument(
+            "--build-workers",
+            type=int,
+            default=None,
+            help="generator processes for the build (default: automatic)",
+        )
+        parser.add_argument(
+            "--rebuild", action="store_true", help="wipe the demo database and build it again"
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --rebuild: wipe even a database that is not a demo",
+        )
         parser.add_argument("--build-only", action="store_true", help="build, print, do not serve")
         parser.add_argument("--workers", type=int, default=2, help="web server worker processes")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["preset"] and options["households"]:
             raise CommandError("give either --preset or --households, not both")
-        build = BuildOptions(households=options["households"], preset=options["preset"],
-                             seed=options["seed"], workers=options["build_workers"],
-                             progress=self.stdout.write)
+        build = BuildOptions(
+            households=options["households"],
+            preset=options["preset"],
+            seed=options["seed"],
+            workers=options["build_workers"],
+            progress=self.stdout.write,
+        )
         if not options["build_only"]:
             _check_port(options["port"])
-        report = prepare_demo(build, rebuild=options["rebuild"], force=options["force"],
-                              write=self.stdout.write)
+        report = prepare_demo(
+            build, rebuild=options["rebuild"], force=options["force"], write=self.stdout.write
+        )
         if report is not None:
             self.stdout.write(
                 f"Built {report.households:,} households, {report.residents:,} residents in "
-                f"{report.villages:,} villages / {report.grids:,} grids in {report.seconds:.1f} s.")
+                f"{report.villages:,} villages / {report.grids:,} grids in {report.seconds:.1f} s."
+            )
         logins = reset_demo_passwords()
         url = f"http://127.0.0.1:{options['port']}/"
         if options["build_only"]:
@@ -64,20 +85,27 @@ class Command(BaseCommand):
             self.stdout.write("These passwords are new on every start and shown only here.")
             return
         connection.close()  # the server processes open their own
-        serve(options["port"], options["workers"], banner=(
-            f"\nMinqing demo running at {url}\n\n{logins_table(logins)}\n\n"
-            "These passwords are new on every start and shown only here. Ctrl-C stops.\n"),
-            write=self.stdout.write)
+        serve(
+            options["port"],
+            options["workers"],
+            banner=(
+                f"\nMinqing demo running at {url}\n\n{logins_table(logins)}\n\n"
+                "These passwords are new on every start and shown only here. Ctrl-C stops.\n"
+            ),
+            write=self.stdout.write,
+        )
 
 
-def prepare_demo(build: BuildOptions, *, rebuild: bool, force: bool,
-                 write: Any) -> BuildReport | None:
+def prepare_demo(
+    build: BuildOptions, *, rebuild: bool, force: bool, write: Any
+) -> BuildReport | None:
     """Migrate, then reuse the demo county or build it; returns the report of a new build."""
     state = database_state()
     if state == "other" and not (rebuild and force):
         raise CommandError(
             f"{describe()} holds data that is not a demo county. Use a fresh data dir "
-            "(MINQING_DATA_DIR=/tmp/minqing-demo minqing demo) or --rebuild --force to wipe it.")
+            "(MINQING_DATA_DIR=/tmp/minqing-demo minqing demo) or --rebuild --force to wipe it."
+        )
     if rebuild and state in ("demo", "other"):
         write(f"Wiping {describe()} …")
         wipe_database(force=force)
@@ -87,11 +115,15 @@ def prepare_demo(build: BuildOptions, *, rebuild: bool, force: bool,
         marker = demo_marker() or {}
         wanted = build.params()
         built = {k: marker.get(k) for k in wanted}
-        write(f"Reusing the demo county in {describe()} "
-              f"({marker.get('households_built', 0):,} households, seed {marker.get('seed')}).")
+        write(
+            f"Reusing the demo county in {describe()} "
+            f"({marker.get('households_built', 0):,} households, seed {marker.get('seed')})."
+        )
         if built != wanted:
-            write(f"  It was built with {built}; you asked for {wanted}. Add --rebuild to "
-                  "build that instead.")
+            write(
+                f"  It was built with {built}; you asked for {wanted}. Add --rebuild to "
+                "build that instead."
+            )
         return None
     write(f"Building the demo county into {describe()} …")
     return build_county(build)
@@ -114,8 +146,20 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
     env = {**os.environ, "MINQING_DEMO": "1"}
     address = f"127.0.0.1:{port}"
     if importlib.util.find_spec("gunicorn") is not None and os.name == "posix":
-        cmd = [sys.executable, "-m", "gunicorn", "minqing.wsgi:application", "--bind", address,
-               "--workers", str(max(1, workers)), "--timeout", "120", "--graceful-timeout", "5"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "minqing.wsgi:application",
+            "--bind",
+            address,
+            "--workers",
+            str(max(1, workers)),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+        ]
         if _version("gunicorn") >= (25, 1):
             cmd.append("--no-control-socket")  # nothing to manage at run time; no file in $HOME
     else:

@@ -14,15 +14,20 @@ from minqing.org.models import Node
 
 
 class Command(BaseCommand):
-    help = ("Export the household ledger of a node's subtree to FILE (.xlsx or .csv), acting as "
-            "USER. Masked unless --unmasked (needs the reveal permission; audited).")
+    help = (
+        "Export the household ledger of a node's subtree to FILE (.xlsx or .csv), acting as "
+        "USER. Masked unless --unmasked (needs the reveal permission; audited)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--node", type=int, required=True)
         parser.add_argument("--user", required=True, help="username to act as")
         parser.add_argument("--out", required=True, help="file to write, ending in .xlsx or .csv")
-        parser.add_argument("--unmasked", action="store_true",
-                            help="full ID numbers and phones (audited as personal_data.export)")
+        parser.add_argument(
+            "--unmasked",
+            action="store_true",
+            help="full ID numbers and phones (audited as personal_data.export)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
@@ -35,8 +40,9 @@ class Command(BaseCommand):
         except (get_user_model().DoesNotExist, Node.DoesNotExist):
             raise CommandError("No such active user or node.") from None
         try:
-            result = ledger_export(by=user, node=node, file_format=file_format,
-                                   unmasked=options["unmasked"])
+            result = ledger_export(
+                by=user, node=node, file_format=file_format, unmasked=options["unmasked"]
+            )
         except (Node.DoesNotExist, PermissionDenied):
             raise CommandError(f"{user.username} may not export this ledger.") from None
         size = 0
