@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pytest
 from django.utils import translation
 
-from minqing.accounts.models import Role, RoleAssignment, User
+from minqing.accounts.models import Role, User
+from minqing.accounts.services import role_assign
 from minqing.households.models import Household, Resident
 from minqing.households.services import household_create, resident_add
 from minqing.lib.idcard import make_id_number
@@ -60,7 +61,7 @@ def make_user(
 ) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, full_name=username)
     if role:
-        RoleAssignment.objects.create(user=user, role=role, node=node, department=department)
+        role_assign(user=user, role=role, node=node, department=department)
     return user
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from minqing.accounts.models import Role, RoleAssignment, User
+from minqing.accounts.services import role_assign
 from minqing.audit.services import audit_record
 from minqing.demo import names
 from minqing.org.models import Kind, Node
@@ -80,7 +81,8 @@ def create_demo_users(plan: CountyPlan) -> list[str]:
             user.set_unusable_password()
             user.save()
         RoleAssignment.objects.filter(user=user).delete()
-        RoleAssignment.objects.create(user=user, role=role, node_id=nodes[where] if where else None)
+        node = Node.objects.get(pk=nodes[where]) if where else None
+        role_assign(user=user, role=role, node=node)
     return list(DEMO_USERS)
 
 

@@ -61,3 +61,32 @@ def test_logout_is_post_only_and_ends_the_session(client, county, owner):
     assert client.get(reverse("accounts:logout")).status_code == 405
     client.post(reverse("accounts:logout"))
     assert "_auth_user_id" not in client.session
+
+
+def test_separated_roles_exclude_every_other_role(county, auditor, owner):
+    from minqing.accounts.models import Role, RoleAssignment
+    from minqing.accounts.services import role_assign
+
+    with pytest.raises(ValidationError):
+        role_assign(user=auditor, role=Role.SYSTEM_ADMIN)
+    with pytest.raises(ValidationError):
+        role_assign(user=auditor, role=Role.VILLAGE_CADRE, node=county.village_a)
+    with pytest.raises(ValidationError):
+        role_assign(user=owner, role=Role.SECURITY_ADMIN)
+    assert list(RoleAssignment.objects.filter(user=auditor).values_list("role", flat=True)) == [
+        "auditor"
+    ]
+    assert list(RoleAssignment.objects.filter(user=owner).values_list("role", flat=True)) == [
+        "village_cadre"
+    ]
+
+
+def test_node_roles_need_a_node_and_grants_are_audited(county, owner):
+    from minqing.accounts.models import Role
+    from minqing.accounts.services import role_assign
+
+    with pytest.raises(ValidationError):
+        role_assign(user=owner, role=Role.GRID_WORKER)
+    before = AuditEvent.objects.filter(action="permission.grant").count()
+    role_assign(user=owner, role=Role.GRID_WORKER, node=county.grid_a1)
+    assert AuditEvent.objects.filter(action="permission.grant").count() == before + 1

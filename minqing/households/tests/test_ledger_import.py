@@ -535,6 +535,7 @@ def test_import_out_of_scope_is_404_and_without_edit_role_403(
     client, county, owner, member, outsider
 ):
     data = xlsx_bytes(make_ledger(10).rows)
+    viewer = make_user("representative", Role.REPRESENTATIVE, county.village_a)
     before = snapshot()
     url = reverse("ledger:import", kwargs={"node_pk": county.village_a.pk})
     for user in (member, outsider):
@@ -544,7 +545,6 @@ def test_import_out_of_scope_is_404_and_without_edit_role_403(
         assert client.get(url).status_code == 404
         with pytest.raises(Node.DoesNotExist):
             check(user, county.village_a, data)
-    viewer = make_user("representative", Role.REPRESENTATIVE, county.village_a)
     client.force_login(viewer)
     assert client.post(url, {"file": _upload(data)}).status_code == 403
     with pytest.raises(PermissionDenied):
