@@ -1,4 +1,5 @@
-"""Reading household archives; every function takes the user and applies their scope."""
+"""Reading household archives. Functions that take the user apply their scope; the others
+take objects the caller has already fetched through a scoped queryset."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from minqing.lib.idcard import (
     normalize_id_number,
     normalize_phone,
 )
-from minqing.org.models import Node
+from minqing.org.models import Node, subtree_q
 
 SEARCH_LIMIT = 50
 
@@ -25,9 +26,9 @@ SEARCH_LIMIT = 50
 def prefix_q(field_name: str, prefix: str) -> Q:
     """Index-friendly "starts with" on both databases.
 
-    PostgreSQL's LIKE 'x%' uses the ``varchar_pattern_ops`` index Django adds to indexed
-    columns; SQLite's LIKE (case-insensitive, with ESCAPE) cannot use an index, but a range on
-    the binary collation can.
+    On PostgreSQL the search columns use the C collation (migration households 0005), so
+    LIKE 'x%' and ORDER BY share the plain b-tree index. SQLite's LIKE (case-insensitive, with
+    ESCAPE) cannot use an index, but a range on its binary collation can.
     """
     if connection.vendor == "sqlite":
         return Q(**{f"{field_name}__gte": prefix, f"{field_name}__lt": prefix + "\U0010ffff"})
@@ -57,7 +58,7 @@ def village_households(
     """Households of a village (or one of its groups), for the paged village list."""
     qs = Household.objects.filter(village=village)
     if node is not None and node.pk != village.pk:
-        qs = qs.filter(node__path__startswith=node.path)
+        qs = qs.filter(subtree_q(node.path, "node__path"))
     if tag:
         qs = qs.filter(tags__code=tag)
     return qs.select_related("node").prefetch_related("tags").order_by("number")

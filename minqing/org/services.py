@@ -58,11 +58,20 @@ def node_create(
 
 def node_move(*, node: Node, new_parent: Node) -> Node:
     """Move a subtree under another parent, keeping paths, depths and counts right."""
+    if LEVEL_ORDER.index(node.level) <= LEVEL_ORDER.index(new_parent.level):
+        raise ValidationError(
+            {
+                "parent": _("A %(child)s cannot sit under a %(parent)s.")
+                % {"child": node.get_level_display(), "parent": new_parent.get_level_display()}
+            }
+        )
     if new_parent.is_descendant_of(node):
         raise ValidationError({"parent": _("A node cannot move under itself.")})
     if Node.objects.filter(parent=new_parent, name=node.name).exists():
         raise ValidationError({"name": _("%(name)s already exists here.") % {"name": node.name}})
     with transaction.atomic():
+        # counts on the caller's instance may be stale: they move by F() updates
+        node = Node.objects.select_for_update().get(pk=node.pk)
         old_path, new_path = node.path, f"{new_parent.path}{node.pk}/"
         depth_shift = new_parent.depth + 1 - node.depth
         adjust_counts(
