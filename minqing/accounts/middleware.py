@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,3 +40,26 @@ class LoginRequiredMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": "Authentication required."}, status=401)
         return redirect_to_login(request.get_full_path())
+
+
+class PasswordExpiryMiddleware:
+    """After ``MINQING_PASSWORD_EXPIRY_DAYS`` (等保 rotation; 0 turns it off) every page but the
+    password change and logout sends the user to change their password."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.password_expired(settings.MINQING_PASSWORD_EXPIRY_DAYS)
+            and request.path
+            not in {reverse("accounts:password_change"), reverse("accounts:logout")}
+            and not request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/")
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Password expired: change it first."}, status=403)
+            return redirect("accounts:password_change")
+        return self.get_response(request)

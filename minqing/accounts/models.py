@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from minqing.lib.fields import BlindIndexField, EncryptedField
@@ -52,6 +57,14 @@ ARCHIVE_EDIT_ROLES = frozenset(
 MINOR_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE})
 
 
+class UserManager(DjangoUserManager["User"]):
+    def _create_user(
+        self, username: str, email: str | None, password: str | None, **extra_fields: Any
+    ) -> User:
+        extra_fields.setdefault("password_changed_at", timezone.now())
+        return super()._create_user(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """账号 — one person's login; the person's name and phone are on the account."""
 
@@ -60,6 +73,8 @@ class User(AbstractUser):
     phone_hash = BlindIndexField(source="phone", purpose="phone")
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
 
+    objects = UserManager()
+
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
@@ -67,6 +82,17 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    def set_password(self, raw_password: str | None) -> None:
+        """Every new password restarts the expiry clock (SECURITY.md 2)."""
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now()
+
+    def password_expired(self, days: int) -> bool:
+        if days <= 0:
+            return False
+        changed = self.password_changed_at
+        return changed is None or timezone.now() - changed > dt.timedelta(days=days)
 
 
 class RoleAssignment(models.Model):

@@ -90,3 +90,43 @@ def test_node_roles_need_a_node_and_grants_are_audited(county, owner):
     before = AuditEvent.objects.filter(action="permission.grant").count()
     role_assign(user=owner, role=Role.GRID_WORKER, node=county.grid_a1)
     assert AuditEvent.objects.filter(action="permission.grant").count() == before + 1
+
+
+def test_expired_password_forces_a_change_and_the_change_is_audited(
+    client, county, owner, settings
+):
+    settings.MINQING_PASSWORD_EXPIRY_DAYS = 90
+    client.force_login(owner)
+    page = reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+    assert client.get(page).status_code == 200
+    type(owner).objects.filter(pk=owner.pk).update(
+        password_changed_at=timezone.now() - dt.timedelta(days=91)
+    )
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:password_change")
+    assert (
+        client.get(reverse("api:household", kwargs={"pk": county.household_a1.pk})).status_code
+        == 403
+    )
+    response = client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Granary-Lantern-73",
+            "new_password2": "Granary-Lantern-73",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get(page).status_code == 200
+    assert AuditEvent.objects.filter(action="password.change", username="owner").count() == 1
+
+
+def test_expiry_can_be_turned_off(client, county, owner, settings):
+    settings.MINQING_PASSWORD_EXPIRY_DAYS = 0
+    type(owner).objects.filter(pk=owner.pk).update(
+        password_changed_at=timezone.now() - dt.timedelta(days=900)
+    )
+    client.force_login(owner)
+    page = reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+    assert client.get(page).status_code == 200

@@ -23,6 +23,7 @@ UNSCOPED = {
     "healthz",
     "set_language",
     "accounts:login",
+    "accounts:password_change",
     "accounts:logout",
     "org:home",
     "households:search",
