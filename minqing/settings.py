@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "minqing.accounts.middleware.SessionLifetimeMiddleware",
     "minqing.accounts.middleware.LoginRequiredMiddleware",
     "minqing.accounts.middleware.PasswordExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -125,7 +126,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Sessions: idle timeout 30 min (refreshed on every request), server-side store.
-SESSION_COOKIE_AGE = 30 * 60
+SESSION_COOKIE_AGE = int(os.environ.get("MINQING_SESSION_IDLE_SECONDS", str(30 * 60)))
+MINQING_SESSION_MAX_AGE = int(os.environ.get("MINQING_SESSION_MAX_SECONDS", str(12 * 3600)))
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -62,4 +64,26 @@ class PasswordExpiryMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": "Password expired: change it first."}, status=403)
             return redirect("accounts:password_change")
+        return self.get_response(request)
+
+
+class SessionLifetimeMiddleware:
+    """Absolute session lifetime (SECURITY.md 4): 12 hours after login, whatever the activity.
+
+    The idle timeout is the session cookie's own age, renewed on every request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            started = request.session.setdefault("minqing_login_at", now)
+            if now - int(started) > settings.MINQING_SESSION_MAX_AGE:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": "Session expired."}, status=401)
+                return redirect_to_login(request.get_full_path())
         return self.get_response(request)

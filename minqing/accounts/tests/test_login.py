@@ -130,3 +130,27 @@ def test_expiry_can_be_turned_off(client, county, owner, settings):
     client.force_login(owner)
     page = reverse("households:detail", kwargs={"pk": county.household_a1.pk})
     assert client.get(page).status_code == 200
+
+
+def test_session_ends_twelve_hours_after_login_however_busy(client, county, owner, monkeypatch):
+    import time
+
+    client.force_login(owner)
+    page = reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+    assert client.get(page).status_code == 200
+    start = time.time()
+    monkeypatch.setattr("minqing.accounts.middleware.time.time", lambda: start + 11 * 3600)
+    assert client.get(page).status_code == 200
+    monkeypatch.setattr("minqing.accounts.middleware.time.time", lambda: start + 12 * 3600 + 5)
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_disabled_user_is_out_at_the_next_request(client, county, owner):
+    client.force_login(owner)
+    page = reverse("households:detail", kwargs={"pk": county.household_a1.pk})
+    assert client.get(page).status_code == 200
+    type(owner).objects.filter(pk=owner.pk).update(is_active=False)
+    assert client.get(page).status_code == 302
