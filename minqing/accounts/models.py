@@ -88,6 +88,10 @@ class User(AbstractUser):
         super().set_password(raw_password)
         self.password_changed_at = timezone.now()
 
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self.password_changed_at = timezone.now()
+
     def password_expired(self, days: int) -> bool:
         if days <= 0:
             return False

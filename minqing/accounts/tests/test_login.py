@@ -154,3 +154,13 @@ def test_a_disabled_user_is_out_at_the_next_request(client, county, owner):
     assert client.get(page).status_code == 200
     type(owner).objects.filter(pk=owner.pk).update(is_active=False)
     assert client.get(page).status_code == 302
+
+
+def test_new_accounts_start_their_expiry_clock(county):
+    from minqing.accounts.models import User
+
+    fresh = User(username="fresh")
+    fresh.set_unusable_password()
+    fresh.save()
+    assert not fresh.password_expired(90)
+    assert not User.objects.create_user("other", password="Granary-Lantern-73").password_expired(90)

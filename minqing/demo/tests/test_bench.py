@@ -31,6 +31,9 @@ def test_bench_runs_end_to_end():
     ):
         assert figure in table
     assert "trivial logged-in page" in table
+    # every page answered 200 (a redirect or error is flagged "HTTP …" and ⚠️)
+    assert "HTTP " not in table
+    assert "⚠️" not in table
 
 
 @pytest.mark.django_db
