@@ -65,6 +65,25 @@ def make_user(
     return user
 
 
+def add_child(
+    by: User, household: Household, name: str, *, age: int = 6, sex: str = "M", seq: int = 9
+) -> Resident:
+    """A grandchild under 14, whose record needs the minors permission."""
+    today = dt.date.today()  # noqa: DTZ011 - a calendar date
+    born = today.replace(year=today.year - age, day=min(today.day, 28))
+    return resident_add(
+        by=by,
+        household=household,
+        data={
+            "name": name,
+            "relation": "grandchild",
+            "sex": sex,
+            "birth_date": born,
+            "id_number": make_id_number("341602", born, seq, sex),
+        },
+    )
+
+
 @pytest.fixture
 def system_user(db) -> User:
     """A county command-centre account used to build fixtures through the services."""

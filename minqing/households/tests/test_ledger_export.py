@@ -15,14 +15,12 @@ from openpyxl import load_workbook
 
 from minqing.accounts.models import Role
 from minqing.audit.models import AuditEvent
-from minqing.conftest import make_user
+from minqing.conftest import add_child, make_user
 from minqing.households.ledger.columns import HEADERS
 from minqing.households.ledger.importer import ledger_check, ledger_import
 from minqing.households.models import ArchiveChange, Household, Resident
-from minqing.households.services import resident_add
 from minqing.households.tests.ledger_helpers import make_ledger, xlsx_bytes
 from minqing.lib.fields import plain
-from minqing.lib.idcard import make_id_number
 from minqing.lib.masking import mask_id_number, mask_phone
 
 
@@ -199,18 +197,7 @@ def test_town_export_reimports_into_the_town(county, county_user, owner, ledger)
 def test_children_are_left_out_for_roles_without_the_minors_permission(
     client, county, owner, member
 ):
-    born = dt.date.today().replace(year=dt.date.today().year - 6)  # noqa: DTZ011
-    resident_add(
-        by=owner,
-        household=county.household_a1,
-        data={
-            "name": "王小宝",
-            "relation": "grandchild",
-            "sex": "M",
-            "birth_date": born,
-            "id_number": make_id_number("341602", born, 9, "M"),
-        },
-    )
+    add_child(owner, county.household_a1, "王小宝")
     client.force_login(member)
     grid = url(county.grid_a1) + "?format=csv"
     text = body(client.get(grid)).decode("utf-8-sig")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 
 from minqing.accounts.models import NODE_ROLES, RoleAssignment, User
 from minqing.audit.models import AuditEvent
-from minqing.conftest import PASSWORD, make_user
+from minqing.conftest import PASSWORD, add_child, make_user
 from minqing.households.models import ArchiveChange, Household, Resident
 from minqing.households.selectors import search
 from minqing.org.models import Node
@@ -235,21 +233,7 @@ def test_property_no_cross_scope_reads(county, data):
 
 
 def test_minor_record_is_restricted_for_grid_worker(client, county, member, owner):
-    from minqing.households.services import resident_add
-    from minqing.lib.idcard import make_id_number
-
-    born = dt.date.today().replace(year=dt.date.today().year - 8)  # noqa: DTZ011
-    child = resident_add(
-        by=owner,
-        household=county.household_a1,
-        data={
-            "name": "王小宝",
-            "relation": "grandchild",
-            "sex": "M",
-            "birth_date": born,
-            "id_number": make_id_number("341602", born, 7, "M"),
-        },
-    )
+    child = add_child(owner, county.household_a1, "王小宝", age=8, sex="M", seq=7)
     client.force_login(member)
     page = client.get(reverse("households:detail", kwargs={"pk": county.household_a1.pk}))
     assert "王小宝" not in page.content.decode()
@@ -270,21 +254,7 @@ def test_minor_record_is_restricted_for_grid_worker(client, county, member, owne
 
 
 def test_search_hides_names_of_minors_from_roles_without_permission(client, county, member, owner):
-    from minqing.households.services import resident_add
-    from minqing.lib.idcard import make_id_number
-
-    born = dt.date.today().replace(year=dt.date.today().year - 6)  # noqa: DTZ011
-    resident_add(
-        by=owner,
-        household=county.household_a1,
-        data={
-            "name": "王小妹",
-            "relation": "grandchild",
-            "sex": "F",
-            "birth_date": born,
-            "id_number": make_id_number("341602", born, 9, "F"),
-        },
-    )
+    add_child(owner, county.household_a1, "王小妹", age=6, sex="F", seq=9)
     client.force_login(member)
     assert "王小妹" not in client.get(reverse("households:search") + "?q=王小").content.decode()
     assert "王小妹" not in client.get(reverse("api:search") + "?q=王小").content.decode()
