@@ -31,9 +31,9 @@ def test_bench_runs_end_to_end():
     ):
         assert figure in table
     assert "trivial logged-in page" in table
-    # every page answered 200 (a redirect or error is flagged "HTTP …" and ⚠️)
+    # every page answered 200: a redirect or an error would be flagged "HTTP …" (timings are
+    # the bench's business, not the test's: a busy CI machine may miss a target)
     assert "HTTP " not in table
-    assert "⚠️" not in table
 
 
 @pytest.mark.django_db
