@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 
 import pytest
 from django.core.management import call_command
@@ -167,9 +166,7 @@ def test_valid_only_imports_exactly_the_valid_households(county, owner):
     households_before = Household.objects.count()
     residents_before = Resident.objects.count()
     checked = check(owner, county.village_a, xlsx_bytes(ledger.rows))
-    started = time.monotonic()
     done = ledger_import(by=owner, ledger_import=checked, valid_only=True)
-    elapsed = time.monotonic() - started
     valid = {n: idx for n, idx in ledger.households.items() if n not in bad_households}
     assert done.status == LedgerImport.Status.IMPORTED
     assert done.valid_only is True
@@ -195,7 +192,6 @@ def test_valid_only_imports_exactly_the_valid_households(county, owner):
     assert head.phone.reveal() == "13500000000"
     assert sorted(head.tags.values_list("name", flat=True)) == ["务工户", "脱贫户"]
     assert head.node == county.grid_a1
-    assert elapsed < 15, f"1,000 rows took {elapsed:.1f}s"
 
 
 def test_reimporting_the_same_file_changes_nothing(county, owner):
