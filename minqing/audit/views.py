@@ -9,16 +9,12 @@ from django.utils.translation import gettext as _
 
 from minqing.accounts.scope import scope_for
 from minqing.audit.models import AuditEvent
+from minqing.lib.views import forbidden
 
 
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not scope_for(request.user).is_auditor:
-        return render(
-            request,
-            "households/forbidden.html",
-            {"reason": _("Only the auditor reads the audit trail.")},
-            status=403,
-        )
+        return forbidden(request, _("Only the auditor reads the audit trail."))
     events = AuditEvent.objects.order_by("-id")
     action = request.GET.get("action", "")
     if action:

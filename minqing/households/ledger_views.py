@@ -38,6 +38,7 @@ from minqing.households.ledger.importer import (
 from minqing.households.ledger.reader import LedgerFileError, check_upload
 from minqing.households.models import LedgerImport
 from minqing.lib.errors import PermissionDenied
+from minqing.lib.views import forbidden
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 
@@ -53,10 +54,6 @@ def _own_import(request: HttpRequest, pk: int) -> LedgerImport:
     if not scope_for(request.user).covers_path(ledger.node.path):
         raise Http404
     return ledger
-
-
-def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(request, "households/forbidden.html", {"reason": str(exc)}, status=403)
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
@@ -85,7 +82,7 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
     try:
         require_import(request.user, node)
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc)
     error = ""
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -97,7 +94,7 @@ def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
                 by=request.user, node=node, filename=upload.name or "", data=upload.read()
             )
         except PermissionDenied as exc:
-            return _forbidden(request, exc)
+            return forbidden(request, exc)
         except LedgerFileError as exc:
             error = exc.message
         else:
@@ -144,7 +141,7 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except PermissionDenied as exc:
-            return _forbidden(request, exc)
+            return forbidden(request, exc)
         except (ImportRefused, LedgerFileError) as exc:
             messages.error(request, exc.message)
             status = 400
@@ -226,7 +223,7 @@ def export(request: HttpRequest, node_pk: int) -> HttpResponse:
             by=request.user, node=node, file_format=file_format, unmasked=unmasked, request=request
         )
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc)
     response = StreamingHttpResponse(result.chunks, content_type=result.content_type)
     _attachment(response, result.filename)
     return response

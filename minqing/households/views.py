@@ -22,6 +22,7 @@ from minqing.households.forms import (
 )
 from minqing.households.models import Household, Resident, VillageArchive
 from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.lib.views import forbidden
 from minqing.org.models import Level
 from minqing.org.selectors import breadcrumbs, village_of
 from minqing.org.views import scoped_node
@@ -41,10 +42,6 @@ def _resident(request: HttpRequest, pk: int) -> Resident:
         ),
         pk=pk,
     )
-
-
-def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(request, "households/forbidden.html", {"reason": str(exc)}, status=403)
 
 
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -77,7 +74,7 @@ def _submit(
         _file_errors(form, exc)
         return 200
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc)
     messages.success(request, success)
     return redirect(*done())
 
@@ -101,7 +98,7 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     if village is None:
         raise Http404
     if not scope_for(request.user).can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     form = HouseholdForm(request.POST or None, village=village, initial={"node": node})
     outcome: HttpResponse | int = 200
     created: list[Household] = []
@@ -130,7 +127,7 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     initial = {
         f: getattr(household, f)
         for f in services.HOUSEHOLD_FIELDS
@@ -170,7 +167,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     form = ResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
@@ -197,9 +194,9 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
     scope = scope_for(request.user)
     if not scope.can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     if resident.is_minor and not scope.can_see_minors:
-        return _forbidden(request, _("Records of children under 14 need the minors permission."))
+        return forbidden(request, _("Records of children under 14 need the minors permission."))
     initial = {
         f: getattr(resident, f)
         for f in services.RESIDENT_FIELDS
@@ -232,7 +229,7 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
     if not scope_for(request.user).can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     form = RemoveResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     household = resident.household
@@ -265,7 +262,7 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
     if village.level != Level.VILLAGE:
         raise Http404
     if not scope_for(request.user).can_edit_archives:
-        return _forbidden(request, _("Your role may not edit household archives."))
+        return forbidden(request, _("Your role may not edit household archives."))
     archive = VillageArchive.objects.filter(village=village).first()
     initial: dict[str, Any] = {"version": archive.version if archive else None}
     if archive:
@@ -310,7 +307,7 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
     except ValidationError:
         raise Http404 from None
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc)
     household_pk = obj.pk if isinstance(obj, Household) else obj.household_id
     response = render(
         request, "households/revealed.html", {"value": value, "household_pk": household_pk}
