@@ -298,3 +298,23 @@ def _cumulative_counts(
                 households[int(ancestor)] += grid.households
                 residents[int(ancestor)] += grid_residents.get(grid.node.id, 0)
     return [(households[n.id], residents[n.id], n.id) for n in plan.nodes]
+
+
+def add_build_arguments(parser: Any) -> None:
+    """The county-size options that ``minqing demo`` and ``minqing bench`` share."""
+    parser.add_argument(
+        "--households", type=int, default=None, help="size of the county (default 1,500)"
+    )
+    parser.add_argument(
+        "--preset",
+        choices=["qiaocheng"],
+        default=None,
+        help="qiaocheng: 275 villages, 5,320 grids, 530,000 households",
+    )
+    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument(
+        "--build-workers",
+        type=int,
+        default=None,
+        help="generator processes for the build (default: automatic)",
+    )

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from minqing.demo.bench import run_bench
-from minqing.demo.builder import BuildOptions
+from minqing.demo.builder import BuildOptions, add_build_arguments
 from minqing.demo.database import database_state, describe, wipe_database
 
 
@@ -26,18 +26,8 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--preset", choices=["qiaocheng"], default=None)
-        parser.add_argument(
-            "--households", type=int, default=None, help="county size (default 1,500)"
-        )
+        add_build_arguments(parser)
         parser.add_argument("--repeat", type=int, default=200, help="requests per figure")
-        parser.add_argument("--seed", type=int, default=2023)
-        parser.add_argument(
-            "--build-workers",
-            type=int,
-            default=None,
-            help="generator processes for the build (default: automatic)",
-        )
         parser.add_argument(
             "--here", action="store_true", help="use the configured database even when it is SQLite"
         )

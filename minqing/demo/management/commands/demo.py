@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from minqing.demo.builder import BuildOptions, BuildReport, build_county
+from minqing.demo.builder import BuildOptions, BuildReport, add_build_arguments, build_county
 from minqing.demo.database import database_state, demo_marker, describe, wipe_database
 from minqing.demo.users import logins_table, reset_demo_passwords
 
@@ -31,22 +31,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument(
-            "--households", type=int, default=None, help="size of the county (default 1,500)"
-        )
-        parser.add_argument(
-            "--preset",
-            choices=["qiaocheng"],
-            default=None,
-            help="qiaocheng: 275 villages, 5,320 grids, 530,000 households",
-        )
-        parser.add_argument("--seed", type=int, default=2023)
-        parser.add_argument(
-            "--build-workers",
-            type=int,
-            default=None,
-            help="generator processes for the build (default: automatic)",
-        )
+        add_build_arguments(parser)
         parser.add_argument(
             "--rebuild", action="store_true", help="wipe the demo database and build it again"
         )
