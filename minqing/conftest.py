@@ -32,6 +32,13 @@ def _keyring(tmp_path, settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """PBKDF2 on every fixture user dominates the suite's time; no test checks the hash itself
+    (production keeps Django's default hashers)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _english(settings):
     """Tests read messages in English; test_i18n checks the Chinese pages themselves."""
     settings.LANGUAGE_CODE = "en"

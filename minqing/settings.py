@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "minqing.audit",
     "minqing.org",
     "minqing.households",
+    "minqing.workdays",
+    "minqing.notifications",
+    "minqing.issues",
     "minqing.demo",
 ]
 
@@ -88,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "minqing.notifications.context.unread",
             ],
         },
     },
@@ -169,6 +173,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LEDGER_MAX_UPLOAD_BYTES = int(os.environ.get("MINQING_LEDGER_MAX_BYTES", str(20 * 1024 * 1024)))
+MINQING_PHOTO_MAX_BYTES = int(os.environ.get("MINQING_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
 
 MINQING_KEYRING = Path(os.environ.get("MINQING_KEYRING", DATA_DIR / "keyring.json"))
 MINQING_PASSWORD_EXPIRY_DAYS = int(os.environ.get("MINQING_PASSWORD_EXPIRY_DAYS", "90"))
@@ -179,3 +184,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Background worker (`minqing worker`, minqing.lib.worker): periodic jobs by dotted path, every N
+# seconds. With MINQING_REDIS_URL (e.g. redis://127.0.0.1:6379/0) jobs go through the RQ queue
+# MINQING_WORKER_QUEUE and any number of worker processes share them.
+MINQING_SWEEP_SECONDS = int(os.environ.get("MINQING_SWEEP_SECONDS", "60"))
+MINQING_PERIODIC_JOBS = {
+    "issues.sweep_deadlines": {
+        "path": "minqing.issues.jobs.sweep_deadlines",
+        "every": MINQING_SWEEP_SECONDS,
+    },
+}
+MINQING_REDIS_URL = os.environ.get("MINQING_REDIS_URL", "")
+MINQING_WORKER_QUEUE = "minqing"
+# Where notifications go besides the in-app list (minqing.notifications.channels).
+MINQING_NOTIFY_CHANNELS = ["minqing.notifications.channels.LogChannel"]

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from minqing import api
 from minqing.accounts.middleware import public
 from minqing.lib.views import healthz
 
@@ -11,6 +12,9 @@ urlpatterns = [
     path("households/", include("minqing.households.urls")),
     path("audit/", include("minqing.audit.urls")),
     path("ledger/", include("minqing.households.ledger_urls")),
-    path("api/v1/", include("minqing.households.api_urls")),
+    path("issues/", include("minqing.issues.urls")),
+    path("notifications/", include("minqing.notifications.urls")),
+    path("calendar/", include("minqing.workdays.urls")),
+    path("api/v1/", api.urls()),
     path("", include("minqing.org.urls")),
 ]

@@ -136,3 +136,32 @@ class RoleAssignment(models.Model):
     def __str__(self) -> str:
         where = self.node or self.department or ""
         return f"{self.get_role_display()} {where}".strip()
+
+
+class ApiToken(models.Model):
+    """API 令牌 — a bearer token for /api/v1/; only the SHA-256 hash of the secret is stored."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    #: The first characters of the token, enough to recognise it in a list, useless to log in.
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}".strip()
+
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
+        """Neither revoked nor expired (the owner's account being active is checked apart)."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

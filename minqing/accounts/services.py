@@ -1,4 +1,4 @@
-"""Account rules: login lockout (SECURITY.md 3) and role grants (SECURITY.md 8).
+"""Account rules: login lockout (SECURITY.md 3), role grants (SECURITY.md 8) and API tokens.
 
 Failures are counted from the audit trail itself, so every path that audits a failed login
 (web form today, API tokens and OTP later) shares one lockout.
@@ -7,14 +7,23 @@ Failures are counted from the audit trail itself, so every path that audits a fa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import NODE_ROLES, SEPARATED_ROLES, Role, RoleAssignment, User
+from minqing.accounts.models import (
+    NODE_ROLES,
+    SEPARATED_ROLES,
+    ApiToken,
+    Role,
+    RoleAssignment,
+    User,
+)
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 
@@ -23,6 +32,11 @@ if TYPE_CHECKING:
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_PERIOD = dt.timedelta(minutes=15)
+
+#: Every token starts with this, so a leaked one is easy to grep for in logs and repositories.
+API_TOKEN_PREFIX = "mq_"  # noqa: S105 - a public marker, not a secret
+#: ``last_used_at`` is written at most this often: no write on every API request.
+API_TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
 def is_locked_out(username: str) -> bool:
@@ -84,3 +98,93 @@ def role_assign(
             },
         )
     return assignment
+
+
+def _api_token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_issue(
+    *,
+    user: User,
+    name: str = "",
+    expires_days: int | None = None,
+    by: Any = None,
+    request: Any = None,
+) -> tuple[ApiToken, str]:
+    """Make a bearer token for ``user``; returns the row and the secret, which is never stored.
+
+    The caller shows the secret once; afterwards only its prefix identifies the token.
+    """
+    name = name.strip()
+    if not user.is_active:
+        raise ValidationError({"user": _("This account is disabled.")})
+    if len(name) > ApiToken._meta.get_field("name").max_length:
+        raise ValidationError({"name": _("The name is too long.")})
+    if expires_days is not None and expires_days < 1:
+        raise ValidationError({"expires_days": _("A token must be valid for at least one day.")})
+    key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=key[: len(API_TOKEN_PREFIX) + 8],
+            key_hash=_api_token_digest(key),
+            created_at=now,
+            expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
+        )
+        audit_record(
+            action="api_token.issue",
+            user=by,
+            request=request,
+            obj=token,
+            detail={
+                "user": user.username,
+                "name": name,
+                "prefix": token.prefix,
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
+        )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken, by: Any, request: Any = None) -> ApiToken:
+    """Stop a token from working; revoking it again changes nothing and writes no row."""
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked:
+            audit_record(
+                action="api_token.revoke",
+                user=by,
+                request=request,
+                obj=token,
+                detail={"user": token.user.username, "prefix": token.prefix},
+            )
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(key: str) -> ApiToken | None:
+    """The usable token for ``key`` (its ``user`` loaded), or None.
+
+    Refused: unknown, revoked or expired tokens, and every token of a disabled account
+    (SECURITY.md 4). ``last_used_at`` moves at most once per ``API_TOKEN_TOUCH_INTERVAL``.
+    """
+    if not key.startswith(API_TOKEN_PREFIX) or len(key) > 200:
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=_api_token_digest(key)).first()
+    now = timezone.now()
+    if token is None or not token.is_usable(now) or not token.user.is_active:
+        return None
+    stale = now - API_TOKEN_TOUCH_INTERVAL
+    if token.last_used_at is None or token.last_used_at <= stale:
+        # Conditional UPDATE: concurrent requests of one token write once between them.
+        ApiToken.objects.filter(pk=token.pk).filter(
+            models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=stale)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,25 +1,138 @@
-"""JSON API under /api/v1/ (read-only for now; issue 3 adds tokens and the OpenAPI schema).
+"""Household archive endpoints of /api/v1/: the tree, household pages, search and reveal.
 
 Personal data leaves the server masked; the reveal endpoint is the only way to a full value
-and it writes an audit row, exactly as the page does.
+and it writes an audit row, exactly as the page does. Out-of-scope objects answer 404 exactly
+like missing ones (the API-wide handler gives both one body).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import register_converter
+from ninja import Router, Schema
 
 from minqing.accounts.scope import scope_for
+from minqing.api import error_responses
 from minqing.households import selectors, services
 from minqing.households.models import Household, Resident
-from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Node
 from minqing.org.selectors import children_of, nodes_visible_to
+
+router = Router(tags=["households"])
+
+
+class RevealKindConverter:
+    """Only the two revealable kinds match the reveal URL, so it shadows no other app's."""
+
+    regex = "households|residents"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(RevealKindConverter, "revealkind")
+
+
+class NodeOut(Schema):
+    """One place in the organisation tree with its cumulative counts."""
+
+    id: int
+    name: str
+    level: str
+    level_name: str
+    code: str
+    kind: str
+    parent: int | None
+    households: int
+    residents: int
+
+
+class NodeDetailOut(NodeOut):
+    children: list[NodeOut]
+
+
+class ResidentOut(Schema):
+    """A household member; ID number and phone masked."""
+
+    id: int
+    name: str
+    relation: str
+    sex: str
+    birth_date: dt.date | None
+    id_number: str
+    phone: str
+    politics: str
+    education: str
+    occupation: str
+    works_away: bool
+    health: str
+    minor: bool
+
+
+class RestrictedResidentOut(Schema):
+    """A child under 14 shown to a role without the minors permission (SECURITY.md 12)."""
+
+    id: int
+    restricted: Literal[True]
+    relation: str
+
+
+class HouseholdOut(Schema):
+    """One household page (一户一页); phone masked."""
+
+    id: int
+    number: str
+    head_name: str
+    address: str
+    village: int
+    node: int
+    phone: str
+    tags: list[str]
+    income_source: str
+    family_situation: str
+    version: int
+    members: list[ResidentOut | RestrictedResidentOut]
+
+
+class SearchHouseholdOut(Schema):
+    id: int
+    number: str
+    head_name: str
+    address: str
+    village: str
+
+
+class SearchResidentOut(Schema):
+    """A resident found; a minor's name is cut to its first character for roles without the
+    minors permission."""
+
+    id: int
+    household: int
+    name: str
+
+
+class SearchOut(Schema):
+    query: str
+    kind: Literal["id_number", "phone", "text"]
+    nodes: list[NodeOut]
+    households: list[SearchHouseholdOut]
+    residents: list[SearchResidentOut]
+
+
+class RevealIn(Schema):
+    field: str = ""
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
 
 
 def _masked(value: Any) -> str:
@@ -48,7 +161,7 @@ def _resident(r: Resident, can_see_minors: bool) -> dict[str, Any]:
         "name": r.name,
         "relation": r.relation,
         "sex": r.sex,
-        "birth_date": r.birth_date.isoformat() if r.birth_date else None,
+        "birth_date": r.birth_date,
         "id_number": _masked(r.id_number),
         "phone": _masked(r.phone),
         "politics": r.politics,
@@ -77,76 +190,78 @@ def _household(h: Household, can_see_minors: bool) -> dict[str, Any]:
     }
 
 
-@require_GET
-def node_detail(request: HttpRequest, pk: int) -> JsonResponse:
+@router.get(
+    "nodes/{int:pk}/", url_name="node", response={200: NodeDetailOut, **error_responses(404)}
+)
+def node_detail(request: HttpRequest, pk: int) -> dict[str, Any]:
+    """A place in the tree and its children."""
     node = get_object_or_404(nodes_visible_to(request.user), pk=pk)
-    return JsonResponse({**_node(node), "children": [_node(c) for c in children_of(node)]})
+    return {**_node(node), "children": [_node(c) for c in children_of(node)]}
 
 
-@require_GET
-def household_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    try:
-        household = selectors.household_for_page(request.user, pk)
-    except Household.DoesNotExist:
-        raise Http404 from None
-    return JsonResponse(_household(household, scope_for(request.user).can_see_minors))
+@router.get(
+    "households/{int:pk}/",
+    url_name="household",
+    response={200: HouseholdOut, **error_responses(404)},
+)
+def household_detail(request: HttpRequest, pk: int) -> dict[str, Any]:
+    """One household with its members."""
+    household = selectors.household_for_page(request.user, pk)
+    return _household(household, scope_for(request.user).can_see_minors)
 
 
-@require_GET
-def search(request: HttpRequest) -> JsonResponse:
-    results = selectors.search(request.user, request.GET.get("q", ""))
+@router.get("search/", url_name="search", response={200: SearchOut, **error_responses()})
+def search(request: HttpRequest, q: str = "") -> dict[str, Any]:
+    """Exact ID number or phone (through the keyed hash), else name / address / place prefix."""
+    results = selectors.search(request.user, q)
     minors_ok = scope_for(request.user).can_see_minors
-    return JsonResponse(
-        {
-            "query": results.query,
-            "kind": results.kind,
-            "nodes": [_node(n) for n in results.nodes],
-            "households": [
-                {
-                    "id": h.pk,
-                    "number": h.number,
-                    "head_name": h.head_name,
-                    "address": h.address,
-                    "village": h.village.name,
-                }
-                for h in results.households
-            ],
-            "residents": [
-                {
-                    "id": r.pk,
-                    "household": r.household_id,
-                    "name": r.name if minors_ok or not r.is_minor else r.name[:1] + "*",
-                }
-                for r in results.residents
-            ],
-        }
-    )
+    return {
+        "query": results.query,
+        "kind": results.kind,
+        "nodes": [_node(n) for n in results.nodes],
+        "households": [
+            {
+                "id": h.pk,
+                "number": h.number,
+                "head_name": h.head_name,
+                "address": h.address,
+                "village": h.village.name,
+            }
+            for h in results.households
+        ],
+        "residents": [
+            {
+                "id": r.pk,
+                "household": r.household_id,
+                "name": r.name if minors_ok or not r.is_minor else r.name[:1] + "*",
+            }
+            for r in results.residents
+        ],
+    }
 
 
-@require_POST
-def reveal(request: HttpRequest, kind: str, pk: int) -> JsonResponse:
-    """POST {"field": "id_number"} → {"value": "…"}; audited."""
-    try:
-        field = str(json.loads(request.body or b"{}").get("field", ""))
-    except (ValueError, AttributeError):
-        return JsonResponse({"detail": 'Body must be JSON: {"field": …}.'}, status=400)
+@router.post(
+    "{revealkind:kind}/{int:pk}/reveal/",
+    url_name="reveal",
+    response={200: RevealOut, **error_responses(400, 403, 404)},
+)
+def reveal(
+    request: HttpRequest,
+    kind: Literal["households", "residents"],
+    pk: int,
+    payload: RevealIn,
+    response: HttpResponse,
+) -> dict[str, str]:
+    """The full value of one masked field (``id_number``, ``phone``, …); writes one audit row."""
+    obj: Household | Resident
     if kind == "households":
-        try:
-            obj: Household | Resident = selectors.household_for_page(request.user, pk)
-        except Household.DoesNotExist:
-            raise Http404 from None
+        obj = selectors.household_for_page(request.user, pk)
     elif kind == "residents":
         obj = get_object_or_404(
             Resident.objects.visible_to(request.user).select_related("household__node"), pk=pk
         )
-    else:
+    else:  # pragma: no cover - the URL converter admits no other kind
         raise Http404
-    try:
-        value = services.reveal(by=request.user, obj=obj, field=field, request=request)
-    except ValidationError as exc:
-        return JsonResponse({"detail": exc.messages}, status=400)
-    except PermissionDenied as exc:
-        return JsonResponse({"detail": str(exc)}, status=403)
-    response = JsonResponse({"field": field, "value": value})
+    value = services.reveal(by=request.user, obj=obj, field=payload.field, request=request)
     response["Cache-Control"] = "no-store"
-    return response
+    return {"field": payload.field, "value": value}

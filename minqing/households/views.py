@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,6 +22,7 @@ from minqing.households.forms import (
     keep_blank_confidential,
 )
 from minqing.households.models import Household, Resident, VillageArchive
+from minqing.issues.selectors import issues_of_household
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.org.models import Level
@@ -56,6 +58,8 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "crumbs": breadcrumbs(household.node, request.user),
             "changes": selectors.household_changes(household),
             "scope": scope,
+            "issues": issues_of_household(request.user, household),
+            "now": timezone.now(),
         },
     )
 

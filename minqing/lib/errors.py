@@ -1,5 +1,6 @@
 """Errors that services raise and views translate into HTTP answers."""
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,3 +15,8 @@ class StaleEdit(Exception):
 
 class PermissionDenied(Exception):
     """The user is in scope but lacks the permission for this action: answer 403."""
+
+
+class InvalidTransition(ValidationError):
+    """The record is not in a state that allows this step (e.g. revisiting an unresolved
+    issue): a form shows the message; the API answers 409 Conflict."""

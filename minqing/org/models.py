@@ -114,13 +114,20 @@ class Node(models.Model):
 
 
 class Department(models.Model):
-    """区直单位 — a county department (电力, 社保, 司法, 派出所 …) that handles issues."""
+    """区直单位 — a county department (电力, 社保, 司法, 派出所 …) that handles issues, or a
+    co-building unit (共建单位) that takes residents' orders."""
 
     county = models.ForeignKey(
         Node, on_delete=models.PROTECT, related_name="departments", verbose_name=_("county")
     )
+
+    class Kind(models.TextChoices):
+        DEPARTMENT = "department", _("County department")
+        CO_BUILDING = "co_building", _("Co-building unit")
+
     name = models.CharField(_("name"), max_length=100)
     code = models.CharField(_("code"), max_length=32, blank=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.DEPARTMENT)
 
     class Meta:
         verbose_name = _("department")

@@ -1,0 +1,202 @@
+"""The JSON API under /api/v1/: one NinjaAPI, one ``Router`` per app, OpenAPI at openapi.json.
+
+Adding an app's endpoints is one line in ``ROUTERS``. Every operation needs a user (deny by
+default, SECURITY.md 6): a bearer token from ``minqing api_token`` or the web session (with the
+CSRF token on unsafe methods). Every refusal answers JSON ``{"detail": …}``; the handlers below
+turn the services' exceptions into HTTP answers for every router alike.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
+
+from minqing.accounts.middleware import public
+from minqing.accounts.services import api_token_authenticate
+from minqing.lib.errors import InvalidTransition, PermissionDenied, StaleEdit
+
+#: (URL prefix under /api/v1/, dotted path of an app's ``Router``), matched in this order.
+ROUTERS: list[tuple[str, str]] = [
+    ("", "minqing.households.api.router"),
+    ("issues/", "minqing.issues.api.router"),
+]
+
+
+class ErrorOut(Schema):
+    """A refusal: 401, 403, 404, 409, or 400 for a body that is not JSON."""
+
+    detail: str
+
+
+class FieldErrorsOut(Schema):
+    """Invalid input (400): one sentence, and the messages per field (``__all__``: no field)."""
+
+    detail: str
+    errors: dict[str, list[str]]
+
+
+class ConflictOut(Schema):
+    """409: an edit based on an old version, or a step the record's state does not allow."""
+
+    detail: str
+    errors: dict[str, list[str]] | None = None
+
+
+_ERROR_SCHEMAS: dict[int, type[Schema]] = {
+    400: FieldErrorsOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ConflictOut,
+}
+
+
+def error_responses(*codes: int) -> dict[int, type[Schema]]:
+    """Error answers for an operation's ``response=``: 401 always, plus ``codes``.
+
+    ``@router.get("x/{pk}/", response={200: XOut, **error_responses(404)})``
+    """
+    return {401: ErrorOut, **{code: _ERROR_SCHEMAS.get(code, ErrorOut) for code in codes}}
+
+
+class BearerTokenAuth(HttpBearer):
+    """``Authorization: Bearer mq_…``; a token that does not work is a 401 at once (no fallback
+    to the session), and the token's user becomes ``request.user`` for the services and audit."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        # HttpBearer.__call__ logs unexpected headers in DEBUG; never log a credential.
+        scheme, _sep, key = request.headers.get(self.header, "").partition(" ")
+        if scheme.lower() != self.openapi_scheme:
+            return None
+        return self.authenticate(request, key.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        api_token = api_token_authenticate(token)
+        if api_token is None:
+            raise AuthenticationError
+        request.user = api_token.user
+        request.api_token = api_token  # type: ignore[attr-defined]
+        return api_token.user
+
+
+class SessionAuth(APIKeyCookie):
+    """The web session, as the pages use it; unsafe methods need the CSRF token there too."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not request.user.is_authenticated:
+            return None  # nobody to protect from CSRF: the answer is the 401
+        return super().__call__(request)
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise HttpError(
+                403, _("CSRF check failed: send the X-CSRFToken header or use a bearer token.")
+            )
+        return request.COOKIES.get(self.param_name)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return request.user
+
+
+#: What every operation accepts unless it says otherwise (``auth=None`` makes one public).
+API_AUTH = [BearerTokenAuth(), SessionAuth()]
+
+
+def _openapi_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The schema lists no data, but deny-by-default holds for it too: same auth as the API."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        for auth in API_AUTH:
+            try:
+                if auth(request):
+                    return view(request, *args, **kwargs)
+            except Exception as exc:
+                return api.on_exception(request, exc)
+        return api.on_exception(request, AuthenticationError())
+
+    return wrapper
+
+
+api = NinjaAPI(
+    title="Minqing API",
+    version="1",
+    description=(
+        "民情 JSON API. Authenticate with `Authorization: Bearer <token>` (issued by "
+        "`minqing api_token USERNAME`) or the web session plus the X-CSRFToken header. "
+        "Personal data is masked; out-of-scope objects answer 404 exactly like missing ones."
+    ),
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url=None,  # ninja's docs page loads Swagger from a CDN: nothing external at run time
+    docs_decorator=_openapi_auth,
+    auth=API_AUTH,
+)
+
+
+def _answer(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+    response = api.create_response(request, {"detail": detail, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _answer(request, 401, _("Authentication required."))
+
+
+@api.exception_handler(DjangoValidationError)
+def _invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    # A step the record's state does not allow is a conflict, not bad input.
+    status = 409 if isinstance(exc, InvalidTransition) else 400
+    return _answer(request, status, " ".join(exc.messages), errors=errors)
+
+
+@api.exception_handler(PermissionDenied)
+@api.exception_handler(DjangoPermissionDenied)
+def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _answer(request, 403, str(exc) or _("You may not do this."))
+
+
+@api.exception_handler(StaleEdit)
+def _stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
+    return _answer(request, 409, str(exc) or str(StaleEdit.message))
+
+
+@api.exception_handler(Http404)
+@api.exception_handler(ObjectDoesNotExist)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # One fixed body: out of scope must read exactly like missing (SECURITY.md 7).
+    return _answer(request, 404, _("Not found."))
+
+
+@functools.cache
+def urls() -> tuple[list[Any], str, str]:
+    """``path("api/v1/", urls())``: mounts ``ROUTERS`` and hands the patterns to Django.
+
+    LoginRequiredMiddleware would turn a bearer-token request away (it has no session), so the
+    API's views are marked public there and ninja's ``auth`` decides instead; only the unused
+    api-root pattern stays behind the middleware.
+    """
+    for prefix, router in ROUTERS:
+        api.add_router(prefix, router)
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        if pattern.name != "api-root":
+            public(pattern.callback)
+    return patterns, app_name, namespace

@@ -1,0 +1,76 @@
+"""Deadlines (时限) and traffic lights (红黄绿灯) of an issue, in working days.
+
+Each stage has a due time:
+- waiting for dispatch, waiting to be accepted: ``STAGE_WORKDAYS`` working day(s), never past
+  the handling deadline;
+- being handled: the handling deadline, from the colour × complexity ``DeadlineRule``
+  (general: 5 working days, complex: 1 month) counted from registration, and again from the
+  moment of an escalation or a reopening.
+
+The light turns yellow when 70 % of the stage's working time is gone and red when it is overdue.
+Working time is the part of the stage that falls on working days of China's official calendar
+(make-up working days included; ``minqing.workdays``), so a stage across the National Day
+holiday turns yellow later than one across an ordinary week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from minqing.issues.models import DeadlineRule
+from minqing.workdays.selectors import WorkCalendar, work_calendar
+
+#: Working days to dispatch a registered issue, and to accept a dispatched one.
+STAGE_WORKDAYS = 1
+#: Fraction of the stage's working time after which the light turns yellow.
+WARN_FRACTION = 0.7
+
+_FALLBACK_RULES = {"general": (5, "workdays"), "complex": (1, "months")}
+
+
+def handling_due(
+    colour: str, complexity: str, start: dt.datetime, cal: WorkCalendar | None = None
+) -> dt.datetime:
+    """The handling deadline of an issue of this colour and complexity started at ``start``."""
+    rule = DeadlineRule.objects.filter(colour=colour, complexity=complexity).first()
+    amount, unit = (rule.amount, rule.unit) if rule else _FALLBACK_RULES[complexity]
+    cal = cal or work_calendar()
+    if unit == "months":
+        return cal.add_months(start, amount)
+    return cal.add_workdays(start, amount)
+
+
+def stage_due(
+    start: dt.datetime, final_due: dt.datetime | None, cal: WorkCalendar | None = None
+) -> dt.datetime:
+    """Due time of a dispatch or accept stage: one working day, capped by the final deadline."""
+    due = (cal or work_calendar()).add_workdays(start, STAGE_WORKDAYS)
+    return min(due, final_due) if final_due is not None else due
+
+
+def warn_time(start: dt.datetime, due: dt.datetime, cal: WorkCalendar | None = None) -> dt.datetime:
+    """The instant at which 70 % of the stage's working time is gone (the yellow light)."""
+    if due <= start:
+        return start
+    return (cal or work_calendar()).instant_at_fraction(start, due, WARN_FRACTION)
+
+
+def schedule(issue, *, start: dt.datetime, stage: str, new_final: bool = False) -> list[str]:
+    """Set the stage clock on ``issue`` (not saved); return the fields changed.
+
+    ``stage`` is "dispatch", "accept" or "handle"; ``new_final`` restarts the handling deadline
+    from ``start`` (registration, escalation, reopening). Raises ``CalendarUnknown`` when the
+    deadline falls in a year whose official holidays nobody has entered yet.
+    """
+    cal = work_calendar()
+    if new_final or issue.final_due_at is None:
+        issue.final_due_at = handling_due(issue.colour, issue.complexity, start, cal)
+    if stage == "handle":
+        due = issue.final_due_at
+    else:
+        due = stage_due(start, issue.final_due_at, cal)
+    issue.stage_started_at = start
+    issue.due_at = due
+    issue.warn_at = warn_time(start, due, cal)
+    issue.warned = False
+    return ["final_due_at", "stage_started_at", "due_at", "warn_at", "warned"]

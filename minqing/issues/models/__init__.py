@@ -1,0 +1,72 @@
+"""Issues (民情问题) and their closed loop: 发现 → 反映 → 解决 → 反馈 (DOMAIN §5).
+
+States, colours and levels are documented constants; the guards live on the model
+(``Issue.can(action)``) and every transition is a named function in ``services.py`` that writes
+an ``IssueEvent`` (the timeline) and an audit row in the same transaction.
+"""
+
+from minqing.issues.models.issue import (
+    EVENT_LABELS,
+    Category,
+    DeadlineRule,
+    Issue,
+    IssueEvent,
+    IssuePhoto,
+    IssueQuerySet,
+    IssueReporter,
+    Topic,
+)
+from minqing.issues.models.states import (
+    COLOUR_LEVEL,
+    COLOUR_ORDER,
+    LEVEL_ORDER,
+    OPEN_STATES,
+    TRANSITIONS,
+    UNFINISHED_STATES,
+    WORKING_STATES,
+    Colour,
+    Complexity,
+    ContactMode,
+    Level,
+    Satisfaction,
+    Source,
+    Status,
+)
+from minqing.issues.models.work import (
+    CheckIn,
+    ExtensionRequest,
+    IssueTerm,
+    LateRecord,
+    Revisit,
+)
+
+__all__ = [
+    "COLOUR_LEVEL",
+    "COLOUR_ORDER",
+    "EVENT_LABELS",
+    "LEVEL_ORDER",
+    "OPEN_STATES",
+    "TRANSITIONS",
+    "UNFINISHED_STATES",
+    "WORKING_STATES",
+    "Category",
+    "CheckIn",
+    "Colour",
+    "Complexity",
+    "ContactMode",
+    "DeadlineRule",
+    "ExtensionRequest",
+    "Issue",
+    "IssueEvent",
+    "IssuePhoto",
+    "IssueQuerySet",
+    "IssueReporter",
+    "IssueTerm",
+    "LateRecord",
+    "Level",
+    "Revisit",
+    "Satisfaction",
+    "Source",
+    "Status",
+    "Topic",
+]

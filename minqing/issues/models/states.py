@@ -1,0 +1,129 @@
+"""States, colours and levels of an issue: documented constants and the transition guards."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+
+class Source(models.TextChoices):
+    """Where the problem was found."""
+
+    VISIT = "visit", _("Visit")
+    RESIDENT = "resident", _("Resident submission")
+    PATROL = "patrol", _("Grid patrol")
+    HOTLINE = "hotline", _("Hotline")
+    MENU = "menu", _("Quarterly menu answer")
+    OTHER = "other", _("Other")
+
+
+class Colour(models.TextChoices):
+    """四色清单: who must solve it. Order matters: a colour can only be raised."""
+
+    GREEN = "green", _("Green — solved on the spot")
+    BLUE = "blue", _("Blue — village committee")
+    YELLOW = "yellow", _("Yellow — town with county departments")
+    ORANGE = "orange", _("Orange — county committee supervises")
+
+
+COLOUR_ORDER = [c.value for c in Colour]
+
+
+class Complexity(models.TextChoices):
+    GENERAL = "general", _("General")
+    COMPLEX = "complex", _("Complex")
+
+
+class Level(models.TextChoices):
+    """The escalation ladder (逐级): who handles or supervises the issue now."""
+
+    VILLAGE = "village", _("Village/community")
+    TOWN = "town", _("Town/street")
+    DEPARTMENT = "department", _("County department")
+    COMMITTEE = "committee", _("County committee")
+    ABOVE = "above", _("Above the county")
+
+
+LEVEL_ORDER = [lvl.value for lvl in Level]
+
+#: The level an issue of each colour starts at.
+COLOUR_LEVEL = {
+    Colour.GREEN: Level.VILLAGE,
+    Colour.BLUE: Level.VILLAGE,
+    Colour.YELLOW: Level.TOWN,
+    Colour.ORANGE: Level.COMMITTEE,
+}
+
+
+class Status(models.TextChoices):
+    """The closed loop. Transitions (services.py):
+
+    registered ─dispatch→ dispatched ─accept→ accepted ─start→ in_progress ─resolve→ resolved
+    resolved ─revisit(satisfied)→ revisited ─close→ closed (销号)
+    resolved ─revisit(unsatisfied)→ reopened ─start/resolve→ …      (群众不满意不销号)
+    dispatched ─return→ returned ─dispatch→ dispatched               (misrouted, with reason)
+    any open ─transfer/escalate→ dispatched (to another unit)
+    any open ─merge→ merged (its reporters join the surviving issue)
+    green issues are registered already resolved by the visitor (solved on the spot).
+    """
+
+    REGISTERED = "registered", _("Registered")
+    DISPATCHED = "dispatched", _("Dispatched")
+    ACCEPTED = "accepted", _("Accepted")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RETURNED = "returned", _("Returned")
+    REOPENED = "reopened", _("Reopened")
+    RESOLVED = "resolved", _("Resolved")
+    REVISITED = "revisited", _("Revisited")
+    CLOSED = "closed", _("Closed")
+    MERGED = "merged", _("Merged")
+
+
+#: States in which someone still has to act (deadlines run, the sweep looks at them).
+OPEN_STATES = frozenset(
+    {
+        Status.REGISTERED,
+        Status.DISPATCHED,
+        Status.ACCEPTED,
+        Status.IN_PROGRESS,
+        Status.RETURNED,
+        Status.REOPENED,
+    }
+)
+#: States in which the unit works on it (resolve allowed).
+WORKING_STATES = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED})
+#: States that still count as "not finished" for the resident (similar-issue lookup, walls).
+UNFINISHED_STATES = OPEN_STATES | {Status.RESOLVED, Status.REVISITED}
+
+#: action → states it may start from. ``Issue.can`` reads this; services enforce it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "dispatch": frozenset({Status.REGISTERED, Status.RETURNED}),
+    "accept": frozenset({Status.DISPATCHED}),
+    "return": frozenset({Status.DISPATCHED, Status.ACCEPTED}),
+    "start": frozenset({Status.ACCEPTED, Status.REOPENED}),
+    "resolve": WORKING_STATES,
+    "revisit": frozenset({Status.RESOLVED}),
+    "close": frozenset({Status.REVISITED, Status.RESOLVED}),
+    "transfer": OPEN_STATES - {Status.REGISTERED, Status.RETURNED},
+    "escalate": OPEN_STATES,
+    "extension_request": OPEN_STATES - {Status.REGISTERED, Status.RETURNED},
+    "merge": OPEN_STATES,
+    "raise_colour": OPEN_STATES,
+    "check_in": OPEN_STATES,
+    "take": frozenset({Status.REGISTERED, Status.RETURNED, Status.DISPATCHED}),
+    "sample_revisit": frozenset({Status.CLOSED}),
+    "reopen": frozenset({Status.CLOSED, Status.REVISITED}),
+}
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")
+    BASIC = "basic", _("Basically satisfied")
+    UNSATISFIED = "unsatisfied", _("Unsatisfied")
+
+
+class ContactMode(models.TextChoices):
+    PHONE = "phone", pgettext_lazy("contact mode", "Phone call")
+    HOME = "home", _("Home visit")
+    WECHAT = "wechat", _("WeChat")

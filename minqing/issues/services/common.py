@@ -1,0 +1,208 @@
+"""Shared steps of every issue service: the state guard, the row lock, the timeline event
+with its audit row, notifications to a unit, and where an issue sits in the tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from minqing.accounts.models import RoleAssignment, User
+from minqing.audit.services import audit_record
+from minqing.issues import similarity
+from minqing.issues.models import (
+    OPEN_STATES,
+    Issue,
+    IssueEvent,
+    Level,
+    Status,
+)
+from minqing.issues.permissions import (
+    UNIT_ROLES,
+)
+from minqing.lib.errors import InvalidTransition, StaleEdit
+from minqing.lib.idcard import validate_phone
+from minqing.org.models import Department, Node
+from minqing.org.models import Level as NodeLevel
+
+MAX_DESCRIPTION = 2000
+
+
+class IllegalTransition(InvalidTransition):
+    """The issue is not in a state that allows this step."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def status_label(status: str) -> str:
+    return str(Status(status).label)
+
+
+def guard(issue: Issue, action: str) -> None:
+    if not issue.can(action):
+        raise IllegalTransition(
+            _("This issue is %(status)s; it cannot be %(action)s now.")
+            % {"status": status_label(issue.status), "action": ACTION_WORDS.get(action, action)}
+        )
+
+
+#: Past participles for messages ("cannot be dispatched now").
+ACTION_WORDS = {
+    "dispatch": gettext_lazy("dispatched"),
+    "accept": gettext_lazy("accepted"),
+    "return": gettext_lazy("returned"),
+    "start": gettext_lazy("started"),
+    "resolve": gettext_lazy("resolved"),
+    "revisit": gettext_lazy("revisited"),
+    "close": gettext_lazy("closed"),
+    "transfer": gettext_lazy("transferred"),
+    "escalate": gettext_lazy("escalated"),
+    "extension_request": gettext_lazy("given more time"),
+    "merge": gettext_lazy("merged"),
+    "raise_colour": gettext_lazy("given another colour"),
+    "check_in": gettext_lazy("joined"),
+    "take": gettext_lazy("taken"),
+    "sample_revisit": gettext_lazy("revisited by sample"),
+    "reopen": gettext_lazy("reopened"),
+}
+
+
+def locked(issue: Issue, version: int | None = None) -> Issue:
+    """The issue's row, locked for this transaction; ``version`` guards against stale edits."""
+    fresh = (
+        Issue.objects.select_for_update(of=("self",)).select_related("owner_node").get(pk=issue.pk)
+    )
+    if version is not None and int(version) != fresh.version:
+        raise StaleEdit
+    return fresh
+
+
+def record(
+    issue: Issue,
+    *,
+    by: Any,
+    action: str,
+    to_status: str | None = None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    fields: Iterable[str] = (),
+    request: Any = None,
+    at=None,
+) -> IssueEvent:
+    """Apply ``to_status`` and the already-set ``fields``, save, and write event + audit."""
+    at = at or timezone.now()
+    from_status = issue.status
+    was_open = from_status in OPEN_STATES
+    if to_status is not None:
+        issue.status = to_status
+    issue.version += 1
+    issue.updated_at = at
+    issue.save(update_fields={"status", "version", "updated_at", *fields})
+    event = IssueEvent.objects.create(
+        issue=issue,
+        at=at,
+        actor=by if getattr(by, "pk", None) else None,
+        action=action,
+        from_status=from_status,
+        to_status=issue.status,
+        note=note,
+        data=data or {},
+    )
+    audit_record(
+        action=f"issue.{action}",
+        user=by if getattr(by, "pk", None) else None,
+        username="" if getattr(by, "pk", None) else "worker",
+        request=request,
+        obj=issue,
+        detail={"from": from_status, "to": issue.status, **(data or {})},
+    )
+    if was_open != (issue.status in OPEN_STATES):
+        similarity.sync_index(issue)
+    return event
+
+
+def notify_users(recipients: Iterable[User], *, kind: str, issue: Issue, title: str) -> None:
+    from minqing.notifications.services import notify
+
+    users = {u.pk: u for u in recipients if u is not None}
+    if users:
+        notify(
+            recipients=list(users.values()),
+            kind=kind,
+            title=title,
+            body=issue.title,
+            link=f"/issues/{issue.pk}/",
+            obj=issue,
+        )
+
+
+def unit_users(*, node: Node | None = None, department: Department | None = None) -> list[User]:
+    """The active people who act for a unit: its cadres/staff, or the department's staff."""
+    qs = RoleAssignment.objects.filter(user__is_active=True)
+    if department is not None:
+        qs = qs.filter(department=department)
+    elif node is not None:
+        qs = qs.filter(node=node, role__in=UNIT_ROLES)
+    else:
+        return []
+    return list(User.objects.filter(pk__in=qs.values("user_id")))
+
+
+def notify_owner(issue: Issue, *, kind: str, title: str) -> None:
+    people = unit_users(node=issue.owner_node, department=issue.owner_department)
+    if issue.responsible_id:
+        people.append(issue.responsible)
+    notify_users(people, kind=kind, issue=issue, title=title)
+
+
+def clean_text(value: Any, field: str, *, required: bool, max_length: int = 2000) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise ValidationError({field: _("This field is required.")})
+    if len(text) > max_length:
+        raise ValidationError({field: _("At most %(n)d characters, please.") % {"n": max_length}})
+    return text
+
+
+def clean_phone(value: Any, field: str) -> str:
+    if not str(value or "").strip():
+        return ""
+    try:
+        return validate_phone(str(value))
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
+
+
+def place_of(node: Node) -> tuple[Node, Node | None]:
+    """The village (or community) and town an issue placed at ``node`` belongs to."""
+    if node.level not in (NodeLevel.VILLAGE, NodeLevel.AREA, NodeLevel.GRID):
+        raise ValidationError(
+            {"node": _("Register an issue at a village, community, area or grid.")}
+        )
+    ancestors = {n.level: n for n in Node.objects.ancestors_of(node, include_self=True)}
+    village = ancestors.get(NodeLevel.VILLAGE)
+    if village is None:
+        raise ValidationError({"node": _("This place is not inside a village or community.")})
+    return village, ancestors.get(NodeLevel.TOWN)
+
+
+def county_of(issue: Issue) -> Node:
+    ancestors = Node.objects.filter(pk__in=issue.node.ancestor_ids, level=NodeLevel.COUNTY)
+    county = ancestors.first()
+    if county is None:
+        raise ValidationError({"node": _("This place is not inside a county.")})
+    return county
+
+
+def level_unit(issue: Issue, level: str) -> Node | None:
+    """The tree unit that dispatches at a level: the village, the town, or the county."""
+    if level == Level.VILLAGE:
+        return issue.village
+    if level == Level.TOWN:
+        return issue.town or issue.village
+    return county_of(issue)

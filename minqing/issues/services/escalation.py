@@ -1,0 +1,201 @@
+"""Deadlines running out: the yellow-light warning and escalation one rung up the ladder,
+claimed by conditional UPDATEs so that two workers never act twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.issues import deadlines
+from minqing.issues.models import (
+    LEVEL_ORDER,
+    Issue,
+    LateRecord,
+    Level,
+    Status,
+)
+from minqing.issues.permissions import is_supervisor, require
+from minqing.issues.services.common import (
+    clean_text,
+    county_of,
+    guard,
+    level_unit,
+    locked,
+    notify_owner,
+    notify_users,
+    record,
+    unit_users,
+)
+from minqing.org.models import Department
+
+# --------------------------------------------------------------------------- escalation
+
+
+def next_level(issue: Issue) -> tuple[str, dict[str, Any]] | None:
+    """One rung up the ladder (village → town → county department → county committee → above)
+    and who holds the issue there; None at the top."""
+    position = LEVEL_ORDER.index(issue.level)
+    for level in LEVEL_ORDER[position + 1 :]:
+        if level == Level.TOWN and issue.town_id:
+            return level, {"owner_node": issue.town, "owner_department": None}
+        if level == Level.DEPARTMENT:
+            if issue.owner_department_id is not None:
+                continue  # already with a department: the committee supervises next
+            department = default_department(issue)
+            if department is None:
+                continue
+            return level, {"owner_node": None, "owner_department": department}
+        if level == Level.COMMITTEE:
+            # The county committee supervises (督办); whoever handles it keeps it.
+            return level, {}
+        if level == Level.ABOVE:
+            return level, {}
+    return None
+
+
+def default_department(issue: Issue) -> Department | None:
+    code = issue.category.department_code
+    if not code:
+        return None
+    return Department.objects.filter(
+        county=county_of(issue), code=code, kind=Department.Kind.DEPARTMENT
+    ).first()
+
+
+def issue_escalate(
+    *,
+    issue: Issue,
+    by: User | None = None,
+    reason: str = "",
+    expected_due: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    request: Any = None,
+) -> Issue | None:
+    """升级 — one level up. The worker calls it with ``expected_due``: the claim is a conditional
+    UPDATE on (id, due_at, escalations), so of two workers (or two runs) only one escalates a
+    missed deadline, and a crash before commit leaves the row to be claimed again.
+
+    Returns the escalated issue, or None when another run got there first.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if expected_due is not None:
+            claimed = Issue.objects.filter(
+                pk=issue.pk,
+                status__in=list(open_values()),
+                due_at=expected_due,
+                escalations=issue.escalations,
+            ).update(escalations=F("escalations") + 1, updated_at=now)
+            if claimed != 1:
+                return None
+            issue = locked(issue)  # the claim has already counted this escalation
+        else:
+            issue = locked(issue)
+            guard(issue, "escalate")
+            require(
+                by is not None and is_supervisor(by, issue),
+                _("Only the supervisor of this issue can escalate it."),
+            )
+            reason = clean_text(reason, "reason", required=True)
+            issue.escalations += 1
+        step = next_level(issue)
+        late_unit = {"unit_node": issue.owner_node, "unit_department": issue.owner_department}
+        if expected_due is not None:
+            # 通报: the unit that let the deadline pass, once per missed deadline.
+            try:
+                with transaction.atomic():
+                    LateRecord.objects.create(
+                        issue=issue, level=issue.level, due_at=expected_due, **late_unit
+                    )
+            except IntegrityError:
+                pass
+        if step is None:
+            # Already at the top: report it and give the stage a fresh clock to report again.
+            changed = deadlines.schedule(issue, start=now, stage=stage_of(issue), new_final=True)
+            record(
+                issue,
+                by=by,
+                action="overdue",
+                note=reason or _("Overdue at the highest level; reported above."),
+                data={"level": issue.level},
+                fields=["escalations", *changed],
+                request=request,
+                at=now,
+            )
+            return issue
+        level, owner = step
+        previous = issue.owner_label
+        for name, value in owner.items():
+            setattr(issue, name, value)
+        if owner:
+            issue.responsible = None
+        old_level, issue.level = issue.level, level
+        to_status = Status.DISPATCHED if owner else None
+        if to_status is None and issue.status in (Status.REGISTERED, Status.RETURNED):
+            issue.owner_node = level_unit(issue, level)
+        stage = "accept" if to_status else stage_of(issue)
+        changed = deadlines.schedule(issue, start=now, stage=stage, new_final=True)
+        record(
+            issue,
+            by=by,
+            action="escalate",
+            to_status=to_status,
+            note=reason or _("Deadline passed: escalated automatically."),
+            data={
+                "from_level": old_level,
+                "to_level": level,
+                "from": previous,
+                "to": issue.owner_label,
+            },
+            fields=[
+                "level",
+                "owner_node",
+                "owner_department",
+                "responsible",
+                "escalations",
+                *changed,
+            ],
+            request=request,
+            at=now,
+        )
+        people = unit_users(node=level_unit(issue, level))
+        if owner:
+            people += unit_users(node=issue.owner_node, department=issue.owner_department)
+        notify_users(
+            people, kind="issue.escalated", issue=issue, title=_("Overdue issue escalated")
+        )
+    return issue
+
+
+def open_values() -> set[str]:
+    from minqing.issues.models import OPEN_STATES
+
+    return {str(s) for s in OPEN_STATES}
+
+
+def stage_of(issue: Issue) -> str:
+    if issue.status in (Status.REGISTERED, Status.RETURNED):
+        return "dispatch"
+    if issue.status == Status.DISPATCHED:
+        return "accept"
+    return "handle"
+
+
+def issue_warn(*, issue: Issue, now: dt.datetime | None = None) -> bool:
+    """黄灯 — 70 % of the stage's time is gone: tell the unit once (claimed like escalation)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Issue.objects.filter(
+            pk=issue.pk, warned=False, warn_at=issue.warn_at, status__in=list(open_values())
+        ).update(warned=True)
+        if claimed != 1:
+            return False
+        issue.refresh_from_db()
+        notify_owner(issue, kind="issue.warning", title=_("Yellow light: deadline approaching"))
+    return True

@@ -1,0 +1,467 @@
+"""The closed loop, step by step: dispatch, accept, work, return, pass on, resolve with a reply
+to every reporter, revisit, close (销号), sample revisits and corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.issues import deadlines, similarity
+from minqing.issues.models import (
+    OPEN_STATES,
+    Complexity,
+    ContactMode,
+    Issue,
+    Level,
+    Revisit,
+    Satisfaction,
+    Status,
+)
+from minqing.issues.permissions import (
+    can_override_close,
+    is_owner,
+    is_supervisor,
+    require,
+)
+from minqing.issues.services.common import (
+    IllegalTransition,
+    clean_text,
+    county_of,
+    guard,
+    level_unit,
+    locked,
+    notify_owner,
+    notify_users,
+    record,
+    status_label,
+    unit_users,
+)
+from minqing.org.models import Department, Node
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _target(issue: Issue, to_node: Node | None, to_department: Department | None) -> str:
+    """Check a dispatch target; return the level it puts the issue in the hands of."""
+    if (to_node is None) == (to_department is None):
+        raise ValidationError({"to": _("Choose one unit: a village, a town or a department.")})
+    county = county_of(issue)
+    if to_department is not None:
+        if to_department.county_id != county.pk:
+            raise ValidationError({"to": _("That department is not in this county.")})
+        return Level.DEPARTMENT
+    allowed = {issue.village_id: Level.VILLAGE, county.pk: Level.COMMITTEE}
+    if issue.town_id:
+        allowed[issue.town_id] = Level.TOWN
+    if to_node.pk not in allowed:
+        raise ValidationError({"to": _("Send it to its own village, its town, or the county.")})
+    return allowed[to_node.pk]
+
+
+def _responsible_for(person: User | None, *, node: Node | None, department: Department | None):
+    if person is None:
+        return None
+    if person.pk not in {u.pk for u in unit_users(node=node, department=department)}:
+        raise ValidationError(
+            {"responsible": _("The responsible person must work for the unit it is sent to.")}
+        )
+    return person
+
+
+def issue_dispatch(
+    *,
+    by: User,
+    issue: Issue,
+    to_node: Node | None = None,
+    to_department: Department | None = None,
+    responsible: User | None = None,
+    note: str = "",
+    version: int | None = None,
+    request: Any = None,
+) -> Issue:
+    """派单 — send the issue to the unit that will handle it."""
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "dispatch")
+        require(is_supervisor(by, issue), _("Only the dispatcher of this issue can send it."))
+        _target(issue, to_node, to_department)
+        issue.responsible = _responsible_for(responsible, node=to_node, department=to_department)
+        issue.owner_node, issue.owner_department, issue.offered = to_node, to_department, False
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
+        record(
+            issue,
+            by=by,
+            action="dispatch",
+            to_status=Status.DISPATCHED,
+            note=clean_text(note, "note", required=False),
+            data={"to": issue.owner_label},
+            fields=["owner_node", "owner_department", "offered", "responsible", *changed],
+            request=request,
+        )
+        notify_owner(issue, kind="issue.dispatched", title=_("Issue sent to you"))
+    return issue
+
+
+def issue_accept(
+    *, by: User, issue: Issue, version: int | None = None, request: Any = None
+) -> Issue:
+    """接单 — the unit takes the issue on; the person who accepts becomes responsible."""
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "accept")
+        require(is_owner(by, issue), _("Only the unit it was sent to can accept it."))
+        issue.responsible = issue.responsible or by
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="handle")
+        record(
+            issue,
+            by=by,
+            action="accept",
+            to_status=Status.ACCEPTED,
+            fields=["responsible", *changed],
+            data={"responsible": str(issue.responsible)},
+            request=request,
+        )
+    return issue
+
+
+def issue_start(
+    *, by: User, issue: Issue, note: str = "", version: int | None = None, request: Any = None
+) -> Issue:
+    """办理 — work has begun (optional step; progress notes go on the timeline)."""
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "start")
+        require(is_owner(by, issue), _("Only the unit handling it can do this."))
+        record(
+            issue,
+            by=by,
+            action="start",
+            to_status=Status.IN_PROGRESS,
+            note=clean_text(note, "note", required=False),
+            request=request,
+        )
+    return issue
+
+
+def issue_return(
+    *, by: User, issue: Issue, reason: str, version: int | None = None, request: Any = None
+) -> Issue:
+    """退回 — misrouted: back to the dispatcher of its level, with the reason."""
+    reason = clean_text(reason, "reason", required=True)
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "return")
+        require(is_owner(by, issue), _("Only the unit it was sent to can return it."))
+        previous = issue.owner_label
+        issue.owner_node, issue.owner_department = level_unit(issue, issue.level), None
+        issue.responsible = None
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="dispatch")
+        record(
+            issue,
+            by=by,
+            action="return",
+            to_status=Status.RETURNED,
+            note=reason,
+            data={"from": previous},
+            fields=["owner_node", "owner_department", "responsible", *changed],
+            request=request,
+        )
+        notify_users(
+            unit_users(node=issue.owner_node),
+            kind="issue.returned",
+            issue=issue,
+            title=_("Issue returned for dispatch"),
+        )
+    return issue
+
+
+def issue_transfer(
+    *,
+    by: User,
+    issue: Issue,
+    reason: str,
+    to_node: Node | None = None,
+    to_department: Department | None = None,
+    version: int | None = None,
+    request: Any = None,
+) -> Issue:
+    """逐级流转 — pass the issue up or down to another unit (by its owner or its supervisor)."""
+    reason = clean_text(reason, "reason", required=True)
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "transfer")
+        require(
+            is_owner(by, issue) or is_supervisor(by, issue),
+            _("Only the unit handling it or its supervisor can pass it on."),
+        )
+        _target(issue, to_node, to_department)
+        if (to_node and to_node.pk == issue.owner_node_id) or (
+            to_department and to_department.pk == issue.owner_department_id
+        ):
+            raise ValidationError({"to": _("It is already with that unit.")})
+        previous = issue.owner_label
+        issue.owner_node, issue.owner_department = to_node, to_department
+        issue.responsible = None
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
+        record(
+            issue,
+            by=by,
+            action="transfer",
+            to_status=Status.DISPATCHED,
+            note=reason,
+            data={"from": previous, "to": issue.owner_label},
+            fields=["owner_node", "owner_department", "responsible", *changed],
+            request=request,
+        )
+        notify_owner(issue, kind="issue.dispatched", title=_("Issue passed to you"))
+    return issue
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def issue_resolve(
+    *,
+    by: User,
+    issue: Issue,
+    resolution: str,
+    replies: dict[int, str] | None = None,
+    version: int | None = None,
+    request: Any = None,
+) -> Issue:
+    """办结 — say what was done and reply to every reporter (each household gets feedback)."""
+    resolution = clean_text(resolution, "resolution", required=True)
+    replies = {int(k): str(v or "").strip() for k, v in (replies or {}).items()}
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "resolve")
+        require(is_owner(by, issue), _("Only the unit handling it can resolve it."))
+        waiting = list(issue.reporters.filter(replied_at__isnull=True))
+        missing = [r for r in waiting if not replies.get(r.pk)]
+        if missing:
+            raise ValidationError(
+                {
+                    "replies": _("Reply to every reporter before resolving: %(names)s.")
+                    % {"names": "、".join(str(r) for r in missing)}
+                }
+            )
+        now = timezone.now()
+        for reporter in waiting:
+            reporter.reply = replies[reporter.pk][:2000]
+            reporter.replied_at, reporter.replied_by = now, by
+            reporter.save(update_fields=["reply", "replied_at", "replied_by"])
+        issue.resolution, issue.resolved_at = resolution, now
+        record(
+            issue,
+            by=by,
+            action="resolve",
+            to_status=Status.RESOLVED,
+            note=resolution,
+            # The replies stay on the timeline: a reopened issue gets new ones on the reporters.
+            data={"replies": [[str(r), r.reply] for r in waiting]},
+            fields=["resolution", "resolved_at"],
+            request=request,
+            at=now,
+        )
+        supervisors = unit_users(node=level_unit(issue, issue.level))
+        notify_users(
+            supervisors, kind="issue.resolved", issue=issue, title=_("Issue resolved: revisit")
+        )
+    return issue
+
+
+def issue_revisit(
+    *,
+    by: User,
+    issue: Issue,
+    mode: str,
+    result: str,
+    words: str = "",
+    version: int | None = None,
+    request: Any = None,
+) -> Revisit:
+    """回访 — ask the resident. 不满意 reopens the issue to the same unit with their words."""
+    if mode not in ContactMode.values:
+        raise ValidationError({"mode": _("Choose phone, home visit or WeChat.")})
+    if result not in Satisfaction.values:
+        raise ValidationError({"result": _("Choose satisfied, basically satisfied or not.")})
+    words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "revisit")
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can revisit."))
+        now = timezone.now()
+        revisit = Revisit.objects.create(
+            issue=issue, by=by, at=now, mode=mode, result=result, words=words
+        )
+        if result == Satisfaction.UNSATISFIED:
+            reopen_issue(issue, by=by, words=words, request=request, at=now, data={"mode": mode})
+        else:
+            record(
+                issue,
+                by=by,
+                action="revisit",
+                to_status=Status.REVISITED,
+                note=words,
+                data={"result": result, "mode": mode},
+                request=request,
+                at=now,
+            )
+    return revisit
+
+
+def reopen_issue(issue: Issue, *, by: User, words: str, request: Any, at, data=None) -> None:
+    """重办 — back to the same unit, with a fresh handling deadline and the resident's words."""
+    issue.resolved_at = None
+    issue.closed_at = None
+    changed = deadlines.schedule(issue, start=at, stage="handle", new_final=True)
+    record(
+        issue,
+        by=by,
+        action="reopen",
+        to_status=Status.REOPENED,
+        note=words,
+        data={"result": Satisfaction.UNSATISFIED, **(data or {})},
+        fields=["resolved_at", "closed_at", *changed],
+        request=request,
+        at=at,
+    )
+    issue.reporters.update(replied_at=None)
+    notify_owner(issue, kind="issue.reopened", title=_("Resident not satisfied: issue reopened"))
+
+
+def issue_close(
+    *,
+    by: User,
+    issue: Issue,
+    override_reason: str = "",
+    version: int | None = None,
+    request: Any = None,
+) -> Issue:
+    """销号 — only after a satisfied revisit, or a supervisor's recorded override."""
+    override_reason = clean_text(override_reason, "override_reason", required=False)
+    with transaction.atomic():
+        issue = locked(issue, version)
+        guard(issue, "close")
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can close it."))
+        data: dict[str, Any] = {}
+        if issue.status == Status.RESOLVED:
+            if not override_reason:
+                raise IllegalTransition(
+                    _(
+                        "The resident has not said they are satisfied: revisit first, or give "
+                        "the reason for closing without it."
+                    )
+                )
+            require(
+                can_override_close(by, issue),
+                _("Only town or county supervisors may close without a satisfied revisit."),
+            )
+            data["override"] = True
+        issue.closed_at = timezone.now()
+        record(
+            issue,
+            by=by,
+            action="close",
+            to_status=Status.CLOSED,
+            note=override_reason,
+            data=data,
+            fields=["closed_at"],
+            request=request,
+        )
+    return issue
+
+
+def issue_sample_revisit(
+    *, by: User, issue: Issue, mode: str, result: str, words: str = "", request: Any = None
+) -> Revisit:
+    """抽样回访 — ask again after closing; 不满意 reopens it (群众不满意不销号)."""
+    if mode not in ContactMode.values:
+        raise ValidationError({"mode": _("Choose phone, home visit or WeChat.")})
+    if result not in Satisfaction.values:
+        raise ValidationError({"result": _("Choose satisfied, basically satisfied or not.")})
+    words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "sample_revisit")
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can revisit."))
+        now = timezone.now()
+        revisit = Revisit.objects.create(
+            issue=issue, by=by, at=now, mode=mode, result=result, words=words, sampled=True
+        )
+        if result == Satisfaction.UNSATISFIED:
+            reopen_issue(issue, by=by, words=words, request=request, at=now, data={"sampled": True})
+        else:
+            record(
+                issue,
+                by=by,
+                action="sample_revisit",
+                note=words,
+                data={"result": result, "mode": mode},
+                request=request,
+                at=now,
+            )
+    return revisit
+
+
+def issue_update(
+    *,
+    by: User,
+    issue: Issue,
+    data: dict[str, Any],
+    version: int | None,
+    request: Any = None,
+) -> Issue:
+    """Correct the title, description, category or complexity of an unfinished issue."""
+    with transaction.atomic():
+        issue = locked(issue, version)
+        if issue.status not in OPEN_STATES:
+            raise IllegalTransition(
+                _("This issue is %(status)s; it can no longer be edited.")
+                % {"status": status_label(issue.status)}
+            )
+        require(
+            is_supervisor(by, issue) or issue.created_by_id == getattr(by, "pk", None),
+            _("Only whoever registered it or its supervisor can edit it."),
+        )
+        diff: dict[str, list[str]] = {}
+        if "title" in data:
+            new = clean_text(data["title"], "title", required=True, max_length=100)
+            if new != issue.title:
+                diff["title"] = [issue.title, new]
+                issue.title = new
+        if "description" in data:
+            new = clean_text(data["description"], "description", required=True)
+            if new != issue.description:
+                diff["description"] = [issue.description, new]
+                issue.description = new
+        if "category" in data:
+            category = data["category"]
+            if category is None or not category.active:
+                raise ValidationError({"category": _("Choose a category.")})
+            if category.pk != issue.category_id:
+                diff["category"] = [str(issue.category), str(category)]
+                issue.category = category
+        if "complexity" in data:
+            if data["complexity"] not in Complexity.values:
+                raise ValidationError({"complexity": _("Unknown complexity.")})
+            if data["complexity"] != issue.complexity:
+                diff["complexity"] = [issue.complexity, data["complexity"]]
+                issue.complexity = data["complexity"]
+        if not diff:
+            return issue
+        record(
+            issue,
+            by=by,
+            action="edit",
+            data={"changed": sorted(diff)},
+            fields=["title", "description", "category", "complexity"],
+            request=request,
+        )
+        similarity.sync_index(issue)
+    return issue

@@ -1,0 +1,257 @@
+"""登记 — registering a problem, and more households reporting the same one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.audit.services import audit_record
+from minqing.issues import deadlines, similarity
+from minqing.issues.models import (
+    COLOUR_LEVEL,
+    Category,
+    Colour,
+    Complexity,
+    ContactMode,
+    Issue,
+    IssueEvent,
+    IssueReporter,
+    Revisit,
+    Satisfaction,
+    Source,
+    Status,
+)
+from minqing.issues.permissions import (
+    can_register_at,
+    require,
+)
+from minqing.issues.services.common import (
+    IllegalTransition,
+    clean_phone,
+    clean_text,
+    level_unit,
+    locked,
+    notify_users,
+    place_of,
+    record,
+    status_label,
+    unit_users,
+)
+from minqing.lib.fields import plain
+from minqing.org.models import Level as NodeLevel
+from minqing.org.models import Node
+
+# --------------------------------------------------------------------------- registration
+
+
+def issue_register(
+    *,
+    by: User,
+    node: Node,
+    category: Category | None,
+    description: str,
+    colour: str,
+    source: str = Source.VISIT,
+    title: str = "",
+    complexity: str = Complexity.GENERAL,
+    household=None,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    reporter_words: str = "",
+    resolution: str = "",
+    request: Any = None,
+) -> Issue:
+    """登记 — a problem found on a visit, a patrol, the hotline, a menu answer or by a resident.
+
+    Blue and green issues are the village's, yellow the town's, orange the county committee's;
+    each waits for dispatch by that level. A green issue was solved on the spot: ``resolution``
+    says how, and it is closed at once after the resident's on-the-spot "satisfied".
+    """
+    errors: dict[str, str] = {}
+    if source not in Source.values:
+        errors["source"] = _("Unknown source.")
+    if colour not in Colour.values:
+        errors["colour"] = _("Choose one of the four colours.")
+    if complexity not in Complexity.values:
+        errors["complexity"] = _("Unknown complexity.")
+    if category is None or not category.active:
+        errors["category"] = _("Choose a category.")
+    try:
+        description = clean_text(description, "description", required=True)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if colour == Colour.GREEN and not str(resolution or "").strip():
+        errors["resolution"] = _("Say what was done on the spot for a green issue.")
+    try:
+        reporter_phone = clean_phone(reporter_phone, "reporter_phone")
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    village, town = place_of(node)
+    if household is not None:
+        if household.village_id != village.pk:
+            raise ValidationError({"household": _("This household is not in that village.")})
+        if node.level == NodeLevel.VILLAGE:
+            node = household.node
+    require(
+        can_register_at(by, node.path),
+        _("You can register issues only in the places you look after."),
+    )
+    title = clean_text(title, "title", required=False, max_length=100) or description[:30]
+    now = timezone.now()
+    level = COLOUR_LEVEL[Colour(colour)]
+    with transaction.atomic():
+        issue = Issue(
+            source=source,
+            node=node,
+            village=village,
+            town=town,
+            node_path=node.path,
+            household=household,
+            category=category,
+            title=title,
+            description=description,
+            colour=colour,
+            complexity=complexity,
+            status=Status.REGISTERED,
+            level=level,
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        issue.owner_node = level_unit(issue, level)
+        deadlines.schedule(issue, start=now, stage="dispatch", new_final=True)
+        issue.save()
+        if household is not None or reporter_name or reporter_phone:
+            IssueReporter.objects.create(
+                issue=issue,
+                household=household,
+                name=clean_text(
+                    reporter_name or (household.head_name if household else ""),
+                    "reporter_name",
+                    required=False,
+                    max_length=50,
+                ),
+                # Replies go to the household's phone unless the reporter gave another.
+                phone=reporter_phone or (plain(household.phone) if household else "") or None,
+                words=clean_text(reporter_words, "reporter_words", required=False),
+                reported_at=now,
+            )
+        IssueEvent.objects.create(
+            issue=issue,
+            at=now,
+            actor=by,
+            action="register",
+            to_status=Status.REGISTERED,
+            note=description,
+            data={"colour": colour, "source": source, "owner": issue.owner_label},
+        )
+        audit_record(
+            action="issue.register",
+            user=by,
+            request=request,
+            obj=issue,
+            detail={"colour": colour, "source": source, "node": node.pk},
+        )
+        if colour == Colour.GREEN:
+            _solve_on_the_spot(issue, by=by, resolution=resolution, request=request)
+        else:
+            similarity.index_issue(issue)
+            dispatchers = unit_users(node=issue.owner_node)
+            notify_users(dispatchers, kind="issue.registered", issue=issue, title=_("New issue"))
+    return issue
+
+
+def _solve_on_the_spot(issue: Issue, *, by: User, resolution: str, request: Any) -> None:
+    """Green: the visitor solved it and the resident said so on the spot (当场解决)."""
+    now = timezone.now()
+    text = clean_text(resolution, "resolution", required=True)
+    issue.resolution = text
+    issue.resolved_at = now
+    issue.responsible = by
+    issue.reporters.filter(replied_at__isnull=True).update(
+        reply=text, replied_at=now, replied_by=by
+    )
+    record(
+        issue,
+        by=by,
+        action="resolve",
+        to_status=Status.RESOLVED,
+        note=text,
+        fields=["resolution", "resolved_at", "responsible"],
+        request=request,
+        at=now,
+    )
+    Revisit.objects.create(
+        issue=issue, by=by, at=now, mode=ContactMode.HOME, result=Satisfaction.SATISFIED
+    )
+    record(
+        issue,
+        by=by,
+        action="revisit",
+        to_status=Status.REVISITED,
+        data={"result": Satisfaction.SATISFIED, "mode": ContactMode.HOME, "on_the_spot": True},
+        request=request,
+        at=now,
+    )
+    issue.closed_at = now
+    record(issue, by=by, action="close", to_status=Status.CLOSED, fields=["closed_at"], at=now)
+
+
+def issue_add_reporter(
+    *,
+    by: User,
+    issue: Issue,
+    household=None,
+    name: str = "",
+    phone: str = "",
+    words: str = "",
+    request: Any = None,
+) -> IssueReporter:
+    """One more household reports the same problem: attach it instead of a duplicate issue."""
+    require(can_register_at(by, issue.node_path), _("This issue is outside your places."))
+    if issue.status in (Status.CLOSED, Status.MERGED):
+        raise IllegalTransition(
+            _("This issue is %(status)s; register a new one instead.")
+            % {"status": status_label(issue.status)}
+        )
+    if household is None and not str(name or "").strip():
+        raise ValidationError({"household": _("Choose the household or give a name.")})
+    if household is not None and household.village_id != issue.village_id:
+        if not can_register_at(by, household.node.path):
+            raise ValidationError({"household": _("This household is outside your places.")})
+    with transaction.atomic():
+        issue = locked(issue)
+        if household is not None and issue.reporters.filter(household=household).exists():
+            raise ValidationError(
+                {"household": _("This household has already reported this issue.")}
+            )
+        reporter = IssueReporter.objects.create(
+            issue=issue,
+            household=household,
+            name=clean_text(
+                name or (household.head_name if household else ""),
+                "name",
+                required=False,
+                max_length=50,
+            ),
+            phone=clean_phone(phone, "phone")
+            or (plain(household.phone) if household else "")
+            or None,
+            words=clean_text(words, "words", required=False),
+        )
+        record(
+            issue,
+            by=by,
+            action="add_reporter",
+            note=reporter.words,
+            data={"reporter": reporter.name, "household": getattr(household, "pk", None)},
+            request=request,
+        )
+    return reporter

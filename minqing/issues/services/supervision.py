@@ -1,0 +1,422 @@
+"""Supervision (督办): extensions, merging, colours, check-ins (吹哨报到), residents' orders for
+co-building units (点单-派单-接单), reopening and topics (一类事)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import Role, User
+from minqing.accounts.scope import scope_for
+from minqing.audit.services import audit_record
+from minqing.issues import deadlines
+from minqing.issues.models import (
+    COLOUR_LEVEL,
+    COLOUR_ORDER,
+    LEVEL_ORDER,
+    CheckIn,
+    Colour,
+    ExtensionRequest,
+    Issue,
+    IssueReporter,
+    Status,
+    Topic,
+)
+from minqing.issues.permissions import is_owner, is_supervisor, require
+from minqing.issues.services.common import (
+    IllegalTransition,
+    clean_text,
+    county_of,
+    guard,
+    level_unit,
+    locked,
+    notify_owner,
+    notify_users,
+    record,
+    status_label,
+    unit_users,
+)
+from minqing.issues.services.escalation import open_values, stage_of
+from minqing.issues.services.handling import reopen_issue
+from minqing.org.models import Department
+from minqing.workdays.selectors import work_calendar
+
+MAX_EXTENSION_WORKDAYS = 30
+
+
+# --------------------------------------------------------------------------- extensions
+
+
+def extension_request(
+    *, by: User, issue: Issue, workdays: int, reason: str, request: Any = None
+) -> ExtensionRequest:
+    """延期申请 — the handling unit asks for more working days, with a reason."""
+    try:
+        workdays = int(workdays)
+    except (TypeError, ValueError):
+        raise ValidationError({"workdays": _("Give a whole number of working days.")}) from None
+    if not 1 <= workdays <= MAX_EXTENSION_WORKDAYS:
+        raise ValidationError(
+            {"workdays": _("Between 1 and %(n)d working days.") % {"n": MAX_EXTENSION_WORKDAYS}}
+        )
+    reason = clean_text(reason, "reason", required=True)
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "extension_request")
+        require(is_owner(by, issue), _("Only the unit handling it can ask for more time."))
+        if issue.extensions.filter(decision=ExtensionRequest.Decision.PENDING).exists():
+            raise ValidationError({"workdays": _("A request for more time is already waiting.")})
+        ext = ExtensionRequest.objects.create(
+            issue=issue, requested_by=by, workdays=workdays, reason=reason
+        )
+        record(
+            issue,
+            by=by,
+            action="extension_request",
+            note=reason,
+            data={"workdays": workdays},
+            request=request,
+        )
+        notify_users(
+            unit_users(node=level_unit(issue, issue.level)),
+            kind="issue.extension",
+            issue=issue,
+            title=_("Request for more time"),
+        )
+    return ext
+
+
+def extension_decide(
+    *, by: User, extension: ExtensionRequest, approve: bool, note: str = "", request: Any = None
+) -> ExtensionRequest:
+    """The supervisor approves (the deadline moves by that many working days) or refuses."""
+    with transaction.atomic():
+        ext = ExtensionRequest.objects.select_for_update().get(pk=extension.pk)
+        if ext.decision != ExtensionRequest.Decision.PENDING:
+            raise IllegalTransition(_("This request has already been decided."))
+        issue = locked(ext.issue)
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can decide."))
+        if issue.status not in open_values():
+            raise IllegalTransition(
+                _("This issue is %(status)s; there is no deadline to move.")
+                % {"status": status_label(issue.status)}
+            )
+        now = timezone.now()
+        ext.decision = (
+            ExtensionRequest.Decision.APPROVED if approve else ExtensionRequest.Decision.REFUSED
+        )
+        ext.decided_by, ext.decided_at = by, now
+        ext.save(update_fields=["decision", "decided_by", "decided_at"])
+        fields: list[str] = []
+        if approve:
+            cal = work_calendar()
+            issue.final_due_at = cal.add_workdays(issue.final_due_at or now, ext.workdays)
+            if stage_of(issue) == "handle":
+                issue.due_at = issue.final_due_at
+                issue.warn_at = deadlines.warn_time(
+                    issue.stage_started_at or now, issue.due_at, cal
+                )
+                issue.warned = False
+            fields = ["final_due_at", "due_at", "warn_at", "warned"]
+        record(
+            issue,
+            by=by,
+            action="extension_approved" if approve else "extension_refused",
+            note=clean_text(note, "note", required=False),
+            data={"workdays": ext.workdays},
+            fields=fields,
+            request=request,
+            at=now,
+        )
+        notify_owner(
+            issue,
+            kind="issue.extension_decided",
+            title=_("More time approved") if approve else _("More time refused"),
+        )
+    return ext
+
+
+# --------------------------------------------------------------------------- merging, colours
+
+
+def issue_merge(
+    *, by: User, source: Issue, target: Issue, reason: str = "", request: Any = None
+) -> Issue:
+    """合并 — the same problem registered twice: the source's reporters join the target, and
+    every one of them still gets a reply when the target is resolved."""
+    if source.pk == target.pk:
+        raise ValidationError({"target": _("An issue cannot be merged into itself.")})
+    with transaction.atomic():
+        first, second = sorted([source, target], key=lambda i: i.pk)
+        locked(first), locked(second)  # one lock order, so two merges cannot deadlock
+        source, target = locked(source), locked(target)
+        guard(source, "merge")
+        if target.status not in open_values():
+            raise IllegalTransition(
+                _("The issue to merge into is %(status)s; choose an open one.")
+                % {"status": status_label(target.status)}
+            )
+        require(
+            is_supervisor(by, source) and is_supervisor(by, target),
+            _("Only a supervisor of both issues can merge them."),
+        )
+        moved = 0
+        have = set(target.reporters.exclude(household=None).values_list("household_id", flat=True))
+        for reporter in source.reporters.all():
+            if reporter.household_id is not None and reporter.household_id in have:
+                continue
+            IssueReporter.objects.filter(pk=reporter.pk).update(issue=target)
+            moved += 1
+        source.merged_into = target
+        record(
+            source,
+            by=by,
+            action="merge",
+            to_status=Status.MERGED,
+            note=clean_text(reason, "reason", required=False),
+            data={"into": target.pk},
+            fields=["merged_into"],
+            request=request,
+        )
+        record(
+            target,
+            by=by,
+            action="merged_in",
+            note=source.description,
+            data={"from": source.pk, "reporters": moved},
+            request=request,
+        )
+    return target
+
+
+def issue_raise_colour(
+    *, by: User, issue: Issue, colour: str, reason: str, request: Any = None
+) -> Issue:
+    """升色 — a harder problem than it looked; never lowered."""
+    reason = clean_text(reason, "reason", required=True)
+    if colour not in Colour.values:
+        raise ValidationError({"colour": _("Choose one of the four colours.")})
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "raise_colour")
+        require(
+            is_supervisor(by, issue) or is_owner(by, issue),
+            _("Only the unit handling it or its supervisor can change its colour."),
+        )
+        if COLOUR_ORDER.index(colour) <= COLOUR_ORDER.index(issue.colour):
+            raise ValidationError(
+                {"colour": _("A colour can only be raised, never lowered or kept.")}
+            )
+        old = issue.colour
+        issue.colour = colour
+        new_level = COLOUR_LEVEL[Colour(colour)]
+        if LEVEL_ORDER.index(new_level) > LEVEL_ORDER.index(issue.level):
+            issue.level = new_level
+            if issue.status in (Status.REGISTERED, Status.RETURNED):
+                issue.owner_node = level_unit(issue, new_level)
+        record(
+            issue,
+            by=by,
+            action="raise_colour",
+            note=reason,
+            data={"from_colour": old, "to_colour": colour},
+            fields=["colour", "level", "owner_node"],
+            request=request,
+        )
+        notify_users(
+            unit_users(node=level_unit(issue, issue.level)),
+            kind="issue.colour",
+            issue=issue,
+            title=_("Issue raised to a higher colour"),
+        )
+    return issue
+
+
+# --------------------------------------------------------------------------- 吹哨报到
+
+
+def issue_call_departments(
+    *, by: User, issue: Issue, departments: list[Department], request: Any = None
+) -> list[CheckIn]:
+    """吹哨 — the town or county calls departments onto a joint (yellow/orange) issue."""
+    if not departments:
+        raise ValidationError({"departments": _("Choose at least one department.")})
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "check_in")
+        if issue.colour not in (Colour.YELLOW, Colour.ORANGE):
+            raise ValidationError(
+                {"departments": _("Departments are called onto yellow and orange issues.")}
+            )
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can call in."))
+        county = county_of(issue)
+        calls = []
+        for department in departments:
+            if department.county_id != county.pk:
+                raise ValidationError({"departments": _("That department is not in this county.")})
+            call, created = CheckIn.objects.get_or_create(
+                issue=issue, department=department, defaults={"called_by": by}
+            )
+            if created:
+                calls.append(call)
+        if calls:
+            record(
+                issue,
+                by=by,
+                action="call_departments",
+                data={"departments": [str(c.department) for c in calls]},
+                request=request,
+            )
+            for call in calls:
+                notify_users(
+                    unit_users(department=call.department),
+                    kind="issue.called",
+                    issue=issue,
+                    title=_("Your department is called onto an issue (吹哨)"),
+                )
+    return calls
+
+
+def issue_check_in(*, by: User, issue: Issue, note: str = "", request: Any = None) -> CheckIn:
+    """报到 — a called department reports in and joins the work."""
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "check_in")
+        departments = scope_for(by).department_ids
+        call = (
+            CheckIn.objects.select_for_update()
+            .filter(issue=issue, department_id__in=departments)
+            .first()
+        )
+        if call is None:
+            from minqing.lib.errors import PermissionDenied
+
+            raise PermissionDenied(_("Your department has not been called onto this issue."))
+        if call.at is not None:
+            raise IllegalTransition(_("Your department has already reported in."))
+        call.by, call.at = by, timezone.now()
+        call.note = clean_text(note, "note", required=False)
+        call.save(update_fields=["by", "at", "note"])
+        record(
+            issue,
+            by=by,
+            action="check_in",
+            note=call.note,
+            data={"department": str(call.department)},
+            request=request,
+        )
+    return call
+
+
+# --------------------------------------------------------------------------- 点单-派单-接单
+
+
+def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) -> Issue:
+    """派单 to co-building units: a resident's order any unit of the county may take."""
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "dispatch")
+        require(is_supervisor(by, issue), _("Only the dispatcher of this issue can offer it."))
+        issue.offered = True
+        issue.owner_node, issue.owner_department = None, None  # any co-building unit may take it
+        issue.responsible = None
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
+        record(
+            issue,
+            by=by,
+            action="offer",
+            to_status=Status.DISPATCHED,
+            note=clean_text(note, "note", required=False),
+            fields=["offered", "owner_node", "owner_department", "responsible", *changed],
+            request=request,
+        )
+        units = Department.objects.filter(county=county_of(issue), kind=Department.Kind.CO_BUILDING)
+        people = [u for d in units for u in unit_users(department=d)]
+        notify_users(
+            people, kind="issue.offered", issue=issue, title=_("A resident's order to take")
+        )
+    return issue
+
+
+def issue_take(*, by: User, issue: Issue, request: Any = None) -> Issue:
+    """接单 — a co-building unit takes an offered order; first come, first served."""
+    scope = scope_for(by)
+    if Role.CO_BUILDING_UNIT not in scope.roles:
+        from minqing.lib.errors import PermissionDenied
+
+        raise PermissionDenied(_("Only co-building units take residents' orders."))
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "take")
+        if not issue.offered:
+            raise IllegalTransition(_("This order is not offered to co-building units."))
+        unit = Department.objects.filter(
+            pk__in=scope.department_ids, kind=Department.Kind.CO_BUILDING, county=county_of(issue)
+        ).first()
+        require(unit is not None, _("Your unit does not serve this county."))
+        issue.owner_department = unit
+        issue.offered, issue.responsible = False, by
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="handle")
+        record(
+            issue,
+            by=by,
+            action="take",
+            to_status=Status.ACCEPTED,
+            data={"unit": str(unit)},
+            fields=["owner_department", "offered", "responsible", *changed],
+            request=request,
+        )
+    return issue
+
+
+def issue_reopen(*, by: User, issue: Issue, reason: str, request: Any = None) -> Issue:
+    """Reopen a closed or revisited issue (e.g. the problem came back), to the same unit."""
+    reason = clean_text(reason, "reason", required=True)
+    with transaction.atomic():
+        issue = locked(issue)
+        guard(issue, "reopen")
+        require(is_supervisor(by, issue), _("Only the supervisor of this issue can reopen it."))
+        reopen_issue(issue, by=by, words=reason, request=request, at=timezone.now())
+    return issue
+
+
+# --------------------------------------------------------------------------- 一类事
+
+
+def topic_create(
+    *, by: User, title: str, issues: list[Issue], note: str = "", request: Any = None
+) -> Topic:
+    """Group alike issues (across places) into a topic for a policy-level fix."""
+    title = clean_text(title, "title", required=True, max_length=100)
+    if not issues:
+        raise ValidationError({"issues": _("Choose the issues that belong together.")})
+    scope = scope_for(by)
+    require(
+        Role.COMMAND_CENTRE in scope.roles or Role.TOWN_STAFF in scope.roles,
+        _("Only town or county staff group issues into topics."),
+    )
+    counties = {county_of(i).pk for i in issues}
+    if len(counties) != 1:
+        raise ValidationError({"issues": _("A topic groups issues of one county.")})
+    categories = {i.category_id for i in issues}
+    with transaction.atomic():
+        topic = Topic.objects.create(
+            title=title,
+            county_id=counties.pop(),
+            category_id=categories.pop() if len(categories) == 1 else None,
+            note=clean_text(note, "note", required=False),
+            created_by=by,
+        )
+        Issue.objects.filter(pk__in=[i.pk for i in issues]).update(topic=topic)
+        audit_record(
+            action="issue.topic_create",
+            user=by,
+            request=request,
+            obj=topic,
+            detail={"issues": sorted(i.pk for i in issues)},
+        )
+    return topic

@@ -1,0 +1,227 @@
+"""The issue pages: registration, the actions on the issue page, the board, lists, reports."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from minqing.issues.jobs import sweep_deadlines
+from minqing.issues.models import Issue, IssueEvent, Status
+from minqing.issues.services import issue_dispatch, issue_register
+
+
+def test_register_page_creates_the_issue_and_shows_it(client, county, member, irrigation, clock):
+    client.force_login(member)
+    url = reverse("issues:register") + f"?household={county.household_a1.pk}"
+    page = client.get(url)
+    assert page.status_code == 200 and "王建国" in page.content.decode()
+    response = client.post(
+        url,
+        {
+            "colour": "blue",
+            "category": irrigation.pk,
+            "description": "水渠漏水",
+            "complexity": "general",
+            "source": "visit",
+            "reporter_words": "漏了三天了",
+        },
+    )
+    issue = Issue.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/issues/{issue.pk}/"
+    assert (issue.household, issue.node, issue.colour) == (
+        county.household_a1,
+        county.grid_a1,
+        "blue",
+    )
+    assert issue.reporters.get().words == "漏了三天了"
+
+
+def test_bad_registration_keeps_the_input_and_creates_nothing(
+    client, county, member, irrigation, clock
+):
+    client.force_login(member)
+    url = reverse("issues:register") + f"?node={county.grid_a1.pk}"
+    response = client.post(
+        url,
+        {
+            "colour": "green",  # green needs what was done on the spot
+            "category": irrigation.pk,
+            "description": "门前水沟堵了",
+            "complexity": "general",
+            "source": "visit",
+        },
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Say what was done on the spot for a green issue." in body
+    assert "门前水沟堵了" in body
+    assert not Issue.objects.exists() and not IssueEvent.objects.exists()
+
+
+def test_green_issue_is_closed_on_the_spot(client, county, member, irrigation, clock):
+    client.force_login(member)
+    client.post(
+        reverse("issues:register") + f"?household={county.household_a1.pk}",
+        {
+            "colour": "green",
+            "category": irrigation.pk,
+            "description": "渠口被杂草堵住",
+            "resolution": "当场清理了杂草",
+            "complexity": "general",
+            "source": "visit",
+        },
+    )
+    issue = Issue.objects.get()
+    assert issue.status == Status.CLOSED
+    assert list(issue.events.values_list("action", flat=True)) == [
+        "register",
+        "resolve",
+        "revisit",
+        "close",
+    ]
+    assert issue.reporters.get().reply == "当场清理了杂草"
+
+
+def test_town_dispatches_from_the_issue_page(
+    client, county, member, town, water, departments, register, clock
+):
+    issue = register()
+    client.force_login(town)
+    page = client.get(reverse("issues:detail", kwargs={"pk": issue.pk})).content.decode()
+    assert f"/issues/{issue.pk}/do/dispatch/" in page
+    assert f"/issues/{issue.pk}/do/accept/" not in page  # not the town's to accept
+    url = reverse("issues:act", kwargs={"pk": issue.pk, "action": "dispatch"})
+    response = client.post(url, {"to": f"dept:{departments.water.pk}", "version": 1})
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.status, issue.owner_department) == (Status.DISPATCHED, departments.water)
+
+    # Sending it again from the same (now stale) page: refused, nothing changes.
+    again = client.post(url, {"to": f"dept:{departments.power.pk}", "version": 1})
+    assert again.status_code == 409
+    issue.refresh_from_db()
+    assert issue.owner_department == departments.water
+
+
+def test_action_refused_by_role_changes_nothing(
+    client, county, member, water, departments, register, clock
+):
+    issue = register()
+    client.force_login(member)
+    url = reverse("issues:act", kwargs={"pk": issue.pk, "action": "dispatch"})
+    response = client.post(url, {"to": f"dept:{departments.water.pk}"})
+    assert response.status_code == 403
+    issue.refresh_from_db()
+    assert issue.status == Status.REGISTERED and issue.events.count() == 1
+
+
+def test_unsatisfied_revisit_without_words_is_refused_with_a_message(
+    client, county, town, water, departments, register, clock
+):
+    from minqing.issues.services import issue_accept, issue_resolve
+
+    issue = register()
+    issue_dispatch(by=town, issue=issue, to_department=departments.water)
+    issue_accept(by=water, issue=issue)
+    reporter_replies = {r.pk: "好了" for r in issue.reporters.all()}
+    issue_resolve(by=water, issue=issue, resolution="修好", replies=reporter_replies)
+    client.force_login(town)
+    url = reverse("issues:act", kwargs={"pk": issue.pk, "action": "revisit"})
+    response = client.post(url, {"mode": "phone", "result": "unsatisfied", "words": ""})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == Status.RESOLVED and not issue.revisits.exists()
+
+
+def test_board_shows_what_waits_for_whom_with_a_constant_number_of_queries(
+    client, county, member, town, departments, register, clock
+):
+    client.force_login(town)
+    url = reverse("issues:board") + f"?node={county.town_a.pk}"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    register()
+    small = queries()
+    for n in range(12):
+        issue = register(description=f"第{n}处水渠漏水")
+        if n % 2:
+            issue_dispatch(by=town, issue=issue, to_department=departments.water)
+    assert queries() == small
+    page = client.get(url).content.decode()
+    assert "Waiting for dispatch" in page and "Waiting to be accepted" in page
+    assert page.count('class="issue-row"') == 13
+
+
+def test_issue_page_query_count_does_not_grow_with_its_history(
+    client, county, member, town, water, departments, register, clock
+):
+    from minqing.issues.services import issue_add_reporter, issue_call_departments
+
+    issue = register()
+    issue_dispatch(by=town, issue=issue, to_department=departments.water)
+    client.force_login(town)
+    url = reverse("issues:detail", kwargs={"pk": issue.pk})
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = queries()
+    for n in range(5):
+        issue_add_reporter(by=member, issue=issue, name=f"王{n}", words="也漏")
+    issue_call_departments(by=town, issue=issue, departments=[departments.power])
+    assert queries() == small
+
+
+def test_overdue_list_and_late_units_report(
+    client, county, member, town, county_user, departments, register, clock
+):
+    issue = register()
+    clock.advance(days=3)
+    sweep_deadlines(now=clock.now)
+    client.force_login(county_user)
+    overdue = client.get(reverse("issues:list") + "?light=red").content.decode()
+    late = client.get(reverse("issues:late")).content.decode()
+    assert "古井镇" in late and "<td>1</td>" in late
+    issue.refresh_from_db()
+    assert issue.escalations == 1
+    assert issue.title not in overdue  # escalated with a fresh deadline: no longer red
+
+
+def test_topics_page_proposes_alike_issues_across_villages(
+    client, county, member, outsider, county_user, irrigation, clock
+):
+    from minqing.accounts.models import User
+
+    builder = User.objects.get(username="fixture_builder")
+    for node in (county.grid_a1, county.grid_a2, county.grid_b1):
+        issue_register(
+            by=builder,
+            node=node,
+            category=irrigation,
+            description="灌溉水渠年久失修，到处漏水",
+            colour="blue",
+        )
+    client.force_login(county_user)
+    page = client.get(reverse("issues:topics")).content.decode()
+    assert page.count('name="issue"') == 3
+    ids = list(Issue.objects.values_list("pk", flat=True))
+    response = client.post(
+        reverse("issues:topic_create"), {"title": "水渠老化", "issue": [str(i) for i in ids]}
+    )
+    assert response.status_code == 302
+    assert set(Issue.objects.values_list("topic__title", flat=True)) == {"水渠老化"}
+
+
+def test_everyone_logged_in_can_open_the_lists(client, county, owner, water, clock):
+    for user in (owner, water):
+        client.force_login(user)
+        for name in ("issues:list", "issues:board", "issues:late"):
+            assert client.get(reverse(name)).status_code == 200, (user, name)
