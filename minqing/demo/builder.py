@@ -10,6 +10,7 @@ the result behaves like data typed in through the pages.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import time
@@ -25,7 +26,8 @@ from django.utils import timezone
 from minqing.audit.services import audit_record
 from minqing.demo import people
 from minqing.demo.database import DEMO_ACTION
-from minqing.demo.loader import Loader, max_id
+from minqing.demo.issues import IssueBuild, IssueReport, create_departments
+from minqing.demo.loader import BIG_TABLES, Loader, max_id
 from minqing.demo.plan import CountyPlan, Size, VillagePlan, plan_county
 from minqing.demo.users import create_demo_users
 from minqing.households.models import Household, HouseholdTag, Resident, VillageArchive
@@ -83,9 +85,11 @@ class BuildReport:
     workers: int = 0
     phases: dict[str, float] = field(default_factory=dict)
     tag_counts: dict[str, int] = field(default_factory=dict)
+    issues: IssueReport = field(default_factory=IssueReport)
 
     @property
     def rows(self) -> int:
+        """Rows of the county itself (the issues count apart: ``issues.rows``)."""
         return self.nodes + self.households + self.residents + self.tags + self.archives
 
 
@@ -131,6 +135,7 @@ def build_county(options: BuildOptions) -> BuildReport:
     today = timezone.localdate()
     loader = Loader(defer_indexes=defer)
     loader.tune()
+    collecting = gc.isenabled()
     try:
         with transaction.atomic():
             plan = plan_county(
@@ -199,13 +204,22 @@ def build_county(options: BuildOptions) -> BuildReport:
             report.phases["load_waiting_for_rows"] = waited
             report.phases["load_writing"] = writing
             loader.update_counts(_cumulative_counts(plan, grid_residents))
+            # From here on millions of small objects that never form cycles are made: the
+            # cyclic collector would only scan them again and again (a fifth of the issue build).
+            gc.disable()
+            departments = create_departments(plan.county.id)
+            users = create_demo_users(plan)
+            # The issues' stories are told in a thread while the household indexes are built.
+            issues = IssueBuild(plan, departments, seed=options.seed)
             _say(options, "  building indexes…" if defer else "  finishing…")
-            loader.finish()
+            loader.finish(BIG_TABLES)
             report.phases["indexes"] = time.perf_counter() - started
             loader.reset_sequences(
                 [Node, Household, Resident, VillageArchive, Household.tags.through]
             )
-            users = create_demo_users(plan)
+            _say(options, "  issues…")
+            report.issues = issues.write(loader)
+            report.phases["issues"] = time.perf_counter() - started
             report.seconds = time.perf_counter() - started
             report.nodes = len(plan.nodes)
             report.villages = len(plan.villages)
@@ -221,6 +235,7 @@ def build_county(options: BuildOptions) -> BuildReport:
                     "nodes": report.nodes,
                     "households_built": report.households,
                     "residents": report.residents,
+                    "issues": report.issues.issues,
                     "seconds": round(report.seconds, 1),
                     "users": sorted(users),
                     "vendor": connection.vendor,
@@ -231,6 +246,8 @@ def build_county(options: BuildOptions) -> BuildReport:
         loader.analyze()
     finally:
         loader.restore_settings()
+        if collecting:
+            gc.enable()
     report.phases["analyze"] = time.perf_counter() - started
     report.seconds = time.perf_counter() - started
     return report

@@ -17,6 +17,13 @@ from django.db.models import Model
 
 #: Tables whose secondary indexes are worth building after the load instead of during it.
 BIG_TABLES = ("households_household", "households_resident", "households_household_tags")
+#: The same for the issue data, loaded after the households (``minqing.demo.issues``).
+ISSUE_TABLES = (
+    "issues_issue",
+    "issues_issueevent",
+    "issues_issuereporter",
+    "issues_issueterm",
+)
 
 
 def _quote(name: str) -> str:
@@ -29,7 +36,7 @@ class Loader:
     def __init__(self, *, defer_indexes: bool) -> None:
         self.vendor = connection.vendor
         self.defer_indexes = defer_indexes
-        self._saved_indexes: list[tuple[str, str]] = []  # (name, CREATE statement)
+        self._saved_indexes: list[tuple[str, str, str]] = []  # (table, name, CREATE statement)
         self._saved_fks: list[tuple[str, str, str]] = []  # (table, name, definition)
         self._pragmas: dict[str, Any] = {}
         self._journal = ""
@@ -61,24 +68,29 @@ class Loader:
             cur.execute(f"PRAGMA threads={min(4, os.cpu_count() or 1)}")  # parallel index sorts
 
     def start(self) -> None:
-        """Inside the build's transaction: session settings, and drop the deferred indexes."""
+        """Inside the build's transaction: session settings, and drop the deferred indexes of
+        every table the build loads (PostgreSQL refuses to drop a foreign key to a table that
+        already has rows waiting for their deferred checks, so all of them go now)."""
         with connection.cursor() as cur:
             if self.vendor == "postgresql":
                 cur.execute("SET LOCAL synchronous_commit = off")
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
             if self.defer_indexes:
-                self._drop_indexes(cur)
+                self._drop_indexes(cur, (*BIG_TABLES, *ISSUE_TABLES))
 
-    def finish(self) -> None:
+    def finish(self, tables: Sequence[str] | None = None) -> None:
+        """Re-create the dropped indexes and foreign keys (of ``tables``, or all)."""
+        now = [x for x in self._saved_indexes if tables is None or x[0] in tables]
+        fks = [x for x in self._saved_fks if tables is None or x[0] in tables]
         with connection.cursor() as cur:
-            for _name, statement in self._saved_indexes:
+            for _table, _name, statement in now:
                 cur.execute(statement)
-            for table, name, definition in self._saved_fks:
+            for table, name, definition in fks:
                 cur.execute(
                     f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}"
                 )
-            self._saved_indexes.clear()
-            self._saved_fks.clear()
+        self._saved_indexes = [x for x in self._saved_indexes if x not in now]
+        self._saved_fks = [x for x in self._saved_fks if x not in fks]
 
     def restore_settings(self) -> None:
         """Put the connection's PRAGMAs back (SQLite; PostgreSQL used SET LOCAL)."""
@@ -99,21 +111,26 @@ class Loader:
                 # the planner misjudges prefix ranges on columns with repeated values.
                 cur.execute("ANALYZE")
             elif self.vendor == "postgresql":
-                for table in ("org_node", *BIG_TABLES):
+                for table in ("org_node", *BIG_TABLES, *ISSUE_TABLES):
                     cur.execute(f"ANALYZE {_quote(table)}")
+                if not connection.in_atomic_block:
+                    # The visibility map lets the similar-issue lookup read postings index-only.
+                    cur.execute(f"VACUUM {_quote('issues_issueterm')}")
 
     # -- indexes -----------------------------------------------------------------------------
-    def _drop_indexes(self, cur: Any) -> None:
+    def _drop_indexes(self, cur: Any, tables: Sequence[str]) -> None:
+        indexes: list[tuple[str, str, str]] = []
+        fks: list[tuple[str, str, str]] = []
         if self.vendor == "sqlite":
-            for table in BIG_TABLES:
+            for table in tables:
                 cur.execute(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                     "AND tbl_name = %s AND sql IS NOT NULL",
                     [table],
                 )
-                self._saved_indexes += list(cur.fetchall())
+                indexes += [(table, name, sql) for name, sql in cur.fetchall()]
         elif self.vendor == "postgresql":
-            for table in BIG_TABLES:
+            for table in tables:
                 # Plain indexes only: primary keys and unique constraints stay.
                 cur.execute(
                     "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
@@ -123,7 +140,7 @@ class Loader:
                     "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)",
                     [table],
                 )
-                self._saved_indexes += list(cur.fetchall())
+                indexes += [(table, name, sql) for name, sql in cur.fetchall()]
                 # Foreign keys: one validating join at the end beats a deferred check per row.
                 cur.execute(
                     "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
@@ -131,11 +148,13 @@ class Loader:
                     "AND t.relnamespace = current_schema()::regnamespace AND c.contype = 'f'",
                     [table],
                 )
-                self._saved_fks += [(table, name, d) for name, d in cur.fetchall()]
-        for name, _statement in self._saved_indexes:
+                fks += [(table, name, d) for name, d in cur.fetchall()]
+        for _table, name, _statement in indexes:
             cur.execute(f"DROP INDEX {_quote(name)}")
-        for table, name, _definition in self._saved_fks:
+        for table, name, _definition in fks:
             cur.execute(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT {_quote(name)}")
+        self._saved_indexes += indexes
+        self._saved_fks += fks
 
     # -- rows --------------------------------------------------------------------------------
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

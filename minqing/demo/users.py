@@ -22,17 +22,20 @@ from minqing.accounts.models import Role, RoleAssignment, User
 from minqing.accounts.services import role_assign
 from minqing.audit.services import audit_record
 from minqing.demo import names
-from minqing.org.models import Kind, Node
+from minqing.org.models import Department, Kind, Node
 
 if TYPE_CHECKING:
     from minqing.demo.plan import CountyPlan, VillagePlan
 
-#: username → (role, which node: "county", "town", "village", "grid" or None)
+#: username → (role, where: "county", "town", "village", "grid" (nodes around the demo village),
+#: "department:<code>" (a county department or co-building unit), or None)
 DEMO_USERS: dict[str, tuple[str, str | None]] = {
     "county": (Role.COMMAND_CENTRE, "county"),
     "town": (Role.TOWN_STAFF, "town"),
     "village": (Role.VILLAGE_CADRE, "village"),
     "grid": (Role.GRID_WORKER, "grid"),
+    "water": (Role.DEPARTMENT, "department:water"),
+    "shop": (Role.CO_BUILDING_UNIT, "department:shop"),
     "auditor": (Role.AUDITOR, None),
     "secadmin": (Role.SECURITY_ADMIN, None),
     "sysadmin": (Role.SYSTEM_ADMIN, None),
@@ -81,6 +84,12 @@ def create_demo_users(plan: CountyPlan) -> list[str]:
             user.set_unusable_password()
             user.save()
         RoleAssignment.objects.filter(user=user).delete()
+        if where and where.startswith("department:"):
+            department = Department.objects.get(
+                county_id=plan.county.id, code=where.partition(":")[2]
+            )
+            role_assign(user=user, role=role, department=department)
+            continue
         node = Node.objects.get(pk=nodes[where]) if where else None
         role_assign(user=user, role=role, node=node)
     return list(DEMO_USERS)
@@ -106,6 +115,9 @@ def new_password(user: User | None = None) -> str:
 
 
 def _scope_text(assignment: RoleAssignment | None) -> str:
+    if assignment is not None and assignment.department is not None:
+        department = assignment.department
+        return f"{department.county.name} › {department.name}"
     if assignment is None or assignment.node is None:
         return "系统 (system)"
     node = assignment.node
@@ -117,7 +129,7 @@ def reset_demo_passwords() -> list[Login]:
     """Give every demo account a fresh random password; returns them for printing once."""
     users = list(User.objects.filter(username__in=list(DEMO_USERS)).order_by("id"))
     passwords = {u.username: new_password(u) for u in users}
-    # PBKDF2 releases the GIL: hash the seven passwords side by side.
+    # PBKDF2 releases the GIL: hash the passwords side by side.
     with ThreadPoolExecutor(max_workers=4) as pool:
         hashes = dict(zip(passwords, pool.map(make_password, passwords.values()), strict=True))
     logins: list[Login] = []
@@ -127,7 +139,11 @@ def reset_demo_passwords() -> list[Login]:
             User.objects.filter(pk=user.pk).update(
                 password=hashes[user.username], password_changed_at=now, is_active=True
             )
-            assignment = RoleAssignment.objects.filter(user=user).select_related("node").first()
+            assignment = (
+                RoleAssignment.objects.filter(user=user)
+                .select_related("node", "department__county")
+                .first()
+            )
             role = assignment.get_role_display() if assignment else ""
             logins.append(
                 Login(user.username, str(role), _scope_text(assignment), passwords[user.username])

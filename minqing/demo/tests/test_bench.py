@@ -28,6 +28,16 @@ def test_bench_runs_end_to_end():
         "Search: exact ID number · county user",
         "Search: phone · village cadre",
         "Household page queries: smallest",
+        "| Issue data: ",
+        "| Similar-issue lookup (",
+        "| Dispatch board · town user",
+        "| Dispatch board · county user",
+        "| Issue page · town user",
+        "| Issue page · county user",
+        "| Dispatch board queries: smallest town",
+        "| Issue page queries (in progress): shortest",
+        "| Full deadline sweep (",
+        "| Deadline sweep again at the same instant (idempotence) | escalated 0, warned 0 |",
     ):
         assert figure in table
     assert "trivial logged-in page" in table
@@ -41,7 +51,17 @@ def test_demo_build_only_prints_logins():
     out = io.StringIO()
     call_command("demo", households=40, build_only=True, stdout=out)
     text = out.getvalue()
-    for username in ("county", "town", "village", "grid", "auditor", "secadmin", "sysadmin"):
+    for username in (
+        "county",
+        "town",
+        "village",
+        "grid",
+        "water",
+        "shop",
+        "auditor",
+        "secadmin",
+        "sysadmin",
+    ):
         assert f"\n{username} " in text
     password = next(line.split()[-1] for line in text.splitlines() if line.startswith("county "))
     assert User.objects.get(username="county").check_password(password)

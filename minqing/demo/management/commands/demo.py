@@ -124,7 +124,7 @@ def _check_port(port: int) -> None:
 
 
 def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
-    """Run gunicorn (or runserver where gunicorn is missing) until Ctrl-C.
+    """Run gunicorn (or runserver where gunicorn is missing) and ``minqing worker`` until Ctrl-C.
 
     The server gets MINQING_DEMO=1 so settings allow session cookies over plain HTTP.
     """
@@ -150,6 +150,8 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
     else:
         cmd = [sys.executable, "-m", "minqing", "runserver", "--noreload", address]
     proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and arguments
+    # The background worker (deadline sweeps; queued jobs with Redis) runs beside the server.
+    worker = subprocess.Popen([sys.executable, "-m", "minqing", "worker"], env=env)  # noqa: S603
 
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -165,12 +167,14 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        for child in (proc, worker):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in (proc, worker):
             try:
-                proc.wait(timeout=10)
+                child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                child.kill()
 
 
 def _version(package: str) -> tuple[int, ...]:
