@@ -198,8 +198,8 @@ def issue_growth_rows(user: User, board: str) -> list[Row]:
                     f"longest timeline ({long['n']} events)",
                     f"{counts[0]} vs {counts[1]}",
                     "",
-                    "constant",
-                    counts[0] == counts[1],
+                    "no more for the longer",
+                    counts[1] <= counts[0],
                 )
             )
     return rows

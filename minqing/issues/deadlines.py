@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from minqing.issues.models import DeadlineRule
+from minqing.lib.memo import cached
 from minqing.workdays.selectors import WorkCalendar, work_calendar
 
 #: Working days to dispatch a registered issue, and to accept a dispatched one.
@@ -32,7 +33,10 @@ def handling_due(
     colour: str, complexity: str, start: dt.datetime, cal: WorkCalendar | None = None
 ) -> dt.datetime:
     """The handling deadline of an issue of this colour and complexity started at ``start``."""
-    rule = DeadlineRule.objects.filter(colour=colour, complexity=complexity).first()
+    rule = cached(
+        ("deadline_rule", colour, complexity),
+        lambda: DeadlineRule.objects.filter(colour=colour, complexity=complexity).first(),
+    )
     amount, unit = (rule.amount, rule.unit) if rule else _FALLBACK_RULES[complexity]
     cal = cal or work_calendar()
     if unit == "months":
@@ -62,7 +66,7 @@ def schedule(issue, *, start: dt.datetime, stage: str, new_final: bool = False) 
     from ``start`` (registration, escalation, reopening). Raises ``CalendarUnknown`` when the
     deadline falls in a year whose official holidays nobody has entered yet.
     """
-    cal = work_calendar()
+    cal = cached("work_calendar", work_calendar)
     if new_final or issue.final_due_at is None:
         issue.final_due_at = handling_due(issue.colour, issue.complexity, start, cal)
     if stage == "handle":

@@ -13,6 +13,7 @@ urlpatterns = [
     path("new/", views.register, name="register"),
     path("new/similar/", views.similar_check, name="similar_check"),
     path("<int:pk>/", views_issue.issue_detail, name="detail"),
+    path("<int:pk>/alike/", views_issue.issue_alike, name="alike"),
     path("<int:pk>/attach/", views.attach, name="attach"),
     path("<int:pk>/photos/", views_issue.photo_upload, name="photo_upload"),
     path("<int:pk>/photos/<int:photo_pk>/", views_issue.photo, name="photo"),

@@ -38,6 +38,8 @@ from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 
 PAGE = 30
+BOARD_STATES = {key: states for key, _label, states in selectors.BOARD_GROUPS}
+BOARD_LABELS = {key: label for key, label, _states in selectors.BOARD_GROUPS}
 
 
 def _issue(request: HttpRequest, pk: int) -> Issue:
@@ -63,6 +65,8 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status__in=[Status.RESOLVED, Status.REVISITED])
     elif state == "closed":
         qs = qs.filter(status=Status.CLOSED)
+    elif state in BOARD_STATES:
+        qs = qs.filter(status__in=BOARD_STATES[state])
     colour = request.GET.get("colour", "")
     if colour in Colour.values:
         qs = qs.filter(colour=colour)
@@ -71,7 +75,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status__in=OPEN_STATES, due_at__lt=now)
     if request.GET.get("mine") == "1":
         qs = qs.filter(responsible=request.user)
-    ordering = ("due_at", "id") if state == "open" else ("-updated_at", "-id")
+    ordering = (
+        ("due_at", "id") if state == "open" or state in BOARD_STATES else ("-updated_at", "-id")
+    )
     page = Paginator(qs.order_by(*ordering), PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -79,6 +85,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "state": state,
+            "board_label": BOARD_LABELS.get(state, ""),
             "colour": colour,
             "colours": Colour.choices,
             "now": now,

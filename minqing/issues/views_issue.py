@@ -154,11 +154,9 @@ def _detail_page(
     actions = available_actions(request, issue)
     if failed is not None:
         actions = [failed if a.name == failed.name else a for a in actions]
-    similar: list[Any] = []
-    if issue.is_open and permissions.is_supervisor(request.user, issue):
-        found = similarity.similar_to_issue(issue)
-        by_id = Issue.objects.visible_to(request.user).in_bulk([s.issue_id for s in found])
-        similar = [(s, by_id[s.issue_id]) for s in found if s.issue_id in by_id]
+    alike = issue.is_open and permissions.is_supervisor(request.user, issue)
+    # The page loads the alike issues after it shows (htmx); ``?alike=1`` puts them inline.
+    similar = _alike(request, issue) if alike and request.GET.get("alike") else []
     return render(
         request,
         "issues/detail.html",
@@ -174,11 +172,35 @@ def _detail_page(
             "actions": actions,
             "failed": failed.name if failed else "",
             "similar": similar,
+            "alike_lazy": alike,
             "can_merge": any(a.name == "merge" for a in actions),
             "crumbs": breadcrumbs(issue.node, request.user),
             "now": timezone.now(),
         },
         status=status,
+    )
+
+
+def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
+    """Open issues that read like this one, in the reader's scope, best first."""
+    found = similarity.similar_to_issue(issue)
+    by_id = Issue.objects.visible_to(request.user).in_bulk([s.issue_id for s in found])
+    return [(s, by_id[s.issue_id]) for s in found if s.issue_id in by_id]
+
+
+@require_GET
+def issue_alike(request: HttpRequest, pk: int) -> HttpResponse:
+    """The issue page's "alike open issues" section, loaded after the page (htmx)."""
+    issue = _issue(request, pk)
+    supervisor = issue.is_open and permissions.is_supervisor(request.user, issue)
+    return render(
+        request,
+        "issues/_alike.html",
+        {
+            "issue": issue,
+            "similar": _alike(request, issue) if supervisor else [],
+            "can_merge": supervisor and issue.can("merge"),
+        },
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -18,6 +20,24 @@ from minqing.notifications.models import Notification
 logger = logging.getLogger("minqing.notifications")
 
 DELIVER = "minqing.notifications.services.deliver"
+#: Notifications per delivery job.
+DELIVERY_CHUNK = 500
+
+_batch: ContextVar[list[int] | None] = ContextVar("notification_batch", default=None)
+
+
+@contextmanager
+def delivery_batch() -> Iterator[None]:
+    """Deliver the notifications committed within the block as a few jobs at its end, not one
+    job per transaction (the deadline sweep commits once per issue)."""
+    ids: list[int] = []
+    token = _batch.set(ids)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        for start in range(0, len(ids), DELIVERY_CHUNK):
+            enqueue(DELIVER, notification_ids=ids[start : start + DELIVERY_CHUNK])
 
 
 def _fit(field: str, value: str) -> str:
@@ -57,7 +77,12 @@ def notify(
         )
         for user in users.values()
     )
-    enqueue(DELIVER, notification_ids=[n.pk for n in rows])
+    ids = [n.pk for n in rows]
+    batch = _batch.get()
+    if batch is None:
+        enqueue(DELIVER, notification_ids=ids)
+    else:
+        transaction.on_commit(lambda: batch.extend(ids))
     return rows
 
 

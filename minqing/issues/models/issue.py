@@ -252,7 +252,9 @@ class Issue(models.Model):
             models.Index(fields=["town", "status", "due_at"], name="issue_town_board"),
             models.Index(fields=["owner_department", "status"], name="issue_dept_status"),
             models.Index(fields=["village", "status"], name="issue_village_status"),
-            models.Index(fields=["status", "level", "due_at"], name="issue_status_level"),
+            # The dispatch board: counts per state in a scope, and each state's most urgent.
+            models.Index(fields=["status", "node_path"], name="issue_status_path"),
+            models.Index(fields=["status", "due_at", "id", "node_path"], name="issue_status_due"),
         ]
 
     def __str__(self) -> str:
@@ -264,6 +266,15 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @property
+    def status_label(self) -> str:
+        """The state's name; cheaper than ``get_status_display`` in long lists."""
+        return str(Status(self.status).label)
+
+    @property
+    def colour_label(self) -> str:
+        return str(Colour(self.colour).label)
 
     @property
     def owner_label(self) -> str:

@@ -25,6 +25,7 @@ from minqing.issues.services.escalation import (
     default_department,
     issue_escalate,
     issue_warn,
+    issues_warn,
     next_level,
 )
 from minqing.issues.services.handling import (
@@ -80,6 +81,7 @@ __all__ = [
     "issue_transfer",
     "issue_update",
     "issue_warn",
+    "issues_warn",
     "level_unit",
     "next_level",
     "place_of",

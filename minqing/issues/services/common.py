@@ -26,6 +26,7 @@ from minqing.issues.permissions import (
 )
 from minqing.lib.errors import InvalidTransition, StaleEdit
 from minqing.lib.idcard import validate_phone
+from minqing.lib.memo import cached
 from minqing.org.models import Department, Node
 from minqing.org.models import Level as NodeLevel
 
@@ -75,7 +76,9 @@ ACTION_WORDS = {
 def locked(issue: Issue, version: int | None = None) -> Issue:
     """The issue's row, locked for this transaction; ``version`` guards against stale edits."""
     fresh = (
-        Issue.objects.select_for_update(of=("self",)).select_related("owner_node").get(pk=issue.pk)
+        Issue.objects.select_for_update(of=("self",))
+        .select_related("owner_node", "owner_department")
+        .get(pk=issue.pk)
     )
     if version is not None and int(version) != fresh.version:
         raise StaleEdit
@@ -143,14 +146,19 @@ def notify_users(recipients: Iterable[User], *, kind: str, issue: Issue, title: 
 
 def unit_users(*, node: Node | None = None, department: Department | None = None) -> list[User]:
     """The active people who act for a unit: its cadres/staff, or the department's staff."""
-    qs = RoleAssignment.objects.filter(user__is_active=True)
-    if department is not None:
-        qs = qs.filter(department=department)
-    elif node is not None:
-        qs = qs.filter(node=node, role__in=UNIT_ROLES)
-    else:
+    if department is None and node is None:
         return []
-    return list(User.objects.filter(pk__in=qs.values("user_id")))
+
+    def read() -> list[User]:
+        qs = RoleAssignment.objects.filter(user__is_active=True)
+        if department is not None:
+            qs = qs.filter(department=department)
+        else:
+            qs = qs.filter(node=node, role__in=UNIT_ROLES)
+        return list(User.objects.filter(pk__in=qs.values("user_id")))
+
+    key = ("unit_users", getattr(node, "pk", None), getattr(department, "pk", None))
+    return list(cached(key, read))  # a copy: callers add to it
 
 
 def notify_owner(issue: Issue, *, kind: str, title: str) -> None:
@@ -192,8 +200,13 @@ def place_of(node: Node) -> tuple[Node, Node | None]:
 
 
 def county_of(issue: Issue) -> Node:
-    ancestors = Node.objects.filter(pk__in=issue.node.ancestor_ids, level=NodeLevel.COUNTY)
-    county = ancestors.first()
+    path = issue.node_path or issue.node.path  # the place's path: "/county/town/village/…/"
+    ids = [int(p) for p in path.strip("/").split("/") if p]
+
+    def read() -> Node | None:
+        return Node.objects.filter(pk__in=ids, level=NodeLevel.COUNTY).first()
+
+    county = cached(("county_of", issue.town_id or issue.village_id or issue.node_id), read)
     if county is None:
         raise ValidationError({"node": _("This place is not inside a county.")})
     return county

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from minqing.accounts.models import User
 from minqing.issues import deadlines
 from minqing.issues.models import (
     LEVEL_ORDER,
+    OPEN_STATES,
     Issue,
     LateRecord,
     Level,
@@ -88,7 +89,7 @@ def issue_escalate(
         if expected_due is not None:
             claimed = Issue.objects.filter(
                 pk=issue.pk,
-                status__in=list(open_values()),
+                status__in=list(OPEN_STATES),
                 due_at=expected_due,
                 escalations=issue.escalations,
             ).update(escalations=F("escalations") + 1, updated_at=now)
@@ -173,12 +174,6 @@ def issue_escalate(
     return issue
 
 
-def open_values() -> set[str]:
-    from minqing.issues.models import OPEN_STATES
-
-    return {str(s) for s in OPEN_STATES}
-
-
 def stage_of(issue: Issue) -> str:
     if issue.status in (Status.REGISTERED, Status.RETURNED):
         return "dispatch"
@@ -187,12 +182,36 @@ def stage_of(issue: Issue) -> str:
     return "handle"
 
 
+def issues_warn(*, ids: list[int], now: dt.datetime) -> int:
+    """黄灯 for a page of the sweep in one transaction: claim the rows still due a warning
+    (rows another worker holds are skipped: it is warning them) and tell each owner once.
+    Returns how many were warned here."""
+    with transaction.atomic():
+        due = Issue.objects.filter(
+            pk__in=ids,
+            warned=False,
+            warn_at__lte=now,
+            due_at__gt=now,
+            status__in=list(OPEN_STATES),
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        claimed = list(
+            due.select_related("owner_node", "owner_department", "responsible").order_by("pk")
+        )
+        Issue.objects.filter(pk__in=[i.pk for i in claimed]).update(warned=True)
+        for issue in claimed:
+            issue.warned = True
+            notify_owner(issue, kind="issue.warning", title=_("Yellow light: deadline approaching"))
+    return len(claimed)
+
+
 def issue_warn(*, issue: Issue, now: dt.datetime | None = None) -> bool:
     """黄灯 — 70 % of the stage's time is gone: tell the unit once (claimed like escalation)."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = Issue.objects.filter(
-            pk=issue.pk, warned=False, warn_at=issue.warn_at, status__in=list(open_values())
+            pk=issue.pk, warned=False, warn_at=issue.warn_at, status__in=list(OPEN_STATES)
         ).update(warned=True)
         if claimed != 1:
             return False

@@ -18,6 +18,7 @@ from minqing.issues.models import (
     COLOUR_LEVEL,
     COLOUR_ORDER,
     LEVEL_ORDER,
+    OPEN_STATES,
     CheckIn,
     Colour,
     ExtensionRequest,
@@ -40,7 +41,7 @@ from minqing.issues.services.common import (
     status_label,
     unit_users,
 )
-from minqing.issues.services.escalation import open_values, stage_of
+from minqing.issues.services.escalation import stage_of
 from minqing.issues.services.handling import reopen_issue
 from minqing.org.models import Department
 from minqing.workdays.selectors import work_calendar
@@ -100,7 +101,7 @@ def extension_decide(
             raise IllegalTransition(_("This request has already been decided."))
         issue = locked(ext.issue)
         require(is_supervisor(by, issue), _("Only the supervisor of this issue can decide."))
-        if issue.status not in open_values():
+        if issue.status not in OPEN_STATES:
             raise IllegalTransition(
                 _("This issue is %(status)s; there is no deadline to move.")
                 % {"status": status_label(issue.status)}
@@ -155,7 +156,7 @@ def issue_merge(
         locked(first), locked(second)  # one lock order, so two merges cannot deadlock
         source, target = locked(source), locked(target)
         guard(source, "merge")
-        if target.status not in open_values():
+        if target.status not in OPEN_STATES:
             raise IllegalTransition(
                 _("The issue to merge into is %(status)s; choose an open one.")
                 % {"status": status_label(target.status)}

@@ -170,3 +170,42 @@ def test_a_sweep_killed_mid_escalation_loses_nothing_and_repeats_nothing(
     assert sweep_deadlines(now=now)["escalated"] == 0
     assert IssueEvent.objects.filter(action="escalate").count() == 1
     assert LateRecord.objects.count() == 1
+
+
+def test_a_warning_that_fails_holds_back_only_its_own_issue(
+    clock, accepted, register, town, departments, water, monkeypatch
+):
+    """Warnings go a page per transaction; when one issue of the page cannot be warned, the
+    page is retried one by one, so the others still get their single notice."""
+    from minqing.issues.services import escalation
+
+    clock.set(2026, 9, 29, 12, 0)
+    second = issue_accept(
+        by=water,
+        issue=issue_dispatch(by=town, issue=register(), to_department=departments.water),
+    )
+    assert second.warn_at == accepted.warn_at
+    real_notify = escalation.notify_owner
+
+    def notify_but_not_for_the_first(issue, **kwargs):
+        if issue.pk == accepted.pk:
+            raise SystemError("channel down")
+        real_notify(issue, **kwargs)
+
+    monkeypatch.setattr(escalation, "notify_owner", notify_but_not_for_the_first)
+    now = at(2026, 10, 10, 9, 0)
+    assert sweep_deadlines(now=now) == {
+        "escalated": 0,
+        "warned": 1,
+        "claimed_elsewhere": 0,
+        "failed": 1,
+        "ms": pytest.approx(0, abs=60_000),
+    }
+    warned = dict(Issue.objects.values_list("pk", "warned"))
+    assert warned == {accepted.pk: False, second.pk: True}
+    assert Notification.objects.filter(kind="issue.warning").count() == 1
+
+    monkeypatch.setattr(escalation, "notify_owner", real_notify)
+    assert sweep_deadlines(now=now)["warned"] == 1  # the next sweep warns the first
+    assert sweep_deadlines(now=now)["warned"] == 0
+    assert Notification.objects.filter(recipient=water, kind="issue.warning").count() == 2

@@ -14,7 +14,6 @@ from minqing.issues.models import Issue, IssueReporter, Status
 from minqing.issues.services import (
     issue_accept,
     issue_dispatch,
-    issue_merge,
     issue_register,
     issue_resolve,
 )
@@ -85,7 +84,18 @@ def test_three_households_same_irrigation_line_become_one_issue_with_three_repor
     assert {s.issue_id for s in alike} <= {first.pk} | set(
         Issue.objects.filter(description__in=WORDS).values_list("pk", flat=True)
     )
-    issue_merge(by=town, source=duplicate, target=first, reason="同一条水渠")
+    # On the duplicate's page the alike issues load after the page (htmx) with a merge button.
+    client.force_login(town)
+    page = client.get(reverse("issues:detail", kwargs={"pk": duplicate.pk})).content.decode()
+    alike_url = reverse("issues:alike", kwargs={"pk": duplicate.pk})
+    assert f'hx-get="{alike_url}"' in page and "Same problem" not in page
+    section = client.get(alike_url).content.decode()
+    assert f"Same problem: merge into #{first.pk}" in section
+    inline = client.get(reverse("issues:detail", kwargs={"pk": duplicate.pk}) + "?alike=1")
+    assert f"Same problem: merge into #{first.pk}" in inline.content.decode()  # without script
+    merge_url = reverse("issues:act", kwargs={"pk": duplicate.pk, "action": "merge"})
+    assert f'action="{merge_url}"' in section
+    assert client.post(merge_url, {"target": first.pk}).status_code == 302
 
     first.refresh_from_db()
     duplicate.refresh_from_db()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from minqing.issues.jobs import sweep_deadlines
 from minqing.issues.models import Issue, IssueEvent, Status
-from minqing.issues.services import issue_dispatch, issue_register
+from minqing.issues.services import issue_dispatch, issue_register, issue_return
 
 
 def test_register_page_creates_the_issue_and_shows_it(client, county, member, irrigation, clock):
@@ -156,6 +158,39 @@ def test_board_shows_what_waits_for_whom_with_a_constant_number_of_queries(
     page = client.get(url).content.decode()
     assert "Waiting for dispatch" in page and "Waiting to be accepted" in page
     assert page.count('class="issue-row"') == 13
+
+
+def test_board_column_shows_the_most_urgent_and_links_to_all(
+    client, county, member, town, water, departments, register, clock
+):
+    """A column shows the 20 most urgent of its states (returned and registered together),
+    earliest deadline first; its link lists every one of them."""
+    from minqing.issues.selectors import BOARD_ROWS
+
+    issues = []
+    for day in range(BOARD_ROWS + 3):
+        clock.set(2026, 11, 2 + day % 25, 9, day)
+        issues.append(register(description=f"第{day}处路灯不亮"))
+    clock.set(2026, 11, 30, 9, 0)
+    # One comes back misrouted today: it is counted in the column, behind older deadlines.
+    sent = issue_dispatch(by=town, issue=issues[-1], to_department=departments.water)
+    issues[-1] = issue_return(by=water, issue=sent, reason="不归水利局管")
+    assert issues[-1].status == Status.RETURNED
+    client.force_login(town)
+    page = client.get(reverse("issues:board")).content.decode()
+    rows = re.findall(r'class="issue-title">#(\d+) ', page)
+    by_due = sorted(issues, key=lambda i: (i.due_at, i.pk))
+    assert [int(pk) for pk in rows] == [i.pk for i in by_due[:BOARD_ROWS]]
+    assert f"Showing the {BOARD_ROWS} most urgent of {BOARD_ROWS + 3}." in page
+    listed = client.get(reverse("issues:list") + "?state=to_dispatch").content.decode()
+    assert listed.count('class="issue-row"') == BOARD_ROWS + 3
+    assert "Waiting for dispatch" in listed
+    assert (
+        client.get(reverse("issues:list") + "?state=to_accept")
+        .content.decode()
+        .count('class="issue-row"')
+        == 0
+    )
 
 
 def test_issue_page_query_count_does_not_grow_with_its_history(

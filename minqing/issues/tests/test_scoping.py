@@ -66,6 +66,8 @@ def object_routes(c, issue) -> list[tuple[str, str, dict, str, dict]]:
     """(method, route, kwargs, query, kwargs for a missing object) for every scoped route."""
     return [
         ("get", "issues:detail", {"pk": issue.pk}, "", {"pk": MISSING}),
+        ("get", "issues:detail", {"pk": issue.pk}, "?alike=1", {"pk": MISSING}),
+        ("get", "issues:alike", {"pk": issue.pk}, "", {"pk": MISSING}),
         ("get", "issues:attach", {"pk": issue.pk}, "", {"pk": MISSING}),
         ("post", "issues:attach", {"pk": issue.pk}, "", {"pk": MISSING}),
         (
@@ -100,6 +102,7 @@ ROUTE_NAMES = {name for _, name in API_ROUTES} | {
     "issues:photo_upload",
     "issues:photo",
     "issues:detail",
+    "issues:alike",
     "issues:attach",
     "issues:act",
     "issues:register",
