@@ -125,11 +125,7 @@ class Clock:
             return compute()
         except CalendarUnknown as exc:
             self.estimated.add(exc.year)
-            self.cal = WorkCalendar(
-                overrides=self.cal.overrides,
-                entered_years=self.cal.entered_years | {exc.year},
-                token=self.cal.token,
-            )
+            self.cal = self.cal.assuming(exc.year)
             return self._retry(compute)
 
     def _add(self, start: dt.datetime, amount: int, unit: str) -> dt.datetime:

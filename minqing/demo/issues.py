@@ -47,6 +47,7 @@ from minqing.issues.models import (
 )
 from minqing.issues.similarity import MAX_COUNT, terms
 from minqing.org.models import Department
+from minqing.workdays.selectors import work_calendar
 
 if TYPE_CHECKING:
     from minqing.demo.plan import CountyPlan
@@ -314,6 +315,12 @@ def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
         }
         return json.dumps(plain) if sqlite else plain
 
+    cal, tz = work_calendar(), timezone.get_default_timezone()
+
+    def estimated(*instants: Any) -> bool:
+        """A deadline in a year nobody has entered: the clock estimated it (``issue_cast``)."""
+        return any(t is not None and not cal.is_known(t.astimezone(tz).year) for t in instants)
+
     issues, events, reporters, revisits, late = [], [], [], [], []
     for d in drafts:
         report.statuses[d.status] += 1
@@ -342,6 +349,7 @@ def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
             "due_at": stamp(d.due_at),
             "final_due_at": stamp(d.final_due_at),
             "warned": False,
+            "deadline_estimated": estimated(d.due_at, d.final_due_at),
             "escalations": d.escalations,
             "merged_into_id": d.merged_into.id if d.merged_into else None,
             "topic_id": None,

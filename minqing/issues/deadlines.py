@@ -16,15 +16,19 @@ holiday turns yellow later than one across an ordinary week.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 from minqing.issues.models import DeadlineRule
 from minqing.lib.memo import cached
-from minqing.workdays.selectors import WorkCalendar, work_calendar
+from minqing.workdays.selectors import CalendarUnknown, WorkCalendar, work_calendar
 
 #: Working days to dispatch a registered issue, and to accept a dispatched one.
 STAGE_WORKDAYS = 1
 #: Fraction of the stage's working time after which the light turns yellow.
 WARN_FRACTION = 0.7
+
+T = TypeVar("T")
 
 _FALLBACK_RULES = {"general": (5, "workdays"), "complex": (1, "months")}
 
@@ -59,22 +63,71 @@ def warn_time(start: dt.datetime, due: dt.datetime, cal: WorkCalendar | None = N
     return (cal or work_calendar()).instant_at_fraction(start, due, WARN_FRACTION)
 
 
+def _estimating(compute: Callable[[WorkCalendar], T]) -> tuple[T, bool]:
+    """``compute(calendar)``; when it needs a year nobody has entered, again with that year
+    estimated (an issue must get a deadline: a refusal would stop the registration of a
+    resident's problem, or the escalation of an overdue one). Returns (result, estimated)."""
+    cal = cached("work_calendar", work_calendar)
+    assumed: set[int] = set()
+    while True:
+        try:
+            return compute(cal), bool(assumed)
+        except CalendarUnknown as exc:
+            if exc.year in assumed:
+                raise
+            assumed.add(exc.year)
+            cal = cal.assuming(exc.year)
+
+
 def schedule(issue, *, start: dt.datetime, stage: str, new_final: bool = False) -> list[str]:
     """Set the stage clock on ``issue`` (not saved); return the fields changed.
 
     ``stage`` is "dispatch", "accept" or "handle"; ``new_final`` restarts the handling deadline
-    from ``start`` (registration, escalation, reopening). Raises ``CalendarUnknown`` when the
-    deadline falls in a year whose official holidays nobody has entered yet.
+    from ``start`` (registration, escalation, reopening). A deadline in a year whose official
+    holidays nobody has entered yet is estimated, and ``issue.deadline_estimated`` says so.
     """
-    cal = cached("work_calendar", work_calendar)
-    if new_final or issue.final_due_at is None:
-        issue.final_due_at = handling_due(issue.colour, issue.complexity, start, cal)
-    if stage == "handle":
-        due = issue.final_due_at
-    else:
-        due = stage_due(start, issue.final_due_at, cal)
+    keep_final = not new_final and issue.final_due_at is not None
+
+    def compute(cal: WorkCalendar) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+        final = (
+            issue.final_due_at
+            if keep_final
+            else handling_due(issue.colour, issue.complexity, start, cal)
+        )
+        due = final if stage == "handle" else stage_due(start, final, cal)
+        return final, due, warn_time(start, due, cal)
+
+    (final, due, warn), estimated = _estimating(compute)
+    issue.deadline_estimated = estimated or (keep_final and issue.deadline_estimated)
+    issue.final_due_at = final
     issue.stage_started_at = start
     issue.due_at = due
-    issue.warn_at = warn_time(start, due, cal)
+    issue.warn_at = warn
     issue.warned = False
-    return ["final_due_at", "stage_started_at", "due_at", "warn_at", "warned"]
+    return [
+        "final_due_at",
+        "stage_started_at",
+        "due_at",
+        "warn_at",
+        "warned",
+        "deadline_estimated",
+    ]
+
+
+def extend(issue, *, workdays: int, now: dt.datetime, stage: str) -> list[str]:
+    """延期 — move the handling deadline ``workdays`` working days on (and the stage's, when the
+    issue is being handled); return the fields changed."""
+
+    def compute(cal: WorkCalendar) -> tuple[dt.datetime, dt.datetime | None]:
+        final = cal.add_workdays(issue.final_due_at or now, workdays)
+        if stage != "handle":
+            return final, None
+        return final, warn_time(issue.stage_started_at or now, final, cal)
+
+    (final, warn), estimated = _estimating(compute)
+    issue.final_due_at = final
+    issue.deadline_estimated = estimated or issue.deadline_estimated
+    if warn is None:
+        return ["final_due_at", "deadline_estimated"]
+    issue.due_at, issue.warn_at, issue.warned = final, warn, False
+    return ["final_due_at", "due_at", "warn_at", "warned", "deadline_estimated"]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +47,35 @@ def _fit(field: str, value: str) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+@dataclass
+class Notice:
+    """One message to some people: one in-app notification per recipient."""
+
+    recipients: Iterable[Any]
+    kind: str
+    title: str
+    body: str = ""
+    link: str = ""
+    obj: models.Model | None = None
+
+    def rows(self, now: Any) -> list[Notification]:
+        users = {user.pk: user for user in self.recipients if user is not None}
+        obj = self.obj
+        return [
+            Notification(
+                recipient=user,
+                kind=self.kind,
+                title=_fit("title", str(self.title)),
+                body=_fit("body", str(self.body)),
+                link=self.link,
+                object_type=obj._meta.label_lower if obj is not None else "",
+                object_id=str(obj.pk) if obj is not None else "",
+                created_at=now,
+            )
+            for user in users.values()
+        ]
+
+
 def notify(
     *,
     recipients: Iterable[Any],
@@ -58,29 +88,21 @@ def notify(
     """Write one in-app notification per recipient (duplicates once) in the caller's
     transaction; after it commits, the channels deliver them in the background. Nothing is
     delivered when the transaction rolls back."""
-    users = {user.pk: user for user in recipients if user is not None}
-    if not users:
-        return []
+    return notify_many([Notice(recipients, kind, title, body, link, obj)])
+
+
+def notify_many(notices: Iterable[Notice]) -> list[Notification]:
+    """``notify`` for many messages at once: one INSERT for all their rows."""
     now = timezone.now()
-    object_type = obj._meta.label_lower if obj is not None else ""
-    object_id = str(obj.pk) if obj is not None else ""
-    rows = Notification.objects.bulk_create(
-        Notification(
-            recipient=user,
-            kind=kind,
-            title=_fit("title", str(title)),
-            body=_fit("body", str(body)),
-            link=link,
-            object_type=object_type,
-            object_id=object_id,
-            created_at=now,
-        )
-        for user in users.values()
-    )
+    rows = [row for notice in notices for row in notice.rows(now)]
+    if not rows:
+        return []
+    rows = Notification.objects.bulk_create(rows, batch_size=1000)
     ids = [n.pk for n in rows]
     batch = _batch.get()
     if batch is None:
-        enqueue(DELIVER, notification_ids=ids)
+        for start in range(0, len(ids), DELIVERY_CHUNK):
+            enqueue(DELIVER, notification_ids=ids[start : start + DELIVERY_CHUNK])
     else:
         transaction.on_commit(lambda: batch.extend(ids))
     return rows

@@ -137,6 +137,15 @@ class WorkCalendar:
     def is_known(self, year: int) -> bool:
         return self.year_status(year) != UNKNOWN
 
+    def assuming(self, year: int) -> WorkCalendar:
+        """This calendar with ``year`` taken as entered: its days by the package's estimate.
+
+        For work that must go on when a year is unknown (the deadline sweep, the demo), which
+        then says that its deadline is an estimate."""
+        return WorkCalendar(
+            overrides=self.overrides, entered_years=self.entered_years | {year}, token=self.token
+        )
+
     def is_workday_estimate(self, day: dt.date) -> bool:
         """Working day or not by the rules above, for any year (an unknown one included)."""
         if day in self.overrides:

@@ -180,6 +180,9 @@ class Issue(models.Model):
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     final_due_at = models.DateTimeField(_("final deadline"), null=True, blank=True)
     warned = models.BooleanField(default=False)
+    #: A deadline runs into a year whose official holidays nobody has entered: it was counted
+    #: by the package's estimate (weekends and statutory holidays, no make-up days).
+    deadline_estimated = models.BooleanField(_("deadline estimated"), default=False)
     escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
     merged_into = models.ForeignKey(
         "self",

@@ -130,18 +130,16 @@ def record(
 
 
 def notify_users(recipients: Iterable[User], *, kind: str, issue: Issue, title: str) -> None:
-    from minqing.notifications.services import notify
+    from minqing.notifications.services import notify_many
 
-    users = {u.pk: u for u in recipients if u is not None}
-    if users:
-        notify(
-            recipients=list(users.values()),
-            kind=kind,
-            title=title,
-            body=issue.title,
-            link=f"/issues/{issue.pk}/",
-            obj=issue,
-        )
+    notify_many([issue_notice(recipients, kind=kind, issue=issue, title=title)])
+
+
+def issue_notice(recipients: Iterable[User], *, kind: str, issue: Issue, title: str) -> Any:
+    """A notification about ``issue``: its title as the text, its page as the link."""
+    from minqing.notifications.services import Notice
+
+    return Notice(recipients, kind, title, issue.title, f"/issues/{issue.pk}/", issue)
 
 
 def unit_users(*, node: Node | None = None, department: Department | None = None) -> list[User]:
@@ -162,10 +160,17 @@ def unit_users(*, node: Node | None = None, department: Department | None = None
 
 
 def notify_owner(issue: Issue, *, kind: str, title: str) -> None:
+    from minqing.notifications.services import notify_many
+
+    notify_many([owner_notice(issue, kind=kind, title=title)])
+
+
+def owner_notice(issue: Issue, *, kind: str, title: str) -> Any:
+    """A notification to the unit that holds ``issue`` and its named responsible person."""
     people = unit_users(node=issue.owner_node, department=issue.owner_department)
     if issue.responsible_id:
         people.append(issue.responsible)
-    notify_users(people, kind=kind, issue=issue, title=title)
+    return issue_notice(people, kind=kind, issue=issue, title=title)
 
 
 def clean_text(value: Any, field: str, *, required: bool, max_length: int = 2000) -> str:

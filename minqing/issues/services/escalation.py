@@ -28,11 +28,12 @@ from minqing.issues.services.common import (
     guard,
     level_unit,
     locked,
-    notify_owner,
     notify_users,
+    owner_notice,
     record,
     unit_users,
 )
+from minqing.notifications.services import notify_many
 from minqing.org.models import Department
 
 # --------------------------------------------------------------------------- escalation
@@ -202,7 +203,8 @@ def issues_warn(*, ids: list[int], now: dt.datetime) -> int:
         Issue.objects.filter(pk__in=[i.pk for i in claimed]).update(warned=True)
         for issue in claimed:
             issue.warned = True
-            notify_owner(issue, kind="issue.warning", title=_("Yellow light: deadline approaching"))
+        title = _("Yellow light: deadline approaching")
+        notify_many([owner_notice(i, kind="issue.warning", title=title) for i in claimed])
     return len(claimed)
 
 
@@ -216,5 +218,6 @@ def issue_warn(*, issue: Issue, now: dt.datetime | None = None) -> bool:
         if claimed != 1:
             return False
         issue.refresh_from_db()
-        notify_owner(issue, kind="issue.warning", title=_("Yellow light: deadline approaching"))
+        title = _("Yellow light: deadline approaching")
+        notify_many([owner_notice(issue, kind="issue.warning", title=title)])
     return True

@@ -44,7 +44,6 @@ from minqing.issues.services.common import (
 from minqing.issues.services.escalation import stage_of
 from minqing.issues.services.handling import reopen_issue
 from minqing.org.models import Department
-from minqing.workdays.selectors import work_calendar
 
 MAX_EXTENSION_WORKDAYS = 30
 
@@ -114,15 +113,7 @@ def extension_decide(
         ext.save(update_fields=["decision", "decided_by", "decided_at"])
         fields: list[str] = []
         if approve:
-            cal = work_calendar()
-            issue.final_due_at = cal.add_workdays(issue.final_due_at or now, ext.workdays)
-            if stage_of(issue) == "handle":
-                issue.due_at = issue.final_due_at
-                issue.warn_at = deadlines.warn_time(
-                    issue.stage_started_at or now, issue.due_at, cal
-                )
-                issue.warned = False
-            fields = ["final_due_at", "due_at", "warn_at", "warned"]
+            fields = deadlines.extend(issue, workdays=ext.workdays, now=now, stage=stage_of(issue))
         record(
             issue,
             by=by,

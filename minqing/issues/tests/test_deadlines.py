@@ -185,14 +185,14 @@ def test_a_warning_that_fails_holds_back_only_its_own_issue(
         issue=issue_dispatch(by=town, issue=register(), to_department=departments.water),
     )
     assert second.warn_at == accepted.warn_at
-    real_notify = escalation.notify_owner
+    real_notice = escalation.owner_notice
 
-    def notify_but_not_for_the_first(issue, **kwargs):
+    def notice_but_not_for_the_first(issue, **kwargs):
         if issue.pk == accepted.pk:
-            raise SystemError("channel down")
-        real_notify(issue, **kwargs)
+            raise SystemError("cannot tell who holds it")
+        return real_notice(issue, **kwargs)
 
-    monkeypatch.setattr(escalation, "notify_owner", notify_but_not_for_the_first)
+    monkeypatch.setattr(escalation, "owner_notice", notice_but_not_for_the_first)
     now = at(2026, 10, 10, 9, 0)
     assert sweep_deadlines(now=now) == {
         "escalated": 0,
@@ -205,7 +205,50 @@ def test_a_warning_that_fails_holds_back_only_its_own_issue(
     assert warned == {accepted.pk: False, second.pk: True}
     assert Notification.objects.filter(kind="issue.warning").count() == 1
 
-    monkeypatch.setattr(escalation, "notify_owner", real_notify)
+    monkeypatch.setattr(escalation, "owner_notice", real_notice)
     assert sweep_deadlines(now=now)["warned"] == 1  # the next sweep warns the first
     assert sweep_deadlines(now=now)["warned"] == 0
     assert Notification.objects.filter(recipient=water, kind="issue.warning").count() == 2
+
+
+def test_a_deadline_in_a_year_nobody_entered_is_estimated_not_refused(
+    client, clock, county, register, town, departments, water
+):
+    """2027's official holidays are not in the calendar yet. A complex issue registered on
+    10 December 2026 is still registered: its month runs to Sunday 10 January 2027, moved to
+    Monday the 11th by the estimate (weekends, statutory holidays), and the issue says so."""
+    clock.set(2026, 12, 10, 9, 0)
+    issue = register(complexity="complex")
+    assert issue.final_due_at == at(2027, 1, 11, 23, 59, 59, 999999)
+    assert issue.deadline_estimated
+    assert issue.due_at == at(2026, 12, 11, 23, 59, 59, 999999)  # the dispatch stage: known
+    client.force_login(town)
+    page = client.get(f"/issues/{issue.pk}/").content.decode()
+    assert "Estimated: the official holidays of that year are not entered yet" in page
+
+    # The worker escalates an overdue one across the year end instead of failing on it.
+    late = register(complexity="general")
+    issue_dispatch(by=town, issue=late, to_department=departments.water)
+    late = issue_accept(by=water, issue=Issue.objects.get(pk=late.pk))
+    assert late.final_due_at == at(2026, 12, 17, 23, 59, 59, 999999)
+    assert not late.deadline_estimated
+    now = at(2026, 12, 28, 9, 0)
+    clock.now = now
+    result = sweep_deadlines(now=now)
+    assert (result["failed"], result["escalated"]) == (0, 2)
+    late.refresh_from_db()
+    # Five working days from Monday 28 December: 29, 30, 31 December, (1 January off), 4, 5.
+    assert late.due_at == at(2027, 1, 5, 23, 59, 59, 999999)
+    assert late.deadline_estimated and late.escalations == 1
+
+
+def test_a_deadline_counted_in_an_entered_year_is_not_estimated(
+    clock, county, county_user, register
+):
+    from minqing.workdays.services import calendar_year_mark_entered
+
+    calendar_year_mark_entered(by=county_user, year=2027)
+    clock.set(2026, 12, 10, 9, 0)
+    issue = register(complexity="complex")
+    assert issue.final_due_at == at(2027, 1, 11, 23, 59, 59, 999999)
+    assert not issue.deadline_estimated
