@@ -123,6 +123,9 @@ class WorkCalendar:
     entered_years: frozenset[int] = frozenset()
     token: str = ""
     _cum: dict[int, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _assumed: dict[int, WorkCalendar] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # ---- years and days -----------------------------------------------------------------
 
@@ -142,9 +145,14 @@ class WorkCalendar:
 
         For work that must go on when a year is unknown (the deadline sweep, the demo), which
         then says that its deadline is an estimate."""
-        return WorkCalendar(
-            overrides=self.overrides, entered_years=self.entered_years | {year}, token=self.token
-        )
+        assumed = self._assumed.get(year)
+        if assumed is None:
+            assumed = self._assumed[year] = WorkCalendar(
+                overrides=self.overrides,
+                entered_years=self.entered_years | {year},
+                token=self.token,
+            )
+        return assumed
 
     def is_workday_estimate(self, day: dt.date) -> bool:
         """Working day or not by the rules above, for any year (an unknown one included)."""

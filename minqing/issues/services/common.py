@@ -77,7 +77,7 @@ def locked(issue: Issue, version: int | None = None) -> Issue:
     """The issue's row, locked for this transaction; ``version`` guards against stale edits."""
     fresh = (
         Issue.objects.select_for_update(of=("self",))
-        .select_related("owner_node", "owner_department")
+        .select_related("owner_node", "owner_department", "category", "village", "town")
         .get(pk=issue.pk)
     )
     if version is not None and int(version) != fresh.version:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,6 +33,7 @@ from minqing.issues.services.common import (
     record,
     unit_users,
 )
+from minqing.lib.memo import cached
 from minqing.notifications.services import notify_many
 from minqing.org.models import Department
 
@@ -65,9 +66,13 @@ def default_department(issue: Issue) -> Department | None:
     code = issue.category.department_code
     if not code:
         return None
-    return Department.objects.filter(
-        county=county_of(issue), code=code, kind=Department.Kind.DEPARTMENT
-    ).first()
+    county = county_of(issue)
+    return cached(
+        ("default_department", county.pk, code),
+        lambda: Department.objects.filter(
+            county=county, code=code, kind=Department.Kind.DEPARTMENT
+        ).first(),
+    )
 
 
 def issue_escalate(
@@ -110,13 +115,10 @@ def issue_escalate(
         late_unit = {"unit_node": issue.owner_node, "unit_department": issue.owner_department}
         if expected_due is not None:
             # 通报: the unit that let the deadline pass, once per missed deadline.
-            try:
-                with transaction.atomic():
-                    LateRecord.objects.create(
-                        issue=issue, level=issue.level, due_at=expected_due, **late_unit
-                    )
-            except IntegrityError:
-                pass
+            LateRecord.objects.bulk_create(
+                [LateRecord(issue=issue, level=issue.level, due_at=expected_due, **late_unit)],
+                ignore_conflicts=True,  # (issue, due_at) is unique: once per missed deadline
+            )
         if step is None:
             # Already at the top: report it and give the stage a fresh clock to report again.
             changed = deadlines.schedule(issue, start=now, stage=stage_of(issue), new_final=True)
