@@ -181,8 +181,16 @@ def issue_growth_rows(user: User, board: str) -> list[Row]:
         )
     # One state and one colour: the actions offered (and their forms) depend on those (a yellow
     # or orange issue can call departments), not on the length of the timeline.
+    common = (
+        Issue.objects.filter(status=Status.IN_PROGRESS)
+        .values("colour")
+        .annotate(n=Count("id"))
+        .order_by("-n", "colour")
+        .first()
+    )
+    colour = common["colour"] if common else Colour.BLUE
     timelines = (
-        IssueEvent.objects.filter(issue__status=Status.IN_PROGRESS, issue__colour=Colour.BLUE)
+        IssueEvent.objects.filter(issue__status=Status.IN_PROGRESS, issue__colour=colour)
         .values("issue_id")
         .annotate(n=Count("id"))
         .order_by("n", "issue_id")
@@ -194,8 +202,8 @@ def issue_growth_rows(user: User, board: str) -> list[Row]:
             counts = [_queries(client, str(url)) for url in pages]
             rows.append(
                 Row(
-                    f"Issue page queries (blue, in progress): shortest ({short['n']} events) vs "
-                    f"longest timeline ({long['n']} events)",
+                    f"Issue page queries ({colour}, in progress): shortest ({short['n']} events)"
+                    f" vs longest timeline ({long['n']} events)",
                     f"{counts[0]} vs {counts[1]}",
                     "",
                     "constant",

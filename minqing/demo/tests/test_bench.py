@@ -35,7 +35,7 @@ def test_bench_runs_end_to_end():
         "| Issue page · town user",
         "| Issue page · county user",
         "| Dispatch board queries: smallest town",
-        "| Issue page queries (in progress): shortest",
+        "| Issue page queries (",
         "| Full deadline sweep (",
         "| Deadline sweep again at the same instant (idempotence) | escalated 0, warned 0 |",
     ):
