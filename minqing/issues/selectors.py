@@ -201,8 +201,7 @@ def county_for(user: Any) -> Node | None:
     """The county the user works in (the first of their places), for county-wide analysis."""
     scope = scope_for(user)
     for path in scope.node_paths:
-        ids = [int(p) for p in path.strip("/").split("/") if p]
-        county = Node.objects.filter(pk__in=ids, level=Level.COUNTY).first()
+        county = Node.objects.county_on_path(path)
         if county is not None:
             return county
         county = Node.objects.filter(subtree_q(path), level=Level.COUNTY).first()

@@ -48,6 +48,11 @@ class NodeQuerySet(models.QuerySet["Node"]):
         ids = node.ancestor_ids if not include_self else [*node.ancestor_ids, node.pk]
         return self.filter(pk__in=ids).order_by("depth")
 
+    def county_on_path(self, path: str) -> Node | None:
+        """The county among the nodes of a materialised path ("/1/7/42/"), if there is one."""
+        ids = [int(p) for p in path.strip("/").split("/") if p]
+        return self.filter(pk__in=ids, level=Level.COUNTY).first()
+
 
 class Node(models.Model):
     """组织树节点 — one place in the county → town → village → area → grid tree.

@@ -206,12 +206,10 @@ def place_of(node: Node) -> tuple[Node, Node | None]:
 
 def county_of(issue: Issue) -> Node:
     path = issue.node_path or issue.node.path  # the place's path: "/county/town/village/…/"
-    ids = [int(p) for p in path.strip("/").split("/") if p]
-
-    def read() -> Node | None:
-        return Node.objects.filter(pk__in=ids, level=NodeLevel.COUNTY).first()
-
-    county = cached(("county_of", issue.town_id or issue.village_id or issue.node_id), read)
+    county = cached(
+        ("county_of", issue.town_id or issue.village_id or issue.node_id),
+        lambda: Node.objects.county_on_path(path),
+    )
     if county is None:
         raise ValidationError({"node": _("This place is not inside a county.")})
     return county

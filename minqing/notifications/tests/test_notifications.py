@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import pytest
 from django.db import connection, transaction
@@ -13,7 +14,12 @@ from minqing.conftest import make_user
 from minqing.notifications.channels import Channel
 from minqing.notifications.models import Notification
 from minqing.notifications.selectors import recent_for, unread_count
-from minqing.notifications.services import deliver, notification_mark_read, notify
+from minqing.notifications.services import (
+    deliver,
+    delivery_batch,
+    notification_mark_read,
+    notify,
+)
 
 HERE = "minqing.notifications.tests.test_notifications"
 SENT: list[tuple[int, str]] = []
@@ -107,6 +113,27 @@ def test_no_delivery_and_no_row_when_the_transaction_rolls_back(
     assert callbacks == []
     assert _logged(caplog) == []
     assert Notification.objects.count() == 0
+
+
+def test_a_delivery_batch_sends_what_committed_once_at_its_end(
+    settings, owner, member, django_capture_on_commit_callbacks
+):
+    """The deadline sweep commits once per issue: within ``delivery_batch`` the committed
+    notifications go out together when the block ends; a rolled-back one never does."""
+    settings.MINQING_NOTIFY_CHANNELS = [f"{HERE}.RecordingChannel"]
+    commit = partial(django_capture_on_commit_callbacks, execute=True)  # one per "transaction"
+    with commit():  # the delivery job the batch queues at its end
+        with delivery_batch():
+            with commit():
+                first = _note(owner)
+            with commit(), pytest.raises(RuntimeError), transaction.atomic():
+                _note(member, title="rolled back")
+                raise RuntimeError("this escalation failed")
+            with commit():
+                second = _note(member)
+            assert SENT == []  # committed, but held for the end of the batch
+        assert SENT == []  # queued after the commit of the caller
+    assert SENT == [(first.pk, "owner"), (second.pk, "member")]
 
 
 def test_a_failing_channel_does_not_stop_the_others(settings, owner, member, caplog):
