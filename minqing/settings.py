@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "minqing.workdays",
     "minqing.notifications",
     "minqing.issues",
+    "minqing.contacts",
+    "minqing.visits",
     "minqing.demo",
 ]
 

@@ -1,0 +1,227 @@
+"""The assignment engine: households to liaisons of one kind in one village, as a min-cost flow.
+
+Each household sends one unit of flow to the sink through one liaison. Its arcs go to the
+liaisons of its own grid, to the ``NEAREST`` nearest others and to its current liaison, costed by
+distance (by coordinates, else by grid order), a surcharge for leaving one's own grid, the
+matching rules (无职党员→一般农户 …) and a bonus for staying with the current liaison, so a re-run
+moves as few households as possible. A liaison's arc to the sink is cut into pieces of rising cost
+(fill to the minimum load first, then to the village's average, then ever dearer up to the
+maximum): a convex cost, so the optimum balances the load. Households no liaison can take flow
+through a very dear "nobody" arc and are reported as a shortage, never forced on anyone.
+
+The solver is OR-Tools' ``SimpleMinCostFlow`` (Google, network simplex in C++), fed numpy arrays.
+Pure computation: nothing here reads or writes the database (``services.assign`` does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+#: How many liaisons of other grids a household may go to (its own grid's are always allowed).
+NEAREST = 4
+#: Cost units: 100 = one kilometre.
+PER_METRE = 0.1
+#: Two grids apart counts as this many metres when there are no coordinates.
+GRID_STEP_METRES = 1000
+OTHER_GRID = 200
+STAY = 60
+MATCH_UNIT = 10  # a rule's weight × this; weight 10 ≈ 1 km
+DISTANCE_CAP = 5000  # 50 km: beyond, all the same
+#: Every household arc costs at least this, so the bonuses never make a cost negative.
+BASE = 1000 + 10 * MATCH_UNIT + STAY
+NOBODY = 10_000_000
+#: A liaison's load is cut into tenths of the village's average: below 80 % each household
+#: earns ``UNDERLOAD``, up to the average it is free, and every tenth above costs ``OVERLOAD``
+#: more per household than the one before (a convex cost, so the optimum spreads the load).
+UNDERLOAD = 50
+OVERLOAD = 50
+#: Filling a liaison up to its minimum load is rewarded by this much per household.
+MINIMUM_REWARD = BASE
+
+
+@dataclass
+class Problem:
+    """One village, one kind. Arrays are indexed by household (``h_*``) or liaison (``l_*``)."""
+
+    h_ids: np.ndarray  # int64
+    h_grid: np.ndarray  # int64 grid order within the village
+    h_lat: np.ndarray  # float64, nan when unknown
+    h_lon: np.ndarray
+    h_current: np.ndarray  # int64 liaison index, -1 for none
+    h_match: np.ndarray  # int64 bitmask: bit c set when the household suits liaison category c
+    l_ids: np.ndarray
+    l_grid: np.ndarray
+    l_lat: np.ndarray
+    l_lon: np.ndarray
+    l_category: np.ndarray  # int64 category index, -1 for none
+    l_min: np.ndarray  # int64, after fixed (manual) links are taken off
+    l_max: np.ndarray
+    match_weight: dict[int, int] = field(default_factory=dict)  # category index → weight
+
+
+@dataclass
+class Solution:
+    choice: np.ndarray  # per household: liaison index, -1 when nobody could take it
+    cost: int
+
+    @property
+    def unassigned(self) -> int:
+        return int((self.choice < 0).sum())
+
+
+def distances(problem: Problem) -> np.ndarray:
+    """Metres from every household to every liaison (households × liaisons)."""
+    lat1 = problem.h_lat[:, None]
+    lon1 = problem.h_lon[:, None]
+    lat2 = problem.l_lat[None, :]
+    lon2 = problem.l_lon[None, :]
+    dy = (lat1 - lat2) * 110_540.0
+    dx = (lon1 - lon2) * 111_320.0 * np.cos(np.radians((lat1 + lat2) / 2))
+    metres = np.sqrt(dx * dx + dy * dy)
+    by_grid = np.abs(problem.h_grid[:, None] - problem.l_grid[None, :]) * float(GRID_STEP_METRES)
+    return np.where(np.isnan(metres), by_grid, metres)
+
+
+def solve(problem: Problem) -> Solution:
+    n_h = len(problem.h_ids)
+    n_l = len(problem.l_ids)
+    if n_h == 0:
+        return Solution(choice=np.zeros(0, dtype=np.int64), cost=0)
+    if n_l == 0:
+        return Solution(choice=np.full(n_h, -1, dtype=np.int64), cost=0)
+
+    metres = distances(problem)
+    same_grid = problem.h_grid[:, None] == problem.l_grid[None, :]
+    candidate = same_grid.copy()
+    if n_l > NEAREST:
+        nearest = np.argpartition(metres, NEAREST - 1, axis=1)[:, :NEAREST]
+        candidate[np.arange(n_h)[:, None], nearest] = True
+    else:
+        candidate[:] = True
+    has_current = problem.h_current >= 0
+    candidate[np.nonzero(has_current)[0], problem.h_current[has_current]] = True
+    capable = problem.l_max > 0
+    candidate &= capable[None, :]
+
+    cost = BASE + np.minimum(metres * PER_METRE, DISTANCE_CAP * PER_METRE).astype(np.int64)
+    cost += np.where(same_grid, 0, OTHER_GRID)
+    for category, weight in problem.match_weight.items():
+        suits = (problem.h_match >> category) & 1
+        of_category = problem.l_category == category
+        cost -= (suits[:, None] * of_category[None, :]) * (weight * MATCH_UNIT)
+    stay = np.zeros_like(cost)
+    stay[np.nonzero(has_current)[0], problem.h_current[has_current]] = STAY
+    cost -= stay
+
+    h_idx, l_idx = np.nonzero(candidate)
+    arc_cost = cost[h_idx, l_idx]
+    source_of = h_idx.astype(np.int64)
+    sink = n_h + n_l
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        source_of, (n_h + l_idx).astype(np.int64), np.ones(len(h_idx), dtype=np.int64), arc_cost
+    )
+    # Nobody: a household no liaison can take still has somewhere to send its unit.
+    flow.add_arcs_with_capacity_and_unit_cost(
+        np.arange(n_h, dtype=np.int64),
+        np.full(n_h, sink, dtype=np.int64),
+        np.ones(n_h, dtype=np.int64),
+        np.full(n_h, NOBODY, dtype=np.int64),
+    )
+    tails, caps, costs = _load_pieces(problem, n_h)
+    flow.add_arcs_with_capacity_and_unit_cost(
+        tails, np.full(len(tails), sink, dtype=np.int64), caps, costs
+    )
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[:n_h] = 1
+    supplies[sink] = -n_h
+    flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:  # pragma: no cover - the nobody arcs make it always feasible
+        raise RuntimeError(f"min-cost flow failed: {status}")
+    used = flow.flows(arcs) > 0
+    choice = np.full(n_h, -1, dtype=np.int64)
+    choice[h_idx[used]] = l_idx[used]
+    return Solution(choice=choice, cost=int(flow.optimal_cost()))
+
+
+def _load_pieces(problem: Problem, n_h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The liaison → sink arcs: to the minimum (rewarded), to 80 % of the average (rewarded a
+    little), to the average (free), then dearer by the tenth."""
+    total_max = int(problem.l_max.sum())
+    active = max(1, int((problem.l_max > 0).sum()))
+    average = math.ceil(min(n_h, total_max) / active)
+    tails: list[int] = []
+    caps: list[int] = []
+    costs: list[int] = []
+
+    def piece(liaison: int, capacity: int, cost: int) -> None:
+        if capacity > 0:
+            tails.append(n_h + liaison)
+            caps.append(capacity)
+            costs.append(cost)
+
+    for i in range(len(problem.l_ids)):
+        low, high = int(problem.l_min[i]), int(problem.l_max[i])
+        if high <= 0:
+            continue
+        low = min(low, high)
+        piece(i, low, -MINIMUM_REWARD)
+        under = max(low, min(high, int(average * 0.8)))
+        piece(i, under - low, -UNDERLOAD)
+        target = max(under, min(high, average))
+        piece(i, target - under, 0)
+        tenth = max(1, math.ceil(average / 10))
+        load, extra = target, OVERLOAD
+        while load < high:
+            take = min(tenth, high - load)
+            piece(i, take, extra)
+            load += take
+            extra += OVERLOAD
+    return (
+        np.asarray(tails, dtype=np.int64),
+        np.asarray(caps, dtype=np.int64),
+        np.asarray(costs, dtype=np.int64),
+    )
+
+
+def round_robin(problem: Problem) -> Solution:
+    """The naive way (the benchmark's reference): deal households out in turn, in grid order."""
+    n_h, n_l = len(problem.h_ids), len(problem.l_ids)
+    choice = np.full(n_h, -1, dtype=np.int64)
+    if n_l:
+        order = np.argsort(problem.h_grid, kind="stable")
+        choice[order] = np.arange(n_h) % n_l
+    return Solution(choice=choice, cost=0)
+
+
+@dataclass
+class Quality:
+    """How good an assignment is: its loads and the distance walked."""
+
+    loads: np.ndarray
+    metres: float
+
+    @property
+    def spread(self) -> float:
+        """Largest load over the smallest (among liaisons), 1.0 when perfectly even."""
+        if not len(self.loads):
+            return 1.0
+        low = int(self.loads.min())
+        return float(self.loads.max()) / low if low else math.inf
+
+
+def quality(problem: Problem, solution: Solution, fixed: np.ndarray | None = None) -> Quality:
+    """Loads (including ``fixed`` links per liaison) and total household–liaison distance."""
+    taken = solution.choice >= 0
+    loads = np.bincount(solution.choice[taken], minlength=len(problem.l_ids)).astype(np.int64)
+    if fixed is not None:
+        loads = loads + fixed
+    if not taken.any():
+        return Quality(loads=loads, metres=0.0)
+    metres = distances(problem)[np.nonzero(taken)[0], solution.choice[taken]]
+    return Quality(loads=loads, metres=float(metres.sum()))

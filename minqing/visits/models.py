@@ -1,0 +1,277 @@
+"""The visit diary — 民情日记/问题日记, must-visit tasks (三必报、四必到) and quotas (DOMAIN §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from minqing.contacts.models import LiaisonKind
+from minqing.org.models import Node
+
+
+class Mode(models.TextChoices):
+    HOME = "home", _("Home visit")  # 入户
+    PHONE = "phone", _("Phone")
+    WECHAT = "wechat", _("WeChat")
+    MEETING = "meeting", _("Meeting")  # 院坝会/座谈
+    NIGHT = "night", _("Night visit")  # 民情夜访
+
+
+#: Modes that count as a home visit for the quotas ("入户走访").
+HOME_MODES = (Mode.HOME, Mode.NIGHT)
+#: Modes that count as a contact ("电话/微信联系").
+CONTACT_MODES = (Mode.HOME, Mode.NIGHT, Mode.PHONE, Mode.WECHAT, Mode.MEETING)
+
+
+class VisitQuerySet(models.QuerySet["Visit"]):
+    def visible_to(self, user: Any) -> VisitQuerySet:
+        from minqing.accounts.scope import scope_for
+
+        return self.filter(scope_for(user).node_q("node_path"))
+
+
+class Visit(models.Model):
+    """走访记录 — one entry in the diary: who saw whom, when, how, and what came of it.
+
+    ``client_uuid`` is made by the phone when the visit is written, so a record synced twice
+    (offline capture, a retry after a lost answer) is still one visit (SECURITY.md 17);
+    ``content_hash`` tells a replay of the same record from a different record under the same id.
+    """
+
+    client_uuid = models.UUIDField(unique=True, editable=False)
+    content_hash = models.CharField(max_length=64, editable=False)
+    household = models.ForeignKey(
+        "households.Household",
+        on_delete=models.PROTECT,
+        related_name="visits",
+        verbose_name=_("household"),
+    )
+    village = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
+    node_path = models.CharField(max_length=255, editable=False)
+    visitor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="visits",
+        verbose_name=_("visitor"),
+    )
+    companions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="team_visits", verbose_name=_("team")
+    )
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices, default=Mode.HOME)
+    visited_at = models.DateTimeField(_("visited at"))
+    notes = models.TextField(_("what we talked about"), blank=True)
+    materials = models.CharField(_("materials handed out"), max_length=200, blank=True)
+    issues = models.ManyToManyField(
+        "issues.Issue", blank=True, related_name="visits", verbose_name=_("problems raised")
+    )
+    task = models.ForeignKey(
+        "visits.VisitTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="visits",
+        verbose_name=_("must-visit task"),
+    )
+    night_plan = models.ForeignKey(
+        "visits.NightVisitPlan",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="visits",
+        verbose_name=_("night visit"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        ordering = ["-visited_at", "-id"]
+        indexes = [
+            models.Index(fields=["household", "-visited_at"], name="visit_household_at"),
+            models.Index(fields=["visitor", "-visited_at"], name="visit_visitor_at"),
+            models.Index(fields=["village", "visited_at"], name="visit_village_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visited_at:%Y-%m-%d} {self.get_mode_display()}"
+
+
+class VisitPhoto(models.Model):
+    """走访照片 — sealed like issue photos, shown to whoever may see the visit."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="photos")
+    stored = models.CharField(max_length=200, editable=False)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+
+class Period(models.TextChoices):
+    WEEK = "week", _("week")
+    MONTH = "month", _("month")
+
+
+class QuotaRule(models.Model):
+    """走访频次 — e.g. cadres ≥1 home visit a month and ≥1 phone/WeChat contact a week for each
+    linked household; town leaders ≥5 households a month; representatives weekly."""
+
+    county = models.ForeignKey(
+        Node, on_delete=models.CASCADE, related_name="quota_rules", verbose_name=_("county")
+    )
+    kind = models.CharField(_("who"), max_length=16, choices=LiaisonKind.choices)
+    period = models.CharField(_("per"), max_length=8, choices=Period.choices)
+    count = models.PositiveSmallIntegerField(_("at least"), default=1)
+    per_household = models.BooleanField(
+        _("for each linked household"),
+        default=True,
+        help_text=_("Otherwise the count is of different households in the period."),
+    )
+    home_only = models.BooleanField(
+        _("home visits only"), default=False, help_text=_("Phone and WeChat do not count.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("visit quota")
+        verbose_name_plural = _("visit quotas")
+        ordering = ["county_id", "kind", "period"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ≥{self.count}/{self.get_period_display()}"
+
+
+class EventKind(models.TextChoices):
+    """三必报、四必到 — events that must be reported, and events that call for a visit."""
+
+    WEDDING = "wedding", _("Wedding")
+    FUNERAL = "funeral", _("Funeral")
+    ENLISTMENT = "enlistment", _("Enlistment")
+    JOINED_PARTY = "joined_party", _("Joined the Party")
+    DISASTER = "disaster", _("Disaster or accident")
+    DISPUTE = "dispute", _("Neighbour dispute")
+    HOLIDAY = "holiday", _("Holiday campaign")
+    FAMILY_CHANGE = "family_change", _("Change in the family")
+    MOVING = "moving", _("Moving house")
+
+
+#: Events after which the household's liaisons must visit, and within how many days.
+MUST_VISIT_DAYS = {
+    EventKind.WEDDING: 7,
+    EventKind.FUNERAL: 3,
+    EventKind.ENLISTMENT: 7,
+    EventKind.JOINED_PARTY: 14,
+    EventKind.DISASTER: 1,
+    EventKind.DISPUTE: 2,
+    EventKind.HOLIDAY: 14,
+}
+#: Events that must be reported to the village and written into the archive.
+MUST_REPORT = frozenset({EventKind.FAMILY_CHANGE, EventKind.MOVING})
+
+
+class LifeEvent(models.Model):
+    """户情事件 — something that happened to a household, recorded by whoever heard of it."""
+
+    household = models.ForeignKey(
+        "households.Household", on_delete=models.CASCADE, related_name="life_events"
+    )
+    kind = models.CharField(_("event"), max_length=16, choices=EventKind.choices)
+    occurred_on = models.DateField(_("on"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("household event")
+        verbose_name_plural = _("household events")
+        ordering = ["-occurred_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_on}"
+
+
+class VisitTask(models.Model):
+    """必到任务 — a visit that must happen by ``due_on`` (after an event, or a campaign)."""
+
+    household = models.ForeignKey(
+        "households.Household", on_delete=models.CASCADE, related_name="visit_tasks"
+    )
+    node_path = models.CharField(max_length=255, editable=False)
+    event = models.ForeignKey(
+        LifeEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    reason = models.CharField(_("reason"), max_length=100)
+    due_on = models.DateField(_("due"))
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("must-visit task")
+        verbose_name_plural = _("must-visit tasks")
+        ordering = ["due_on", "id"]
+        indexes = [
+            models.Index(
+                fields=["household", "due_on"],
+                condition=Q(done_at__isnull=True),
+                name="task_open_household",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ≤ {self.due_on}"
+
+
+class NightVisitPlan(models.Model):
+    """民情夜访 — an evening session of a 1+2+N team (one town leader, two duty cadres, village
+    cadres) to chosen households, in a visiting order along a short route."""
+
+    town = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
+    village = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="night_plans")
+    title = models.CharField(_("title"), max_length=100)
+    on = models.DateField(_("date"))
+    starts = models.TimeField(_("from"))
+    ends = models.TimeField(_("until"))
+    leader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("leader")
+    )
+    team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="night_plans", verbose_name=_("team")
+    )
+    #: "monthly-first-monday" for the neighbourhood service day, else "".
+    recurrence = models.CharField(max_length=32, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("night visit")
+        verbose_name_plural = _("night visits")
+        ordering = ["-on", "-starts", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NightVisitStop(models.Model):
+    """One household of a night visit, in visiting order."""
+
+    plan = models.ForeignKey(NightVisitPlan, on_delete=models.CASCADE, related_name="stops")
+    household = models.ForeignKey("households.Household", on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["plan_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "household"], name="night_stop_unique"),
+        ]
