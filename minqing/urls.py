@@ -15,6 +15,8 @@ urlpatterns = [
     path("issues/", include("minqing.issues.urls")),
     path("notifications/", include("minqing.notifications.urls")),
     path("calendar/", include("minqing.workdays.urls")),
+    path("contacts/", include("minqing.contacts.urls")),
+    path("visits/", include("minqing.visits.urls")),
     path("api/v1/", api.urls()),
     path("", include("minqing.org.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Liaisons, hand-set links, assignment runs and the rules."""
+
+urlpatterns: list = []

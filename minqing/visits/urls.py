@@ -1,0 +1,4 @@
+"""Visit-diary pages, included at /visits/."""
+
+app_name = "visits"
+urlpatterns: list = []
