@@ -31,6 +31,7 @@ from minqing.lib.errors import InvalidTransition, PermissionDenied, StaleEdit
 ROUTERS: list[tuple[str, str]] = [
     ("", "minqing.households.api.router"),
     ("issues/", "minqing.issues.api.router"),
+    ("visits/", "minqing.visits.api.router"),
 ]
 
 

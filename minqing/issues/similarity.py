@@ -435,3 +435,21 @@ def similar_issues_bruteforce(
         limit=limit,
         min_score=min_score,
     )
+
+
+def guess_category(text: str, *, town_id: int, village_id: int | None = None) -> int | None:
+    """The category most of the alike open issues of the town carry, weighted by score — a
+    default for a visitor who did not choose one (the dispatcher can still change it)."""
+    found = similar_issues(
+        text=text, category_id=None, village_id=village_id, town_id=town_id, limit=7
+    )
+    if not found:
+        return None
+    categories = dict(
+        Issue.objects.filter(pk__in=[s.issue_id for s in found]).values_list("pk", "category_id")
+    )
+    votes: Counter[int] = Counter()
+    for s in found:
+        if categories.get(s.issue_id) is not None:
+            votes[categories[s.issue_id]] += s.score
+    return votes.most_common(1)[0][0] if votes else None

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from minqing.accounts.models import Role
 from minqing.accounts.scope import scope_for
 from minqing.households.models import HouseholdTag, VillageArchive
 from minqing.households.selectors import village_households
@@ -26,7 +27,23 @@ def scoped_node(request: HttpRequest, pk: int) -> Node:
     return get_object_or_404(nodes_visible_to(request.user), pk=pk)
 
 
+#: People whose work is their households: their home page is "my households".
+FIELD_ROLES = frozenset(
+    {Role.GROUP_LEADER, Role.REPRESENTATIVE, Role.PARTY_MEMBER, Role.GRID_WORKER}
+)
+
+
 def home(request: HttpRequest) -> HttpResponse:
+    from minqing.contacts.models import Liaison
+
+    scope = scope_for(request.user)
+    if (
+        scope.roles
+        and scope.roles <= FIELD_ROLES
+        and request.GET.get("tree") != "1"
+        and Liaison.objects.filter(user=request.user, active=True).exists()
+    ):
+        return redirect("visits:mine")
     roots = scope_roots(request.user)
     if len(roots) == 1:
         return redirect("org:node", pk=roots[0].pk)

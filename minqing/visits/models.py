@@ -115,6 +115,9 @@ class VisitPhoto(models.Model):
     class Meta:
         ordering = ["uploaded_at", "id"]
 
+    def __str__(self) -> str:
+        return self.stored
+
 
 class Period(models.TextChoices):
     WEEK = "week", _("week")
@@ -243,14 +246,19 @@ class NightVisitPlan(models.Model):
     starts = models.TimeField(_("from"))
     ends = models.TimeField(_("until"))
     leader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("leader")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("leader"),
     )
     team = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="night_plans", verbose_name=_("team")
     )
     #: "monthly-first-monday" for the neighbourhood service day, else "".
     recurrence = models.CharField(max_length=32, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -266,7 +274,9 @@ class NightVisitStop(models.Model):
     """One household of a night visit, in visiting order."""
 
     plan = models.ForeignKey(NightVisitPlan, on_delete=models.CASCADE, related_name="stops")
-    household = models.ForeignKey("households.Household", on_delete=models.PROTECT, related_name="+")
+    household = models.ForeignKey(
+        "households.Household", on_delete=models.PROTECT, related_name="+"
+    )
     order = models.PositiveSmallIntegerField()
     reason = models.CharField(max_length=100, blank=True)
 
@@ -275,3 +285,6 @@ class NightVisitStop(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "household"], name="night_stop_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.household_id}"

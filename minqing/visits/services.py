@@ -1,0 +1,269 @@
+"""Recording a visit (民情日记): one service for the page, the offline queue and the API.
+
+A visit is written once per ``client_uuid``. The phone makes the id when the visit is typed, so
+whatever happens to the connection the server sees the same record: a replay (same id, same
+content) answers the visit already saved and changes nothing; the same id with other content is
+a conflict (409), never an overwrite (SECURITY.md 17). Problems raised on the visit are
+registered as issues in the same transaction — a visit and its issues are saved together or not
+at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.audit.services import audit_record
+from minqing.households.models import ArchiveChange, Household
+from minqing.issues.models import Category, Colour, Source
+from minqing.issues.services import issue_register
+from minqing.issues.services.common import clean_text
+from minqing.visits.models import HOME_MODES, Mode, Visit, VisitTask
+
+#: A phone's clock may run a little fast; a visit further in the future is refused.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+MAX_PROBLEMS = 5
+
+
+class DuplicateVisit(Exception):
+    """The client id is taken by a different record (answer 409)."""
+
+    def __init__(self, visit: Visit) -> None:
+        super().__init__(_("Another record was already saved under this id."))
+        self.visit = visit
+
+
+@dataclass
+class Problem:
+    """A problem raised on the visit: registered as an issue of the household."""
+
+    colour: str
+    description: str
+    category: str = ""  # a Category code; empty: guessed from alike issues, else "other"
+    resolution: str = ""  # green: what was done on the spot
+
+
+@dataclass
+class VisitInput:
+    client_uuid: uuid.UUID
+    household_id: int
+    mode: str
+    visited_at: dt.datetime
+    notes: str = ""
+    materials: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    companion_ids: list[int] = field(default_factory=list)
+    situation: str | None = None  # the family situation as the visitor found it
+    household_version: int | None = None
+
+    def digest(self) -> str:
+        """What makes two submissions "the same record" (order of companions aside)."""
+        data = {
+            "household": self.household_id,
+            "mode": self.mode,
+            "visited_at": self.visited_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "notes": self.notes.strip(),
+            "materials": self.materials.strip(),
+            "problems": [
+                [p.colour, p.category, p.description.strip(), p.resolution.strip()]
+                for p in self.problems
+            ],
+            "companions": sorted(set(self.companion_ids)),
+            "situation": (self.situation or "").strip(),
+        }
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass
+class Recorded:
+    visit: Visit
+    created: bool  # False: a replay of a record already saved
+    archive_updated: bool = False
+
+
+def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
+    """走访登记 — save a visit and the problems raised on it.
+
+    Raises ``Household.DoesNotExist`` for a household out of the visitor's scope (answer 404),
+    ``ValidationError`` for bad input, ``DuplicateVisit`` for a taken id.
+    """
+    digest = data.digest()
+    existing = _existing(data.client_uuid, digest, by)
+    if existing is not None:
+        return Recorded(existing, created=False)
+    household = (
+        Household.objects.visible_to(by).select_related("node", "village").get(pk=data.household_id)
+    )
+    _validate(data, household)
+    categories = _categories(data.problems, household)
+    companions = _companions(by, household, data.companion_ids)
+    try:
+        with transaction.atomic():
+            visit = Visit.objects.create(
+                client_uuid=data.client_uuid,
+                content_hash=digest,
+                household=household,
+                village=household.village,
+                node_path=household.node.path,
+                visitor=by,
+                mode=data.mode,
+                visited_at=data.visited_at,
+                notes=data.notes.strip(),
+                materials=data.materials.strip(),
+            )
+            if companions:
+                visit.companions.set(companions)
+            issues = [
+                issue_register(
+                    by=by,
+                    node=household.node,
+                    household=household,
+                    category=categories[i],
+                    description=p.description,
+                    colour=p.colour,
+                    source=Source.VISIT,
+                    resolution=p.resolution,
+                    request=request,
+                )
+                for i, p in enumerate(data.problems)
+            ]
+            if issues:
+                visit.issues.set(issues)
+            if data.mode in HOME_MODES:
+                # 必到: a visit in person does every open must-visit task of the household.
+                VisitTask.objects.filter(household=household, done_at__isnull=True).update(
+                    done_at=data.visited_at
+                )
+            updated = _update_archive(by, household, data, visit)
+            audit_record(
+                action="visit.record",
+                user=by,
+                request=request,
+                obj=visit,
+                detail={
+                    "household": household.pk,
+                    "mode": data.mode,
+                    "issues": [i.pk for i in issues],
+                },
+            )
+    except IntegrityError:
+        # Another request saved the same id between our check and our insert.
+        existing = _existing(data.client_uuid, digest, by)
+        if existing is None:
+            raise
+        return Recorded(existing, created=False)
+    return Recorded(visit, created=True, archive_updated=updated)
+
+
+def _existing(client_uuid: uuid.UUID, digest: str, by: Any) -> Visit | None:
+    visit = Visit.objects.filter(client_uuid=client_uuid).first()
+    if visit is None:
+        return None
+    if visit.content_hash != digest or visit.visitor_id != by.pk:
+        raise DuplicateVisit(visit)
+    return visit
+
+
+def _validate(data: VisitInput, household: Household) -> None:
+    errors: dict[str, str] = {}
+    if data.mode not in Mode.values:
+        errors["mode"] = _("Choose how you met the household.")
+    now = timezone.now()
+    if timezone.is_naive(data.visited_at):
+        errors["visited_at"] = _("Give the time with its time zone.")
+    elif data.visited_at > now + CLOCK_SKEW:
+        errors["visited_at"] = _("A visit cannot be in the future.")
+    elif timezone.localdate(data.visited_at) < timezone.localdate(household.created_at):
+        errors["visited_at"] = _("The household was not registered yet on that day.")
+    for name, value, limit in (("notes", data.notes, 2000), ("materials", data.materials, 200)):
+        try:
+            clean_text(value, name, required=False, max_length=limit)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if len(data.problems) > MAX_PROBLEMS:
+        errors["problems"] = _("At most %(n)d problems per visit.") % {"n": MAX_PROBLEMS}
+    for i, p in enumerate(data.problems, start=1):
+        key = f"problems.{i}"
+        if p.colour not in Colour.values:
+            errors[key] = _("Problem %(n)d: choose a colour.") % {"n": i}
+        elif not p.description.strip():
+            errors[key] = _("Problem %(n)d: say what the problem is.") % {"n": i}
+        elif p.colour == Colour.GREEN and not p.resolution.strip():
+            errors[key] = _("Problem %(n)d: say what was done on the spot.") % {"n": i}
+    if data.situation is not None and len(data.situation) > 2000:
+        errors["situation"] = _("At most %(n)d characters, please.") % {"n": 2000}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _categories(problems: list[Problem], household: Household) -> list[Category]:
+    """Each problem's category: the one chosen, else the commonest among alike issues, else
+    "other" — a visitor in a farmyard should not have to know the taxonomy."""
+    from minqing.issues import similarity
+
+    active = {c.code: c for c in Category.objects.filter(active=True)}
+    chosen: list[Category] = []
+    for i, p in enumerate(problems, start=1):
+        if p.category:
+            if p.category not in active:
+                raise ValidationError({f"problems.{i}": _("Unknown category.")})
+            chosen.append(active[p.category])
+            continue
+        town_id = household.village.parent_id
+        guess = similarity.guess_category(
+            p.description, town_id=town_id, village_id=household.village_id
+        )
+        by_id = {c.pk: c for c in active.values()}
+        chosen.append(by_id.get(guess) or active["other"])
+    return chosen
+
+
+def _companions(by: Any, household: Household, ids: list[int]) -> list[Any]:
+    """Team members: accounts that may see the household too (a team visits together)."""
+    from minqing.accounts.models import User
+    from minqing.accounts.scope import scope_for
+
+    wanted = set(ids) - {by.pk}
+    if not wanted:
+        return []
+    people = list(User.objects.filter(pk__in=wanted, is_active=True))
+    if len(people) != len(wanted) or not all(
+        scope_for(u).covers_path(household.node.path) for u in people
+    ):
+        raise ValidationError({"companions": _("Only people who look after this place.")})
+    return people
+
+
+def _update_archive(by: Any, household: Household, data: VisitInput, visit: Visit) -> bool:
+    """The archive follows the visit: a changed family situation is written to the household
+    (as an edit of the version the visitor saw; a later edit by someone else wins, and the
+    visitor's text stays on the visit notes)."""
+    text = (data.situation or "").strip()
+    if not text or text == household.family_situation:
+        return False
+    if data.household_version is not None and data.household_version != household.version:
+        visit.notes = "\n".join(filter(None, [visit.notes, _("Family situation: ") + text]))
+        visit.save(update_fields=["notes"])
+        return False
+    old = household.family_situation
+    changed = Household.objects.filter(pk=household.pk, version=household.version).update(
+        family_situation=text, version=household.version + 1, updated_at=timezone.now()
+    )
+    if not changed:
+        return False
+    ArchiveChange.objects.create(
+        household=household,
+        actor=by,
+        action=ArchiveChange.Action.UPDATE,
+        changes=[["family_situation", old, text]],
+    )
+    return True

@@ -1,0 +1,196 @@
+"""Visits against a real server: twenty concurrent posts of one record make one row
+(SECURITY.md 17), and the form taken offline in a real browser loses and doubles nothing
+(issue 4, "Done when" 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from minqing.lib.testing_live import (
+    fresh_database_url,
+    live_server,
+    run_minqing,
+    server_env,
+    shell_json,
+)
+
+PASSWORD = "Kp7q-Xm3z-R8tw"
+
+SETUP = """
+import json
+from minqing.accounts.models import Role, User
+from minqing.accounts.services import api_token_issue, role_assign
+from minqing.contacts.models import LiaisonKind
+from minqing.contacts.services import assign, liaison_add
+from minqing.households.services import household_create
+from minqing.org.models import Level
+from minqing.org.services import node_create
+
+county = node_create(name="谯城区", level=Level.COUNTY, code="341602")
+town = node_create(name="古井镇", level=Level.TOWN, parent=county)
+village = node_create(name="王庄村", level=Level.VILLAGE, parent=town)
+grid = node_create(name="一组", level=Level.GRID, parent=village)
+cadre = User.objects.create_user(username="cadre", full_name="村干部")
+role_assign(user=cadre, role=Role.VILLAGE_CADRE, node=village)
+leader = User.objects.create_user(username="leader", password="PASSWORD", full_name="组长")
+role_assign(user=leader, role=Role.GROUP_LEADER, node=grid)
+households = [
+    household_create(by=cadre, node=grid, data={"number": f"A{n:03d}", "head_name": name})
+    for n, name in enumerate(["王建国", "王秀英", "王德明"], start=1)
+]
+liaison_add(by=cadre, node=grid, kind=LiaisonKind.GROUP_LEADER, user=leader)
+assign(node=village, by=cadre)
+print(json.dumps({
+    "households": [h.pk for h in households],
+    "token": api_token_issue(user=leader)[1],
+}))
+""".replace("PASSWORD", PASSWORD)
+
+COUNT = """
+import json
+from minqing.issues.models import Issue
+from minqing.visits.models import Visit
+print(json.dumps({
+    "visits": sorted(Visit.objects.values_list("notes", flat=True)),
+    "uuids": Visit.objects.values("client_uuid").distinct().count(),
+    "issues": Issue.objects.count(),
+}))
+"""
+
+
+@pytest.fixture
+def server(tmp_path):
+    with fresh_database_url("minqing_live") as database_url:
+        env = server_env(tmp_path, database_url)
+        run_minqing(env, "migrate", "--verbosity", "0")
+        data = shell_json(env, SETUP)
+        with live_server(env) as live:
+            live.data = data
+            yield live
+
+
+def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 - the test's own server
+        url + "/api/v1/visits/",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_posts_of_one_record_make_one_visit(server):
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "household": server.data["households"][0],
+        "mode": "home",
+        "visited_at": (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)).isoformat(),
+        "notes": "同一条记录",
+        "problems": [{"colour": "blue", "description": "路灯不亮"}],
+    }
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: _post(server.url, server.data["token"], body), range(20)))
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * 19 + [201], answers
+    assert len({answer["id"] for _, answer in answers}) == 1
+    assert len({tuple(answer["issues"]) for _, answer in answers}) == 1
+    assert shell_json(server.env, COUNT) == {"visits": ["同一条记录"], "uuids": 1, "issues": 1}
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    )
+
+
+def _until(page, predicate: str, seconds: float = 30) -> None:
+    """Poll ``predicate`` in the page (wait_for_function would need 'unsafe-eval' in the CSP)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            body = page.evaluate("() => document.body.innerText")
+            raise AssertionError(f"timed out waiting for {predicate}; the page shows: {body}")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server):
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    if executable is None:
+        if os.environ.get("MINQING_REQUIRE_BROWSER"):
+            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    first, second, _third = server.data["households"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 360, "height": 740})
+        page = context.new_page()
+        page.goto(server.url + "/accounts/login/")
+        page.fill("input[name=username]", "leader")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form:has(input[name=username]) button[type=submit]")
+        page.wait_for_url("**/visits/")
+        page.goto(server.url + f"/visits/new/?household={first}")
+        # The service worker installs; from the next load on it keeps a copy of the form.
+        _until(page, "() => navigator.serviceWorker.getRegistration().then(r => !!(r && r.active))")
+        page.reload()
+        _until(page, "() => navigator.serviceWorker.controller !== null")
+        page.reload()
+
+        context.set_offline(True)
+        page.fill("#notes", "离线第一户")
+        page.click("#visit-form button[type=submit]")
+        page.wait_for_selector("#outbox:not([hidden])")
+        # A new form for the next household, opened with no connection at all.
+        page.goto(server.url + f"/visits/new/?household={second}")
+        assert page.input_value("#household") == str(second)
+        page.fill("#notes", "离线第二户")
+        page.click("#visit-form button[type=submit]")
+        _until(page, "() => document.querySelector('[data-outbox-count]').textContent[0] === '2'")
+        assert shell_json(server.env, COUNT)["visits"] == []  # nothing reached the server
+
+        # Keep a copy of what the phone will send, to replay it afterwards.
+        outbox = page.evaluate(
+            """() => new Promise((resolve) => {
+                const req = indexedDB.open("minqing", 1);
+                req.onsuccess = () => {
+                  const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+                  all.onsuccess = () => resolve(all.result);
+                };
+            })"""
+        )
+        assert len(outbox) == 2
+
+        context.set_offline(False)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.wait_for_selector("#outbox[hidden]", state="attached", timeout=30000)
+        assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
+
+        # The same sync again (a lost acknowledgement): the server answers "already saved".
+        for item in outbox:
+            body = {k: v for k, v in item.items() if k not in ("household_label", "error")}
+            status, answer = _post(server.url, server.data["token"], body)
+            assert (status, answer["replay"]) == (200, True)
+        assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
+        browser.close()

@@ -1,0 +1,216 @@
+"""Visit pages: "my households" and the phone-first visit form (which also works offline: the
+service worker keeps the pages, ``static/visits/outbox.js`` keeps unsent visits on the phone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from minqing.accounts.middleware import public
+from minqing.households.models import Household
+from minqing.issues.models import Category, Colour
+from minqing.visits import selectors, services
+from minqing.visits.models import Mode
+
+PROBLEM_SLOTS = 3
+#: What the service worker keeps for offline use besides the visit pages.
+SW_ASSETS = ("minqing/app.css", "visits/outbox.js", "django_htmx/htmx-2.min.js")
+
+
+@require_GET
+def mine(request: HttpRequest) -> HttpResponse:
+    """我的联户 — the households in my care, the most overdue first."""
+    rows = selectors.my_households(request.user)
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ("overdue", "due", "fine")}
+    return render(request, "visits/mine.html", {"rows": rows, "counts": counts})
+
+
+def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, Any]) -> dict:
+    households = selectors.my_households(request.user)
+    return {
+        "households": households,
+        "values": values,
+        "errors": errors,
+        "modes": Mode.choices,
+        "colours": Colour.choices,
+        "categories": Category.objects.filter(active=True),
+        "slots": range(1, PROBLEM_SLOTS + 1),
+        "problems": values.get("problems") or [{} for _ in range(PROBLEM_SLOTS)],
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def visit_new(request: HttpRequest) -> HttpResponse:
+    """民情日记 — record a visit. Without script the form posts here; with script (and offline)
+    the outbox posts the same record to the API. The client id is made when the form is shown,
+    so sending the same form twice saves one visit."""
+    if request.method == "POST":
+        values = _values(request.POST)
+        try:
+            data = _input(values)
+            recorded = services.visit_record(by=request.user, data=data, request=request)
+        except Household.DoesNotExist:
+            raise Http404 from None
+        except services.DuplicateVisit as exc:
+            messages.error(request, str(exc))
+            values["client_uuid"] = str(uuid.uuid4())
+            return render(
+                request, "visits/form.html", _form_context(request, values, {}), status=409
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
+            return render(
+                request, "visits/form.html", _form_context(request, values, errors), status=400
+            )
+        if recorded.created:
+            messages.success(
+                request,
+                _("Visit to %(name)s saved.") % {"name": recorded.visit.household.head_name}
+                + (
+                    " "
+                    + _("Issues raised: %(ids)s.")
+                    % {"ids": ", ".join(f"#{i.pk}" for i in recorded.visit.issues.all())}
+                    if recorded.visit.issues.exists()
+                    else ""
+                ),
+            )
+        return redirect("visits:mine")
+    household = request.GET.get("household", "")
+    values = {
+        "client_uuid": str(uuid.uuid4()),
+        "household": household,
+        "mode": Mode.HOME,
+        "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+    }
+    return render(request, "visits/form.html", _form_context(request, values, {}))
+
+
+def _values(post: Any) -> dict[str, Any]:
+    """What the user typed, kept as typed so an error never loses it."""
+    values = {
+        k: post.get(k, "").strip()
+        for k in ("client_uuid", "household", "mode", "visited_at", "notes", "materials")
+    }
+    values["situation"] = post.get("situation")
+    values["household_version"] = post.get("household_version", "")
+    values["problems"] = [
+        {
+            "colour": post.get(f"p{i}_colour", ""),
+            "category": post.get(f"p{i}_category", ""),
+            "description": post.get(f"p{i}_description", "").strip(),
+            "resolution": post.get(f"p{i}_resolution", "").strip(),
+        }
+        for i in range(1, PROBLEM_SLOTS + 1)
+    ]
+    return values
+
+
+def _input(values: dict[str, Any]) -> services.VisitInput:
+    errors: dict[str, str] = {}
+    try:
+        client_uuid = uuid.UUID(values["client_uuid"])
+    except ValueError:
+        client_uuid = uuid.uuid4()
+    try:
+        household_id = int(values["household"])
+    except ValueError:
+        errors["household"] = _("Choose the household you visited.")
+        household_id = 0
+    try:
+        naive = dt.datetime.fromisoformat(values["visited_at"])
+        visited_at = timezone.make_aware(naive) if timezone.is_naive(naive) else naive
+    except ValueError:
+        errors["visited_at"] = _("Give the date and time of the visit.")
+        visited_at = timezone.now()
+    problems = [
+        services.Problem(
+            colour=p["colour"],
+            description=p["description"],
+            category=p["category"],
+            resolution=p["resolution"],
+        )
+        for p in values["problems"]
+        if p["colour"] or p["description"] or p["resolution"]  # anything typed is checked
+    ]
+    if errors:
+        raise ValidationError(errors)
+    version = values.get("household_version") or ""
+    return services.VisitInput(
+        client_uuid=client_uuid,
+        household_id=household_id,
+        mode=values["mode"] or Mode.HOME,
+        visited_at=visited_at,
+        notes=values["notes"],
+        materials=values["materials"],
+        problems=problems,
+        situation=values.get("situation"),
+        household_version=int(version) if version.isdigit() else None,
+    )
+
+
+@never_cache
+@require_GET
+def sync_token(request: HttpRequest) -> JsonResponse:
+    """A fresh CSRF token for the outbox, and proof the session is still alive."""
+    return JsonResponse({"csrf": get_token(request), "user": request.user.pk})
+
+
+@public
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, served under /visits/ so it may look after the visit pages."""
+    assets = [
+        static(a) for a in ("minqing/app.css", "visits/outbox.js", "django_htmx/htmx-2.min.js")
+    ]
+    script = (
+        "/* Minqing visit pages offline: network first, the last good copy when offline. */\n"
+        f"const ASSETS = {json.dumps(assets)};\n" + SERVICE_WORKER
+    )
+    response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+SERVICE_WORKER = """
+const CACHE = "minqing-visits-v1";
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));
+});
+self.addEventListener("activate", (event) => {
+  event.waitUntil(self.clients.claim());
+});
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  const url = new URL(req.url);
+  if (req.method !== "GET" || url.origin !== self.location.origin) return;
+  const page = url.pathname.startsWith("/visits/") && !url.pathname.startsWith("/visits/token");
+  const asset = ASSETS.includes(url.pathname);
+  if (!page && !asset) return;
+  event.respondWith(
+    fetch(req).then((res) => {
+      if (res.ok && !res.redirected) {
+        const copy = res.clone();
+        caches.open(CACHE).then((c) => c.put(page ? url.pathname : req, copy));
+      }
+      return res;
+    }).catch(() =>
+      caches.open(CACHE).then((c) => c.match(page ? url.pathname : req)).then(
+        (hit) => hit || new Response("offline", { status: 503 })
+      )
+    )
+  );
+});
+"""
