@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "minqing.issues",
     "minqing.contacts",
     "minqing.visits",
+    "minqing.public",
     "minqing.demo",
 ]
 
@@ -196,6 +197,8 @@ MINQING_PERIODIC_JOBS = {
         "path": "minqing.issues.jobs.sweep_deadlines",
         "every": MINQING_SWEEP_SECONDS,
     },
+    # County-wide assignment runs queued from the runs page (minqing.contacts.jobs).
+    "contacts.run_queued": {"path": "minqing.contacts.jobs.run_queued", "every": 15},
 }
 MINQING_REDIS_URL = os.environ.get("MINQING_REDIS_URL", "")
 MINQING_WORKER_QUEUE = "minqing"

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minqing.lib.fields import BlindIndexField, EncryptedField
+from minqing.lib.fields import EncryptedField
 from minqing.org.models import Node
 
 
@@ -104,7 +104,9 @@ class Liaison(models.Model):
         ordering = ["village_id", "kind", "node_id", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "user"], condition=Q(user__isnull=False), name="liaison_one_per_user"
+                fields=["kind", "user"],
+                condition=Q(user__isnull=False),
+                name="liaison_one_per_user",
             ),
             models.UniqueConstraint(
                 fields=["kind", "resident"],
@@ -240,11 +242,27 @@ class MatchRule(models.Model):
         verbose_name_plural = _("matching rules")
         ordering = ["county_id", "kind", "category"]
         constraints = [
-            models.UniqueConstraint(fields=["county", "kind", "category"], name="match_rule_unique"),
+            models.UniqueConstraint(
+                fields=["county", "kind", "category"], name="match_rule_unique"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.get_category_display()}"
+
+
+class RunStatus(models.TextChoices):
+    """Where a run is: a county-wide run waits in the queue for the worker; a village or town
+    run goes straight to running in the request."""
+
+    QUEUED = "queued", _("Waiting for the worker")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+#: A place has at most one run in these states at a time (the constraint below).
+ACTIVE_RUN_STATES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class AssignmentRun(models.Model):
@@ -256,16 +274,33 @@ class AssignmentRun(models.Model):
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    status = models.CharField(
+        _("status"), max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING
+    )
+    #: When it was asked for; a queued run's clock restarts when the worker claims it.
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    #: {"assigned", "kept", "moved", "ended", "manual", "seconds",
-    #:  "shortages": [{"village", "name", "kind", "households", "people"}], "loads": {...}}
+    #: {"assigned", "kept", "moved", "ended", "manual", "unassigned", "seconds",
+    #:  "shortages": [{"village", "name", "kind", "households", "people"}], "error"}
     result = models.JSONField(default=dict)
 
     class Meta:
         verbose_name = _("assignment run")
         verbose_name_plural = _("assignment runs")
         ordering = ["-started_at", "-id"]
+        constraints = [
+            # Two clicks (or two workers) never start two runs of one place.
+            models.UniqueConstraint(
+                fields=["node"],
+                condition=Q(status__in=["queued", "running"]),
+                name="assignment_run_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["node", "-started_at"], name="assignment_run_node")]
 
     def __str__(self) -> str:
         return f"{self.node} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATES

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from minqing.accounts.scope import scope_for
+from minqing.contacts.selectors_manage import household_contacts
 from minqing.households import selectors, services
 from minqing.households.forms import (
     HouseholdForm,
@@ -59,6 +60,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "changes": selectors.household_changes(household),
             "scope": scope,
             "issues": issues_of_household(request.user, household),
+            "contacts": household_contacts(request.user, household),
             "now": timezone.now(),
         },
     )

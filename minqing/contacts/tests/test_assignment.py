@@ -63,7 +63,9 @@ def village(county):
 
 
 def _current(kind=GL):
-    return dict(ContactLink.objects.current().filter(kind=kind).values_list("household_id", "liaison"))
+    return dict(
+        ContactLink.objects.current().filter(kind=kind).values_list("household_id", "liaison")
+    )
 
 
 def test_every_household_gets_one_leader_of_its_own_group_within_capacity(county, cadre, village):

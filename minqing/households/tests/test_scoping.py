@@ -127,10 +127,14 @@ def _request(client, method, name, kwargs):
 
 
 def test_every_route_is_covered(county):
+    from minqing.contacts.tests import test_manage_scoping as contacts_manage
     from minqing.issues.tests import test_scoping as issues
+    from minqing.visits.tests import test_scoping as visits
 
     covered = {name for _, name, _, _ in object_routes(county)} | UNSCOPED
     covered |= issues.ROUTE_NAMES | issues.UNSCOPED
+    covered |= contacts_manage.ROUTE_NAMES
+    covered |= visits.ROUTE_NAMES | visits.UNSCOPED
     missing = all_route_names() - covered
     assert missing == set(), f"add these routes to the scoping test: {sorted(missing)}"
 
