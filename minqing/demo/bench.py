@@ -292,7 +292,8 @@ def growth_rows(user: User) -> list[Row]:
 
 def build_rows(report: BuildReport, reference_s: float) -> list[Row]:
     """The county (households and tree), without the issue data, which has its own row."""
-    seconds = report.seconds - report.issues.seconds
+    network = report.phases.get("network", 0) - report.phases.get("analyze", 0)
+    seconds = report.seconds - report.issues.seconds - network
     rate = report.rows / seconds if seconds else 0
     ref_rate = report.rows / reference_s if reference_s else 0
     return [
@@ -343,7 +344,7 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
     write(f"Built in {report.seconds:.1f} s; measuring the reference insert…")
     reference_s = reference_insert_seconds(report.rows)
     # The issue rows build on this module's helpers, hence the import here.
-    from minqing.demo import bench_issues
+    from minqing.demo import bench_contacts, bench_issues
 
     rows = build_rows(report, reference_s) + bench_issues.issue_build_row(report, reference_s)
     for row in rows:
@@ -359,6 +360,9 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
             "Timing the dispatch board and issue pages…",
             lambda: bench_issues.issue_page_rows(repeat, options.seed),
         ),
+        ("Measuring the assignment…", lambda: bench_contacts.assignment_rows(report)),
+        ("Timing visit submission through the API…", bench_contacts.api_rows),
+        ("Timing my households…", lambda: bench_contacts.my_households_rows(repeat)),
         ("Sweeping deadlines…", bench_issues.sweep_rows),
     ]
     with override_settings(ROOT_URLCONF="minqing.demo.bench_urls", ALLOWED_HOSTS=hosts):

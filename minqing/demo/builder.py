@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from minqing.audit.services import audit_record
 from minqing.demo import people
+from minqing.demo.contacts import NetworkReport, build_network
 from minqing.demo.database import DEMO_ACTION
 from minqing.demo.issues import IssueBuild, IssueReport, create_departments
 from minqing.demo.loader import BIG_TABLES, Loader, max_id
 from minqing.demo.plan import CountyPlan, Size, VillagePlan, plan_county
-from minqing.demo.users import create_demo_users
+from minqing.demo.users import create_demo_users, demo_village
 from minqing.households.models import Household, HouseholdTag, Resident, VillageArchive
 from minqing.lib.crypto import Keyring, keyring
 from minqing.org.models import Node
@@ -86,6 +87,7 @@ class BuildReport:
     phases: dict[str, float] = field(default_factory=dict)
     tag_counts: dict[str, int] = field(default_factory=dict)
     issues: IssueReport = field(default_factory=IssueReport)
+    network: NetworkReport = field(default_factory=NetworkReport)
 
     @property
     def rows(self) -> int:
@@ -249,6 +251,10 @@ def build_county(options: BuildOptions) -> BuildReport:
         if collecting:
             gc.enable()
     report.phases["analyze"] = time.perf_counter() - started
+    _say(options, "  contact network…")
+    county = Node.objects.get(pk=plan.county.id)
+    report.network = build_network(county, demo_grid_id=demo_village(plan).grids[0].node.id)
+    report.phases["network"] = time.perf_counter() - started
     report.seconds = time.perf_counter() - started
     return report
 

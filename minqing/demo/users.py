@@ -34,6 +34,7 @@ DEMO_USERS: dict[str, tuple[str, str | None]] = {
     "town": (Role.TOWN_STAFF, "town"),
     "village": (Role.VILLAGE_CADRE, "village"),
     "grid": (Role.GRID_WORKER, "grid"),
+    "leader": (Role.GROUP_LEADER, "grid"),
     "water": (Role.DEPARTMENT, "department:water"),
     "shop": (Role.CO_BUILDING_UNIT, "department:shop"),
     "auditor": (Role.AUDITOR, None),
@@ -53,7 +54,7 @@ class Login:
     password: str
 
 
-def _demo_village(plan: CountyPlan) -> VillagePlan:
+def demo_village(plan: CountyPlan) -> VillagePlan:
     """A mid-sized rural village, preferably one with 片, so the demo shows a deeper tree."""
     rural = [v for v in plan.villages if v.node.kind == Kind.RURAL] or plan.villages
     with_areas = [v for v in rural if any(g.node.depth > v.node.depth + 1 for g in v.grids)]
@@ -63,7 +64,7 @@ def _demo_village(plan: CountyPlan) -> VillagePlan:
 
 def create_demo_users(plan: CountyPlan) -> list[str]:
     """Create (or re-point) the demo accounts and their roles; passwords stay unusable."""
-    village = _demo_village(plan)
+    village = demo_village(plan)
     town_id = village.node.parent_id
     nodes = {
         "county": plan.county.id,

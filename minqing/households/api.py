@@ -190,6 +190,25 @@ def _household(h: Household, can_see_minors: bool) -> dict[str, Any]:
     }
 
 
+class MeOut(Schema):
+    id: int
+    username: str
+    name: str
+    roles: list[str]
+
+
+@router.get("me/", url_name="me", response={200: MeOut, **error_responses()})
+def me(request: HttpRequest) -> dict[str, Any]:
+    """Who the token or session belongs to: a cheap "am I still logged in?" for clients."""
+    user = request.user
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": str(user),
+        "roles": sorted(scope_for(user).roles),
+    }
+
+
 @router.get(
     "nodes/{int:pk}/", url_name="node", response={200: NodeDetailOut, **error_responses(404)}
 )

@@ -15,7 +15,6 @@ from ninja import Field, Router, Schema, Status
 
 from minqing.api import error_responses
 from minqing.visits import selectors, services
-from minqing.visits.models import Visit
 
 router = Router(tags=["visits"])
 
@@ -38,6 +37,7 @@ class VisitIn(Schema):
     companions: list[int] = Field(default_factory=list, max_length=20)
     situation: str | None = None
     household_version: int | None = None
+    night_plan: int | None = Field(None, description="the night visit this was a stop of")
 
 
 class VisitOut(Schema):
@@ -61,15 +61,16 @@ class MyHouseholdOut(Schema):
     task: str
 
 
-def _out(visit: Visit, *, replay: bool) -> dict:
+def _out(recorded: services.Recorded) -> dict:
+    visit = recorded.visit
     return {
         "id": visit.pk,
         "client_uuid": visit.client_uuid,
         "household": visit.household_id,
         "mode": visit.mode,
         "visited_at": visit.visited_at,
-        "issues": sorted(visit.issues.values_list("pk", flat=True)),
-        "replay": replay,
+        "issues": recorded.issues(),
+        "replay": not recorded.created,
     }
 
 
@@ -91,13 +92,14 @@ def visit_record(request: HttpRequest, data: VisitIn):
         companion_ids=data.companions,
         situation=data.situation,
         household_version=data.household_version,
+        night_plan_id=data.night_plan,
     )
     try:
         recorded = services.visit_record(by=request.user, data=payload, request=request)
     except services.DuplicateVisit as exc:
         return Status(409, {"detail": str(exc)})
     status = 201 if recorded.created else 200
-    return Status(status, _out(recorded.visit, replay=not recorded.created))
+    return Status(status, _out(recorded))
 
 
 @router.get("mine/", url_name="my_households", response={200: list[MyHouseholdOut]})

@@ -27,8 +27,22 @@ from minqing.households.models import ArchiveChange, Household
 from minqing.issues.models import Category, Colour, Source
 from minqing.issues.services import issue_register
 from minqing.issues.services.common import clean_text
-from minqing.visits.models import HOME_MODES, Mode, Visit, VisitTask
+from minqing.org.models import Node
+from minqing.visits.models import HOME_MODES, Mode, NightVisitPlan, Visit, VisitTask
 
+#: What recording a visit reads of the household (and its grid, for the issues' place).
+HOUSEHOLD_FIELDS = (
+    "id",
+    "node__path",
+    "node__level",
+    "node__parent_id",
+    "village_id",
+    "head_name",
+    "phone",
+    "created_at",
+    "version",
+    "family_situation",
+)
 #: A phone's clock may run a little fast; a visit further in the future is refused.
 CLOCK_SKEW = dt.timedelta(minutes=10)
 MAX_PROBLEMS = 5
@@ -64,6 +78,7 @@ class VisitInput:
     companion_ids: list[int] = field(default_factory=list)
     situation: str | None = None  # the family situation as the visitor found it
     household_version: int | None = None
+    night_plan_id: int | None = None  # the night visit (民情夜访) this visit was a stop of
 
     def digest(self) -> str:
         """What makes two submissions "the same record" (order of companions aside)."""
@@ -80,6 +95,8 @@ class VisitInput:
             "companions": sorted(set(self.companion_ids)),
             "situation": (self.situation or "").strip(),
         }
+        if self.night_plan_id is not None:  # absent otherwise: older records keep their hash
+            data["night_plan"] = self.night_plan_id
         return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -88,6 +105,12 @@ class Recorded:
     visit: Visit
     created: bool  # False: a replay of a record already saved
     archive_updated: bool = False
+    issue_ids: list[int] | None = None  # known when created; None: read them from the visit
+
+    def issues(self) -> list[int]:
+        if self.issue_ids is not None:
+            return self.issue_ids
+        return sorted(self.visit.issues.values_list("pk", flat=True))
 
 
 def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
@@ -104,6 +127,7 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
         Household.objects.visible_to(by).select_related("node", "village").get(pk=data.household_id)
     )
     _validate(data, household)
+    night_plan = _night_plan(data.night_plan_id, household)
     categories = _categories(data.problems, household)
     companions = _companions(by, household, data.companion_ids)
     try:
@@ -112,13 +136,14 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
                 client_uuid=data.client_uuid,
                 content_hash=digest,
                 household=household,
-                village=household.village,
+                village_id=household.village_id,
                 node_path=household.node.path,
                 visitor=by,
                 mode=data.mode,
                 visited_at=data.visited_at,
                 notes=data.notes.strip(),
                 materials=data.materials.strip(),
+                night_plan=night_plan,
             )
             if companions:
                 visit.companions.set(companions)
@@ -161,11 +186,13 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
         if existing is None:
             raise
         return Recorded(existing, created=False)
-    return Recorded(visit, created=True, archive_updated=updated)
+    return Recorded(
+        visit, created=True, archive_updated=updated, issue_ids=sorted(i.pk for i in issues)
+    )
 
 
 def _existing(client_uuid: uuid.UUID, digest: str, by: Any) -> Visit | None:
-    visit = Visit.objects.filter(client_uuid=client_uuid).first()
+    visit = Visit.objects.filter(client_uuid=client_uuid).order_by().first()
     if visit is None:
         return None
     if visit.content_hash != digest or visit.visitor_id != by.pk:
@@ -205,6 +232,16 @@ def _validate(data: VisitInput, household: Household) -> None:
         raise ValidationError(errors)
 
 
+def _night_plan(plan_id: int | None, household: Household) -> Any:
+    """The night visit named by the form: the household must be one of its stops."""
+    if plan_id is None:
+        return None
+    plan = NightVisitPlan.objects.filter(pk=plan_id, stops__household=household).first()
+    if plan is None:
+        raise ValidationError({"night": _("This household is not a stop of that night visit.")})
+    return plan
+
+
 def _categories(problems: list[Problem], household: Household) -> list[Category]:
     """Each problem's category: the one chosen, else the commonest among alike issues, else
     "other" — a visitor in a farmyard should not have to know the taxonomy."""
@@ -218,7 +255,9 @@ def _categories(problems: list[Problem], household: Household) -> list[Category]
                 raise ValidationError({f"problems.{i}": _("Unknown category.")})
             chosen.append(active[p.category])
             continue
-        town_id = household.village.parent_id
+        town_id = Node.objects.filter(pk=household.village_id).values_list("parent_id", flat=True)[
+            0
+        ]
         guess = similarity.guess_category(
             p.description, town_id=town_id, village_id=household.village_id
         )

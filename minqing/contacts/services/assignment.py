@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -225,23 +225,36 @@ def _assign_village(
             .values_list("pk", flat=True)
         )
     }
-    rows = list(
-        Household.objects.filter(village=village)
-        .order_by("id")
-        .values_list("id", "node_id", "latitude", "longitude")
-    )
-    tags: dict[int, set[int]] = defaultdict(set)
-    for household_id, tag_id in Household.tags.through.objects.filter(
-        household__village=village
-    ).values_list("household_id", "householdtag_id"):
-        tags[household_id].add(tag_id)
-    links: dict[tuple[int, str], tuple[int, int, bool]] = {}
-    for link_id, household_id, kind, liaison_id, manual in (
-        ContactLink.objects.current()
-        .filter(household__village=village)
-        .values_list("id", "household_id", "kind", "liaison_id", "manual")
-    ):
-        links[(household_id, kind)] = (link_id, liaison_id, manual)
+    # Plain SQL for the three big reads: half a million households go through here, and the
+    # ORM's row converters (Decimal coordinates, booleans) would cost more than the solver.
+    hh = Household._meta.db_table
+    through = Household.tags.through._meta.db_table
+    link_table = ContactLink._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT id, node_id, latitude, longitude FROM {hh} "  # noqa: S608 - fixed names
+            "WHERE village_id = %s ORDER BY id",
+            [village.pk],
+        )
+        rows = cur.fetchall()
+        cur.execute(
+            f"SELECT t.household_id, t.householdtag_id FROM {through} t "  # noqa: S608
+            f"JOIN {hh} h ON h.id = t.household_id WHERE h.village_id = %s",
+            [village.pk],
+        )
+        tags: dict[int, set[int]] = defaultdict(set)
+        for household_id, tag_id in cur.fetchall():
+            tags[household_id].add(tag_id)
+        cur.execute(
+            f"SELECT l.id, l.household_id, l.kind, l.liaison_id, l.manual "  # noqa: S608
+            f"FROM {link_table} l JOIN {hh} h ON h.id = l.household_id "
+            "WHERE h.village_id = %s AND l.ended_at IS NULL",
+            [village.pk],
+        )
+        links: dict[tuple[int, str], tuple[int, int, bool]] = {
+            (household_id, kind): (link_id, liaison_id, bool(manual))
+            for link_id, household_id, kind, liaison_id, manual in cur.fetchall()
+        }
     liaisons = list(
         Liaison.objects.filter(village=village, active=True, kind__in=list(rules))
         .order_by("id")
@@ -251,7 +264,7 @@ def _assign_village(
     shortages: list[dict[str, Any]] = []
     now = timezone.now()
     to_end: list[int] = []
-    to_add: list[ContactLink] = []
+    to_add: list[tuple[int, int, str]] = []
     for kind, rule in rules.items():
         people = [row for row in liaisons if row[1] == kind]
         index = {row[0]: i for i, row in enumerate(people)}
@@ -304,15 +317,7 @@ def _assign_village(
                 counts["moved" if new_liaison else "ended"] += 1
             if new_liaison is not None:
                 counts["assigned"] += 1
-                to_add.append(
-                    ContactLink(
-                        household_id=household_id,
-                        liaison_id=new_liaison,
-                        kind=kind,
-                        started_at=now,
-                        created_by=by,
-                    )
-                )
+                to_add.append((household_id, new_liaison, kind))
         if solution.unassigned:
             counts["unassigned"] += solution.unassigned
             if rule.required:
@@ -327,8 +332,32 @@ def _assign_village(
                 )
     for start in range(0, len(to_end), 500):
         ContactLink.objects.filter(pk__in=to_end[start : start + 500]).update(ended_at=now)
-    ContactLink.objects.bulk_create(to_add, batch_size=1000)
+    _insert_links(to_add, now=now, by=by)
     return counts, shortages
+
+
+def _insert_links(rows: list[tuple[int, int, str]], *, now: Any, by: Any) -> None:
+    """Write new links as plain rows: a county's first run writes a million of them, and model
+    instances would cost more than the solver (COPY on PostgreSQL, executemany on SQLite)."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(ContactLink._meta.db_table)
+    columns = ("household_id", "liaison_id", "kind", "manual", "started_at", "created_by_id")
+    by_id = getattr(by, "pk", None)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN"  # noqa: S608 - fixed names
+            ) as copy:
+                for household_id, liaison_id, kind in rows:
+                    copy.write_row((household_id, liaison_id, kind, False, now, by_id))
+            return
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        cur.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            [(h, liaison, kind, False, stamp, by_id) for h, liaison, kind in rows],
+        )
 
 
 def _floats(values: Any) -> np.ndarray:

@@ -1,0 +1,276 @@
+"""Benchmark rows of the contact network and the visit diary (issue 4).
+
+- The full assignment the demo build ran (the engine over every village, writing every link),
+  and a second run with nothing changed; the load spread and the walking distance of its result
+  beside a naive round-robin of the same households to the same people, computed in this run.
+- Visit submission through the API on a real server (gunicorn, as deployed) beside a trivial
+  authenticated API endpoint of the same server, both under the same concurrent load.
+- "My households" for the demo group leader, beside the trivial logged-in page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from minqing.accounts.models import User
+from minqing.accounts.services import api_token_issue
+from minqing.contacts import engine
+from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
+from minqing.contacts.services import assign
+from minqing.demo.bench import Row, measure
+from minqing.demo.builder import BuildReport
+from minqing.households.models import Household
+from minqing.org.models import Level, Node
+from minqing.visits import selectors as visit_selectors
+
+ASSIGN_TARGET_S = 30.0
+MY_HOUSEHOLDS_TARGET_MS = 100.0
+API_SHARE_TARGET = 0.5
+API_CLIENTS = 8
+API_REQUESTS = 400
+
+
+def assignment_rows(report: BuildReport) -> list[Row]:
+    run = report.network.run
+    if run is None:
+        return []
+    result = run.result
+    households = Household.objects.count()
+    people = dict(
+        Liaison.objects.filter(active=True).values_list("kind").annotate(n=Count("id")).order_by()
+    )
+    engine_q, naive_q = quality()
+    rows = [
+        Row(
+            f"Full assignment: {households:,} households, "
+            f"{people.get(LiaisonKind.GROUP_LEADER, 0):,} group leaders, "
+            f"{people.get(LiaisonKind.PARTY_MEMBER, 0):,} party members "
+            f"({result.get('assigned', 0):,} links written, {len(result.get('shortages', []))} "
+            "villages short)",
+            f"{result.get('seconds', 0):.1f} s · load spread (max/min per village) "
+            f"{engine_q.describe_spread()} · distance {engine_q.km:,.0f} km",
+            f"round-robin of the same households to the same people: load spread "
+            f"{naive_q.describe_spread()} · distance {naive_q.km:,.0f} km",
+            f"≤ {ASSIGN_TARGET_S:.0f} s",
+            result.get("seconds", 1e9) <= ASSIGN_TARGET_S,
+        )
+    ]
+    county = Node.objects.filter(level=Level.COUNTY).first()
+    again = assign(node=county, by=None)
+    moved = again.result.get("moved", 0) + again.result.get("assigned", 0)
+    rows.append(
+        Row(
+            "Assignment again, nothing changed (stability)",
+            f"{again.result.get('seconds', 0):.1f} s · {moved} households moved",
+            "",
+            "0 moved",
+            moved == 0,
+        )
+    )
+    return rows
+
+
+class _Quality:
+    def __init__(self) -> None:
+        self.spreads: list[float] = []
+        self.metres = 0.0
+
+    def add(self, q: engine.Quality) -> None:
+        if len(q.loads) > 1:
+            self.spreads.append(q.spread)
+        self.metres += q.metres
+
+    @property
+    def km(self) -> float:
+        return self.metres / 1000
+
+    def describe_spread(self) -> str:
+        finite = [s for s in self.spreads if np.isfinite(s)]
+        if not finite:
+            return "—"
+        return f"median {statistics.median(finite):.2f}, worst {max(finite):.2f}"
+
+
+def quality() -> tuple[_Quality, _Quality]:
+    """The current links per village and kind, and a round-robin of the same households to the
+    same people, as loads and household–person distances."""
+    grid_order: dict[int, int] = {}
+    for village_id in Node.objects.filter(level=Level.VILLAGE).values_list("pk", flat=True):
+        grid_order[village_id] = 0
+    paths = Node.objects.filter(level__in=[Level.AREA, Level.GRID]).order_by("path")
+    order = {pk: i for i, pk in enumerate(paths.values_list("pk", flat=True))}
+    homes = {
+        pk: (node, lat, lon)
+        for pk, node, lat, lon in Household.objects.values_list(
+            "pk", "node_id", "latitude", "longitude"
+        ).iterator(chunk_size=50_000)
+    }
+    people = {
+        pk: (node, lat, lon)
+        for pk, node, lat, lon in Liaison.objects.values_list(
+            "pk", "node_id", "latitude", "longitude"
+        )
+    }
+    groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    for household, liaison, kind, village in (
+        ContactLink.objects.current()
+        .values_list("household_id", "liaison_id", "kind", "liaison__village_id")
+        .iterator(chunk_size=50_000)
+    ):
+        groups[(village, kind)].append((household, liaison))
+    solved, naive = _Quality(), _Quality()
+
+    def f(v: object) -> float:
+        return float(v) if v is not None else np.nan
+
+    for links in groups.values():
+        liaisons = sorted({liaison for _h, liaison in links})
+        index = {pk: i for i, pk in enumerate(liaisons)}
+        hh = [homes[h] for h, _l in links]
+        ll = [people[pk] for pk in liaisons]
+        problem = engine.Problem(
+            h_ids=np.array([h for h, _l in links]),
+            h_grid=np.array([order.get(n, 0) for n, _a, _b in hh]),
+            h_lat=np.array([f(a) for _n, a, _b in hh]),
+            h_lon=np.array([f(b) for _n, _a, b in hh]),
+            h_current=np.full(len(links), -1),
+            h_match=np.zeros(len(links), dtype=np.int64),
+            l_ids=np.array(liaisons),
+            l_grid=np.array([order.get(n, 0) for n, _a, _b in ll]),
+            l_lat=np.array([f(a) for _n, a, _b in ll]),
+            l_lon=np.array([f(b) for _n, _a, b in ll]),
+            l_category=np.full(len(liaisons), -1),
+            l_min=np.zeros(len(liaisons), dtype=np.int64),
+            l_max=np.full(len(liaisons), len(links)),
+        )
+        chosen = engine.Solution(np.array([index[pk] for _h, pk in links]), 0)
+        solved.add(engine.quality(problem, chosen))
+        naive.add(engine.quality(problem, engine.round_robin(problem)))
+    return solved, naive
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def _hammer(url: str, make: list, clients: int) -> tuple[float, dict[int, int]]:
+    """Send the requests ``make`` builds from ``clients`` threads; requests/s and statuses."""
+    statuses: dict[int, int] = defaultdict(int)
+
+    def one(request: urllib.request.Request) -> int:
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310
+                answer.read()
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    tick = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for status in pool.map(one, make):
+            statuses[status] += 1
+    return len(make) / (time.perf_counter() - tick), dict(statuses)
+
+
+def api_rows() -> list[Row]:
+    """Visits posted to a real server beside a trivial authenticated endpoint of it."""
+    from minqing.lib.testing_live import live_server
+
+    leader = User.objects.get(username="leader")
+    households = [r.id for r in visit_selectors.my_households(leader)]
+    if not households:
+        return []
+    token = api_token_issue(user=leader, name="bench")[1]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    env = _server_env()
+    connection.close()  # the server's writers must not wait for this process's connection
+    with live_server(env, workers=2, threads=4) as live:
+        pings = [
+            urllib.request.Request(live.url + "/api/v1/me/", headers=headers)  # noqa: S310
+            for _ in range(API_REQUESTS)
+        ]
+        now = timezone.now()
+        visits = [
+            urllib.request.Request(  # noqa: S310
+                live.url + "/api/v1/visits/",
+                data=json.dumps(
+                    {
+                        "client_uuid": str(uuid.uuid4()),
+                        "household": households[i % len(households)],
+                        "mode": "home" if i % 3 else "phone",
+                        "visited_at": (now - dt.timedelta(minutes=i)).isoformat(),
+                        "notes": f"基准测试走访 {i}：了解家庭近况，宣传医保政策",
+                        "materials": "医保政策明白纸",
+                    }
+                ).encode(),
+                headers=headers,
+                method="POST",
+            )
+            for i in range(API_REQUESTS)
+        ]
+        _hammer(live.url, pings[:20], API_CLIENTS)  # warm-up
+        ping_rate, ping_status = _hammer(live.url, pings, API_CLIENTS)
+        visit_rate, visit_status = _hammer(live.url, visits, API_CLIENTS)
+    share = visit_rate / ping_rate if ping_rate else 0
+    return [
+        Row(
+            f"Visit submission through the API ({API_REQUESTS} new visits, {API_CLIENTS} "
+            "clients, gunicorn 2 workers × 4 threads)",
+            f"{visit_rate:,.0f} requests/s ({share:.0%} of the reference) · HTTP "
+            + ", ".join(f"{k}×{v}" for k, v in sorted(visit_status.items())),
+            f"GET /api/v1/me/ (trivial, authenticated) on the same server: {ping_rate:,.0f} "
+            "requests/s · HTTP " + ", ".join(f"{k}×{v}" for k, v in sorted(ping_status.items())),
+            f"≥ {API_SHARE_TARGET:.0%} of the reference",
+            share >= API_SHARE_TARGET and set(visit_status) == {201},
+        )
+    ]
+
+
+def _server_env() -> dict[str, str]:
+    """The server must use this process's database and key ring (the bench may have pointed
+    them at a temporary data dir)."""
+    from minqing.lib.testing_live import server_env
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = server_env(settings.DATA_DIR, url)
+    env["MINQING_KEYRING"] = str(settings.MINQING_KEYRING)
+    return env
+
+
+def my_households_rows(repeat: int) -> list[Row]:
+    leader = User.objects.get(username="leader")
+    client = Client(raise_request_exception=False)
+    client.force_login(leader)
+    ref = measure(client, [reverse("bench-ping")] * repeat)
+    timing = measure(client, [reverse("visits:mine")] * repeat)
+    mine = visit_selectors.my_households(leader)
+    visited = sum(1 for r in mine if r.last_visit)
+    return [
+        Row(
+            f"My households · group leader ({len(mine)} households, {visited} visited)",
+            timing.text(),
+            f"trivial logged-in page: {ref.text()}",
+            f"p95 ≤ {MY_HOUSEHOLDS_TARGET_MS:.0f} ms",
+            timing.p95 <= MY_HOUSEHOLDS_TARGET_MS and not timing.status_note,
+        )
+    ]
