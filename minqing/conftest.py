@@ -29,6 +29,13 @@ def _keyring(tmp_path, settings):
     """Each test gets its own key ring outside the database."""
     settings.MINQING_KEYRING = tmp_path / "keyring.json"
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+    # A cache of its own (rate-limit counters must not leak from one test into the next).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
 
 
 @pytest.fixture(autouse=True)

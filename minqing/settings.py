@@ -197,10 +197,26 @@ MINQING_PERIODIC_JOBS = {
         "path": "minqing.issues.jobs.sweep_deadlines",
         "every": MINQING_SWEEP_SECONDS,
     },
+    "visits.night_sessions": {
+        "path": "minqing.visits.jobs.night_sessions",
+        "every": 3600,
+    },
     # County-wide assignment runs queued from the runs page (minqing.contacts.jobs).
     "contacts.run_queued": {"path": "minqing.contacts.jobs.run_queued", "every": 15},
 }
 MINQING_REDIS_URL = os.environ.get("MINQING_REDIS_URL", "")
+# Rate limits count in the cache, so every app process must share it: Redis when there is one,
+# else files in the data dir (shared by the processes of one machine).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": MINQING_REDIS_URL}
+        if MINQING_REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    )
+}
 MINQING_WORKER_QUEUE = "minqing"
 # Where notifications go besides the in-app list (minqing.notifications.channels).
 MINQING_NOTIFY_CHANNELS = ["minqing.notifications.channels.LogChannel"]

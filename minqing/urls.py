@@ -17,6 +17,7 @@ urlpatterns = [
     path("calendar/", include("minqing.workdays.urls")),
     path("contacts/", include("minqing.contacts.urls")),
     path("visits/", include("minqing.visits.urls")),
+    path("r/", include("minqing.public.urls")),
     path("api/v1/", api.urls()),
     path("", include("minqing.org.urls")),
 ]

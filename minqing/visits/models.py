@@ -182,8 +182,12 @@ MUST_REPORT = frozenset({EventKind.FAMILY_CHANGE, EventKind.MOVING})
 
 
 class LifeEvent(models.Model):
-    """户情事件 — something that happened to a household, recorded by whoever heard of it."""
+    """户情事件 — something that happened to a household, recorded by whoever heard of it.
 
+    ``client_uuid`` is made when the form is shown, so a form sent twice records one event.
+    """
+
+    client_uuid = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     household = models.ForeignKey(
         "households.Household", on_delete=models.CASCADE, related_name="life_events"
     )
@@ -204,6 +208,38 @@ class LifeEvent(models.Model):
         return f"{self.get_kind_display()} {self.occurred_on}"
 
 
+class VisitCampaign(models.Model):
+    """节日走访 — a holiday campaign: every household of a village carrying one of the chosen
+    tags (独居老人, 困难户 …) must be visited by ``due_on``. The same title and date in the same
+    village is the same campaign: starting it again adds no second task for a household."""
+
+    village = models.ForeignKey(
+        Node, on_delete=models.PROTECT, related_name="visit_campaigns", verbose_name=_("village")
+    )
+    title = models.CharField(_("title"), max_length=100)
+    tags = models.ManyToManyField(
+        "households.HouseholdTag", related_name="+", verbose_name=_("households tagged")
+    )
+    due_on = models.DateField(_("visit by"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("holiday campaign")
+        verbose_name_plural = _("holiday campaigns")
+        ordering = ["-due_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["village", "title", "due_on"], name="visit_campaign_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class VisitTask(models.Model):
     """必到任务 — a visit that must happen by ``due_on`` (after an event, or a campaign)."""
 
@@ -213,6 +249,9 @@ class VisitTask(models.Model):
     node_path = models.CharField(max_length=255, editable=False)
     event = models.ForeignKey(
         LifeEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    campaign = models.ForeignKey(
+        VisitCampaign, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
     )
     reason = models.CharField(_("reason"), max_length=100)
     due_on = models.DateField(_("due"))
@@ -230,14 +269,33 @@ class VisitTask(models.Model):
                 name="task_open_household",
             ),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(event__isnull=False), name="task_one_per_event"
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "household"],
+                condition=Q(campaign__isnull=False),
+                name="task_one_per_campaign",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason} ≤ {self.due_on}"
 
 
+#: ``NightVisitPlan.recurrence`` of the monthly neighbourhood service day (邻里服务日).
+MONTHLY_FIRST_MONDAY = "monthly-first-monday"
+
+
 class NightVisitPlan(models.Model):
     """民情夜访 — an evening session of a 1+2+N team (one town leader, two duty cadres, village
-    cadres) to chosen households, in a visiting order along a short route."""
+    cadres) to chosen households, in a visiting order along a short route.
+
+    ``leader`` is the 1, ``duty`` the 2 and ``team`` the N. A recurring plan is the first
+    session of its ``series`` (it points at itself); the sessions the job makes point at it,
+    and a series never has two sessions on one day (the constraint below).
+    """
 
     town = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="+")
     village = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="night_plans")
@@ -254,8 +312,22 @@ class NightVisitPlan(models.Model):
     team = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="night_plans", verbose_name=_("team")
     )
+    duty = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="night_duties",
+        verbose_name=_("duty cadres"),
+    )
     #: "monthly-first-monday" for the neighbourhood service day, else "".
     recurrence = models.CharField(max_length=32, blank=True)
+    series = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    target_tags = models.ManyToManyField(
+        "households.HouseholdTag", blank=True, related_name="+", verbose_name=_("households tagged")
+    )
+    with_open_issues = models.BooleanField(_("households with open problems"), default=True)
+    max_stops = models.PositiveSmallIntegerField(_("at most households"), default=8)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -265,6 +337,11 @@ class NightVisitPlan(models.Model):
         verbose_name = _("night visit")
         verbose_name_plural = _("night visits")
         ordering = ["-on", "-starts", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["series", "on"], name="night_series_one_per_day"),
+            models.CheckConstraint(condition=Q(ends__gt=models.F("starts")), name="night_slot"),
+        ]
+        indexes = [models.Index(fields=["village", "-on"], name="night_village_on")]
 
     def __str__(self) -> str:
         return self.title

@@ -113,6 +113,16 @@ def _quotas(path: str) -> dict[str, list]:
     return cadence.quotas_for(county) if county else {}
 
 
+def visible_household(user: Any, household_id: int) -> list[MyHousehold]:
+    """One household the user may see, as a row of the visit form ([] when out of scope)."""
+    from minqing.households.models import Household
+
+    return [
+        MyHousehold(h.pk, h.number, h.head_name, h.address, h.node.name, h.version)
+        for h in Household.objects.visible_to(user).select_related("node").filter(pk=household_id)
+    ]
+
+
 def household_visits(household_id: int, limit: int = 20) -> list[Visit]:
     return list(
         Visit.objects.filter(household_id=household_id)

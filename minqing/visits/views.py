@@ -40,6 +40,10 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, Any]) -> dict:
     households = selectors.my_households(request.user)
+    wanted = str(values.get("household") or "")
+    if wanted.isdigit() and all(str(h.id) != wanted for h in households):
+        # A household named by a link (a night-visit stop) that is not in my care.
+        households = [*selectors.visible_household(request.user, int(wanted)), *households]
     return {
         "households": households,
         "values": values,
@@ -89,10 +93,13 @@ def visit_new(request: HttpRequest) -> HttpResponse:
             )
         return redirect("visits:mine")
     household = request.GET.get("household", "")
+    night = request.GET.get("night", "")
+    night = night if night.isdigit() else ""
     values = {
         "client_uuid": str(uuid.uuid4()),
         "household": household,
-        "mode": Mode.HOME,
+        "night": night,
+        "mode": Mode.NIGHT if night else Mode.HOME,
         "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     }
     return render(request, "visits/form.html", _form_context(request, values, {}))
@@ -102,7 +109,7 @@ def _values(post: Any) -> dict[str, Any]:
     """What the user typed, kept as typed so an error never loses it."""
     values = {
         k: post.get(k, "").strip()
-        for k in ("client_uuid", "household", "mode", "visited_at", "notes", "materials")
+        for k in ("client_uuid", "household", "mode", "visited_at", "notes", "materials", "night")
     }
     values["situation"] = post.get("situation")
     values["household_version"] = post.get("household_version", "")
@@ -158,6 +165,7 @@ def _input(values: dict[str, Any]) -> services.VisitInput:
         problems=problems,
         situation=values.get("situation"),
         household_version=int(version) if version.isdigit() else None,
+        night_plan_id=int(values["night"]) if values.get("night", "").isdigit() else None,
     )
 
 
@@ -196,7 +204,8 @@ self.addEventListener("fetch", (event) => {
   const req = event.request;
   const url = new URL(req.url);
   if (req.method !== "GET" || url.origin !== self.location.origin) return;
-  const page = url.pathname.startsWith("/visits/") && !url.pathname.startsWith("/visits/token");
+  // Only the pages a visitor needs in a farmyard: "my households" and the visit form.
+  const page = url.pathname === "/visits/" || url.pathname === "/visits/new/";
   const asset = ASSETS.includes(url.pathname);
   if (!page && !asset) return;
   event.respondWith(

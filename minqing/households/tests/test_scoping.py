@@ -36,6 +36,9 @@ UNSCOPED = {
     "notifications:mark_read",
     "notifications:open",
     "workdays:calendar",  # county-wide, no object: tested in workdays/tests/test_views
+    # public, scoped by a signed token (tested in public/tests/test_submission)
+    "public:submit",
+    "public:thanks",
 }
 
 
@@ -98,6 +101,11 @@ def object_routes(c) -> list[tuple[str, str, dict, dict]]:
         ("get", "ledger:report", {"pk": imp.pk}),
         ("post", "ledger:report", {"pk": imp.pk}),
         ("get", "ledger:errors", {"pk": imp.pk}),
+        ("get", "contacts:ledger", {"node_pk": v.pk}),
+        ("get", "contacts:ledger_xlsx", {"node_pk": v.pk}),
+        ("post", "contacts:ledger_xlsx", {"node_pk": v.pk}),
+        ("get", "contacts:coverage", {"node_pk": v.pk}),
+        ("get", "contacts:cards", {"node_pk": v.pk}),
     ]
     out = []
     for method, name, kwargs in routes:
@@ -129,12 +137,13 @@ def _request(client, method, name, kwargs):
 def test_every_route_is_covered(county):
     from minqing.contacts.tests import test_manage_scoping as contacts_manage
     from minqing.issues.tests import test_scoping as issues
+    from minqing.visits.tests import test_compliance_pages as visits_cadence
     from minqing.visits.tests import test_scoping as visits
 
     covered = {name for _, name, _, _ in object_routes(county)} | UNSCOPED
     covered |= issues.ROUTE_NAMES | issues.UNSCOPED
     covered |= contacts_manage.ROUTE_NAMES
-    covered |= visits.ROUTE_NAMES | visits.UNSCOPED
+    covered |= visits.ROUTE_NAMES | visits.UNSCOPED | visits_cadence.ROUTE_NAMES
     missing = all_route_names() - covered
     assert missing == set(), f"add these routes to the scoping test: {sorted(missing)}"
 

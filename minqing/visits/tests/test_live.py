@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,8 @@ grid = node_create(name="一组", level=Level.GRID, parent=village)
 cadre = User.objects.create_user(username="cadre", full_name="村干部")
 role_assign(user=cadre, role=Role.VILLAGE_CADRE, node=village)
 leader = User.objects.create_user(username="leader", password="PASSWORD", full_name="组长")
+townie = User.objects.create_user(username="townie", password="PASSWORD", full_name="镇干部")
+role_assign(user=townie, role=Role.TOWN_STAFF, node=town)
 role_assign(user=leader, role=Role.GROUP_LEADER, node=grid)
 households = [
     household_create(by=cadre, node=grid, data={"number": f"A{n:03d}", "head_name": name})
@@ -194,3 +197,80 @@ def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server):
             assert (status, answer["replay"]) == (200, True)
         assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
         browser.close()
+
+
+@pytest.mark.slow
+def test_a_group_leader_logs_a_visit_with_a_green_and_a_yellow_issue_in_six_taps(server):
+    """Issue 4, "Done when" 1: on a 360-px phone, from the page after logging in."""
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    if executable is None:
+        if os.environ.get("MINQING_REQUIRE_BROWSER"):
+            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    taps = 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(
+            viewport={"width": 360, "height": 740},
+            is_mobile=True,
+            has_touch=True,
+            extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+        )
+        page = context.new_page()
+        page.goto(server.url + "/accounts/login/")
+        page.fill("input[name=username]", "leader")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form:has(input[name=username]) button[type=submit]")
+        page.wait_for_url("**/visits/")  # the group leader lands on "my households"
+
+        def tap(selector: str) -> None:
+            nonlocal taps
+            page.tap(selector)
+            taps += 1
+
+        tap("ul.households li:first-child a")
+        page.wait_for_selector("#visit-form")
+        page.fill("#notes", "老两口身体还行，儿子在外打工")
+        tap("details.problem:nth-of-type(1) summary")
+        tap("details.problem:nth-of-type(1) .colour-green")
+        page.fill("#p1_description", "院子里的灯泡坏了")
+        page.fill("#p1_resolution", "当场帮忙换了灯泡")
+        tap("details.problem:nth-of-type(2) summary")
+        tap("details.problem:nth-of-type(2) .colour-yellow")
+        page.fill("#p2_description", "村东头灌溉渠堵塞，麦田浇不上水")
+        tap("#visit-form button[type=submit]")
+        _until(page, "() => document.getElementById('outbox').hidden")
+        if os.environ.get("MINQING_SHOTS"):  # a folder to look at the page afterwards
+            page.screenshot(path=str(Path(os.environ["MINQING_SHOTS"]) / "visit-6-taps.png"))
+        assert taps <= 6
+
+        state = shell_json(server.env, ISSUES)
+        assert state["visits"] == 1
+        assert sorted(state["issues"]) == [["green", "closed"], ["yellow", "registered"]]
+
+        # The yellow issue waits on the town's dispatch board.
+        town = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        town.goto(server.url + "/accounts/login/")
+        town.fill("input[name=username]", "townie")
+        town.fill("input[name=password]", PASSWORD)
+        town.click("form:has(input[name=username]) button[type=submit]")
+        town.goto(server.url + "/issues/board/")
+        board = town.inner_text("main")
+        assert "灌溉渠堵塞" in board and "灯泡" not in board
+        browser.close()
+
+
+ISSUES = """
+import json
+from minqing.issues.models import Issue
+from minqing.visits.models import Visit
+print(json.dumps({
+    "visits": Visit.objects.count(),
+    "issues": [[i.colour, i.status] for i in Issue.objects.order_by("colour")],
+}))
+"""

@@ -12,7 +12,16 @@ from minqing.visits.models import Visit
 #: Routes about one object, checked for 404 out of scope in this module.
 ROUTE_NAMES: set[str] = set()
 #: Routes without an object in the URL: the user's own lists and forms, the offline helpers.
-UNSCOPED = {"visits:mine", "visits:new", "visits:token", "visits:service_worker"}
+UNSCOPED = {
+    "visits:mine",
+    "visits:new",
+    "visits:token",
+    "visits:service_worker",
+    # the API: the household a visit names is checked by the service (tests/test_visits)
+    "api:visit_record",
+    "api:my_households",
+    "api:me",
+}
 
 
 def test_an_outsider_can_record_no_visit_and_sees_no_household(client, county, outsider):

@@ -92,12 +92,14 @@
       problems: problems,
       situation: situation || null,
       household_version: option && option.dataset.version ? parseInt(option.dataset.version, 10) : null,
+      night_plan: f.night && f.night.value ? parseInt(f.night.value, 10) : null,
     };
   }
 
   function reset() {
     form.reset();
     form.elements.client_uuid.value = uuid4();
+    if (form.elements.night) form.elements.night.value = ""; // the next visit is no stop of it
     var now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000);
     form.elements.visited_at.value = now.toISOString().slice(0, 16);
     form.querySelectorAll("details.problem").forEach(function (d) { d.open = false; });
@@ -161,6 +163,7 @@
         saved.textContent = texts.msgSaved || "";
         saved.hidden = false;
         reset();
+        window.scrollTo(0, 0);
         return send().then(all).then(function (left) {
           if (!left.some(function (i) { return i.client_uuid === item.client_uuid; })) {
             saved.textContent = texts.msgSent || "";

@@ -1,0 +1,150 @@
+"""Editing a county's visit quotas (走访频次): the command centre sets them, all rows at once.
+
+The page sends every row; either all of them are saved or none. An edit based on rules that
+someone else changed since the page was opened is stale (SECURITY.md 18), never an overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import Role
+from minqing.audit.services import audit_record
+from minqing.contacts.models import LiaisonKind
+from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.org.models import Node
+from minqing.visits.models import Period, QuotaRule
+
+#: Who sets a county's quotas.
+QUOTA_ROLES = frozenset({Role.COMMAND_CENTRE})
+#: More contacts than days with one household makes no sense.
+MAX_PER_HOUSEHOLD = {Period.WEEK: 7, Period.MONTH: 31}
+#: "Different households" rules: at most this many in a period.
+MAX_HOUSEHOLDS = 1000
+FIELDS = ("kind", "period", "count", "per_household", "home_only", "active")
+
+
+def can_edit(user: Any, county: Node) -> bool:
+    from minqing.accounts.scope import scope_for
+
+    return scope_for(user).covers_path(county.path, roles=QUOTA_ROLES)
+
+
+def _state(rule: QuotaRule) -> dict[str, Any]:
+    return {name: getattr(rule, name) for name in FIELDS}
+
+
+def _stamp(rules: Iterable[QuotaRule]) -> str:
+    state = sorted((_state(r) | {"id": r.pk} for r in rules), key=lambda s: s["id"])
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def quotas_stamp(county: Node) -> str:
+    """A digest of the county's rules as they are now."""
+    return _stamp(QuotaRule.objects.filter(county=county))
+
+
+def check_row(row: dict[str, Any]) -> dict[str, str]:
+    """Field → message for one rule's values (empty when they are fine)."""
+    errors: dict[str, str] = {}
+    if row.get("kind") not in LiaisonKind.values:
+        errors["kind"] = _("Choose who the rule is for.")
+    if row.get("period") not in Period.values:
+        errors["period"] = _("Choose a week or a month.")
+    count = row.get("count")
+    if not isinstance(count, int) or count < 1:
+        errors["count"] = _("At least 1.")
+    elif row.get("per_household", True):
+        weekly = row.get("period") == Period.WEEK
+        limit = MAX_PER_HOUSEHOLD[Period.WEEK if weekly else Period.MONTH]
+        if count > limit:
+            message = (
+                _("At most %(n)d contacts with one household a week.")
+                if weekly
+                else _("At most %(n)d contacts with one household a month.")
+            )
+            errors["count"] = message % {"n": limit}
+    elif count > MAX_HOUSEHOLDS:
+        errors["count"] = _("At most %(n)d households.") % {"n": MAX_HOUSEHOLDS}
+    return errors
+
+
+def _sameness(row: dict[str, Any]) -> tuple:
+    return (
+        row.get("kind"),
+        row.get("period"),
+        bool(row.get("per_household")),
+        bool(row.get("home_only")),
+    )
+
+
+def quotas_save(
+    *,
+    by: Any,
+    county: Node,
+    rows: dict[str, dict[str, Any]],
+    base_stamp: str | None = None,
+    request: Any = None,
+) -> list[list[Any]]:
+    """Save the county's quota rules in one go, or nothing at all.
+
+    ``rows``: row key → {id (None for a new rule), kind, period, count, per_household,
+    home_only, active, delete}. ``ValidationError`` messages are keyed "<row key>.<field>".
+    Returns the changes written (also the audit row's detail).
+    """
+    if not can_edit(by, county):
+        raise PermissionDenied(_("Only the county command centre sets the visit quotas."))
+    errors: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    kept = {key: row for key, row in rows.items() if not row.get("delete")}
+    for key, row in kept.items():
+        errors.update({f"{key}.{name}": msg for name, msg in check_row(row).items()})
+        same = _sameness(row)
+        if same in seen and f"{key}.kind" not in errors:
+            errors[f"{key}.kind"] = _(
+                "Another rule already says this for %(kind)s per %(period)s; change that one."
+            ) % {"kind": LiaisonKind(row["kind"]).label, "period": Period(row["period"]).label}
+        seen.setdefault(same, key)
+    if not kept:
+        errors["__all__"] = _("Keep at least one rule; switch rules off instead of deleting all.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = {r.pk: r for r in QuotaRule.objects.select_for_update().filter(county=county)}
+        if base_stamp and _stamp(current.values()) != base_stamp:
+            raise StaleEdit
+        changes: list[list[Any]] = []
+        for row in rows.values():
+            rule = current.get(row["id"]) if row.get("id") else None
+            if row.get("id") and rule is None:
+                raise StaleEdit  # deleted by someone else meanwhile
+            values = {name: row[name] for name in FIELDS}
+            if rule is None:
+                if not row.get("delete"):
+                    rule = QuotaRule.objects.create(county=county, **values)
+                    changes.append(["create", rule.pk, values])
+            elif row.get("delete"):
+                changes.append(["delete", rule.pk, _state(rule)])
+                rule.delete()
+            elif _state(rule) != values:
+                old = _state(rule)
+                for name, value in values.items():
+                    setattr(rule, name, value)
+                rule.save(update_fields=list(FIELDS))
+                changes.append(["update", rule.pk, old, values])
+        if changes:
+            audit_record(
+                action="visits.quotas_save",
+                user=by,
+                request=request,
+                obj=county,
+                detail={"changes": changes},
+            )
+    return changes
