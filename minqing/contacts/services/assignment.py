@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import queue
+import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -90,12 +92,13 @@ def assign(
     if node.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWN):
         villages = Node.objects.filter(pk=village_of(node).pk)
     try:
-        for village in villages.only("id", "name", "path"):
-            with transaction.atomic():
-                counts, short = _assign_village(village, rules, eligible, matching, by=by)
-            for key, value in counts.items():
-                totals[key] += value
-            shortages.extend(short)
+        with _LinkWriter(by=by, threaded=not connection.in_atomic_block) as writer:
+            for village in villages.only("id", "name", "path"):
+                counts, short, changes = _plan_village(village, rules, eligible, matching)
+                writer.put(village, changes)
+                for key, value in counts.items():
+                    totals[key] += value
+                shortages.extend(short)
     except Exception as exc:
         _run_failed(run, exc, {**totals, "shortages": shortages})
         raise
@@ -206,27 +209,96 @@ def run_claim(run_id: int) -> AssignmentRun | None:
     return AssignmentRun.objects.select_related("node", "by").get(pk=run_id)
 
 
-def _assign_village(
+class _LinkWriter:
+    """Writes each village's changes in a transaction of its own — in a thread with its own
+    database connection while the next village is read and solved, when the run is not inside
+    someone else's transaction (a county's first run writes a million links: writing them
+    beside the solver instead of after it saves most of their time). SQLite's WAL lets the
+    reader go on while the writer writes; the database drivers release the GIL while they work.
+    """
+
+    def __init__(self, *, by: Any, threaded: bool) -> None:
+        self.by = by
+        self.threaded = threaded
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _LinkWriter:
+        if self.threaded:
+            self.thread = threading.Thread(target=self._work, name="assign-writer", daemon=True)
+            self.thread.start()
+        return self
+
+    def put(self, village: Node, changes: tuple[list[int], list[tuple[int, int, str]]]) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.thread is None:
+            _apply(village, changes, by=self.by)
+        else:
+            self.queue.put((village, changes))
+
+    def _work(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    return
+                if self.error is None:
+                    try:
+                        _apply(*item, by=self.by)
+                    except BaseException as exc:  # handed to the caller at its next put/exit
+                        self.error = exc
+        finally:
+            connection.close()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None and exc_info[0] is None:
+            raise self.error
+
+
+def _apply(
+    village: Node, changes: tuple[list[int], list[tuple[int, int, str]]], *, by: Any
+) -> None:
+    to_end, to_add = changes
+    if not to_end and not to_add:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the village: two runs writing the same village wait for each other
+        # (PostgreSQL; SQLite writes one transaction at a time anyway). The partial unique
+        # index on current links is the last word if they planned from the same state.
+        list(Node.objects.select_for_update().filter(pk=village.pk).values_list("pk"))
+        for start in range(0, len(to_end), 500):
+            ContactLink.objects.filter(
+                pk__in=to_end[start : start + 500], ended_at__isnull=True
+            ).update(ended_at=now)
+        _insert_links(to_add, now=now, by=by)
+
+
+def _plan_village(
     village: Node,
     rules: dict[str, AssignmentRule],
     eligible: dict[str, set[int]],
     matching: _Matching,
-    *,
-    by: Any,
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    # Lock the village: two runs over the same village wait for each other (PostgreSQL; SQLite
-    # writes one transaction at a time anyway).
-    list(Node.objects.select_for_update().filter(pk=village.pk).values_list("pk"))
-    grids = {
-        pk: i
-        for i, pk in enumerate(
-            Node.objects.filter(subtree_q(village.path))
-            .order_by("path")
-            .values_list("pk", flat=True)
-        )
-    }
-    # Plain SQL for the three big reads: half a million households go through here, and the
-    # ORM's row converters (Decimal coordinates, booleans) would cost more than the solver.
+) -> tuple[dict[str, int], list[dict[str, Any]], tuple[list[int], list[tuple[int, int, str]]]]:
+    """Read one village and solve it: the counts, the shortages, and the changes to write
+    (links to end, links to add). Array work throughout: a county is half a million rows."""
+    grid_ids = np.array(
+        Node.objects.filter(subtree_q(village.path)).order_by("path").values_list("pk", flat=True),
+        dtype=np.int64,
+    )
+    grid_rank = np.argsort(grid_ids)
+
+    def grid_order(node_ids: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(grid_ids[grid_rank], node_ids)
+        return grid_rank[np.minimum(at, len(grid_ids) - 1)]
+
+    # Plain SQL for the three big reads: the ORM's row converters (Decimal coordinates,
+    # booleans) would cost more than the solver.
     hh = Household._meta.db_table
     through = Household.tags.through._meta.db_table
     link_table = ContactLink._meta.db_table
@@ -242,19 +314,14 @@ def _assign_village(
             f"JOIN {hh} h ON h.id = t.household_id WHERE h.village_id = %s",
             [village.pk],
         )
-        tags: dict[int, set[int]] = defaultdict(set)
-        for household_id, tag_id in cur.fetchall():
-            tags[household_id].add(tag_id)
+        tag_pairs = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
         cur.execute(
-            f"SELECT l.id, l.household_id, l.kind, l.liaison_id, l.manual "  # noqa: S608
+            f"SELECT l.household_id, l.kind, l.id, l.liaison_id, l.manual "  # noqa: S608
             f"FROM {link_table} l JOIN {hh} h ON h.id = l.household_id "
             "WHERE h.village_id = %s AND l.ended_at IS NULL",
             [village.pk],
         )
-        links: dict[tuple[int, str], tuple[int, int, bool]] = {
-            (household_id, kind): (link_id, liaison_id, bool(manual))
-            for link_id, household_id, kind, liaison_id, manual in cur.fetchall()
-        }
+        link_rows = cur.fetchall()
     liaisons = list(
         Liaison.objects.filter(village=village, active=True, kind__in=list(rules))
         .order_by("id")
@@ -262,41 +329,73 @@ def _assign_village(
     )
     counts: dict[str, int] = defaultdict(int)
     shortages: list[dict[str, Any]] = []
-    now = timezone.now()
     to_end: list[int] = []
     to_add: list[tuple[int, int, str]] = []
+    if not rows:
+        return counts, shortages, (to_end, to_add)
+    h_ids = np.array([r[0] for r in rows], dtype=np.int64)
+    h_grid = grid_order(np.array([r[1] for r in rows], dtype=np.int64))
+    h_lat = _floats(r[2] for r in rows)
+    h_lon = _floats(r[3] for r in rows)
+
+    def households_tagged(tag_ids: set[int]) -> np.ndarray:
+        """Per household (in ``h_ids`` order): carries one of ``tag_ids``."""
+        if not tag_ids or not len(tag_pairs):
+            return np.zeros(len(h_ids), dtype=bool)
+        hit = tag_pairs[np.isin(tag_pairs[:, 1], list(tag_ids)), 0]
+        return np.isin(h_ids, hit)
+
     for kind, rule in rules.items():
         people = [row for row in liaisons if row[1] == kind]
-        index = {row[0]: i for i, row in enumerate(people)}
+        l_ids = np.array([row[0] for row in people], dtype=np.int64)
+        # The current link of each household for this kind: liaison (-1: none), id, manual.
+        cur_liaison = np.full(len(h_ids), -1, dtype=np.int64)
+        cur_link = np.full(len(h_ids), -1, dtype=np.int64)
+        cur_manual = np.zeros(len(h_ids), dtype=bool)
+        mine = [r for r in link_rows if r[1] == kind]
+        if mine:
+            at = np.searchsorted(h_ids, np.array([r[0] for r in mine], dtype=np.int64))
+            cur_link[at] = [r[2] for r in mine]
+            cur_liaison[at] = [r[3] for r in mine]
+            cur_manual[at] = [bool(r[4]) for r in mine]
+        has_link = cur_link >= 0
         wanted = eligible[kind]
+        allowed = households_tagged(wanted) if wanted else np.ones(len(h_ids), dtype=bool)
+        # No longer eligible: end the engine's links (hand-set ones stay).
+        to_end += cur_link[~allowed & has_link & ~cur_manual].tolist()
+        manual = allowed & has_link & cur_manual
+        counts["manual"] += int(manual.sum())
         fixed = np.zeros(len(people), dtype=np.int64)
-        free: list[tuple[int, int, Any, Any]] = []
-        currents: list[int] = []
-        for household_id, node_id, lat, lon in rows:
-            link = links.get((household_id, kind))
-            if wanted and not tags[household_id] & wanted:
-                if link and not link[2]:
-                    to_end.append(link[0])  # no longer eligible
-                continue
-            if link and link[2]:
-                counts["manual"] += 1
-                if link[1] in index:
-                    fixed[index[link[1]]] += 1
-                continue
-            free.append((household_id, node_id, lat, lon))
-            currents.append(index.get(link[1], -1) if link else -1)
-        if not free:
+        if len(people) and manual.any():
+            held = cur_liaison[manual]
+            known = np.isin(held, l_ids)
+            np.add.at(fixed, np.searchsorted(l_ids, held[known]), 1)
+        free = allowed & ~manual
+        if not free.any():
             continue
+        f_liaison = cur_liaison[free]
+        current = np.full(len(f_liaison), -1, dtype=np.int64)
+        if len(people):
+            known = np.isin(f_liaison, l_ids)
+            current[known] = np.searchsorted(l_ids, f_liaison[known])
+        match = np.zeros(len(h_ids), dtype=np.int64)
+        for bit, tag_ids, _weight in matching.by_kind.get(kind, []):
+            suits = (
+                households_tagged(tag_ids)
+                if tag_ids
+                else ~households_tagged(matching.key_tags[kind])
+            )
+            match |= suits.astype(np.int64) << bit
         capacity = np.array([row[6] or rule.max_load for row in people], dtype=np.int64)
         problem = engine.Problem(
-            h_ids=np.array([f[0] for f in free], dtype=np.int64),
-            h_grid=np.array([grids.get(f[1], 0) for f in free], dtype=np.int64),
-            h_lat=_floats(f[2] for f in free),
-            h_lon=_floats(f[3] for f in free),
-            h_current=np.array(currents, dtype=np.int64),
-            h_match=np.array([matching.mask(kind, tags[f[0]]) for f in free], dtype=np.int64),
-            l_ids=np.array([row[0] for row in people], dtype=np.int64),
-            l_grid=np.array([grids.get(row[2], 0) for row in people], dtype=np.int64),
+            h_ids=h_ids[free],
+            h_grid=h_grid[free],
+            h_lat=h_lat[free],
+            h_lon=h_lon[free],
+            h_current=current,
+            h_match=match[free],
+            l_ids=l_ids,
+            l_grid=grid_order(np.array([row[2] for row in people], dtype=np.int64)),
             l_lat=_floats(row[3] for row in people),
             l_lon=_floats(row[4] for row in people),
             l_category=np.array([CATEGORY_BITS.get(row[5], -1) for row in people], dtype=np.int64),
@@ -305,19 +404,23 @@ def _assign_village(
             match_weight=matching.weights(kind),
         )
         solution = engine.solve(problem)
-        for i, household_id in enumerate(problem.h_ids.tolist()):
-            chosen = int(solution.choice[i])
-            link = links.get((household_id, kind))
-            new_liaison = int(problem.l_ids[chosen]) if chosen >= 0 else None
-            if link and link[1] == new_liaison:
-                counts["kept"] += 1
-                continue
-            if link:
-                to_end.append(link[0])
-                counts["moved" if new_liaison else "ended"] += 1
-            if new_liaison is not None:
-                counts["assigned"] += 1
-                to_add.append((household_id, new_liaison, kind))
+        chosen = np.full(len(solution.choice), -1, dtype=np.int64)
+        picked = solution.choice >= 0
+        chosen[picked] = l_ids[solution.choice[picked]]
+        before = f_liaison
+        linked = cur_link[free] >= 0
+        kept = linked & (before == chosen)
+        counts["kept"] += int(kept.sum())
+        changed = linked & ~kept
+        to_end += cur_link[free][changed].tolist()
+        counts["moved"] += int((changed & (chosen >= 0)).sum())
+        counts["ended"] += int((changed & (chosen < 0)).sum())
+        new = (chosen >= 0) & ~kept
+        counts["assigned"] += int(new.sum())
+        to_add += [
+            (h, liaison, kind)
+            for h, liaison in zip(problem.h_ids[new].tolist(), chosen[new].tolist(), strict=True)
+        ]
         if solution.unassigned:
             counts["unassigned"] += solution.unassigned
             if rule.required:
@@ -330,10 +433,11 @@ def _assign_village(
                         "people": math.ceil(solution.unassigned / max(1, rule.max_load)),
                     }
                 )
-    for start in range(0, len(to_end), 500):
-        ContactLink.objects.filter(pk__in=to_end[start : start + 500]).update(ended_at=now)
-    _insert_links(to_add, now=now, by=by)
-    return counts, shortages
+    return {k: v for k, v in counts.items() if v}, shortages, (to_end, to_add)
+
+
+#: Rows per INSERT statement on SQLite (6 parameters each, well under its 32,766).
+INSERT_ROWS = 2000
 
 
 def _insert_links(rows: list[tuple[int, int, str]], *, now: Any, by: Any) -> None:
@@ -353,11 +457,14 @@ def _insert_links(rows: list[tuple[int, int, str]], *, now: Any, by: Any) -> Non
                     copy.write_row((household_id, liaison_id, kind, False, now, by_id))
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
-        cur.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
-            f"VALUES ({', '.join(['%s'] * len(columns))})",
-            [(h, liaison, kind, False, stamp, by_id) for h, liaison, kind in rows],
-        )
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - fixed names
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            params: list[Any] = []
+            for household_id, liaison_id, kind in chunk:
+                params += (household_id, liaison_id, kind, False, stamp, by_id)
+            cur.execute(head + ", ".join([one] * len(chunk)), params)
 
 
 def _floats(values: Any) -> np.ndarray:

@@ -185,7 +185,7 @@ def test_a_failing_run_is_marked_failed(county, owner, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr("minqing.contacts.services.assignment._assign_village", boom)
+    monkeypatch.setattr("minqing.contacts.services.assignment._plan_village", boom)
     with pytest.raises(RuntimeError):
         assign(node=county.village_a, by=owner)
     run = AssignmentRun.objects.get()
