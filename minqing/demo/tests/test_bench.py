@@ -38,6 +38,10 @@ def test_bench_runs_end_to_end():
         "| Issue page queries (",
         "| Full deadline sweep (",
         "| Deadline sweep again at the same instant (idempotence) | escalated 0, warned 0 |",
+        "| Full assignment: 30 households",
+        "| Assignment again, nothing changed (stability) |",
+        "| Visit submission through the API (",
+        "| My households · group leader (",
     ):
         assert figure in table
     assert "trivial logged-in page" in table
