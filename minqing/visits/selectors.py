@@ -10,7 +10,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from minqing.contacts.models import ContactLink, LiaisonKind
-from minqing.org.models import Node
+from minqing.org.models import Node, subtree_q
 from minqing.visits import cadence
 from minqing.visits.models import HOME_MODES, Visit, VisitTask
 
@@ -129,4 +129,28 @@ def household_visits(household_id: int, limit: int = 20) -> list[Visit]:
         .select_related("visitor")
         .prefetch_related("issues")
         .order_by("-visited_at", "-id")[:limit]
+    )
+
+
+def colleagues(user: Any, households: list[MyHousehold], limit: int = 40) -> list[Any]:
+    """Who may go along on a visit (team visits): active accounts with a role in the villages of
+    ``user``'s households, ``user`` aside; the service checks each against the household."""
+    from minqing.accounts.models import User
+    from minqing.households.models import Household
+
+    villages = set(
+        Household.objects.filter(pk__in=[h.id for h in households[:200]])
+        .values_list("village__path", flat=True)
+        .distinct()
+    )
+    if not villages:
+        return []
+    places = Q()
+    for path in villages:
+        places |= subtree_q(path, "roles__node__path")
+    return list(
+        User.objects.filter(places, is_active=True)
+        .exclude(pk=user.pk)
+        .distinct()
+        .order_by("full_name", "username")[:limit]
     )

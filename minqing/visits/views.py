@@ -46,6 +46,7 @@ def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str
         households = [*selectors.visible_household(request.user, int(wanted)), *households]
     return {
         "households": households,
+        "colleagues": selectors.colleagues(request.user, households),
         "values": values,
         "errors": errors,
         "modes": Mode.choices,
@@ -112,6 +113,7 @@ def _values(post: Any) -> dict[str, Any]:
         for k in ("client_uuid", "household", "mode", "visited_at", "notes", "materials", "night")
     }
     values["situation"] = post.get("situation")
+    values["companions"] = [c for c in post.getlist("companions") if c.isdigit()]
     values["household_version"] = post.get("household_version", "")
     values["problems"] = [
         {
@@ -165,6 +167,7 @@ def _input(values: dict[str, Any]) -> services.VisitInput:
         problems=problems,
         situation=values.get("situation"),
         household_version=int(version) if version.isdigit() else None,
+        companion_ids=[int(c) for c in values.get("companions", [])],
         night_plan_id=int(values["night"]) if values.get("night", "").isdigit() else None,
     )
 

@@ -92,3 +92,22 @@ def test_the_service_worker_is_served_for_the_visit_pages(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert "/static/visits/outbox.js" in response.content.decode()
+
+
+def test_a_team_visit_names_the_colleagues_who_came_along(client, county, leader, member):
+    client.force_login(leader)
+    page = client.get(reverse("visits:new")).content.decode()
+    assert f'name="companions" value="{member.pk}"' in page  # the grid worker of the same grid
+    client.post(reverse("visits:new"), _form(county.household_a1, companions=[str(member.pk)]))
+    visit = Visit.objects.get()
+    assert list(visit.companions.all()) == [member]
+
+
+def test_a_colleague_from_another_village_cannot_be_named(client, county, leader, outsider):
+    client.force_login(leader)
+    response = client.post(
+        reverse("visits:new"), _form(county.household_a1, companions=[str(outsider.pk)])
+    )
+    assert response.status_code == 400
+    assert "Only people who look after this place." in response.content.decode()
+    assert not Visit.objects.exists()

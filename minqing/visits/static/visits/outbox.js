@@ -92,6 +92,10 @@
       problems: problems,
       situation: situation || null,
       household_version: option && option.dataset.version ? parseInt(option.dataset.version, 10) : null,
+      companions: Array.prototype.map.call(
+        form.querySelectorAll("input[name=companions]:checked"),
+        function (c) { return parseInt(c.value, 10); }
+      ),
       night_plan: f.night && f.night.value ? parseInt(f.night.value, 10) : null,
     };
   }
