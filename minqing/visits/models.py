@@ -103,22 +103,6 @@ class Visit(models.Model):
         return f"{self.visited_at:%Y-%m-%d} {self.get_mode_display()}"
 
 
-class VisitPhoto(models.Model):
-    """走访照片 — sealed like issue photos, shown to whoever may see the visit."""
-
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="photos")
-    stored = models.CharField(max_length=200, editable=False)
-    content_type = models.CharField(max_length=40)
-    size = models.PositiveIntegerField()
-    uploaded_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["uploaded_at", "id"]
-
-    def __str__(self) -> str:
-        return self.stored
-
-
 class Period(models.TextChoices):
     WEEK = "week", _("week")
     MONTH = "month", _("month")
