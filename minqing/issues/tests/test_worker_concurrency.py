@@ -9,14 +9,13 @@ its own on the same server.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from minqing.lib.testing_live import fresh_database_url, run_minqing, server_env
 
 ISSUES = 240
 
@@ -61,50 +60,17 @@ print(json.dumps({
 
 
 def _env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["MINQING_DATA_DIR"] = str(data_dir)
-    env.pop("MINQING_REDIS_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
+    return server_env(data_dir, database_url)
 
 
-def _minqing(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and command
-        [sys.executable, "-m", "minqing", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return done.stdout
+_minqing = run_minqing
 
 
 @pytest.fixture
 def database_url():
     """None for SQLite (a file in the data dir); a fresh PostgreSQL database otherwise."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        yield None
-        return
-    import psycopg
-
-    name = f"minqing_sweep_{uuid.uuid4().hex[:8]}"
-    params = {
-        "host": db["HOST"] or "127.0.0.1",
-        "port": db["PORT"] or 5432,
-        "user": db["USER"],
-        "password": db["PASSWORD"] or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database_url("minqing_sweep") as url:
+        yield url
 
 
 @pytest.mark.slow
