@@ -124,12 +124,19 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
     if existing is not None:
         return Recorded(existing, created=False)
     household = (
-        Household.objects.visible_to(by).select_related("node", "village").get(pk=data.household_id)
+        Household.objects.visible_to(by)
+        .select_related("node")
+        .only(*HOUSEHOLD_FIELDS)
+        .get(pk=data.household_id)
     )
     _validate(data, household)
     night_plan = _night_plan(data.night_plan_id, household)
-    categories = _categories(data.problems, household)
+    categories = _categories(data.problems, household) if data.problems else []
     companions = _companions(by, household, data.companion_ids)
+    # Read before the write transaction, which holds SQLite's one write lock: keep it short.
+    open_tasks = data.mode in HOME_MODES and (
+        VisitTask.objects.filter(household=household, done_at__isnull=True).exists()
+    )
     try:
         with transaction.atomic():
             visit = Visit.objects.create(
@@ -163,7 +170,7 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
             ]
             if issues:
                 visit.issues.set(issues)
-            if data.mode in HOME_MODES:
+            if open_tasks:
                 # 必到: a visit in person does every open must-visit task of the household.
                 VisitTask.objects.filter(household=household, done_at__isnull=True).update(
                     done_at=data.visited_at
