@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-#: How many liaisons of other grids a household may go to (its own grid's are always allowed).
+#: How many of the nearest liaisons of other grids a household may go to (its own grid's are
+#: always allowed).
 NEAREST = 4
 #: Cost units: 100 = one kilometre.
 PER_METRE = 0.1
@@ -61,6 +62,9 @@ class Problem:
     l_min: np.ndarray  # int64, after fixed (manual) links are taken off
     l_max: np.ndarray
     match_weight: dict[int, int] = field(default_factory=dict)  # category index → weight
+    #: How strongly to even the load out, × ``UNDERLOAD``/``OVERLOAD``: group leaders lead their
+    #: own group whatever its size (1); party members and representatives share (2).
+    balance: int = 1
 
 
 @dataclass
@@ -108,8 +112,11 @@ def solve(problem: Problem) -> Solution:
     metres = distances(problem)
     same_grid = problem.h_grid[:, None] == problem.l_grid[None, :]
     candidate = same_grid.copy()
+    # Besides its own grid's people, the nearest people of other grids: then a household of a
+    # big grid can go to the next grid's people, who would otherwise sit idle.
+    others = np.where(same_grid, np.float32(np.inf), metres)
     if n_l > NEAREST:
-        nearest = np.argpartition(metres, NEAREST - 1, axis=1)[:, :NEAREST]
+        nearest = np.argpartition(others, NEAREST - 1, axis=1)[:, :NEAREST]
         candidate[np.arange(n_h)[:, None], nearest] = True
     else:
         candidate[:] = True
@@ -185,16 +192,17 @@ def _load_pieces(problem: Problem, n_h: int) -> tuple[np.ndarray, np.ndarray, np
         low = min(low, high)
         piece(i, low, -MINIMUM_REWARD)
         under = max(low, min(high, int(average * 0.8)))
-        piece(i, under - low, -UNDERLOAD)
+        piece(i, under - low, -UNDERLOAD * problem.balance)
         target = max(under, min(high, average))
         piece(i, target - under, 0)
         tenth = max(1, math.ceil(average / 10))
-        load, extra = target, OVERLOAD
+        step = OVERLOAD * problem.balance
+        load, extra = target, step
         while load < high:
             take = min(tenth, high - load)
             piece(i, take, extra)
             load += take
-            extra += OVERLOAD
+            extra += step
     return (
         np.asarray(tails, dtype=np.int64),
         np.asarray(caps, dtype=np.int64),

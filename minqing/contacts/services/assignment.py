@@ -25,6 +25,7 @@ from minqing.contacts.models import (
     AssignmentRun,
     ContactLink,
     Liaison,
+    LiaisonKind,
     MatchRule,
     RunStatus,
 )
@@ -402,6 +403,7 @@ def _plan_village(
             l_min=np.maximum(rule.min_load - fixed, 0),
             l_max=np.maximum(capacity - fixed, 0),
             match_weight=matching.weights(kind),
+            balance=SHARING.get(kind, 1),
         )
         solution = engine.solve(problem)
         chosen = np.full(len(solution.choice), -1, dtype=np.int64)
@@ -434,6 +436,11 @@ def _plan_village(
                     }
                 )
     return {k: v for k, v in counts.items() if v}, shortages, (to_end, to_add)
+
+
+#: Kinds whose people share a village's households evenly (balanced twice as hard as group
+#: leaders, who lead their own group whatever its size).
+SHARING = {LiaisonKind.PARTY_MEMBER: 2, LiaisonKind.REPRESENTATIVE: 2}
 
 
 #: Rows per INSERT statement on SQLite (6 parameters each, well under its 32,766).
