@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -183,46 +184,8 @@ def sync_token(request: HttpRequest) -> JsonResponse:
 @require_GET
 def service_worker(request: HttpRequest) -> HttpResponse:
     """The service worker, served under /visits/ so it may look after the visit pages."""
-    assets = [
-        static(a) for a in ("minqing/app.css", "visits/outbox.js", "django_htmx/htmx-2.min.js")
-    ]
-    script = (
-        "/* Minqing visit pages offline: network first, the last good copy when offline. */\n"
-        f"const ASSETS = {json.dumps(assets)};\n" + SERVICE_WORKER
-    )
+    assets = json.dumps([static(a) for a in SW_ASSETS])
+    script = render_to_string("visits/sw.js", {"assets": assets})
     response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     return response
-
-
-SERVICE_WORKER = """
-const CACHE = "minqing-visits-v1";
-self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));
-});
-self.addEventListener("activate", (event) => {
-  event.waitUntil(self.clients.claim());
-});
-self.addEventListener("fetch", (event) => {
-  const req = event.request;
-  const url = new URL(req.url);
-  if (req.method !== "GET" || url.origin !== self.location.origin) return;
-  // Only the pages a visitor needs in a farmyard: "my households" and the visit form.
-  const page = url.pathname === "/visits/" || url.pathname === "/visits/new/";
-  const asset = ASSETS.includes(url.pathname);
-  if (!page && !asset) return;
-  event.respondWith(
-    fetch(req).then((res) => {
-      if (res.ok && !res.redirected) {
-        const copy = res.clone();
-        caches.open(CACHE).then((c) => c.put(page ? url.pathname : req, copy));
-      }
-      return res;
-    }).catch(() =>
-      caches.open(CACHE).then((c) => c.match(page ? url.pathname : req)).then(
-        (hit) => hit || new Response("offline", { status: 503 })
-      )
-    )
-  );
-});
-"""
