@@ -93,6 +93,7 @@ def assign(
     if node.level not in (Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWN):
         villages = Node.objects.filter(pk=village_of(node).pk)
     try:
+        written = 0
         with _LinkWriter(by=by, threaded=not connection.in_atomic_block) as writer:
             for village in villages.only("id", "name", "path"):
                 counts, short, changes = _plan_village(village, rules, eligible, matching)
@@ -100,6 +101,12 @@ def assign(
                 for key, value in counts.items():
                     totals[key] += value
                 shortages.extend(short)
+                written += len(changes[1])
+                if written >= ANALYZE_EVERY:
+                    _analyze_links()
+                    written = 0
+        if written >= ANALYZE_EVERY // 10:
+            _analyze_links()
     except Exception as exc:
         _run_failed(run, exc, {**totals, "shortages": shortages})
         raise
@@ -310,19 +317,28 @@ def _plan_village(
             [village.pk],
         )
         rows = cur.fetchall()
-        cur.execute(
-            f"SELECT t.household_id, t.householdtag_id FROM {through} t "  # noqa: S608
-            f"JOIN {hh} h ON h.id = t.household_id WHERE h.village_id = %s",
-            [village.pk],
-        )
-        tag_pairs = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
-        cur.execute(
-            f"SELECT l.household_id, l.kind, l.id, l.liaison_id, l.manual "  # noqa: S608
-            f"FROM {link_table} l JOIN {hh} h ON h.id = l.household_id "
-            "WHERE h.village_id = %s AND l.ended_at IS NULL",
-            [village.pk],
-        )
-        link_rows = cur.fetchall()
+        # By the village's household ids, not by a join on the village: every database then
+        # reads the tags and links through their household indexes (PostgreSQL would otherwise
+        # hash-join the whole link table for each village).
+        ids = [r[0] for r in rows]
+        pairs: list[tuple[int, int]] = []
+        link_rows: list[tuple] = []
+        for start in range(0, len(ids), ID_CHUNK):  # within every database's parameter limit
+            chunk = ids[start : start + ID_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cur.execute(
+                f"SELECT household_id, householdtag_id FROM {through} "  # noqa: S608
+                f"WHERE household_id IN ({marks})",
+                chunk,
+            )
+            pairs += cur.fetchall()
+            cur.execute(
+                f"SELECT household_id, kind, id, liaison_id, manual FROM {link_table} "  # noqa: S608
+                f"WHERE household_id IN ({marks}) AND ended_at IS NULL",
+                chunk,
+            )
+            link_rows += cur.fetchall()
+        tag_pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     liaisons = list(
         Liaison.objects.filter(village=village, active=True, kind__in=list(rules))
         .order_by("id")
@@ -441,6 +457,21 @@ def _plan_village(
 #: Kinds whose people share a village's households evenly (balanced twice as hard as group
 #: leaders, who lead their own group whatever its size).
 SHARING = {LiaisonKind.PARTY_MEMBER: 2, LiaisonKind.REPRESENTATIVE: 2}
+
+
+#: New links after which PostgreSQL's statistics of the link table are refreshed during a run:
+#: planned on an empty table's statistics, each village's read would scan every link.
+ANALYZE_EVERY = 100_000
+
+
+def _analyze_links() -> None:
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {connection.ops.quote_name(ContactLink._meta.db_table)}")
+
+
+#: Household ids per IN (…) when reading a village's tags and links.
+ID_CHUNK = 10_000
 
 
 #: Rows per INSERT statement on SQLite (6 parameters each, well under its 32,766).
