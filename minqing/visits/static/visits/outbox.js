@@ -82,6 +82,7 @@
     var situation = f.situation.value.trim();
     var mode = form.querySelector("input[name=mode]:checked");
     return {
+      user: parseInt(form.dataset.user, 10),
       client_uuid: f.client_uuid.value,
       household: parseInt(f.household.value, 10),
       household_label: option ? option.textContent : "",
@@ -111,7 +112,7 @@
 
   function body(item) {
     var copy = Object.assign({}, item);
-    delete copy.household_label; delete copy.error;
+    delete copy.household_label; delete copy.error; delete copy.user;
     return JSON.stringify(copy);
   }
 
@@ -127,6 +128,12 @@
             return items.reduce(function (chain, item) {
               return chain.then(function (go) {
                 if (go === false) return false;
+                if (item.user && item.user !== t.user) {
+                  // A shared phone: a visit goes to the server only under the account that
+                  // recorded it (the server would take the session's user as the visitor).
+                  item.error = item.household_label + ": " + (texts.msgOther || "another account");
+                  return put(item);
+                }
                 return fetch(apiUrl, {
                   method: "POST", credentials: "same-origin", cache: "no-store",
                   headers: { "Content-Type": "application/json", "X-CSRFToken": t.csrf },
