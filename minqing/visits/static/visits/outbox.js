@@ -119,11 +119,12 @@
   function send() {
     if (sending) return Promise.resolve();
     sending = true;
+    var note = ""; // why nothing more could be sent this time (shown beside the count)
     return all().then(function (items) {
       if (!items.length || !navigator.onLine) { show(items); return; }
       return fetch(tokenUrl, { credentials: "same-origin", redirect: "manual", cache: "no-store" })
         .then(function (res) {
-          if (!res.ok) { show(items, texts.msgLogin || ""); return; }
+          if (!res.ok) { note = texts.msgLogin || ""; return; }
           return res.json().then(function (t) {
             return items.reduce(function (chain, item) {
               return chain.then(function (go) {
@@ -140,7 +141,7 @@
                   body: body(item),
                 }).then(function (res) {
                   if (res.status === 200 || res.status === 201) return drop(item.client_uuid);
-                  if (res.status === 401 || res.status === 403) { show(items, texts.msgLogin || ""); return false; }
+                  if (res.status === 401 || res.status === 403) { note = texts.msgLogin || ""; return false; }
                   return res.json().catch(function () { return {}; }).then(function (answer) {
                     item.error = item.household_label + ": " +
                       (res.status === 409 ? (texts.msgConflict || "conflict") : (answer.detail || res.status));
@@ -152,7 +153,7 @@
           });
         })
         .then(function () { return all(); })
-        .then(function (left) { show(left); });
+        .then(function (left) { show(left, left.length ? note : ""); });
     }).catch(function () {
       return all().then(function (left) { show(left); });
     }).then(function () { sending = false; }, function () { sending = false; });
