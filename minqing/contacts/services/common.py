@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from minqing.accounts.models import Role
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Level, Node
+from minqing.org.selectors import village_of as org_village_of
 
 #: Who decides who looks after the households of a place (DOMAIN: village cadres do the
 #: assignment; the town and the command centre above them). Grid workers and the liaisons
@@ -48,10 +49,7 @@ def county_of(node: Node) -> Node:
 
 def village_of(node: Node) -> Node:
     """The village at or above ``node``; a place above the villages is refused."""
-    if node.level == Level.VILLAGE:
-        return node
-    ids = [*node.ancestor_ids, node.pk]
-    village = Node.objects.filter(pk__in=ids, level=Level.VILLAGE).first()
+    village = org_village_of(node)
     if village is None:
         raise ValidationError(_("Choose a village, town or county."))
     return village

@@ -189,7 +189,7 @@ def test_a_home_visit_completes_the_households_must_visit_task(county, leader):
     assert task.done_at is not None
 
 
-def test_my_households_puts_the_never_visited_and_tasks_first(county, leader, owner):
+def test_my_households_lists_only_my_households_and_when_each_is_due_next(county, leader, owner):
     liaison_add(by=owner, node=county.grid_a1, kind=LiaisonKind.GROUP_LEADER, user=leader)
     liaison_add(by=owner, node=county.grid_a2, kind=LiaisonKind.GROUP_LEADER, name="别人")
     assign(node=county.village_a, by=owner)
@@ -200,7 +200,10 @@ def test_my_households_puts_the_never_visited_and_tasks_first(county, leader, ow
     (row,) = selectors.my_households(leader, today=today)
     assert row.last_visit == today and row.status == "fine"
     # Group leaders: one contact a month per household → due by the end of next month.
-    assert row.due_on > today
+    next_month = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    assert row.due_on == (next_month.replace(day=28) + dt.timedelta(days=4)).replace(
+        day=1
+    ) - dt.timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- the API
