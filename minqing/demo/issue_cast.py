@@ -21,7 +21,7 @@ from minqing.issues import deadlines
 from minqing.issues.models import DeadlineRule, Level, Status
 from minqing.issues.testing import fake_issue_texts
 from minqing.org.models import Department, Kind
-from minqing.workdays.selectors import CalendarUnknown, WorkCalendar, work_calendar
+from minqing.workdays.selectors import WorkCalendar, work_calendar
 
 if TYPE_CHECKING:
     from minqing.demo.plan import CountyPlan
@@ -117,23 +117,26 @@ class Clock:
         self.rules = {
             (r.colour, r.complexity): (r.amount, r.unit) for r in DeadlineRule.objects.all()
         }
-        self.estimated: set[int] = set()
         self._by_date: dict[tuple[int, str, dt.date], dt.datetime] = {}
 
-    def _retry(self, compute: Callable[[], Any]) -> Any:
-        try:
-            return compute()
-        except CalendarUnknown as exc:
-            self.estimated.add(exc.year)
-            self.cal = self.cal.assuming(exc.year)
-            return self._retry(compute)
+    @property
+    def estimated(self) -> frozenset[int]:
+        """The years whose deadlines were estimated: nobody has entered their holidays."""
+        return self.cal.estimated_years
+
+    def _retry(self, compute: Callable[[WorkCalendar], Any]) -> Any:
+        # The calendar that answered keeps the estimated years for the next deadlines.
+        result, self.cal = self.cal.estimating(compute)
+        return result
 
     def _add(self, start: dt.datetime, amount: int, unit: str) -> dt.datetime:
         key = (amount, unit, start.astimezone(self.tz).date())
         due = self._by_date.get(key)
         if due is None:
-            add = self.cal.add_months if unit == "months" else self.cal.add_workdays
-            due = self._by_date[key] = self._retry(lambda: add(start, amount))
+            months = unit == "months"
+            due = self._by_date[key] = self._retry(
+                lambda cal: (cal.add_months if months else cal.add_workdays)(start, amount)
+            )
         return due
 
     def final(self, colour: str, complexity: str, start: dt.datetime) -> dt.datetime:
@@ -150,7 +153,7 @@ class Clock:
 
     def warn(self, start: dt.datetime, due: dt.datetime) -> dt.datetime:
         """``deadlines.warn_time``: the costly part, so only for each issue's last stage."""
-        return self._retry(lambda: deadlines.warn_time(start, due, self.cal))
+        return self._retry(lambda cal: deadlines.warn_time(start, due, cal))
 
 
 def light(now: dt.datetime, due: dt.datetime, warn: dt.datetime) -> str:

@@ -319,7 +319,7 @@ def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
 
     def estimated(*instants: Any) -> bool:
         """A deadline in a year nobody has entered: the clock estimated it (``issue_cast``)."""
-        return any(t is not None and not cal.is_known(t.astimezone(tz).year) for t in instants)
+        return any(t is not None and cal.year_estimated(t.astimezone(tz).year) for t in instants)
 
     issues, events, reporters, revisits, late = [], [], [], [], []
     for d in drafts:

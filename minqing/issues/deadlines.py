@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from minqing.issues.models import DeadlineRule
 from minqing.lib.memo import cached
-from minqing.workdays.selectors import CalendarUnknown, WorkCalendar, work_calendar
+from minqing.workdays.selectors import WorkCalendar, work_calendar
 
 #: Working days to dispatch a registered issue, and to accept a dispatched one.
 STAGE_WORKDAYS = 1
@@ -64,19 +64,11 @@ def warn_time(start: dt.datetime, due: dt.datetime, cal: WorkCalendar | None = N
 
 
 def _estimating(compute: Callable[[WorkCalendar], T]) -> tuple[T, bool]:
-    """``compute(calendar)``; when it needs a year nobody has entered, again with that year
-    estimated (an issue must get a deadline: a refusal would stop the registration of a
-    resident's problem, or the escalation of an overdue one). Returns (result, estimated)."""
-    cal = cached("work_calendar", work_calendar)
-    assumed: set[int] = set()
-    while True:
-        try:
-            return compute(cal), bool(assumed)
-        except CalendarUnknown as exc:
-            if exc.year in assumed:
-                raise
-            assumed.add(exc.year)
-            cal = cal.assuming(exc.year)
+    """``compute(calendar)`` with any year nobody has entered estimated (an issue must get a
+    deadline: a refusal would stop the registration of a resident's problem, or the escalation
+    of an overdue one). Returns (result, estimated)."""
+    result, cal = cached("work_calendar", work_calendar).estimating(compute)
+    return result, bool(cal.estimated_years)
 
 
 def schedule(issue, *, start: dt.datetime, stage: str, new_final: bool = False) -> list[str]:

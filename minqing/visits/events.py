@@ -56,11 +56,10 @@ def must_visit_due(kind: str, occurred_on: dt.date) -> dt.date:
     event (a year the official calendar does not know yet is estimated, not refused)."""
     from minqing.workdays.selectors import work_calendar
 
-    cal = work_calendar()
-    for year in (occurred_on.year, occurred_on.year + 1):
-        if not cal.is_known(year):
-            cal = cal.assuming(year)
-    return cal.next_workday(occurred_on, MUST_VISIT_DAYS[EventKind(kind)])
+    due, _cal = work_calendar().estimating(
+        lambda cal: cal.next_workday(occurred_on, MUST_VISIT_DAYS[EventKind(kind)])
+    )
+    return due
 
 
 def liaison_users(household_ids: list[int]) -> dict[int, int]:

@@ -272,11 +272,10 @@ def service_day(year: int, month: int) -> dt.date:
         for week in calendar.monthcalendar(year, month)
         if week[calendar.MONDAY]
     )
-    cal = work_calendar()
-    for y in (year, year + 1):
-        if not cal.is_known(y):
-            cal = cal.assuming(y)
-    return monday if cal.is_workday(monday) else cal.next_workday(monday)
+    day, _cal = work_calendar().estimating(
+        lambda cal: monday if cal.is_workday(monday) else cal.next_workday(monday)
+    )
+    return day
 
 
 def _next_month(day: dt.date) -> tuple[int, int]:

@@ -38,8 +38,10 @@ import datetime as dt
 import functools
 import math
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TypeVar
 
 import holidays
 from django.core.exceptions import ValidationError
@@ -53,6 +55,8 @@ ANNOUNCED_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 ANNOUNCED, ENTERED, UNKNOWN = "announced", "entered", "unknown"
+
+T = TypeVar("T")
 
 
 class CalendarUnknown(ValidationError):
@@ -116,12 +120,15 @@ class WorkCalendar:
     """The calendar as loaded once (see ``selectors.work_calendar``): answers without queries.
 
     ``overrides`` maps the county's dates to is_workday; ``entered_years`` are the years the
-    county has marked entered. Safe to share between threads (its caches only ever grow).
+    county has marked entered; ``estimated_years`` the unknown years this calendar takes by the
+    package's estimate (see ``estimating``). Safe to share between threads (its caches only ever
+    grow).
     """
 
     overrides: dict[dt.date, bool] = field(default_factory=dict)
     entered_years: frozenset[int] = frozenset()
     token: str = ""
+    estimated_years: frozenset[int] = frozenset()
     _cum: dict[int, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _assumed: dict[int, WorkCalendar] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -140,19 +147,40 @@ class WorkCalendar:
     def is_known(self, year: int) -> bool:
         return self.year_status(year) != UNKNOWN
 
-    def assuming(self, year: int) -> WorkCalendar:
-        """This calendar with ``year`` taken as entered: its days by the package's estimate.
+    def year_estimated(self, year: int) -> bool:
+        """True when ``year`` is known only by the package's estimate (nobody entered it)."""
+        return year not in ANNOUNCED_YEARS and year not in self.entered_years
 
-        For work that must go on when a year is unknown (the deadline sweep, the demo), which
-        then says that its deadline is an estimate."""
+    def assuming(self, year: int) -> WorkCalendar:
+        """This calendar with ``year`` taken by the package's estimate (see ``estimating``)."""
+        if self.is_known(year):
+            return self
         assumed = self._assumed.get(year)
         if assumed is None:
             assumed = self._assumed[year] = WorkCalendar(
                 overrides=self.overrides,
                 entered_years=self.entered_years | {year},
                 token=self.token,
+                estimated_years=self.estimated_years | {year},
             )
         return assumed
+
+    def estimating(self, compute: Callable[[WorkCalendar], T]) -> tuple[T, WorkCalendar]:
+        """``compute(calendar)``, taking any year nobody has entered yet by the package's
+        estimate (statutory holidays and weekends, no make-up days) instead of refusing.
+
+        Work that must go on whatever the date — an issue's deadline, a must-visit task, the
+        service day, the demo — calls this; it returns the result and the calendar that gave
+        it, whose ``estimated_years`` say what the caller should show as an estimate. This is
+        the one place where an unknown year is estimated."""
+        cal = self
+        while True:
+            try:
+                return compute(cal), cal
+            except CalendarUnknown as exc:
+                if cal.is_known(exc.year):  # raised for a year we already took: a real error
+                    raise
+                cal = cal.assuming(exc.year)
 
     def is_workday_estimate(self, day: dt.date) -> bool:
         """Working day or not by the rules above, for any year (an unknown one included)."""
