@@ -7,6 +7,9 @@ card beyond its head's name and number, which the household already knows. The Q
 a signed token naming the household (``django.core.signing``, salt ``contacts.card``); it does
 not expire, so a printed card keeps working (rotate ``SECRET_KEY`` with ``SECRET_KEY_FALLBACKS``
 or the cards must be reprinted). The printed text is Chinese: the card is for residents.
+
+The font is embedded (``card_print.card_font``): without an embeddable CJK TrueType font no PDF
+is made at all (``CardFontMissing``), never one whose characters a printer cannot draw.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from django.utils.translation import gettext as _
 from minqing.accounts.models import REVEAL_ROLES
 from minqing.accounts.scope import scope_for
 from minqing.audit.services import audit_record
+from minqing.contacts.card_print import card_font
 from minqing.contacts.ledger import kind_word
 from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
 from minqing.contacts.selectors import household_scope_q
@@ -90,6 +94,7 @@ class Card:
     head_name: str
     url: str
     people: list[CardPerson] = field(default_factory=list)
+    office_phone: str = ""  # 村（社区）办公室电话, when the village archive has one
 
 
 def card_households(node: Node, household: Household | None = None) -> QuerySet[Household]:
@@ -127,6 +132,7 @@ def _cards(batch: list[Household], base_url: str) -> Iterator[Card]:
             "id", "name", "phone"
         )
     }
+    offices = office_phones({h.village_id for h in batch})
     for household in batch:
         place = household.node.name if household.node_id != household.village_id else ""
         card = Card(
@@ -136,6 +142,7 @@ def _cards(batch: list[Household], base_url: str) -> Iterator[Card]:
             number=household.number,
             head_name=household.head_name,
             url=card_url(household.pk, base_url),
+            office_phone=offices.get(household.village_id, ""),
         )
         for kind, liaison_id in sorted(
             links.get(household.pk, []), key=lambda p: _KIND_ORDER.get(p[0], 99)
@@ -143,6 +150,22 @@ def _cards(batch: list[Household], base_url: str) -> Iterator[Card]:
             name, phone = people[liaison_id]
             card.people.append(CardPerson(kind, kind_word(kind), name, phone))
         yield card
+
+
+def office_phones(village_ids: Iterable[int]) -> dict[int, str]:
+    """The village office phone of each village, for the villages whose archive records one.
+
+    The village archive (``households.VillageArchive``) has no office phone field yet; the
+    cards print one as soon as it has an ``office_phone`` field (one query per chunk).
+    """
+    from minqing.households.models import VillageArchive
+
+    if not any(f.name == "office_phone" for f in VillageArchive._meta.get_fields()):
+        return {}
+    rows = VillageArchive.objects.filter(village_id__in=list(village_ids)).values_list(
+        "village_id", "office_phone"
+    )
+    return {village_id: plain(phone) for village_id, phone in rows if plain(phone)}
 
 
 # --------------------------------------------------------------------------- the PDF
@@ -159,6 +182,9 @@ def cards_pdf(
     """The cards of ``node``'s households (or of one of them) as a PDF, one A6 page each;
     returns the PDF and the number of cards. Audited as ``contacts.cards``.
 
+    Without an embeddable CJK font, ``CardFontMissing`` is raised before anything is read or
+    audited (the card page says what to install).
+
     Out-of-scope places and households elsewhere raise ``Node.DoesNotExist`` /
     ``Household.DoesNotExist`` (answer 404); a place above a village raises ``ValueError``.
     The cards carry full phone numbers, so printing them needs the reveal permission over the
@@ -167,6 +193,7 @@ def cards_pdf(
     scope = scope_for(by)
     if not scope.covers_path(node.path):
         raise Node.DoesNotExist
+    font = card_font()
     if node.level not in CARD_LEVELS:
         raise ValueError(node.level)
     if not scope.covers_path(node.path, roles=REVEAL_ROLES):
@@ -183,32 +210,25 @@ def cards_pdf(
             obj=household if household is not None else node,
             detail={"node": node.pk, "households": count},
         )
-    data = render_pdf(cards(households.iterator(chunk_size=_CHUNK), base_url=base_url))
+    data = render_pdf(cards(households.iterator(chunk_size=_CHUNK), base_url=base_url), font=font)
     return data, count
 
 
-_FONT = "STSong-Light"
 _ACCENT = (0xB3 / 255, 0x26 / 255, 0x1E / 255)
 _MUTED = (0x5F / 255, 0x6B / 255, 0x76 / 255)
 
 
-def _font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
-    return _FONT
-
-
-def render_pdf(card_list: Iterable[Card]) -> bytes:
-    """Draw the cards, one A6 page each (a blank-free PDF even with no cards: one note page)."""
+def render_pdf(card_list: Iterable[Card], *, font: str | None = None) -> bytes:
+    """Draw the cards, one A6 page each (a blank-free PDF even with no cards: one note page),
+    in ``font`` (a registered TrueType name; default ``card_font()``, which may raise
+    ``CardFontMissing``)."""
     from reportlab.lib.pagesizes import A6
     from reportlab.pdfgen.canvas import Canvas
 
-    font = _font()
+    font = font or card_font()
     out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A6, pageCompression=1)
+    # The initial font too, or every page would name a non-embedded Helvetica.
+    canvas = Canvas(out, pagesize=A6, pageCompression=1, initialFontName=font)
     canvas.setTitle("联系卡")
     canvas.setCreator("Minqing")
     today = timezone.localdate()
@@ -276,14 +296,17 @@ def _draw_card(canvas: Any, card: Card, font: str, today: Any) -> None:
         canvas.setFont(font, 10)
         canvas.drawString(margin, y, "联系人正在安排中，")
         canvas.drawString(margin, y - 14, "有事请先找村（社区）两委。")
-    for person in card.people[:4]:
-        text = f"{person.word}  {person.name}"
+        y -= 36
+    rows = [(f"{p.word}  {p.name}", p.phone) for p in card.people[:4]]
+    if card.office_phone:
+        rows.append(("村（社区）办公室", card.office_phone))
+    for text, phone in rows:
         _fit(canvas, text, font, 11, inner)
         canvas.drawString(margin, y, text)
-        if person.phone:
-            _fit(canvas, person.phone, font, 15, inner)
-            canvas.drawString(margin + 12, y - 18, person.phone)
-        y -= 42
+        if phone:
+            _fit(canvas, phone, font, 15, inner)
+            canvas.drawString(margin + 12, y - 17, phone)
+        y -= 36
 
     # The QR code and the greeting
     size = 104

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import (
@@ -26,7 +25,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from minqing.accounts.models import REVEAL_ROLES
 from minqing.accounts.scope import scope_for
 from minqing.contacts import selectors
-from minqing.contacts.cards import CARD_LEVELS, cards_pdf
+from minqing.contacts.card_print import (
+    CardFontMissing,
+    card_font,
+    public_base_url,
+    unreachable_host,
+)
+from minqing.contacts.cards import CARD_LEVELS, card_households
+from minqing.contacts.cards import cards_pdf as make_cards_pdf
 from minqing.contacts.ledger import ledger_export
 from minqing.households.models import Household
 from minqing.lib.errors import PermissionDenied
@@ -177,29 +183,92 @@ def coverage(request: HttpRequest, node_pk: int) -> HttpResponse:
     )
 
 
-@require_GET
-def cards(request: HttpRequest, node_pk: int) -> HttpResponse:
-    """联系卡 as a PDF: every household of a village/grid, or ``?household=<id>``."""
+def _card_target(request: HttpRequest, node_pk: int) -> tuple[Node, Household | None]:
+    """The place (and the one household, ``?household=<id>``) whose cards are asked for."""
     node = scoped_node(request, node_pk)
-    if node.level not in CARD_LEVELS:
-        return _unavailable(
-            request, node, _("Contact cards are printed for a village, an area or a grid.")
-        )
     household = None
     if request.GET.get("household"):
         raw = request.GET["household"]
         if not raw.isdigit():
             raise Http404
         household = get_object_or_404(Household.objects.visible_to(request.user), pk=int(raw))
-    base_url = getattr(settings, "MINQING_PUBLIC_URL", "") or request.build_absolute_uri("/")
+    return node, household
+
+
+def _card_page(
+    request: HttpRequest, node: Node, household: Household | None, *, status: int = 200
+) -> HttpResponse:
+    """The page before printing: how many cards, and what would make them useless."""
     try:
-        data, _count = cards_pdf(
-            by=request.user, node=node, household=household, base_url=base_url, request=request
+        card_font()
+        font_problem = ""
+    except CardFontMissing as exc:
+        font_problem = str(exc)
+    base_url = public_base_url(request)
+    count = card_households(node, household).count()
+    query = QueryDict(mutable=True)
+    if household is not None:
+        query["household"] = str(household.pk)
+    return render(
+        request,
+        "contacts/cards.html",
+        {
+            "node": node,
+            "crumbs": breadcrumbs(node, request.user),
+            "household": household,
+            "count": count,
+            "font_problem": font_problem,
+            "base_url": base_url,
+            "unreachable": unreachable_host(base_url),
+            "query": query.urlencode(),
+        },
+        status=status,
+    )
+
+
+def _may_print(request: HttpRequest, node: Node) -> HttpResponse | None:
+    """The answer that stops printing here (wrong level, no reveal role), or None."""
+    if node.level not in CARD_LEVELS:
+        return _unavailable(
+            request, node, _("Contact cards are printed for a village, an area or a grid.")
+        )
+    if not scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES):
+        return forbidden(request, _("Your role may not print full phone numbers."))
+    return None
+
+
+@require_GET
+def cards(request: HttpRequest, node_pk: int) -> HttpResponse:
+    """联系卡: the page before printing (count, missing font, unreachable public address)."""
+    node, household = _card_target(request, node_pk)
+    if (refused := _may_print(request, node)) is not None:
+        return refused
+    if household is not None and not card_households(node, household).exists():
+        raise Http404
+    return _card_page(request, node, household)
+
+
+@require_GET
+def cards_pdf(request: HttpRequest, node_pk: int) -> HttpResponse:
+    """联系卡 as a PDF: every household of a village/grid, or ``?household=<id>``.
+    Without an embeddable font, the card page (503) says what to install instead."""
+    node, household = _card_target(request, node_pk)
+    if (refused := _may_print(request, node)) is not None:
+        return refused
+    try:
+        data, _count = make_cards_pdf(
+            by=request.user,
+            node=node,
+            household=household,
+            base_url=public_base_url(request),
+            request=request,
         )
     except (Node.DoesNotExist, Household.DoesNotExist):
         raise Http404 from None
     except PermissionDenied as exc:
         return forbidden(request, exc)
+    except CardFontMissing:
+        return _card_page(request, node, household, status=503)
     name = f"联系卡-{household.number if household else node.name}.pdf"
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(False, name)

@@ -44,9 +44,9 @@ def pdf(response) -> bytes:
 
 def test_village_cards_have_one_page_per_household_and_are_audited(client, county, owner, network):
     client.force_login(owner)
-    data = pdf(client.get(reverse("contacts:cards", kwargs={"node_pk": county.village_a.pk})))
+    data = pdf(client.get(reverse("contacts:cards_pdf", kwargs={"node_pk": county.village_a.pk})))
     assert len(PAGE.findall(data)) == 7
-    grid = pdf(client.get(reverse("contacts:cards", kwargs={"node_pk": county.grid_a2.pk})))
+    grid = pdf(client.get(reverse("contacts:cards_pdf", kwargs={"node_pk": county.grid_a2.pk})))
     assert len(PAGE.findall(grid)) == 3
     events = list(
         AuditEvent.objects.filter(action="contacts.cards").values_list(
@@ -62,7 +62,7 @@ def test_village_cards_have_one_page_per_household_and_are_audited(client, count
 def test_one_household_card(client, county, owner, network):
     client.force_login(owner)
     household = network.households["A003"]
-    url = reverse("contacts:cards", kwargs={"node_pk": county.village_a.pk})
+    url = reverse("contacts:cards_pdf", kwargs={"node_pk": county.village_a.pk})
     data = pdf(client.get(url + f"?household={household.pk}"))
     assert len(PAGE.findall(data)) == 1
     event = AuditEvent.objects.get(action="contacts.cards")
@@ -107,19 +107,19 @@ def test_tokens_are_signed_for_cards_only(county):
 def test_printing_full_phones_needs_the_reveal_role(client, county, network):
     party_member = make_user("pm_user", Role.PARTY_MEMBER, county.village_a)
     client.force_login(party_member)
-    response = client.get(reverse("contacts:cards", kwargs={"node_pk": county.village_a.pk}))
-    assert response.status_code == 403
+    for name in ("contacts:cards", "contacts:cards_pdf"):
+        response = client.get(reverse(name, kwargs={"node_pk": county.village_a.pk}))
+        assert response.status_code == 403, name
     assert not AuditEvent.objects.filter(action="contacts.cards").exists()
     ledger = client.get(reverse("contacts:ledger", kwargs={"node_pk": county.village_a.pk}))
-    assert reverse("contacts:cards", kwargs={"node_pk": county.village_a.pk}) not in (
-        ledger.content.decode()
-    )
+    assert f"/places/{county.village_a.pk}/cards" not in ledger.content.decode()
 
 
 def test_cards_are_printed_per_village_or_grid_not_for_a_town(client, county, county_user):
     client.force_login(county_user)
-    response = client.get(reverse("contacts:cards", kwargs={"node_pk": county.town_a.pk}))
-    assert response.status_code == 400
+    for name in ("contacts:cards", "contacts:cards_pdf"):
+        response = client.get(reverse(name, kwargs={"node_pk": county.town_a.pk}))
+        assert response.status_code == 400, name
     assert not AuditEvent.objects.filter(action="contacts.cards").exists()
 
 

@@ -258,6 +258,8 @@ def _routes(county, network):
         ("get", "contacts:coverage", v, ""),
         ("get", "contacts:cards", v, ""),
         ("get", "contacts:cards", v, f"?household={h.pk}"),
+        ("get", "contacts:cards_pdf", v, ""),
+        ("get", "contacts:cards_pdf", v, f"?household={h.pk}"),
     ]
 
 
@@ -282,9 +284,10 @@ def test_grid_worker_reaches_own_grid_only(client, county, network, member):
     assert client.get(reverse("contacts:coverage", kwargs={"node_pk": grid.pk})).status_code == 200
     assert client.get(ledger_url(county.village_a)).status_code == 404
     other = network.households["A002"]  # 二组: not theirs, even named through their own grid
-    cards = reverse("contacts:cards", kwargs={"node_pk": grid.pk})
-    assert client.get(cards + f"?household={other.pk}").status_code == 404
-    assert client.get(cards + "?household=x").status_code == 404
+    for name in ("contacts:cards", "contacts:cards_pdf"):
+        cards = reverse(name, kwargs={"node_pk": grid.pk})
+        assert client.get(cards + f"?household={other.pk}").status_code == 404
+        assert client.get(cards + "?household=x").status_code == 404
 
 
 def test_owner_reaches_every_page_of_own_village(client, county, owner, network):
