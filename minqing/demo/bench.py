@@ -13,7 +13,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -55,16 +55,29 @@ class Timing:
 
     @property
     def status_note(self) -> str:
-        bad = {code: n for code, n in self.statuses.items() if code != 200}
-        if not bad:
-            return ""
-        return " (HTTP " + ", ".join(f"{c}×{n}" for c, n in sorted(bad.items())) + ")"
+        """Why there is no figure: some answers were not 200 (empty when all were)."""
+        return refusal(self.statuses, {200})
 
     def text(self) -> str:
-        return (
-            f"p50 {self.p50:.1f} ms / p95 {self.p95:.1f} ms · {self.queries} queries"
-            f"{self.status_note}"
-        )
+        # A latency over failed requests measures the failure, not the page: no figure.
+        if self.status_note:
+            return self.status_note
+        return f"p50 {self.p50:.1f} ms / p95 {self.p95:.1f} ms · {self.queries} queries"
+
+
+def refusal(statuses: Mapping[int, int], expected: Collection[int]) -> str:
+    """ "" when every answer was an expected one; else the sentence that stands in the table
+    instead of a figure: a figure computed over failed requests is not a figure."""
+    bad = {code: n for code, n in statuses.items() if code not in expected}
+    if not bad:
+        return ""
+    total = sum(statuses.values())
+    wanted = " or ".join(str(c) for c in sorted(expected))
+    return (
+        f"no figure: {sum(bad.values()):,} of {total:,} answers were not {wanted} (HTTP "
+        + ", ".join(f"{code}×{n:,}" for code, n in sorted(bad.items()))
+        + ")"
+    )
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from minqing.accounts.models import User
@@ -48,6 +50,22 @@ def test_bench_runs_end_to_end():
     # every page answered 200: a redirect or an error would be flagged "HTTP …" (timings are
     # the bench's business, not the test's: a busy CI machine may miss a target)
     assert "HTTP " not in table
+    assert "no figure" not in table
+
+
+def test_a_figure_over_unexpected_answers_is_refused():
+    from minqing.demo.bench import Timing, refusal
+
+    assert refusal({201: 400}, {201}) == ""
+    assert refusal({201: 279, 400: 121}, {201}) == (
+        "no figure: 121 of 400 answers were not 201 (HTTP 400×121)"
+    )
+    timing = Timing([5.0, 6.0, 7.0], 4, Counter({200: 2, 302: 1}))
+    assert timing.text() == "no figure: 1 of 3 answers were not 200 (HTTP 302×1)"
+    assert "p95" not in timing.text()
+    assert Timing([5.0, 6.0], 4, Counter({200: 2})).text() == (
+        "p50 5.5 ms / p95 6.0 ms · 4 queries"
+    )
 
 
 @pytest.mark.django_db
@@ -82,3 +100,24 @@ def test_demo_refuses_a_database_with_other_data(county):
 
     with pytest.raises(CommandError, match="not a demo county"):
         call_command("demo", households=40, build_only=True, stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "said"),
+    [
+        ("2026-12-01T09:00+08:00", "Holidays of 2027 are not entered yet"),
+        ("2026-06-01T09:00+08:00", "Official holidays of 2026 and 2027 are known."),
+    ],
+)
+def test_the_demo_says_which_years_holidays_it_estimated(monkeypatch, now, said):
+    from minqing.workdays import calendar
+
+    # 2026 is announced, 2027 not (as on 2026-12-01), whatever the installed package knows.
+    monkeypatch.setattr(calendar, "ANNOUNCED_YEARS", frozenset({2026}))
+    if "known" in said:
+        monkeypatch.setattr(calendar, "ANNOUNCED_YEARS", frozenset({2026, 2027}))
+    with time_machine.travel(now, tick=False):
+        out = io.StringIO()
+        call_command("demo", households=30, build_only=True, stdout=out)
+    assert said in out.getvalue()

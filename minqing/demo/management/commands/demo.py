@@ -13,9 +13,11 @@ import time
 import urllib.request
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils import timezone
 
 from minqing.demo.builder import BuildOptions, BuildReport, add_build_arguments, build_county
 from minqing.demo.database import database_state, demo_marker, describe, wipe_database
@@ -63,6 +65,8 @@ class Command(BaseCommand):
                 f"Built {report.households:,} households, {report.residents:,} residents in "
                 f"{report.villages:,} villages / {report.grids:,} grids in {report.seconds:.1f} s."
             )
+        for line in calendar_notice():
+            self.stdout.write(line)
         logins = reset_demo_passwords()
         url = f"http://127.0.0.1:{options['port']}/"
         if options["build_only"]:
@@ -70,15 +74,39 @@ class Command(BaseCommand):
             self.stdout.write("These passwords are new on every start and shown only here.")
             return
         connection.close()  # the server processes open their own
+        logs = settings.DATA_DIR / "logs"
         serve(
             options["port"],
             options["workers"],
+            logs=logs,
             banner=(
+                f"\nThe web server's and the worker's lines go to {logs}/.\n"
                 f"\nMinqing demo running at {url}\n\n{logins_table(logins)}\n\n"
                 "These passwords are new on every start and shown only here. Ctrl-C stops.\n"
             ),
             write=self.stdout.write,
         )
+
+
+def calendar_notice() -> list[str]:
+    """What the demo says of the holiday calendar: the years around today whose official
+    holidays nobody has entered, whose deadlines are therefore estimated."""
+    from minqing.issues.models import Issue
+    from minqing.workdays.selectors import work_calendar
+
+    cal = work_calendar()
+    today = timezone.localdate()
+    years = [y for y in (today.year, today.year + 1) if cal.year_estimated(y)]
+    if not years:
+        return [f"Official holidays of {today.year} and {today.year + 1} are known."]
+    names = " and ".join(str(y) for y in years)
+    estimated = Issue.objects.open().filter(deadline_estimated=True).count()
+    return [
+        f"Holidays of {names} are not entered yet: deadlines falling in {names} are estimated "
+        "(weekends and statutory holidays, no make-up working days) until the county enters "
+        f"the year on the calendar page (工作日历); {estimated:,} open issues carry such a "
+        "deadline."
+    ]
 
 
 def prepare_demo(
@@ -123,11 +151,16 @@ def _check_port(port: int) -> None:
             raise CommandError(f"port {port} is busy ({exc.strerror}); try --port") from exc
 
 
-def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
+def serve(port: int, workers: int, *, logs: Any, banner: str, write: Any) -> None:
     """Run gunicorn (or runserver where gunicorn is missing) and ``minqing worker`` until Ctrl-C.
 
-    The server gets MINQING_DEMO=1 so settings allow session cookies over plain HTTP.
+    The server gets MINQING_DEMO=1 so settings allow session cookies over plain HTTP. Their
+    output goes to ``logs/server.log`` and ``logs/worker.log``: the banner with the logins is
+    the last thing on the terminal, and no routine line of the worker scrolls it away.
     """
+    logs.mkdir(parents=True, exist_ok=True)
+    server_log = (logs / "server.log").open("ab")
+    worker_log = (logs / "worker.log").open("ab")
     env = {**os.environ, "MINQING_DEMO": "1"}
     address = f"127.0.0.1:{port}"
     if importlib.util.find_spec("gunicorn") is not None and os.name == "posix":
@@ -149,9 +182,15 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
             cmd.append("--no-control-socket")  # nothing to manage at run time; no file in $HOME
     else:
         cmd = [sys.executable, "-m", "minqing", "runserver", "--noreload", address]
-    proc = subprocess.Popen(cmd, env=env)  # noqa: S603 - our own interpreter and arguments
+    # Our own interpreter and arguments (S603).
+    proc = subprocess.Popen(cmd, env=env, stdout=server_log, stderr=subprocess.STDOUT)  # noqa: S603
     # The background worker (deadline sweeps; queued jobs with Redis) runs beside the server.
-    worker = subprocess.Popen([sys.executable, "-m", "minqing", "worker"], env=env)  # noqa: S603
+    worker = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "minqing", "worker"],
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
 
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -161,7 +200,11 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
         signal.signal(sig, _stop)
     try:
         if not _wait_ready(port, proc):
-            raise CommandError(f"the web server did not start (exit code {proc.poll()})")
+            tail = (logs / "server.log").read_text(errors="replace").splitlines()[-15:]
+            raise CommandError(
+                f"the web server did not start (exit code {proc.poll()}); the end of "
+                f"{logs / 'server.log'}:\n" + "\n".join(tail)
+            )
         write(banner)
         proc.wait()
     except KeyboardInterrupt:
@@ -175,6 +218,8 @@ def serve(port: int, workers: int, *, banner: str, write: Any) -> None:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        server_log.close()
+        worker_log.close()
 
 
 def _version(package: str) -> tuple[int, ...]:
