@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -251,8 +252,11 @@ def resident_update(
             return locked
         locked.updated_at = timezone.now()
         locked.save()
+        # Incremented in the database: a version read here could be stale by the time the
+        # UPDATE runs (the household row is not locked), and two member edits would then
+        # leave the household at the same version — a stale household edit would pass.
         Household.objects.filter(pk=locked.household_id).update(
-            version=locked.household.version + 1, updated_at=locked.updated_at
+            version=F("version") + 1, updated_at=locked.updated_at
         )
         ArchiveChange.objects.create(
             household_id=locked.household_id,

@@ -213,3 +213,33 @@ def test_edit_forms_never_prefill_confidential_values(client, county, owner):
     client.post(reverse("households:edit", kwargs={"pk": h.pk}), _form(h, address="一组9号"))
     h.refresh_from_db()
     assert h.income_notes.reveal() == "年收入约三万" and h.phone.reveal() == "13812345678"
+
+
+def test_a_member_edit_bumps_the_household_version_in_the_database(county, owner):
+    """The increment must be made by the UPDATE itself (version = version + 1): the household
+    row is not locked by a member edit, so a version read before the UPDATE can be stale and
+    two concurrent member edits would leave one version — a household edit based on the first
+    would then pass although the second changed the page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from minqing.households.services import resident_update
+
+    household = Household.objects.get(pk=county.household_a1.pk)
+    before = household.version
+    # A stale copy of the household, as a concurrent request would hold.
+    resident = Resident.objects.select_related("household").get(pk=county.resident_a1.pk)
+    Household.objects.filter(pk=household.pk).update(version=before + 5)
+    with CaptureQueriesContext(connection) as ctx:
+        resident_update(by=owner, resident=resident, data={"occupation": "木匠"})
+    assert Household.objects.get(pk=household.pk).version == before + 6
+    bumps = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+    household_bump = [q for q in bumps if "households_household" in q.split("SET")[0]]
+    assert len(household_bump) == 1
+    assert '"version" = ("households_household"."version" + 1)' in household_bump[0]
+    # A household edit based on the version before the member edit is stale.
+    with pytest.raises(StaleEdit):
+        household_update(
+            by=owner, household=household, data={"address": "新地址"}, base_version=before + 5
+        )
+    assert Household.objects.get(pk=household.pk).address != "新地址"
