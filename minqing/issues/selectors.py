@@ -75,6 +75,77 @@ def timeline(issue: Issue) -> QuerySet:
     return issue.events.select_related("actor").order_by("at", "id")
 
 
+#: Traffic lights a list can be filtered by (``Issue.light``).
+LIGHTS = ("green", "yellow", "red")
+
+
+@dataclass
+class IssueFilters:
+    """The filters of the issue lists and the board, as read from (and written to) the URL.
+
+    ``village`` and ``node`` are nodes the caller already found in the reader's scope; every
+    condition is on a column of the issue row itself, so the board's index walks still apply.
+    """
+
+    village: Node | None = None
+    node: Node | None = None
+    colour: str = ""
+    category: Any = None
+    light: str = ""
+    overdue: bool = False
+
+    def apply(self, qs: QuerySet, now) -> QuerySet:
+        if self.node is not None:
+            qs = qs.filter(subtree_q(self.node.path, "node_path"))
+        if self.village is not None:
+            qs = qs.filter(village_id=self.village.pk)
+        if self.colour:
+            qs = qs.filter(colour=self.colour)
+        if self.category is not None:
+            qs = qs.filter(category_id=self.category.pk)
+        if self.overdue or self.light == "red":
+            qs = qs.filter(status__in=OPEN_STATES, due_at__lt=now)
+        elif self.light == "yellow":
+            qs = qs.filter(status__in=OPEN_STATES, due_at__gte=now, warn_at__lte=now)
+        elif self.light == "green":
+            qs = qs.filter(status__in=OPEN_STATES, due_at__gte=now).filter(
+                Q(warn_at__isnull=True) | Q(warn_at__gt=now)
+            )
+        return qs
+
+    def params(self) -> dict[str, str]:
+        """The filters as URL parameters (only the ones set)."""
+        found = {
+            "village": str(self.village.pk) if self.village is not None else "",
+            "node": str(self.node.pk) if self.node is not None else "",
+            "colour": self.colour,
+            "category": str(self.category.pk) if self.category is not None else "",
+            "light": self.light,
+            "overdue": "1" if self.overdue else "",
+        }
+        return {k: v for k, v in found.items() if v}
+
+    @property
+    def querystring(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode(self.params())
+
+    @property
+    def active(self) -> bool:
+        return bool(self.params())
+
+
+def filter_villages(user: Any) -> list[Node]:
+    """The villages the lists can be filtered by: those of the reader's places, and for
+    department staff those of the issues they see (one query)."""
+    scope = scope_for(user)
+    q = scope.node_q("path") & Q(level=Level.VILLAGE)
+    if scope.department_ids:
+        q |= Q(pk__in=Issue.objects.visible_to(user).values("village_id"))
+    return list(Node.objects.filter(q).select_related("parent").order_by("path"))
+
+
 @dataclass
 class BoardColumn:
     """One column of the dispatch board: what waits for whom."""
@@ -124,7 +195,13 @@ BOARD_ROWS = 20
 
 
 def board(
-    user: Any, *, node=None, department=None, per_column: int = BOARD_ROWS
+    user: Any,
+    *,
+    node=None,
+    department=None,
+    per_column: int = BOARD_ROWS,
+    filters: IssueFilters | None = None,
+    now=None,
 ) -> list[BoardColumn]:
     """派单台 — open issues grouped by what they wait for, most urgent first.
 
@@ -134,6 +211,8 @@ def board(
     read of the rows shown.
     """
     base = board_scope(user, node=node, department=department)
+    if filters is not None:
+        base = filters.apply(base, now or timezone.now())
     groups = BOARD_GROUPS
     counts = dict(
         base.filter(status__in=OPEN_STATES)
@@ -329,4 +408,113 @@ def sample_for_revisit(user: Any, *, size: int = 10, days: int = 30, now=None) -
         .exclude(pk__in=sampled)
         .select_related("village", "category", "owner_node", "owner_department")
         .order_by("?")[:size]
+    )
+
+
+# --------------------------------------------------------------------------- landing pages
+
+
+@dataclass
+class TownFigures:
+    """One row of the command centre's first view: a town's open, overdue and late counts."""
+
+    node: Node | None  # None: issues placed at the county itself
+    open: int = 0
+    overdue: int = 0
+    warning: int = 0  # yellow light: 70 % of the stage's time gone, not yet overdue
+    late: int = 0  # deadlines missed in the period (通报)
+
+    def add(self, other: TownFigures) -> None:
+        self.open += other.open
+        self.overdue += other.overdue
+        self.warning += other.warning
+        self.late += other.late
+
+
+@dataclass
+class CountyFigures:
+    county: Node | None
+    towns: list[TownFigures]
+    total: TownFigures
+    days: int
+
+
+def county_figures(user: Any, *, days: int = 30, now=None) -> CountyFigures:
+    """The county's open, overdue and late issues by town, in the reader's scope.
+
+    Five queries whatever the number of towns: the scope, the county, its towns, one grouped
+    count of open issues (index ``issue_town_board``) and one grouped count of late records.
+    """
+    now = now or timezone.now()
+    county = county_for(user)
+    total = TownFigures(None)
+    if county is None:
+        return CountyFigures(None, [], total, days)
+    towns = list(Node.objects.filter(parent=county, level=Level.TOWN).order_by("sort_key", "name"))
+    rows = {t.pk: TownFigures(t) for t in towns}
+    rest = TownFigures(None)
+    visible = Issue.objects.visible_to(user).filter(subtree_q(county.path, "node_path"))
+    counts = (
+        visible.filter(status__in=OPEN_STATES)
+        .values("town_id")
+        .annotate(
+            n=Count("*"),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+            warning=Count("id", filter=Q(warn_at__lte=now, due_at__gte=now)),
+        )
+        .order_by()
+    )
+    for r in counts:
+        row = rows.get(r["town_id"], rest)
+        row.add(TownFigures(None, r["n"], r["overdue"], r["warning"]))
+    since = now - dt.timedelta(days=max(1, min(days, 366)))
+    late = (
+        LateRecord.objects.filter(recorded_at__gte=since, issue__in=visible)
+        .values("issue__town_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for r in late:
+        rows.get(r["issue__town_id"], rest).late += r["n"]
+    result = list(rows.values())
+    if rest.open or rest.late:
+        result.append(rest)
+    for row in result:
+        total.add(row)
+    return CountyFigures(county, result, total, days)
+
+
+@dataclass
+class DepartmentDesk:
+    """A county department's landing page: what waits for it to accept, and its overdue work."""
+
+    departments: list[Department]
+    to_accept: list[Issue]
+    to_accept_total: int
+    overdue: list[Issue]
+    overdue_total: int
+    in_hand_total: int
+
+
+def department_desk(user: Any, *, limit: int = BOARD_ROWS, now=None) -> DepartmentDesk:
+    """Five queries: the scope, the departments, one count of each kind, and the two lists."""
+    now = now or timezone.now()
+    ids = list(scope_for(user).department_ids)
+    mine = Issue.objects.filter(owner_department_id__in=ids)
+    in_hand = [s for s in OPEN_STATES if s not in (Status.DISPATCHED,)]
+    counts = mine.filter(status__in=OPEN_STATES).aggregate(
+        to_accept=Count("id", filter=Q(status=Status.DISPATCHED)),
+        in_hand=Count("id", filter=Q(status__in=in_hand)),
+        overdue=Count("id", filter=Q(due_at__lt=now)),
+    )
+    rows = mine.select_related("village", "category", "owner_node", "owner_department")
+    return DepartmentDesk(
+        departments=list(Department.objects.filter(pk__in=ids).order_by("name")),
+        to_accept=list(rows.filter(status=Status.DISPATCHED).order_by("due_at", "id")[:limit]),
+        to_accept_total=counts["to_accept"],
+        overdue=list(
+            rows.filter(status__in=OPEN_STATES, due_at__lt=now).order_by("due_at", "id")[:limit]
+        ),
+        overdue_total=counts["overdue"],
+        in_hand_total=counts["in_hand"],
     )

@@ -33,21 +33,70 @@ FIELD_ROLES = frozenset(
 )
 
 
+#: Roles whose work is the issues sent to their unit: their home page is the unit's desk.
+DESK_ROLES = frozenset({Role.DEPARTMENT, Role.CO_BUILDING_UNIT})
+
+
 def home(request: HttpRequest) -> HttpResponse:
+    """The landing page by role (首页): the auditor's log, the command centre's county figures,
+    a department's desk, a group leader's households, else the tree of the user's places."""
     from minqing.contacts.models import Liaison
 
     scope = scope_for(request.user)
+    tree = request.GET.get("tree") == "1"
+    if scope.is_auditor:
+        return redirect("audit:log")
+    if Role.COMMAND_CENTRE in scope.roles and not tree:
+        return _county_home(request)
     if (
         scope.roles
         and scope.roles <= FIELD_ROLES
-        and request.GET.get("tree") != "1"
+        and not tree
         and Liaison.objects.filter(user=request.user, active=True).exists()
     ):
         return redirect("visits:mine")
     roots = scope_roots(request.user)
+    if not roots and scope.department_ids:
+        return _desk_home(request)
     if len(roots) == 1:
         return redirect("org:node", pk=roots[0].pk)
-    return render(request, "org/home.html", {"roots": roots, "scope": scope_for(request.user)})
+    from minqing.issues.services.settings import can_edit_settings
+
+    return render(
+        request,
+        "org/home.html",
+        {
+            "roots": roots,
+            "scope": scope,
+            "role_labels": sorted(str(Role(r).label) for r in scope.roles),
+            "can_edit_settings": can_edit_settings(request.user),
+        },
+    )
+
+
+def _county_home(request: HttpRequest) -> HttpResponse:
+    """指挥中心 — the county's open, overdue and late issues by town (a first view)."""
+    from minqing.issues.selectors import county_figures
+
+    figures = county_figures(request.user)
+    return render(
+        request,
+        "org/home_county.html",
+        {"figures": figures, "roots": scope_roots(request.user)},
+    )
+
+
+def _desk_home(request: HttpRequest) -> HttpResponse:
+    """A county department's (or co-building unit's) desk: to accept, overdue."""
+    from django.utils import timezone
+
+    from minqing.issues.selectors import department_desk
+
+    return render(
+        request,
+        "org/home_desk.html",
+        {"desk": department_desk(request.user), "now": timezone.now()},
+    )
 
 
 def node_detail(request: HttpRequest, pk: int) -> HttpResponse:
