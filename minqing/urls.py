@@ -3,10 +3,11 @@ from django.views.i18n import set_language
 
 from minqing import api
 from minqing.accounts.middleware import public
-from minqing.lib.views import healthz
+from minqing.lib.views import favicon, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("accounts/", include("minqing.accounts.urls")),
     path("households/", include("minqing.households.urls")),
@@ -21,3 +22,7 @@ urlpatterns = [
     path("api/v1/", api.urls()),
     path("", include("minqing.org.urls")),
 ]
+
+handler403 = "minqing.lib.views.permission_denied"
+handler404 = "minqing.lib.views.page_not_found"
+handler500 = "minqing.lib.views.server_error"

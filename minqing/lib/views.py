@@ -1,10 +1,18 @@
-"""Views that belong to no domain app."""
+"""Views that belong to no domain app: health, the favicon and the error pages."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
 
 from minqing.accounts.middleware import public
+
+FAVICON = Path(settings.BASE_DIR) / "static" / "minqing" / "favicon.ico"
 
 
 @public
@@ -15,6 +23,34 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@public
+@require_GET
+def favicon(request: HttpRequest) -> FileResponse:
+    """/favicon.ico for browsers and tools that ask for it without reading the page's link."""
+    response = FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
     """403 that says why (the user is in scope but their role may not do this)."""
     return render(request, "forbidden.html", {"reason": str(reason)}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the page in the reader's language with the site's navigation. Out-of-scope
+    records answer this too, so it says nothing about why (SECURITY.md 6)."""
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403 (``PermissionDenied`` raised anywhere): the message the exception carries."""
+    reason = str(exception) if exception is not None and str(exception) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: rendered without the request, so no context processor, session or user is
+    read — the database may be what failed. Logged-out navigation only."""
+    html = loader.get_template("500.html").render({"LANGUAGE_CODE": get_language()})
+    return HttpResponse(html, status=500)
