@@ -2,8 +2,8 @@
 
 DOMAIN §3: cadres ≥1 home visit a month and ≥1 phone/WeChat contact a week per linked
 household; representatives weekly. Group leaders and party members default to one contact a
-month per household. A county edits its own rules (``QuotaRule``); the defaults are written the
-first time they are read.
+month per household. A county edits its own rules (``QuotaRule``) and how far back a visit may
+be dated (``VisitSettings``); the defaults are written the first time they are read.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from django.db import transaction
-
 from minqing.contacts.models import LiaisonKind
 from minqing.org.models import Node
-from minqing.visits.models import Period, QuotaRule
+from minqing.visits.models import Period, QuotaRule, VisitSettings
 
 #: kind → [(period, count, per_household, home_only)]
 DEFAULT_QUOTAS = {
@@ -27,27 +25,45 @@ DEFAULT_QUOTAS = {
 
 
 def quotas_for(county: Node) -> dict[str, list[QuotaRule]]:
-    """The county's active quota rules by liaison kind (defaults written on first use)."""
+    """The county's active quota rules by liaison kind (defaults written on first use).
+
+    Two first readers at once both find no rules and both write the defaults: the unique
+    constraint on a rule's sameness makes the second writer's rows no-ops (``ignore_conflicts``),
+    so the county gets one set.
+    """
     rules = list(QuotaRule.objects.filter(county=county))
     if not rules:
-        with transaction.atomic():
-            for kind, quotas in DEFAULT_QUOTAS.items():
-                for period, count, per_household, home_only in quotas:
-                    rules.append(
-                        QuotaRule.objects.create(
-                            county=county,
-                            kind=kind,
-                            period=period,
-                            count=count,
-                            per_household=per_household,
-                            home_only=home_only,
-                        )
-                    )
+        QuotaRule.objects.bulk_create(
+            [
+                QuotaRule(
+                    county=county,
+                    kind=kind,
+                    period=period,
+                    count=count,
+                    per_household=per_household,
+                    home_only=home_only,
+                )
+                for kind, quotas in DEFAULT_QUOTAS.items()
+                for period, count, per_household, home_only in quotas
+            ],
+            ignore_conflicts=True,
+        )
+        rules = list(QuotaRule.objects.filter(county=county))
     by_kind: dict[str, list[QuotaRule]] = {}
     for rule in rules:
         if rule.active:
             by_kind.setdefault(rule.kind, []).append(rule)
     return by_kind
+
+
+def settings_for(county: Node) -> VisitSettings:
+    """The county's visit-diary settings (the look-back for late entries); the row is written
+    with its defaults the first time (one row per county: a unique county)."""
+    found = VisitSettings.objects.filter(county=county).first()
+    if found is not None:
+        return found
+    VisitSettings.objects.bulk_create([VisitSettings(county=county)], ignore_conflicts=True)
+    return VisitSettings.objects.get(county=county)
 
 
 def period_start(day: dt.date, period: str) -> dt.date:

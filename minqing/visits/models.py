@@ -132,9 +132,42 @@ class QuotaRule(models.Model):
         verbose_name = _("visit quota")
         verbose_name_plural = _("visit quotas")
         ordering = ["county_id", "kind", "period"]
+        constraints = [
+            # What quotas_save calls "another rule already says this"; it also lets the
+            # defaults be written once however many first readers there are.
+            models.UniqueConstraint(
+                fields=["county", "kind", "period", "per_household", "home_only"],
+                name="quota_rule_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ≥{self.count}/{self.get_period_display()}"
+
+
+#: How far back a visit may be dated unless the county says otherwise (paper diaries are typed
+#: in later; a ledger imported today holds households that lived there before).
+DEFAULT_LOOKBACK_DAYS = 90
+MAX_LOOKBACK_DAYS = 366
+
+
+class VisitSettings(models.Model):
+    """A county's rules for the visit diary besides the quotas: one row per county, written
+    with its defaults the first time it is read (``cadence.settings_for``)."""
+
+    county = models.OneToOneField(
+        Node, on_delete=models.CASCADE, related_name="visit_settings", verbose_name=_("county")
+    )
+    lookback_days = models.PositiveSmallIntegerField(
+        _("visits may be recorded up to this many days back"), default=DEFAULT_LOOKBACK_DAYS
+    )
+
+    class Meta:
+        verbose_name = _("visit diary settings")
+        verbose_name_plural = _("visit diary settings")
+
+    def __str__(self) -> str:
+        return f"{self.county_id}: {self.lookback_days}"
 
 
 class EventKind(models.TextChoices):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role
@@ -20,7 +20,7 @@ from minqing.audit.services import audit_record
 from minqing.contacts.models import LiaisonKind
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.org.models import Node
-from minqing.visits.models import Period, QuotaRule
+from minqing.visits.models import MAX_LOOKBACK_DAYS, Period, QuotaRule, VisitSettings
 
 #: Who sets a county's quotas.
 QUOTA_ROLES = frozenset({Role.COMMAND_CENTRE})
@@ -116,23 +116,51 @@ def quotas_save(
         errors["__all__"] = _("Keep at least one rule; switch rules off instead of deleting all.")
     if errors:
         raise ValidationError(errors)
+    try:
+        return _save(by, county, rows, base_stamp, request)
+    except IntegrityError:
+        # Someone else added the same rule at the same moment: their page wins, this one is old.
+        raise StaleEdit from None
+
+
+def _save(
+    by: Any, county: Node, rows: dict[str, dict[str, Any]], base_stamp: str | None, request: Any
+) -> list[list[Any]]:
     with transaction.atomic():
         current = {r.pk: r for r in QuotaRule.objects.select_for_update().filter(county=county)}
         if base_stamp and _stamp(current.values()) != base_stamp:
             raise StaleEdit
         changes: list[list[Any]] = []
-        for row in rows.values():
+        # One rule may take over what another said (both edited at once): deletes first, and
+        # the rules whose sameness changes step aside first, so the unique constraint on a
+        # rule's sameness never sees two rows saying the same thing half way.
+        ordered = sorted(rows.values(), key=lambda row: not row.get("delete"))
+        moving = [
+            current[row["id"]]
+            for row in ordered
+            if row.get("id") in current
+            and not row.get("delete")
+            and _sameness(_state(current[row["id"]])) != _sameness(row)
+        ]
+        for row in ordered:
+            if row.get("delete") and row.get("id"):
+                if row["id"] not in current:
+                    raise StaleEdit  # deleted by someone else meanwhile
+                rule = current.pop(row["id"])
+                changes.append(["delete", rule.pk, _state(rule)])
+                rule.delete()
+        for rule in moving:
+            QuotaRule.objects.filter(pk=rule.pk).update(kind=f"~{rule.pk}"[:16])
+        for row in ordered:
+            if row.get("delete"):
+                continue
             rule = current.get(row["id"]) if row.get("id") else None
             if row.get("id") and rule is None:
                 raise StaleEdit  # deleted by someone else meanwhile
             values = {name: row[name] for name in FIELDS}
             if rule is None:
-                if not row.get("delete"):
-                    rule = QuotaRule.objects.create(county=county, **values)
-                    changes.append(["create", rule.pk, values])
-            elif row.get("delete"):
-                changes.append(["delete", rule.pk, _state(rule)])
-                rule.delete()
+                rule = QuotaRule.objects.create(county=county, **values)
+                changes.append(["create", rule.pk, values])
             elif _state(rule) != values:
                 old = _state(rule)
                 for name, value in values.items():
@@ -148,3 +176,32 @@ def quotas_save(
                 detail={"changes": changes},
             )
     return changes
+
+
+def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> bool:
+    """Set how many days back the county's visits may be dated (补录期限). True if it changed."""
+    from minqing.visits.cadence import settings_for
+
+    if not can_edit(by, county):
+        raise PermissionDenied(_("Only the county command centre sets the visit quotas."))
+    if not isinstance(days, int) or not 1 <= days <= MAX_LOOKBACK_DAYS:
+        raise ValidationError(
+            {
+                "lookback_days": _("Give a number of days from 1 to %(n)d.")
+                % {"n": MAX_LOOKBACK_DAYS}
+            }
+        )
+    settings = settings_for(county)
+    with transaction.atomic():
+        old = VisitSettings.objects.select_for_update().get(pk=settings.pk).lookback_days
+        if old == days:
+            return False
+        VisitSettings.objects.filter(pk=settings.pk).update(lookback_days=days)
+        audit_record(
+            action="visits.lookback_save",
+            user=by,
+            request=request,
+            obj=county,
+            detail={"lookback_days": [old, days]},
+        )
+    return True

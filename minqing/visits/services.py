@@ -28,7 +28,14 @@ from minqing.issues.models import Category, Colour, Source
 from minqing.issues.services import issue_register
 from minqing.issues.services.common import clean_text
 from minqing.org.models import Node
-from minqing.visits.models import HOME_MODES, Mode, NightVisitPlan, Visit, VisitTask
+from minqing.visits.models import (
+    DEFAULT_LOOKBACK_DAYS,
+    HOME_MODES,
+    Mode,
+    NightVisitPlan,
+    Visit,
+    VisitTask,
+)
 
 #: What recording a visit reads of the household (and its grid, for the issues' place).
 HOUSEHOLD_FIELDS = (
@@ -39,7 +46,6 @@ HOUSEHOLD_FIELDS = (
     "village_id",
     "head_name",
     "phone",
-    "created_at",
     "version",
     "family_situation",
 )
@@ -211,13 +217,9 @@ def _validate(data: VisitInput, household: Household) -> None:
     errors: dict[str, str] = {}
     if data.mode not in Mode.values:
         errors["mode"] = _("Choose how you met the household.")
-    now = timezone.now()
-    if timezone.is_naive(data.visited_at):
-        errors["visited_at"] = _("Give the time with its time zone.")
-    elif data.visited_at > now + CLOCK_SKEW:
-        errors["visited_at"] = _("A visit cannot be in the future.")
-    elif timezone.localdate(data.visited_at) < timezone.localdate(household.created_at):
-        errors["visited_at"] = _("The household was not registered yet on that day.")
+    message = _time_problem(data.visited_at, household)
+    if message:
+        errors["visited_at"] = message
     for name, value, limit in (("notes", data.notes, 2000), ("materials", data.materials, 200)):
         try:
             clean_text(value, name, required=False, max_length=limit)
@@ -233,10 +235,44 @@ def _validate(data: VisitInput, household: Household) -> None:
             errors[key] = _("Problem %(n)d: say what the problem is.") % {"n": i}
         elif p.colour == Colour.GREEN and not p.resolution.strip():
             errors[key] = _("Problem %(n)d: say what was done on the spot.") % {"n": i}
+        elif len(p.description.strip()) > 2000 or len(p.resolution.strip()) > 2000:
+            errors[key] = _("Problem %(n)d: at most %(limit)d characters, please.") % {
+                "n": i,
+                "limit": 2000,
+            }
     if data.situation is not None and len(data.situation) > 2000:
         errors["situation"] = _("At most %(n)d characters, please.") % {"n": 2000}
     if errors:
         raise ValidationError(errors)
+
+
+def _time_problem(visited_at: dt.datetime, household: Household) -> str:
+    """Why the visit time is refused ("" when it is fine).
+
+    The phone sends its own time with its UTC offset (ISO 8601), so a phone in another time
+    zone compares as the same instant; a clock a few minutes fast passes (``CLOCK_SKEW``). A
+    visit may be dated before the household was entered — paper diaries are typed in later, a
+    ledger imported today holds households that lived there before — but not further back than
+    the county's look-back (``VisitSettings.lookback_days``, by the county's calendar).
+    """
+    from minqing.visits.cadence import settings_for
+
+    if timezone.is_naive(visited_at):
+        return _("Give the time with its time zone.")
+    now = timezone.now()
+    if visited_at > now + CLOCK_SKEW:
+        return _("A visit cannot be in the future (it is %(now)s now).") % {
+            "now": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+        }
+    county = Node.objects.county_on_path(household.node.path)
+    days = settings_for(county).lookback_days if county is not None else DEFAULT_LOOKBACK_DAYS
+    earliest = timezone.localdate(now) - dt.timedelta(days=days)
+    if timezone.localdate(visited_at) < earliest:
+        return _(
+            "This visit is dated before %(date)s: the county accepts visits up to %(days)d days "
+            "back."
+        ) % {"date": earliest.isoformat(), "days": days}
+    return ""
 
 
 def _night_plan(plan_id: int | None, household: Household) -> Any:

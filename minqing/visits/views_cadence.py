@@ -26,7 +26,7 @@ from minqing.org.models import Level, Node
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 from minqing.visits import cadence, compliance, events, quotas
-from minqing.visits.models import EventKind, Period, QuotaRule
+from minqing.visits.models import MAX_LOOKBACK_DAYS, EventKind, Period, QuotaRule
 
 # --------------------------------------------------------------------------- quota rules
 
@@ -82,8 +82,34 @@ def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
     if request.method == "POST" and not editable:
         return forbidden(request, _("Only the county command centre sets the visit quotas."))
     cadence.quotas_for(county)  # the defaults, the first time
+    lookback = {"value": cadence.settings_for(county).lookback_days, "error": ""}
     rules = list(QuotaRule.objects.filter(county=county).order_by("kind", "period", "id"))
     data = request.POST if request.method == "POST" else None
+    status = 200
+    if data is not None and data.get("form") == "lookback":
+        # The look-back has its own small form (and button) on the page.
+        typed = data.get("lookback_days", "").strip()
+        try:
+            changed = quotas.lookback_save(
+                by=request.user,
+                county=county,
+                days=int(typed) if typed.isdigit() else typed,
+                request=request,
+            )
+        except PermissionDenied as exc:
+            return forbidden(request, exc)
+        except ValidationError as exc:
+            lookback = {"value": typed, "error": exc.message_dict["lookback_days"][0]}
+            status = 400
+            data = None  # the quota rules below are shown as saved
+        else:
+            messages.success(
+                request,
+                _("Visits may now be recorded up to %(n)d days back.") % {"n": int(typed)}
+                if changed
+                else _("Nothing changed."),
+            )
+            return redirect("visits:quotas", node_pk=county.pk)
     rule_forms = [
         (
             rule,
@@ -105,7 +131,6 @@ def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
     new = QuotaForm(
         data, prefix="new", initial={"period": Period.MONTH, "per_household": True, "active": True}
     )
-    status = 200
     stamp = request.POST.get("stamp", "") if data is not None else quotas.quotas_stamp(county)
     if data is not None:
         status = 400
@@ -148,6 +173,8 @@ def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
             "new": new,
             "stamp": stamp,
             "editable": editable,
+            "lookback": lookback,
+            "max_lookback": MAX_LOOKBACK_DAYS,
         },
         status=status,
     )
