@@ -36,12 +36,24 @@ def test_default_year_is_the_current_one(client, owner):
     assert f"Working-day calendar {year}" in client.get(URL).content.decode()
 
 
-def test_unknown_year_says_so(client, county_user):
+def test_a_year_nobody_entered_says_its_deadlines_are_estimated(client, county_user, monkeypatch):
+    from django.utils import translation
+
+    from minqing.workdays import calendar
+
+    # As on 2026-12-01: 2027 is not in the package, whatever version is installed.
+    monkeypatch.setattr(calendar, "ANNOUNCED_YEARS", frozenset({2026}))
     client.force_login(county_user)
     html = client.get(URL, {"year": 2027}).content.decode()
-    assert "Unknown" in html
-    assert "is not known yet" in html
+    assert "Estimated" in html
+    assert "deadlines that run into 2027 are estimated" in html
+    assert "cannot be" not in html
     assert 'value="mark_year"' in html
+    with translation.override("zh-hans"):
+        chinese = client.get(URL, {"year": 2027}, headers={"accept-language": "zh-hans"})
+    body = chinese.content.decode()
+    assert "跨入2027年的办理时限按估算计算" in body
+    assert "无法计算" not in body
 
 
 @pytest.mark.parametrize("year", ["abc", "1900", "-1"])
