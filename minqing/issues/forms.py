@@ -101,13 +101,27 @@ class UnitField(forms.ChoiceField):
 class DispatchForm(forms.Form):
     to = UnitField(label=_("Send to"))
     note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=TEXT)
+    #: The unit the user confirmed sending an off-level issue to (the form's second step).
+    confirm_to = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["to"].choices = choices
+        self.question = ""  # "该问题为蓝色（村级），确定派到区水利局吗？" once the service asks
+
+    def level_confirmed(self) -> bool:
+        """The user confirmed this very unit (a changed choice asks again)."""
+        return bool(self.cleaned_data.get("confirm_to")) and (
+            self.cleaned_data["confirm_to"] == self.cleaned_data.get("to")
+        )
+
+    def unit_label(self) -> str:
+        return dict(self.fields["to"].choices).get(self.data.get("to", ""), "")
 
 
 class TransferForm(DispatchForm):
+    note = None  # the reason is what goes on the timeline
+    confirm_to = None
     reason = forms.CharField(label=_("Why pass it on"), max_length=2000, widget=TEXT)
 
 
@@ -153,11 +167,12 @@ class RevisitForm(forms.Form):
     )
 
 
-class CloseForm(forms.Form):
+class CloseOverrideForm(forms.Form):
+    """销号 without a satisfied revisit: only with the reason, kept on the timeline."""
+
     override_reason = forms.CharField(
         label=_("Reason for closing without a satisfied revisit"),
         max_length=2000,
-        required=False,
         widget=TEXT,
     )
 
@@ -170,9 +185,16 @@ class ExtensionForm(forms.Form):
 class DecideForm(forms.Form):
     extension = forms.IntegerField(widget=forms.HiddenInput)
     approve = forms.TypedChoiceField(
-        choices=[("1", _("Approve")), ("0", _("Refuse"))], coerce=lambda v: v == "1"
+        label=_("Decision"),
+        choices=[("1", _("Approve")), ("0", _("Refuse"))],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
     )
-    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=TEXT)
+
+    def __init__(self, *args: Any, extension: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extension = extension  # the request shown above the decision
 
 
 class MergeForm(forms.Form):
@@ -183,6 +205,11 @@ class MergeForm(forms.Form):
 class ColourForm(forms.Form):
     colour = forms.ChoiceField(label=_("New colour"), choices=Colour.choices)
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=TEXT)
+
+    def __init__(self, *args: Any, colours: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if colours is not None:  # only the colours above the issue's: it is never lowered
+            self.fields["colour"].choices = [c for c in Colour.choices if c[0] in colours]
 
 
 class CallForm(forms.Form):

@@ -1,6 +1,6 @@
-"""Who may do what to an issue. Scope (can see it at all) is ``selectors.issue_scope_q``; these
-rules decide the actions of someone who can see it. Services call ``require(...)``; pages call
-the same predicates to show only the buttons that will work."""
+"""Who may do what to an issue: questions about a user, an issue's place and its unit. Scope
+(can see it at all) is ``selectors.issue_scope_q``. The table of steps in ``actions.py`` puts
+these questions together, one per step; services and pages ask that table, not these directly."""
 
 from __future__ import annotations
 
@@ -63,8 +63,26 @@ def can_override_close(user: Any, issue: Issue) -> bool:
     return scope_for(user).covers_path(issue.node_path, OVERRIDE_ROLES)
 
 
-def is_department_user(user: Any) -> bool:
-    return bool(scope_for(user).department_ids)
+def called_department_of(user: Any, issue: Issue) -> Any:
+    """The user's department called onto ``issue`` (吹哨) that has not reported in yet."""
+    ids = scope_for(user).department_ids
+    if not ids:
+        return None
+    call = issue.check_ins.filter(department_id__in=ids, at__isnull=True).first()
+    return call.department if call is not None else None
+
+
+def co_building_unit_of(user: Any, issue: Issue) -> Any:
+    """The co-building unit of ``issue``'s county the user works for, if any."""
+    from minqing.issues.services.common import county_of
+    from minqing.org.models import Department
+
+    ids = scope_for(user).department_ids
+    if not ids:
+        return None
+    return Department.objects.filter(
+        pk__in=ids, kind=Department.Kind.CO_BUILDING, county=county_of(issue)
+    ).first()
 
 
 def require(allowed: bool, message: str | None = None) -> None:

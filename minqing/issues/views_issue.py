@@ -1,5 +1,6 @@
-"""The issue page: its record, reporters, photos, timeline, and the actions the reader may take
-(each a POST that calls one service; a refusal re-renders the page with the input and why)."""
+"""The issue page: its record, reporters, photos, timeline, and the steps the reader may take
+(listed from the table in ``actions.py``; each a POST that calls one service; whatever stops
+it re-renders the page with the input, a summary on top and why)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from minqing.accounts.models import Role
-from minqing.accounts.scope import scope_for
-from minqing.issues import forms, permissions, selectors, services, similarity
-from minqing.issues.models import (
-    Colour,
-    ExtensionRequest,
-    Issue,
-    IssuePhoto,
-)
+from minqing.issues import actions, forms, selectors, services, similarity
+from minqing.issues.actions import IllegalTransition
+from minqing.issues.models import ExtensionRequest, Issue, IssuePhoto
 from minqing.issues.photos import photo_add, photo_bytes
+from minqing.issues.services.handling import LevelConfirmationNeeded
 from minqing.issues.views import _file_errors, _issue
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
@@ -35,112 +31,34 @@ from minqing.org.selectors import breadcrumbs
 
 @dataclass
 class Action:
-    """One thing the reader may do to the issue, with its form."""
+    """One step the reader may take on the issue (a row of ``actions.STEPS``), with its form."""
 
     name: str
     label: str
     form: Any
     danger: bool = False
+    #: The form's second step: "该问题为蓝色（村级），确定派到区水利局吗？"
+    question: str = ""
 
 
-def _departments(issue: Issue) -> list[Department]:
-    return list(
-        Department.objects.filter(county_id=services.county_of(issue).pk).order_by("kind", "name")
-    )
+@dataclass
+class Problem:
+    """One line of the summary at the top of the page, linking to where it is."""
+
+    anchor: str
+    text: str
 
 
 def available_actions(
     request: HttpRequest, issue: Issue, data: Any = None, only: str = ""
 ) -> list[Action]:
-    """The actions the reader may take now: state guard and permission, as the services check."""
+    """The steps the reader may take now, straight from the table the services enforce."""
     user = request.user
-    supervisor = permissions.is_supervisor(user, issue)
-    owner = permissions.is_owner(user, issue)
-    out: list[Action] = []
-
-    def add(name: str, label: str, build: Any, allowed: bool, danger: bool = False) -> None:
-        if allowed and issue.can(_action_key(name)) and (not only or only == name):
-            out.append(Action(name, label, build(data if only == name else None), danger))
-
-    departments: list[Department] | None = None
-
-    def units() -> list[tuple[str, str]]:
-        nonlocal departments
-        departments = departments if departments is not None else _departments(issue)
-        return forms.unit_choices(issue, [d for d in departments if d.kind == "department"])
-
-    add("accept", _("Accept"), lambda d: forms.NoteForm(d), owner)
-
-    def dispatch_form(d: Any) -> forms.DispatchForm:
-        default = services.default_department(issue) if issue.can("dispatch") else None
-        initial = {"to": f"dept:{default.pk}"} if default else {}
-        return forms.DispatchForm(d, choices=units(), initial=initial)
-
-    add("dispatch", _("Dispatch"), dispatch_form, supervisor)
-    add("start", _("Start work"), lambda d: forms.NoteForm(d), owner)
-    reporters = list(issue.reporters.filter(replied_at__isnull=True))
-    add(
-        "resolve",
-        _("Resolve and reply"),
-        lambda d: forms.ResolveForm(d, reporters=reporters),
-        owner,
-    )
-    add("revisit", _("Record the revisit"), lambda d: forms.RevisitForm(d), supervisor)
-    add("close", _("Close (销号)"), lambda d: forms.CloseForm(d), supervisor)
-    add("return", _("Return (misrouted)"), lambda d: forms.ReasonForm(d), owner, True)
-    add(
-        "transfer",
-        _("Pass on to another unit"),
-        lambda d: forms.TransferForm(d, choices=units()),
-        owner or supervisor,
-    )
-    add("extension_request", _("Ask for more time"), lambda d: forms.ExtensionForm(d), owner)
-    add("escalate", _("Escalate"), lambda d: forms.EscalateForm(d), supervisor, True)
-    add(
-        "raise_colour",
-        _("Raise the colour"),
-        lambda d: forms.ColourForm(d),
-        supervisor or owner,
-    )
-    if issue.colour in (Colour.YELLOW, Colour.ORANGE):
-        add(
-            "check_in",
-            _("Call departments (吹哨)"),
-            lambda d: forms.CallForm(
-                d, departments=Department.objects.filter(county=services.county_of(issue))
-            ),
-            supervisor,
-        )
-        called = issue.check_ins.filter(
-            department_id__in=scope_for(user).department_ids, at__isnull=True
-        ).exists()
-        if called and issue.can("check_in") and (not only or only == "report_in"):
-            out.append(Action("report_in", _("Report in (报到)"), forms.NoteForm(data)))
-    if issue.source == "resident":
-        add("offer", _("Offer to co-building units"), lambda d: forms.NoteForm(d), supervisor)
-    if issue.offered and Role.CO_BUILDING_UNIT in scope_for(user).roles:
-        add("take", _("Take this order"), lambda d: forms.NoteForm(d), True)
-    add("merge", _("Merge into another issue"), lambda d: forms.MergeForm(d), supervisor, True)
-    add("sample_revisit", _("Sample revisit"), lambda d: forms.SampleRevisitForm(d), supervisor)
-    add("reopen", _("Reopen"), lambda d: forms.ReasonForm(d), supervisor, True)
-    pending = issue.extensions.filter(decision=ExtensionRequest.Decision.PENDING).first()
-    if pending and supervisor and issue.is_open and (not only or only == "decide"):
-        out.append(
-            Action(
-                "decide",
-                _("Decide on more time"),
-                forms.DecideForm(data, initial={"extension": pending.pk}),
-            )
-        )
-    return out
-
-
-def _action_key(name: str) -> str:
-    """``check_in`` is the call (吹哨) in the actions list; ``offer`` and ``take`` share the
-    dispatch guard; everything else checks its own name."""
-    return {"offer": "dispatch", "report_in": "check_in", "decide": "extension_request"}.get(
-        name, name
-    )
+    return [
+        Action(step.name, str(step.label), step.form(issue, user, data), step.danger)
+        for step in actions.allowed_steps(user, issue)
+        if not only or step.name == only
+    ]
 
 
 def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -149,12 +67,26 @@ def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_page(
-    request: HttpRequest, issue: Issue, failed: Action | None = None, status: int = 200
+    request: HttpRequest,
+    issue: Issue,
+    failed: Action | None = None,
+    *,
+    status: int = 200,
+    refused: str = "",
+    changes: list[Any] | None = None,
 ) -> HttpResponse:
-    actions = available_actions(request, issue)
+    """The issue page; after a POST that did not go through, ``failed`` is the action with its
+    bound form (opened, with what was typed), ``refused`` why the step was refused, and
+    ``changes`` the timeline entries since the version the form was based on."""
+    shown = available_actions(request, issue)
+    kept: list[tuple[str, str]] = []
     if failed is not None:
-        actions = [failed if a.name == failed.name else a for a in actions]
-    alike = issue.is_open and permissions.is_supervisor(request.user, issue)
+        if any(a.name == failed.name for a in shown):
+            shown = [failed if a.name == failed.name else a for a in shown]
+        else:
+            kept = _typed(failed.form)  # the step is not possible any more: keep the text
+    summary = _summary(failed, refused, changes, kept)
+    alike = issue.is_open and actions.supervisor(request.user, issue)
     # The page loads the alike issues after it shows (htmx); ``?alike=1`` puts them inline.
     similar = _alike(request, issue) if alike and request.GET.get("alike") else []
     return render(
@@ -169,16 +101,77 @@ def _detail_page(
             "photo_form": forms.PhotoForm(),
             "check_ins": issue.check_ins.select_related("department", "by"),
             "extensions": issue.extensions.select_related("requested_by", "decided_by"),
-            "actions": actions,
+            "actions": shown,
             "failed": failed.name if failed else "",
+            "failed_label": failed.label if failed else "",
+            "summary": summary,
+            "refused": refused,
+            "changes": changes or [],
+            "kept": kept,
             "similar": similar,
             "alike_lazy": alike,
-            "can_merge": any(a.name == "merge" for a in actions),
+            "can_merge": any(a.name == "merge" for a in shown),
             "crumbs": breadcrumbs(issue.node, request.user),
             "now": timezone.now(),
         },
         status=status,
     )
+
+
+def _summary(
+    failed: Action | None, refused: str, changes: list[Any] | None, kept: list[Any]
+) -> list[Problem]:
+    """What went wrong, at the top of the page, each line a link to the place it concerns."""
+    if failed is None:
+        return []
+    out: list[Problem] = []
+    if refused:
+        out.append(Problem("kept" if kept else f"act-{failed.name}", refused))
+    if changes:
+        out.append(
+            Problem("changes", _("Someone changed this issue after you opened it: see below."))
+        )
+    if failed.question:
+        out.append(Problem(f"{failed.name}-confirm", failed.question))
+    form = failed.form
+    if form.is_bound and not kept:
+        for error in form.non_field_errors():
+            out.append(Problem(f"act-{failed.name}", f"{failed.label}: {error}"))
+        for name, errors in form.errors.items():
+            if name == "__all__" or name not in form.fields:
+                continue
+            bound = form[name]
+            for error in errors:
+                out.append(
+                    Problem(bound.auto_id or f"act-{failed.name}", f"{bound.label}: {error}")
+                )
+    return out
+
+
+def _typed(form: Any) -> list[tuple[str, str]]:
+    """What the user typed into a form that can no longer be sent, to copy from the page."""
+    out = []
+    for name, field in form.fields.items():
+        if field.widget.is_hidden:
+            continue
+        value = form.data.get(name, "")
+        if str(value).strip():
+            choices = dict(getattr(field, "choices", []) or [])
+            out.append((str(field.label or name), str(choices.get(value, value))))
+    return out
+
+
+def _changes_since(issue: Issue, based_on: int | None) -> list[Any]:
+    """The timeline entries after version ``based_on``: every step but the registration
+    moves the version by one and writes one entry."""
+    if based_on is None or based_on >= issue.version:
+        return []
+    latest = (
+        issue.events.exclude(action="register")
+        .select_related("actor")
+        .order_by("-at", "-id")[: issue.version - based_on]
+    )
+    return list(reversed(list(latest)))
 
 
 def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
@@ -192,51 +185,98 @@ def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
 def issue_alike(request: HttpRequest, pk: int) -> HttpResponse:
     """The issue page's "alike open issues" section, loaded after the page (htmx)."""
     issue = _issue(request, pk)
-    supervisor = issue.is_open and permissions.is_supervisor(request.user, issue)
+    supervisor = issue.is_open and actions.supervisor(request.user, issue)
     return render(
         request,
         "issues/_alike.html",
         {
             "issue": issue,
             "similar": _alike(request, issue) if supervisor else [],
-            "can_merge": supervisor and issue.can("merge"),
+            "can_merge": supervisor and actions.allowed(request.user, "merge", issue),
         },
     )
 
 
 @require_POST
 def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """One POST per action; a refusal re-renders the page with the form, its input and why."""
+    """One POST per step of ``actions.STEPS``. Whatever stops it re-renders the page with the
+    form as typed and why: invalid input (400), a step the table refuses (403, or 409 when the
+    issue's state no longer allows it), an edit based on an old version (409, with what changed
+    since and the version refreshed, so the same text can be sent again). Done, it redirects."""
     issue = _issue(request, pk)
-    found = available_actions(request, issue, data=request.POST, only=action)
-    if not found:
-        if action not in ACTIONS:
-            raise Http404
-        if not issue.can(_action_key(action)) and action not in ("report_in", "decide"):
-            messages.error(
-                request,
-                _("This issue is %(status)s; that step is not possible now.")
-                % {"status": issue.get_status_display()},
-            )
-            return _detail_page(request, issue, status=409)
-        return forbidden(request, _("You may not do this to this issue."))
-    act = found[0]
+    step = actions.STEPS.get(action)
+    if step is None or step.form is None:
+        raise Http404
+    user = request.user
+    based_on = _version(request)
+    act = Action(step.name, str(step.label), step.form(issue, user, request.POST), step.danger)
+    problem = actions.refusal(user, action, issue)
+    if problem is not None:
+        return _refused(request, issue, act, problem, based_on)
     if not act.form.is_valid():
         return _detail_page(request, issue, act, status=400)
     try:
-        ACTIONS[action](request, issue, act.form)
+        HANDLERS[action](request, issue, act.form)
     except StaleEdit:
-        act.form.add_error(None, StaleEdit.message)
-        return _detail_page(request, issue, act, status=409)
+        fresh = _issue(request, pk)
+        again = _rebound(request, fresh, act)
+        if again is None:
+            refusal = actions.refusal(user, action, fresh)
+            return _refused(request, fresh, act, refusal, based_on)
+        return _detail_page(
+            request, fresh, again, status=409, changes=_changes_since(fresh, based_on)
+        )
+    except LevelConfirmationNeeded as exc:
+        data = request.POST.copy()
+        data["confirm_to"] = data.get("to", "")
+        form = step.form(issue, user, data)
+        form.is_valid()
+        form.question = exc.question
+        asked = Action(step.name, str(step.label), form, step.danger, question=exc.question)
+        return _detail_page(request, issue, asked)
+    except (IllegalTransition, PermissionDenied) as exc:  # changed under the row lock
+        fresh = _issue(request, pk)
+        return _refused(request, fresh, act, exc, based_on)
     except ValidationError as exc:
         _file_errors(act.form, exc)
-        return _detail_page(
-            request, issue, act, status=409 if isinstance(exc, services.IllegalTransition) else 400
-        )
-    except PermissionDenied as exc:
-        return forbidden(request, exc)
-    messages.success(request, _("Done: %(action)s.") % {"action": act.label})
+        return _detail_page(request, issue, act, status=400)
+    done = Issue.objects.select_related("owner_node", "owner_department").get(pk=issue.pk)
+    messages.success(request, step.done(done, act.form))
     return redirect("issues:detail", pk=issue.pk)
+
+
+def _rebound(request: HttpRequest, issue: Issue, act: Action) -> Action | None:
+    """The same step's form on the fresh issue, with the same input (None: not possible now)."""
+    if not actions.allowed(request.user, act.name, issue):
+        return None
+    form = actions.STEPS[act.name].form(issue, request.user, request.POST)
+    form.is_valid()  # shows the input; its errors, if any, show too
+    return Action(act.name, act.label, form, act.danger)
+
+
+def _refused(
+    request: HttpRequest, issue: Issue, act: Action, problem: Exception | None, based_on
+) -> HttpResponse:
+    """The page again with the reason on top and what was typed kept (403, or 409 when the
+    issue's state is why)."""
+    if problem is None:  # allowed after all: show the form to send again
+        again = _rebound(request, issue, act)
+        return _detail_page(
+            request, issue, again or act, status=409, changes=_changes_since(issue, based_on)
+        )
+    stale = isinstance(problem, IllegalTransition)
+    if isinstance(problem, ValidationError):
+        reason = " ".join(problem.messages)
+    else:
+        reason = str(problem)
+    return _detail_page(
+        request,
+        issue,
+        act,
+        status=409 if stale else 403,
+        refused=reason,
+        changes=_changes_since(issue, based_on),
+    )
 
 
 def _target(issue: Issue, value: str) -> tuple[Node | None, Department | None]:
@@ -259,6 +299,7 @@ def _dispatch(request, issue, form):
         to_node=to_node,
         to_department=to_department,
         note=form.cleaned_data["note"],
+        level_confirmed=form.level_confirmed(),
         version=_version(request),
         request=request,
     )
@@ -305,11 +346,18 @@ def _common(request: HttpRequest) -> dict[str, Any]:
     return {"by": request.user, "request": request}
 
 
-ACTIONS: dict[str, Any] = {
-    "accept": lambda r, i, f: services.issue_accept(issue=i, version=_version(r), **_common(r)),
+def _note(form: Any) -> str:
+    return form.cleaned_data["note"]
+
+
+#: How each step's form reaches its service: every field the form asks for is handed on.
+HANDLERS: dict[str, Any] = {
     "dispatch": _dispatch,
+    "accept": lambda r, i, f: services.issue_accept(
+        issue=i, note=_note(f), version=_version(r), **_common(r)
+    ),
     "start": lambda r, i, f: services.issue_start(
-        issue=i, note=f.cleaned_data["note"], version=_version(r), **_common(r)
+        issue=i, note=_note(f), version=_version(r), **_common(r)
     ),
     "resolve": lambda r, i, f: services.issue_resolve(
         issue=i,
@@ -322,7 +370,13 @@ ACTIONS: dict[str, Any] = {
         issue=i, version=_version(r), **f.cleaned_data, **_common(r)
     ),
     "close": lambda r, i, f: services.issue_close(
-        issue=i, version=_version(r), **f.cleaned_data, **_common(r)
+        issue=i, note=_note(f), version=_version(r), **_common(r)
+    ),
+    "close_override": lambda r, i, f: services.issue_close(
+        issue=i,
+        override_reason=f.cleaned_data["override_reason"],
+        version=_version(r),
+        **_common(r),
     ),
     "return": lambda r, i, f: services.issue_return(
         issue=i, reason=f.cleaned_data["reason"], version=_version(r), **_common(r)
@@ -341,13 +395,9 @@ ACTIONS: dict[str, Any] = {
     "check_in": lambda r, i, f: services.issue_call_departments(
         issue=i, departments=list(f.cleaned_data["departments"]), **_common(r)
     ),
-    "report_in": lambda r, i, f: services.issue_check_in(
-        issue=i, note=f.cleaned_data["note"], **_common(r)
-    ),
-    "offer": lambda r, i, f: services.issue_offer(
-        issue=i, note=f.cleaned_data["note"], **_common(r)
-    ),
-    "take": lambda r, i, f: services.issue_take(issue=i, **_common(r)),
+    "report_in": lambda r, i, f: services.issue_check_in(issue=i, note=_note(f), **_common(r)),
+    "offer": lambda r, i, f: services.issue_offer(issue=i, note=_note(f), **_common(r)),
+    "take": lambda r, i, f: services.issue_take(issue=i, note=_note(f), **_common(r)),
     "merge": _merge,
     "sample_revisit": lambda r, i, f: services.issue_sample_revisit(
         issue=i, **f.cleaned_data, **_common(r)

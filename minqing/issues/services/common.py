@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from minqing.accounts.models import RoleAssignment, User
 from minqing.audit.services import audit_record
-from minqing.issues import similarity
+from minqing.issues import actions, similarity
 from minqing.issues.models import (
     OPEN_STATES,
     Issue,
@@ -24,7 +24,7 @@ from minqing.issues.models import (
 from minqing.issues.permissions import (
     UNIT_ROLES,
 )
-from minqing.lib.errors import InvalidTransition, StaleEdit
+from minqing.lib.errors import StaleEdit
 from minqing.lib.idcard import validate_phone
 from minqing.lib.memo import cached
 from minqing.org.models import Department, Node
@@ -33,8 +33,8 @@ from minqing.org.models import Level as NodeLevel
 MAX_DESCRIPTION = 2000
 
 
-class IllegalTransition(InvalidTransition):
-    """The issue is not in a state that allows this step."""
+# The issue is not in a state that allows this step; defined beside the table of steps.
+IllegalTransition = actions.IllegalTransition
 
 
 # --------------------------------------------------------------------------- helpers
@@ -45,6 +45,8 @@ def status_label(status: str) -> str:
 
 
 def guard(issue: Issue, action: str) -> None:
+    """The state guard alone (the worker's steps, which no user takes); a person's step asks
+    the table: ``actions.require(user, step, issue)``."""
     if not issue.can(action):
         raise IllegalTransition(
             _("This issue is %(status)s; it cannot be %(action)s now.")
@@ -140,6 +142,63 @@ def issue_notice(recipients: Iterable[User], *, kind: str, issue: Issue, title: 
     from minqing.notifications.services import Notice
 
     return Notice(recipients, kind, title, issue.title, f"/issues/{issue.pk}/", issue)
+
+
+def reporter_notice(issue: Issue, *, kind: str, what: str, actor: Any = None) -> Any:
+    """Tell the people who reported ``issue`` what happened to it (``what``: "已派单至区水利局").
+
+    They are whoever registered it or brought another household's report to it (a person who
+    logs in, not the county's account for public submissions); when no such person exists, the
+    liaisons linked to the reporting households hear it and pass it on. The one who took the
+    step is not told of their own step.
+    """
+    from minqing.notifications.services import Notice
+
+    people = _reporting_people(issue)
+    if people:
+        title = _("The problem you reported (#%(pk)s): %(what)s") % {"pk": issue.pk, "what": what}
+    else:
+        people = _household_liaisons(issue)
+        title = _("A problem your household reported (#%(pk)s): %(what)s") % {
+            "pk": issue.pk,
+            "what": what,
+        }
+    actor_pk = getattr(actor, "pk", None)
+    people = [p for p in people if p.pk != actor_pk]
+    return Notice(people, kind, title, issue.title, f"/issues/{issue.pk}/", issue)
+
+
+def notify_reporters(issue: Issue, *, kind: str, what: str, actor: Any = None) -> None:
+    from minqing.notifications.services import notify_many
+
+    notify_many([reporter_notice(issue, kind=kind, what=what, actor=actor)])
+
+
+def _reporting_people(issue: Issue) -> list[User]:
+    ids = {issue.created_by_id} | set(
+        issue.events.filter(action="add_reporter", actor__isnull=False).values_list(
+            "actor_id", flat=True
+        )
+    )
+    ids.discard(None)
+    people = User.objects.filter(pk__in=ids, is_active=True)
+    return [u for u in people if u.has_usable_password()]
+
+
+def _household_liaisons(issue: Issue) -> list[User]:
+    from minqing.contacts.models import ContactLink
+
+    households = set(issue.reporters.exclude(household=None).values_list("household_id", flat=True))
+    if issue.household_id:
+        households.add(issue.household_id)
+    if not households:
+        return []
+    users = (
+        ContactLink.objects.current()
+        .filter(household_id__in=households, liaison__active=True, liaison__user__is_active=True)
+        .values_list("liaison__user_id", flat=True)
+    )
+    return list(User.objects.filter(pk__in=set(users)))
 
 
 def unit_users(*, node: Node | None = None, department: Department | None = None) -> list[User]:

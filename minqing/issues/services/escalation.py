@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
-from minqing.issues import deadlines
+from minqing.issues import actions, deadlines
 from minqing.issues.models import (
     LEVEL_ORDER,
     OPEN_STATES,
@@ -21,11 +21,9 @@ from minqing.issues.models import (
     Level,
     Status,
 )
-from minqing.issues.permissions import is_supervisor, require
 from minqing.issues.services.common import (
     clean_text,
     county_of,
-    guard,
     level_unit,
     locked,
     notify_users,
@@ -104,11 +102,7 @@ def issue_escalate(
             issue = locked(issue)  # the claim has already counted this escalation
         else:
             issue = locked(issue)
-            guard(issue, "escalate")
-            require(
-                by is not None and is_supervisor(by, issue),
-                _("Only the supervisor of this issue can escalate it."),
-            )
+            actions.require(by, "escalate", issue)
             reason = clean_text(reason, "reason", required=True)
             issue.escalations += 1
         step = next_level(issue)

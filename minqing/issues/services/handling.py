@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
-from minqing.issues import deadlines, similarity
+from minqing.issues import actions, deadlines, similarity
 from minqing.issues.models import (
-    OPEN_STATES,
     Complexity,
     ContactMode,
     Issue,
@@ -22,28 +21,29 @@ from minqing.issues.models import (
     Satisfaction,
     Status,
 )
-from minqing.issues.permissions import (
-    can_override_close,
-    is_owner,
-    is_supervisor,
-    require,
-)
 from minqing.issues.services.common import (
     IllegalTransition,
     clean_text,
     county_of,
-    guard,
     level_unit,
     locked,
     notify_owner,
+    notify_reporters,
     notify_users,
     record,
-    status_label,
     unit_users,
 )
 from minqing.org.models import Department, Node
 
 # --------------------------------------------------------------------------- dispatch
+
+
+class LevelConfirmationNeeded(ValidationError):
+    """The unit chosen is of another level than the issue's colour: ask the user first."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__({"to": question}, code="confirm_level")
+        self.question = question
 
 
 def _target(issue: Issue, to_node: Node | None, to_department: Department | None) -> str:
@@ -81,15 +81,27 @@ def issue_dispatch(
     to_department: Department | None = None,
     responsible: User | None = None,
     note: str = "",
+    level_confirmed: bool = False,
     version: int | None = None,
     request: Any = None,
 ) -> Issue:
-    """派单 — send the issue to the unit that will handle it."""
+    """派单 — send the issue to the unit that will handle it.
+
+    A unit of another level than the issue's colour (a blue, village issue to a county
+    department; a yellow one to a village) is asked about first: ``LevelConfirmationNeeded``
+    carries the question, and ``level_confirmed=True`` sends it, recorded on the timeline."""
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "dispatch")
-        require(is_supervisor(by, issue), _("Only the dispatcher of this issue can send it."))
-        _target(issue, to_node, to_department)
+        actions.require(by, "dispatch", issue)
+        to_level = _target(issue, to_node, to_department)
+        note = clean_text(note, "note", required=False)
+        data: dict[str, Any] = {}
+        if to_level not in actions.COLOUR_TARGET_LEVELS[issue.colour]:
+            if not level_confirmed:
+                raise LevelConfirmationNeeded(
+                    actions.off_level_question(issue, str(to_department or to_node))
+                )
+            data = {"level_confirmed": True, "colour": issue.colour, "to_level": to_level}
         issue.responsible = _responsible_for(responsible, node=to_node, department=to_department)
         issue.owner_node, issue.owner_department, issue.offered = to_node, to_department, False
         changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
@@ -98,23 +110,30 @@ def issue_dispatch(
             by=by,
             action="dispatch",
             to_status=Status.DISPATCHED,
-            note=clean_text(note, "note", required=False),
-            data={"to": issue.owner_label},
+            note=note,
+            data={"to": issue.owner_label, **data},
             fields=["owner_node", "owner_department", "offered", "responsible", *changed],
             request=request,
         )
         notify_owner(issue, kind="issue.dispatched", title=_("Issue sent to you"))
+        notify_reporters(
+            issue,
+            kind="issue.reported.dispatched",
+            what=_("sent to %(unit)s") % {"unit": issue.owner_label},
+            actor=by,
+        )
     return issue
 
 
 def issue_accept(
-    *, by: User, issue: Issue, version: int | None = None, request: Any = None
+    *, by: User, issue: Issue, note: str = "", version: int | None = None, request: Any = None
 ) -> Issue:
-    """接单 — the unit takes the issue on; the person who accepts becomes responsible."""
+    """接单 — the unit takes the issue on; the person who accepts becomes responsible. The
+    note (what they will do, when they will come) goes on the timeline."""
+    note = clean_text(note, "note", required=False)
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "accept")
-        require(is_owner(by, issue), _("Only the unit it was sent to can accept it."))
+        actions.require(by, "accept", issue)
         issue.responsible = issue.responsible or by
         changed = deadlines.schedule(issue, start=timezone.now(), stage="handle")
         record(
@@ -122,6 +141,7 @@ def issue_accept(
             by=by,
             action="accept",
             to_status=Status.ACCEPTED,
+            note=note,
             fields=["responsible", *changed],
             data={"responsible": str(issue.responsible)},
             request=request,
@@ -135,8 +155,7 @@ def issue_start(
     """办理 — work has begun (optional step; progress notes go on the timeline)."""
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "start")
-        require(is_owner(by, issue), _("Only the unit handling it can do this."))
+        actions.require(by, "start", issue)
         record(
             issue,
             by=by,
@@ -155,8 +174,7 @@ def issue_return(
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "return")
-        require(is_owner(by, issue), _("Only the unit it was sent to can return it."))
+        actions.require(by, "return", issue)
         previous = issue.owner_label
         issue.owner_node, issue.owner_department = level_unit(issue, issue.level), None
         issue.responsible = None
@@ -194,11 +212,7 @@ def issue_transfer(
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "transfer")
-        require(
-            is_owner(by, issue) or is_supervisor(by, issue),
-            _("Only the unit handling it or its supervisor can pass it on."),
-        )
+        actions.require(by, "transfer", issue)
         _target(issue, to_node, to_department)
         if (to_node and to_node.pk == issue.owner_node_id) or (
             to_department and to_department.pk == issue.owner_department_id
@@ -239,8 +253,7 @@ def issue_resolve(
     replies = {int(k): str(v or "").strip() for k, v in (replies or {}).items()}
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "resolve")
-        require(is_owner(by, issue), _("Only the unit handling it can resolve it."))
+        actions.require(by, "resolve", issue)
         waiting = list(issue.reporters.filter(replied_at__isnull=True))
         missing = [r for r in waiting if not replies.get(r.pk)]
         if missing:
@@ -272,6 +285,7 @@ def issue_resolve(
         notify_users(
             supervisors, kind="issue.resolved", issue=issue, title=_("Issue resolved: revisit")
         )
+        notify_reporters(issue, kind="issue.reported.resolved", what=_("resolved"), actor=by)
     return issue
 
 
@@ -293,8 +307,7 @@ def issue_revisit(
     words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "revisit")
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can revisit."))
+        actions.require(by, "revisit", issue)
         now = timezone.now()
         revisit = Revisit.objects.create(
             issue=issue, by=by, at=now, mode=mode, result=result, words=words
@@ -333,6 +346,12 @@ def reopen_issue(issue: Issue, *, by: User, words: str, request: Any, at, data=N
     )
     issue.reporters.update(replied_at=None)
     notify_owner(issue, kind="issue.reopened", title=_("Resident not satisfied: issue reopened"))
+    notify_reporters(
+        issue,
+        kind="issue.reported.reopened",
+        what=_("reopened, %(unit)s handles it again") % {"unit": issue.owner_label},
+        actor=by,
+    )
 
 
 def issue_close(
@@ -340,40 +359,45 @@ def issue_close(
     by: User,
     issue: Issue,
     override_reason: str = "",
+    note: str = "",
     version: int | None = None,
     request: Any = None,
 ) -> Issue:
-    """销号 — only after a satisfied revisit, or a supervisor's recorded override."""
+    """销号 — after a satisfied revisit (step ``close``), or without one by a supervisor who
+    may override, with the reason (step ``close_override``)."""
     override_reason = clean_text(override_reason, "override_reason", required=False)
+    note = clean_text(note, "note", required=False)
     with transaction.atomic():
         issue = locked(issue, version)
-        guard(issue, "close")
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can close it."))
         data: dict[str, Any] = {}
-        if issue.status == Status.RESOLVED:
-            if not override_reason:
-                raise IllegalTransition(
-                    _(
-                        "The resident has not said they are satisfied: revisit first, or give "
-                        "the reason for closing without it."
-                    )
+        step = "close_override" if override_reason else "close"
+        if (
+            step == "close"
+            and issue.status == Status.RESOLVED
+            and actions.allowed(by, "close_override", issue)
+        ):
+            raise IllegalTransition(
+                _(
+                    "The resident has not said they are satisfied: revisit first, or give "
+                    "the reason for closing without it."
                 )
-            require(
-                can_override_close(by, issue),
-                _("Only town or county supervisors may close without a satisfied revisit."),
             )
+        actions.require(by, step, issue)
+        if step == "close_override":
             data["override"] = True
+            note = override_reason
         issue.closed_at = timezone.now()
         record(
             issue,
             by=by,
             action="close",
             to_status=Status.CLOSED,
-            note=override_reason,
+            note=note,
             data=data,
             fields=["closed_at"],
             request=request,
         )
+        notify_reporters(issue, kind="issue.reported.closed", what=_("closed (销号)"), actor=by)
     return issue
 
 
@@ -388,8 +412,7 @@ def issue_sample_revisit(
     words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "sample_revisit")
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can revisit."))
+        actions.require(by, "sample_revisit", issue)
         now = timezone.now()
         revisit = Revisit.objects.create(
             issue=issue, by=by, at=now, mode=mode, result=result, words=words, sampled=True
@@ -420,15 +443,7 @@ def issue_update(
     """Correct the title, description, category or complexity of an unfinished issue."""
     with transaction.atomic():
         issue = locked(issue, version)
-        if issue.status not in OPEN_STATES:
-            raise IllegalTransition(
-                _("This issue is %(status)s; it can no longer be edited.")
-                % {"status": status_label(issue.status)}
-            )
-        require(
-            is_supervisor(by, issue) or issue.created_by_id == getattr(by, "pk", None),
-            _("Only whoever registered it or its supervisor can edit it."),
-        )
+        actions.require(by, "edit", issue)
         diff: dict[str, list[str]] = {}
         if "title" in data:
             new = clean_text(data["title"], "title", required=True, max_length=100)

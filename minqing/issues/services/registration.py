@@ -216,11 +216,6 @@ def issue_add_reporter(
 ) -> IssueReporter:
     """One more household reports the same problem: attach it instead of a duplicate issue."""
     require(can_register_at(by, issue.node_path), _("This issue is outside your places."))
-    if issue.status in (Status.CLOSED, Status.MERGED):
-        raise IllegalTransition(
-            _("This issue is %(status)s; register a new one instead.")
-            % {"status": status_label(issue.status)}
-        )
     if household is None and not str(name or "").strip():
         raise ValidationError({"household": _("Choose the household or give a name.")})
     if household is not None and household.village_id != issue.village_id:
@@ -228,6 +223,13 @@ def issue_add_reporter(
             raise ValidationError({"household": _("This household is outside your places.")})
     with transaction.atomic():
         issue = locked(issue)
+        # The state is read under the row lock: a close or merge committed between the page's
+        # read and this lock must refuse the report (it would join a finished issue).
+        if issue.status in (Status.CLOSED, Status.MERGED):
+            raise IllegalTransition(
+                _("This issue is %(status)s; register a new one instead.")
+                % {"status": status_label(issue.status)}
+            )
         if household is not None and issue.reporters.filter(household=household).exists():
             raise ValidationError(
                 {"household": _("This household has already reported this issue.")}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from minqing.accounts.models import Role, User
 from minqing.accounts.scope import scope_for
 from minqing.audit.services import audit_record
-from minqing.issues import deadlines
+from minqing.issues import actions, deadlines
 from minqing.issues.models import (
     COLOUR_LEVEL,
     COLOUR_ORDER,
@@ -27,12 +27,11 @@ from minqing.issues.models import (
     Status,
     Topic,
 )
-from minqing.issues.permissions import is_owner, is_supervisor, require
+from minqing.issues.permissions import co_building_unit_of, require
 from minqing.issues.services.common import (
     IllegalTransition,
     clean_text,
     county_of,
-    guard,
     level_unit,
     locked,
     notify_owner,
@@ -66,10 +65,7 @@ def extension_request(
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "extension_request")
-        require(is_owner(by, issue), _("Only the unit handling it can ask for more time."))
-        if issue.extensions.filter(decision=ExtensionRequest.Decision.PENDING).exists():
-            raise ValidationError({"workdays": _("A request for more time is already waiting.")})
+        actions.require(by, "extension_request", issue)
         ext = ExtensionRequest.objects.create(
             issue=issue, requested_by=by, workdays=workdays, reason=reason
         )
@@ -99,12 +95,7 @@ def extension_decide(
         if ext.decision != ExtensionRequest.Decision.PENDING:
             raise IllegalTransition(_("This request has already been decided."))
         issue = locked(ext.issue)
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can decide."))
-        if issue.status not in OPEN_STATES:
-            raise IllegalTransition(
-                _("This issue is %(status)s; there is no deadline to move.")
-                % {"status": status_label(issue.status)}
-            )
+        actions.require(by, "decide", issue)
         now = timezone.now()
         ext.decision = (
             ExtensionRequest.Decision.APPROVED if approve else ExtensionRequest.Decision.REFUSED
@@ -146,16 +137,14 @@ def issue_merge(
         first, second = sorted([source, target], key=lambda i: i.pk)
         locked(first), locked(second)  # one lock order, so two merges cannot deadlock
         source, target = locked(source), locked(target)
-        guard(source, "merge")
+        actions.require(by, "merge", source)
         if target.status not in OPEN_STATES:
             raise IllegalTransition(
                 _("The issue to merge into is %(status)s; choose an open one.")
                 % {"status": status_label(target.status)}
             )
-        require(
-            is_supervisor(by, source) and is_supervisor(by, target),
-            _("Only a supervisor of both issues can merge them."),
-        )
+        if not actions.supervisor(by, target):
+            raise ValidationError({"target": _("Only a supervisor of both issues can merge them.")})
         moved = 0
         have = set(target.reporters.exclude(household=None).values_list("household_id", flat=True))
         for reporter in source.reporters.all():
@@ -194,11 +183,7 @@ def issue_raise_colour(
         raise ValidationError({"colour": _("Choose one of the four colours.")})
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "raise_colour")
-        require(
-            is_supervisor(by, issue) or is_owner(by, issue),
-            _("Only the unit handling it or its supervisor can change its colour."),
-        )
+        actions.require(by, "raise_colour", issue)
         if COLOUR_ORDER.index(colour) <= COLOUR_ORDER.index(issue.colour):
             raise ValidationError(
                 {"colour": _("A colour can only be raised, never lowered or kept.")}
@@ -239,12 +224,7 @@ def issue_call_departments(
         raise ValidationError({"departments": _("Choose at least one department.")})
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "check_in")
-        if issue.colour not in (Colour.YELLOW, Colour.ORANGE):
-            raise ValidationError(
-                {"departments": _("Departments are called onto yellow and orange issues.")}
-            )
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can call in."))
+        actions.require(by, "check_in", issue)
         county = county_of(issue)
         calls = []
         for department in departments:
@@ -277,18 +257,13 @@ def issue_check_in(*, by: User, issue: Issue, note: str = "", request: Any = Non
     """报到 — a called department reports in and joins the work."""
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "check_in")
-        departments = scope_for(by).department_ids
+        actions.require(by, "report_in", issue)
         call = (
             CheckIn.objects.select_for_update()
-            .filter(issue=issue, department_id__in=departments)
+            .filter(issue=issue, department_id__in=scope_for(by).department_ids, at__isnull=True)
             .first()
         )
-        if call is None:
-            from minqing.lib.errors import PermissionDenied
-
-            raise PermissionDenied(_("Your department has not been called onto this issue."))
-        if call.at is not None:
+        if call is None:  # another colleague reported in between the check and the lock
             raise IllegalTransition(_("Your department has already reported in."))
         call.by, call.at = by, timezone.now()
         call.note = clean_text(note, "note", required=False)
@@ -311,8 +286,7 @@ def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) 
     """派单 to co-building units: a resident's order any unit of the county may take."""
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "dispatch")
-        require(is_supervisor(by, issue), _("Only the dispatcher of this issue can offer it."))
+        actions.require(by, "offer", issue)
         issue.offered = True
         issue.owner_node, issue.owner_department = None, None  # any co-building unit may take it
         issue.responsible = None
@@ -334,22 +308,14 @@ def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) 
     return issue
 
 
-def issue_take(*, by: User, issue: Issue, request: Any = None) -> Issue:
-    """接单 — a co-building unit takes an offered order; first come, first served."""
-    scope = scope_for(by)
-    if Role.CO_BUILDING_UNIT not in scope.roles:
-        from minqing.lib.errors import PermissionDenied
-
-        raise PermissionDenied(_("Only co-building units take residents' orders."))
+def issue_take(*, by: User, issue: Issue, note: str = "", request: Any = None) -> Issue:
+    """接单 — a co-building unit of the county takes an offered order; first come, first
+    served. The note (when they will come) goes on the timeline."""
+    note = clean_text(note, "note", required=False)
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "take")
-        if not issue.offered:
-            raise IllegalTransition(_("This order is not offered to co-building units."))
-        unit = Department.objects.filter(
-            pk__in=scope.department_ids, kind=Department.Kind.CO_BUILDING, county=county_of(issue)
-        ).first()
-        require(unit is not None, _("Your unit does not serve this county."))
+        actions.require(by, "take", issue)
+        unit = co_building_unit_of(by, issue)
         issue.owner_department = unit
         issue.offered, issue.responsible = False, by
         changed = deadlines.schedule(issue, start=timezone.now(), stage="handle")
@@ -358,6 +324,7 @@ def issue_take(*, by: User, issue: Issue, request: Any = None) -> Issue:
             by=by,
             action="take",
             to_status=Status.ACCEPTED,
+            note=note,
             data={"unit": str(unit)},
             fields=["owner_department", "offered", "responsible", *changed],
             request=request,
@@ -370,8 +337,7 @@ def issue_reopen(*, by: User, issue: Issue, reason: str, request: Any = None) ->
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
         issue = locked(issue)
-        guard(issue, "reopen")
-        require(is_supervisor(by, issue), _("Only the supervisor of this issue can reopen it."))
+        actions.require(by, "reopen", issue)
         reopen_issue(issue, by=by, words=reason, request=request, at=timezone.now())
     return issue
 
