@@ -285,14 +285,15 @@ def test_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(tmp_path):
 # --- the demo starts and stops the worker ---------------------------------------------------
 
 
-def test_demo_serves_with_a_worker_and_stops_it(monkeypatch):
+def test_demo_serves_with_a_worker_and_stops_it(monkeypatch, tmp_path):
     from minqing.demo.management.commands import demo
 
     started: list[FakeProcess] = []
 
     class FakeProcess:
-        def __init__(self, cmd, env):
+        def __init__(self, cmd, env, stdout=None, stderr=None):
             self.cmd, self.env, self.signals, self.returncode = cmd, env, [], None
+            self.stdout = stdout
             started.append(self)
 
         def poll(self):
@@ -312,8 +313,13 @@ def test_demo_serves_with_a_worker_and_stops_it(monkeypatch):
 
     monkeypatch.setattr(demo.subprocess, "Popen", FakeProcess)
     monkeypatch.setattr(demo, "_wait_ready", lambda port, proc: True)
-    demo.serve(8123, 1, banner="", write=lambda text: None)
+    said: list[str] = []
+    demo.serve(8123, 1, logs=tmp_path / "logs", banner="LOGINS", write=said.append)
     server, background = started
     assert background.cmd[1:] == ["-m", "minqing", "worker"]
     assert background.env["MINQING_DEMO"] == "1"
     assert background.signals == [signal.SIGTERM]
+    # Their lines go to log files, not over the logins, which are the last thing said.
+    assert server.stdout.name == str(tmp_path / "logs" / "server.log")
+    assert background.stdout.name == str(tmp_path / "logs" / "worker.log")
+    assert said == ["LOGINS"]
