@@ -3,6 +3,8 @@ take objects the caller has already fetched through a scoped queryset."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +75,42 @@ class SearchResults:
     households: list[Household] = field(default_factory=list)
     residents: list[Resident] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    issues: list[Any] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.households) + len(self.residents) + len(self.nodes)
+        return len(self.households) + len(self.residents) + len(self.nodes) + len(self.issues)
+
+
+#: "426", "#426", "＃426" (NFKC folds the full-width sign), "# 426": an issue number.
+ISSUE_NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
+#: Issues found by their words: the newest this many.
+ISSUE_LIMIT = 20
+
+
+def search_issues(user: Any, query: str, limit: int = ISSUE_LIMIT) -> tuple[bool, list[Any]]:
+    """Issues the reader may see, by number or by the words of their title and description.
+
+    Returns (the query was an issue number, the issues). A number finds that one issue (two
+    queries: the scope and the row); words find the newest visible issues containing them, read
+    backwards along the primary key until ``limit`` are found.
+    """
+    from minqing.issues.models import Issue
+
+    text = unicodedata.normalize("NFKC", query).strip()
+    visible = Issue.objects.visible_to(user).select_related(
+        "village", "category", "owner_node", "owner_department"
+    )
+    number = ISSUE_NUMBER.match(text)
+    if number:
+        return True, list(visible.filter(pk=int(number.group(1))))
+    if len(text) < 2:
+        return False, []
+    words = text.split()
+    qs = visible
+    for word in words[:4]:
+        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    return False, list(qs.order_by("-id")[:limit])
 
 
 def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
@@ -107,6 +141,10 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
             residents=list(residents.filter(phone_hash=digest)[:limit]),
             households=list(households.filter(phone_hash=digest)[:limit]),
         )
+    is_number, issues = search_issues(user, query)
+    if is_number and not query.strip().isdigit():
+        # "#426" names an issue, nothing else.
+        return SearchResults(query=query, kind="text", issues=issues)
     in_scope = Household.objects.filter(scope.node_q("node__path")).select_related(
         "village", "node"
     )
@@ -131,4 +169,105 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         households=households,
         residents=list(residents.filter(prefix_q("name", query)).order_by("name", "id")[:limit]),
         nodes=list(nodes),
+        issues=issues,
     )
+
+
+# --------------------------------------------------------------------------- stale edits
+
+
+@dataclass
+class Conflict:
+    """One field someone else changed after the editor opened the page (a 409)."""
+
+    field: str
+    label: str
+    theirs: str  # what is recorded now, as shown
+    yours: str  # what the editor typed, as shown
+    changes: list[ArchiveChange]  # who changed it, when (newest first)
+    default: str  # "theirs" when the editor left the field as it was, else "mine"
+
+
+#: The household form's fields that the change history names (beyond HOUSEHOLD_FIELDS).
+EXTRA_FIELDS = ("tags", "node")
+
+
+def changes_since(household: Household, base_version: int, limit: int = 50) -> list[ArchiveChange]:
+    """The changes made after ``base_version``: every version step writes one history row, so
+    they are the newest ``version - base_version`` rows (one query)."""
+    steps = max(0, min(household.version - base_version, limit))
+    if not steps:
+        return []
+    return list(household.changes.select_related("actor").order_by("-at", "-id")[:steps])
+
+
+def _shown(field_name: str, value: Any) -> str:
+    from minqing.households.services import _raw
+
+    if field_name == "tags":
+        return "、".join(sorted(t.name for t in value or ()))
+    return _raw(value)
+
+
+def stale_conflicts(
+    household: Household, base_version: int, yours: dict[str, Any], labels: dict[str, str]
+) -> list[Conflict]:
+    """What changed since the editor's version, field by field, beside what they typed.
+
+    ``yours`` is the form's cleaned data; a blank confidential field keeps the record, so it
+    never conflicts. Fields the other person changed come from the history; when the history
+    cannot say (older rows), every field that differs from the record is listed.
+    """
+    from minqing.households.services import HOUSEHOLD_FIELDS, SENSITIVE_FIELDS
+    from minqing.lib.masking import mask_phone, mask_text
+
+    fields = [*HOUSEHOLD_FIELDS, *EXTRA_FIELDS]
+    rows = [c for c in changes_since(household, base_version) if not c.resident_name]
+    touched: dict[str, list[ArchiveChange]] = {}
+    before: dict[str, str] = {}
+    for change in rows:  # newest first: the last one seen is the oldest change of the field
+        for name, old, _new in change.changes:
+            touched.setdefault(name, []).append(change)
+            before[name] = old
+    if not touched:
+        touched = {f: [] for f in fields}
+    current = {f: getattr(household, f) for f in HOUSEHOLD_FIELDS}
+    current["tags"] = list(household.tags.all())
+    current["node"] = household.node
+    found: list[Conflict] = []
+    for name in fields:
+        if name not in touched or name not in yours:
+            continue
+        mine = yours[name]
+        if name in SENSITIVE_FIELDS:
+            if not mine:
+                continue  # blank keeps what is recorded
+            masked = mask_phone(mine) if name == "phone" else mask_text(mine)
+            found.append(
+                Conflict(name, labels.get(name, name), "******", masked, touched[name], "mine")
+            )
+            continue
+        if name == "node" and mine is None:
+            continue
+        theirs, typed = _shown(name, current[name]), _shown(name, mine)
+        if theirs == typed:
+            continue
+        untouched = name in before and typed == _shown_history(name, before[name])
+        found.append(
+            Conflict(
+                name,
+                labels.get(name, name),
+                theirs,
+                typed,
+                touched[name],
+                "theirs" if untouched else "mine",
+            )
+        )
+    return found
+
+
+def _shown_history(field_name: str, value: str) -> str:
+    """A history value as ``_shown`` would show it (tags are stored joined, in any order)."""
+    if field_name == "tags":
+        return "、".join(sorted(v for v in value.split("、") if v))
+    return value

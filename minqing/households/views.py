@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from minqing.accounts.scope import scope_for
@@ -131,6 +132,9 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
 
 
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a household. A stale edit (409) shows what changed since, field by field beside
+    what the editor typed, and lets them keep theirs or take the other person's without
+    retyping: the page is resubmitted with the new version and one choice per field."""
     household = _household(request, pk)
     if not scope_for(request.user).can_edit_archives:
         return forbidden(request, _("Your role may not edit household archives."))
@@ -140,26 +144,36 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if f not in services.SENSITIVE_FIELDS
     }
     initial.update(node=household.node, tags=list(household.tags.all()), version=household.version)
-    form = HouseholdForm(request.POST or None, village=household.village, initial=initial)
+    data = _resolved(request.POST, household) if request.method == "POST" else None
+    form = HouseholdForm(data, village=household.village, initial=initial)
     keep_blank_confidential(form, services.SENSITIVE_FIELDS)
     outcome: HttpResponse | int = 200
+    conflicts: list[selectors.Conflict] = []
     if request.method == "POST" and form.is_valid():
-        data = _keep_blank_sensitive(form.cleaned_data)
+        cleaned = _keep_blank_sensitive(form.cleaned_data)
         outcome = _submit(
             request,
             form,
             lambda: services.household_update(
                 by=request.user,
                 household=household,
-                data=data,
-                base_version=data.get("version"),
-                tags=list(data["tags"]),
-                node=data.get("node"),
+                data=cleaned,
+                base_version=cleaned.get("version"),
+                tags=list(cleaned["tags"]),
+                node=cleaned.get("node"),
                 request=request,
             ),
             success=_("Household saved."),
             done=lambda: ("households:detail", household.pk),
         )
+        if outcome == 409:
+            conflicts = selectors.stale_conflicts(
+                household,
+                cleaned.get("version") or 0,
+                form.cleaned_data,
+                {name: str(f.label) for name, f in form.fields.items()},
+            )
+            form = _rebased(form, household, initial, conflicts)
     return _form_page(
         request,
         form,
@@ -167,7 +181,66 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
         title=_("Edit household %(name)s") % {"name": household.head_name},
         crumbs=breadcrumbs(household.node, request.user),
         household=household,
+        conflicts=conflicts,
+        both_changed=any(c.default == "mine" for c in conflicts),
+        stale=outcome == 409,
     )
+
+
+def _rebased(
+    form: HouseholdForm,
+    household: Household,
+    initial: dict[str, Any],
+    conflicts: list[selectors.Conflict],
+) -> HouseholdForm:
+    """The editor's input again, now based on the version they have just been shown; a field
+    only the other person changed takes their value (the editor's copy was the old one)."""
+    data = form.data.copy()
+    data["version"] = str(household.version)
+    for key in [k for k in data if k.startswith("resolve_")]:
+        del data[key]
+    for conflict in conflicts:
+        if conflict.default == "theirs":
+            _take_recorded(data, conflict.field, household)
+    rebased = HouseholdForm(data, village=household.village, initial=initial)
+    keep_blank_confidential(rebased, services.SENSITIVE_FIELDS)
+    rebased.is_valid()
+    rebased.add_error(None, STALE_MERGE)
+    return rebased
+
+
+def _take_recorded(data: Any, name: str, household: Household) -> None:
+    """Put the recorded value of ``name`` in the posted ``data`` (a blank confidential field
+    keeps the record)."""
+    if name == "tags":
+        data.setlist("tags", [str(t.pk) for t in household.tags.all()])
+    elif name == "node":
+        data["node"] = str(household.node_id)
+    elif name in services.SENSITIVE_FIELDS:
+        data[name] = ""
+    elif name in services.HOUSEHOLD_FIELDS:
+        data[name] = getattr(household, name) or ""
+
+
+STALE_MERGE = _lazy(
+    "Someone else changed this household after you opened it. For each item they changed, "
+    "choose whether to keep what you typed or take their version, then save; nothing you "
+    "typed is lost."
+)
+
+
+def _resolved(post: Any, household: Household) -> Any:
+    """The posted form with the editor's choices applied: "theirs" puts the recorded value in
+    the field, "mine" leaves what they typed; ``resolve_all`` chooses for every field."""
+    wanted = {k[len("resolve_") :]: v for k, v in post.items() if k.startswith("resolve_")}
+    every = wanted.pop("all", "")
+    if not wanted:
+        return post
+    data = post.copy()
+    for name, choice in wanted.items():
+        if (every or choice) == "theirs":
+            _take_recorded(data, name, household)
+    return data
 
 
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:

@@ -486,13 +486,18 @@ def county_figures(user: Any, *, days: int = 30, now=None) -> CountyFigures:
 
 @dataclass
 class DepartmentDesk:
-    """A county department's landing page: what waits for it to accept, and its overdue work."""
+    """A county department's landing page: what waits for it to accept, and its overdue work.
+
+    ``overdue`` lists the overdue issues it has accepted (those still waiting to be accepted
+    are in ``to_accept``, red); ``overdue_total`` counts both, ``overdue_in_hand`` the list's.
+    """
 
     departments: list[Department]
     to_accept: list[Issue]
     to_accept_total: int
     overdue: list[Issue]
     overdue_total: int
+    overdue_in_hand: int
     in_hand_total: int
 
 
@@ -506,6 +511,7 @@ def department_desk(user: Any, *, limit: int = BOARD_ROWS, now=None) -> Departme
         to_accept=Count("id", filter=Q(status=Status.DISPATCHED)),
         in_hand=Count("id", filter=Q(status__in=in_hand)),
         overdue=Count("id", filter=Q(due_at__lt=now)),
+        overdue_in_hand=Count("id", filter=Q(due_at__lt=now, status__in=in_hand)),
     )
     rows = mine.select_related("village", "category", "owner_node", "owner_department")
     return DepartmentDesk(
@@ -513,8 +519,9 @@ def department_desk(user: Any, *, limit: int = BOARD_ROWS, now=None) -> Departme
         to_accept=list(rows.filter(status=Status.DISPATCHED).order_by("due_at", "id")[:limit]),
         to_accept_total=counts["to_accept"],
         overdue=list(
-            rows.filter(status__in=OPEN_STATES, due_at__lt=now).order_by("due_at", "id")[:limit]
+            rows.filter(status__in=in_hand, due_at__lt=now).order_by("due_at", "id")[:limit]
         ),
         overdue_total=counts["overdue"],
+        overdue_in_hand=counts["overdue_in_hand"],
         in_hand_total=counts["in_hand"],
     )

@@ -438,18 +438,8 @@ def similar_issues_bruteforce(
 
 
 def guess_category(text: str, *, town_id: int, village_id: int | None = None) -> int | None:
-    """The category most of the alike open issues of the town carry, weighted by score — a
-    default for a visitor who did not choose one (the dispatcher can still change it)."""
-    found = similar_issues(
-        text=text, category_id=None, village_id=village_id, town_id=town_id, limit=7
-    )
-    if not found:
-        return None
-    categories = dict(
-        Issue.objects.filter(pk__in=[s.issue_id for s in found]).values_list("pk", "category_id")
-    )
-    votes: Counter[int] = Counter()
-    for s in found:
-        if categories.get(s.issue_id) is not None:
-            votes[categories[s.issue_id]] += s.score
-    return votes.most_common(1)[0][0] if votes else None
+    """A category for a problem nobody classified: see ``categorise.guess_category`` (alike
+    issues first, then the categories' words). Kept here for the callers that import it."""
+    from minqing.issues.categorise import guess_category as guess
+
+    return guess(text, town_id=town_id, village_id=village_id)

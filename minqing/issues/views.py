@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from minqing.accounts.models import Role
 from minqing.accounts.scope import scope_for
 from minqing.households.models import Household
-from minqing.issues import forms, permissions, selectors, services, similarity
+from minqing.issues import categorise, forms, permissions, selectors, services, similarity
 from minqing.issues.models import (
     OPEN_STATES,
     Category,
@@ -52,6 +52,42 @@ def _issue(request: HttpRequest, pk: int) -> Issue:
 # --------------------------------------------------------------------------- lists
 
 
+def _filters(request: HttpRequest) -> tuple[selectors.IssueFilters, dict[str, Any]]:
+    """The list and board filters from the URL, and what their form shows. A village or place
+    outside the reader's scope answers 404; a malformed value is ignored."""
+    villages = selectors.filter_villages(request.user)
+    categories = list(Category.objects.filter(active=True))
+    found = selectors.IssueFilters()
+    get = request.GET
+    if get.get("village", "").isdigit():
+        by_pk = {v.pk: v for v in villages}
+        found.village = by_pk.get(int(get["village"]))
+        if found.village is None:
+            raise Http404
+    if get.get("node", "").isdigit():
+        found.node = scoped_node(request, int(get["node"]))
+    if get.get("colour") in Colour.values:
+        found.colour = get["colour"]
+    if get.get("category", "").isdigit():
+        found.category = next((c for c in categories if c.pk == int(get["category"])), None)
+    if get.get("light") in selectors.LIGHTS:
+        found.light = get["light"]
+    found.overdue = get.get("overdue") == "1" or found.light == "red"
+    if found.overdue:
+        found.light = ""
+    form = {
+        "filters": found,
+        "villages": villages if len(villages) > 1 else [],
+        "categories": categories,
+        "colours": Colour.choices,
+        "lights": [
+            ("green", _("On time")),
+            ("yellow", _("Deadline approaching")),
+        ],
+    }
+    return found, form
+
+
 @require_GET
 def issue_list(request: HttpRequest) -> HttpResponse:
     """问题清单 — the issues in my places or my department, open first, filterable."""
@@ -67,12 +103,9 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status=Status.CLOSED)
     elif state in BOARD_STATES:
         qs = qs.filter(status__in=BOARD_STATES[state])
-    colour = request.GET.get("colour", "")
-    if colour in Colour.values:
-        qs = qs.filter(colour=colour)
     now = timezone.now()
-    if request.GET.get("light") == "red":
-        qs = qs.filter(status__in=OPEN_STATES, due_at__lt=now)
+    filters, filter_form = _filters(request)
+    qs = filters.apply(qs, now)
     if request.GET.get("mine") == "1":
         qs = qs.filter(responsible=request.user)
     ordering = (
@@ -86,12 +119,12 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "state": state,
             "board_label": BOARD_LABELS.get(state, ""),
-            "colour": colour,
-            "colours": Colour.choices,
             "now": now,
             "query": request.GET.copy(),
+            "mine": request.GET.get("mine") == "1",
             "can_dispatch": _is_dispatcher(request.user),
             "can_edit_settings": services_settings.can_edit_settings(request.user),
+            **filter_form,
         },
     )
 
@@ -102,18 +135,15 @@ def _is_dispatcher(user: Any) -> bool:
 
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
-    """派单台 — for a town or the county: what waits for whom, most urgent first."""
-    node = None
-    if request.GET.get("node"):
-        try:
-            node = scoped_node(request, int(request.GET["node"]))
-        except ValueError:
-            raise Http404 from None
-    columns = selectors.board(request.user, node=node)
+    """派单台 — for a town or the county: what waits for whom, most urgent first, filterable
+    by village, colour, category and light (the column counts follow the filters)."""
+    filters, filter_form = _filters(request)
+    now = timezone.now()
+    columns = selectors.board(request.user, filters=filters, now=now)
     return render(
         request,
         "issues/board.html",
-        {"columns": columns, "node": node, "now": timezone.now()},
+        {"columns": columns, "node": filters.node, "now": now, **filter_form},
     )
 
 
@@ -162,7 +192,7 @@ def register(request: HttpRequest) -> HttpResponse:
     node, household = _register_place(request)
     if not permissions.can_register_at(request.user, node.path):
         return forbidden(request, _("You can register issues only in the places you look after."))
-    form = forms.RegisterForm(request.POST or None, request.FILES or None)
+    form = _register_form(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -199,9 +229,23 @@ def register(request: HttpRequest) -> HttpResponse:
             "household": household,
             "crumbs": breadcrumbs(node, request.user),
             "similar": similar,
+            "guessed": _guessed_category(request.POST) if request.method == "POST" else None,
         },
         status=status,
     )
+
+
+def _register_form(*args: Any) -> forms.RegisterForm:
+    """The registration form with no category chosen until the reporter (or the guess) does."""
+    form = forms.RegisterForm(*args)
+    form.fields["category"].empty_label = _("Choose a category")
+    return form
+
+
+def _guessed_category(data: Any) -> Category | None:
+    """The category the page last guessed (kept in a hidden field to tell it from a choice)."""
+    value = str(data.get("category_guessed", ""))
+    return Category.objects.filter(pk=int(value), active=True).first() if value.isdigit() else None
 
 
 _REGISTER_FIELDS = (
@@ -240,12 +284,41 @@ def similar_check(request: HttpRequest) -> HttpResponse:
     node, household = _register_place(request)
     if not permissions.can_register_at(request.user, node.path):
         raise Http404
-    form = forms.RegisterForm(request.GET)
+    form = _register_form(request.GET)
     return render(
         request,
         "issues/_similar.html",
-        {"similar": _similar_for_form(request, node, form), "household": household},
+        {
+            "similar": _similar_for_form(request, node, form),
+            "household": household,
+            **_category_guess(request, node, form),
+        },
     )
+
+
+def _category_guess(request: HttpRequest, node: Node, form: Any) -> dict[str, Any]:
+    """While the reporter types: guess the category from the text, unless they chose one.
+
+    The page keeps the last guess in ``category_guessed``: a category equal to it (or none) was
+    not chosen by the reporter, so a new guess may replace it. The answer carries the select
+    again (an out-of-band swap) only when the guess applies.
+    """
+    chosen = str(request.GET.get("category", ""))
+    guessed = str(request.GET.get("category_guessed", ""))
+    if chosen and chosen != guessed:
+        return {}
+    text = str(request.GET.get("description", "")).strip()
+    village, town = services.place_of(node)
+    guess = categorise.guess_category(text, town_id=(town or village).pk, village_id=village.pk)
+    if str(guess or "") == chosen:
+        return {}
+    data = request.GET.copy()
+    data["category"] = str(guess or "")
+    return {
+        "guess_form": _register_form(data),
+        "guessed": Category.objects.filter(pk=guess).first() if guess else None,
+        "swap_category": True,
+    }
 
 
 def _file_errors(form: Any, exc: ValidationError) -> None:
@@ -390,19 +463,48 @@ def issue_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return redirect("issues:settings")
+    departments = list(Department.objects.order_by("kind", "name"))
+    names = _department_names(departments)
+    new_category = (
+        category_form if category_form.instance.pk is None else forms.CategoryForm(prefix="new")
+    )
+    categories = []
+    for c in Category.objects.all():
+        form = forms.CategoryForm(instance=c, prefix=f"c{c.pk}")
+        categories.append((c, _department_select(form, departments), names.get(c.department_code)))
     return render(
         request,
         "issues/settings.html",
         {
-            "categories": [
-                (c, forms.CategoryForm(instance=c, prefix=f"c{c.pk}"))
-                for c in Category.objects.all()
-            ],
-            "new_category": category_form
-            if category_form.instance.pk is None
-            else forms.CategoryForm(prefix="new"),
+            "categories": categories,
+            "new_category": _department_select(new_category, departments),
             "rules": DeadlineRule.objects.order_by("colour", "complexity"),
-            "departments": Department.objects.order_by("kind", "name"),
         },
         status=status,
     )
+
+
+def _department_names(departments: list[Department]) -> dict[str, str]:
+    """Department code → the names of the county departments with that code (one per county)."""
+    names: dict[str, list[str]] = {}
+    for d in departments:
+        if d.code and d.name not in names.setdefault(d.code, []):
+            names[d.code].append(d.name)
+    return {code: "、".join(n) for code, n in names.items()}
+
+
+def _department_select(form: Any, departments: list[Department]) -> Any:
+    """The category's department as a choice among the departments by name, not a typed code;
+    a code no department has any more stays selectable, saying so."""
+    from django import forms as django_forms
+
+    names = _department_names(departments)
+    current = form["department_code"].value() or ""
+    choices = [("", _("No default department")), *sorted(names.items(), key=lambda kv: kv[1])]
+    if current and current not in names:
+        choices.append((current, _("%(code)s (no department has this code)") % {"code": current}))
+    field = form.fields["department_code"]
+    field.widget = django_forms.Select(choices=choices)
+    field.label = _("Default department")
+    field.help_text = ""
+    return form

@@ -52,7 +52,10 @@ def test_department_lands_on_its_queue_to_accept_and_its_overdue_work(
     page = response.content.decode()
     assert NO_JURISDICTION not in page and "区水利局" in page
     assert _ids(page, "to-accept") == [waiting.pk]
-    assert sorted(_ids(page, "overdue")) == sorted([waiting.pk, late.pk])
+    # overdue work it accepted; the overdue one still to accept is in the queue, in red
+    assert _ids(page, "overdue") == [late.pk]
+    stats = re.findall(r'<a class="stat"[^>]*><b[^>]*>(\d+)</b>', page)
+    assert stats == ["1", "2", "1"]  # to accept, overdue, being handled
     assert f"#{other.pk} " not in page  # the power company's issue is not the bureau's
     for n in range(6):
         issue_dispatch(
