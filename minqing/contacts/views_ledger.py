@@ -95,6 +95,11 @@ def ledger(request: HttpRequest, node_pk: int) -> HttpResponse:
     paginator.count = households.count()  # without the joins the rows need: an index-only count
     page = paginator.get_page(request.GET.get("page"))
     scope = scope_for(request.user)
+    rows = list(selectors.ledger_rows(page.object_list, rules))
+    labels = {r.kind: r.label for r in rules}
+    for row in rows:
+        for cell in row.cells:  # the column's name beside each cell on a phone (table.stack)
+            cell.column = labels.get(cell.kind, cell.kind)
     return render(
         request,
         "contacts/ledger.html",
@@ -104,7 +109,7 @@ def ledger(request: HttpRequest, node_pk: int) -> HttpResponse:
             "rules": rules,
             "required": [r for r in rules if r.required],
             "page": page,
-            "rows": list(selectors.ledger_rows(page.object_list, rules)),
+            "rows": rows,
             "places": selectors.ledger_places(node),
             **filters,
             "can_reveal": scope.covers_path(node.path, roles=REVEAL_ROLES),

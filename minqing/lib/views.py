@@ -7,7 +7,6 @@ from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
-from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from minqing.accounts.middleware import public
@@ -39,18 +38,19 @@ def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: the page in the reader's language with the site's navigation. Out-of-scope
-    records answer this too, so it says nothing about why (SECURITY.md 6)."""
-    return render(request, "404.html", status=404)
+    records answer this too, so it says nothing about why, and it reads the same for every
+    address (no CSRF token, no "next" path: SECURITY.md 6)."""
+    return render(request, "404.html", {"error_page": True}, status=404)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler403 (``PermissionDenied`` raised anywhere): the message the exception carries."""
     reason = str(exception) if exception is not None and str(exception) else ""
-    return render(request, "403.html", {"reason": reason}, status=403)
+    return render(request, "403.html", {"reason": reason, "error_page": True}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: rendered without the request, so no context processor, session or user is
     read — the database may be what failed. Logged-out navigation only."""
-    html = loader.get_template("500.html").render({"LANGUAGE_CODE": get_language()})
+    html = loader.get_template("500.html").render({"error_page": True})
     return HttpResponse(html, status=500)
