@@ -105,6 +105,7 @@ def _detail_page(
             "failed": failed.name if failed else "",
             "failed_label": failed.label if failed else "",
             "summary": summary,
+            "asking": bool(failed and failed.question),
             "refused": refused,
             "changes": changes or [],
             "kept": kept,
@@ -136,15 +137,15 @@ def _summary(
     form = failed.form
     if form.is_bound and not kept:
         for error in form.non_field_errors():
-            out.append(Problem(f"act-{failed.name}", f"{failed.label}: {error}"))
+            text = _("%(field)s: %(error)s") % {"field": failed.label, "error": error}
+            out.append(Problem(f"act-{failed.name}", text))
         for name, errors in form.errors.items():
             if name == "__all__" or name not in form.fields:
                 continue
             bound = form[name]
             for error in errors:
-                out.append(
-                    Problem(bound.auto_id or f"act-{failed.name}", f"{bound.label}: {error}")
-                )
+                text = _("%(field)s: %(error)s") % {"field": bound.label, "error": error}
+                out.append(Problem(bound.auto_id or f"act-{failed.name}", text))
     return out
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from minqing.accounts.models import User
 from minqing.issues import actions, deadlines, similarity
@@ -285,7 +286,12 @@ def issue_resolve(
         notify_users(
             supervisors, kind="issue.resolved", issue=issue, title=_("Issue resolved: revisit")
         )
-        notify_reporters(issue, kind="issue.reported.resolved", what=_("resolved"), actor=by)
+        notify_reporters(
+            issue,
+            kind="issue.reported.resolved",
+            what=pgettext("reporter notice", "resolved"),
+            actor=by,
+        )
     return issue
 
 
