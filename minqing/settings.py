@@ -177,6 +177,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LEDGER_MAX_UPLOAD_BYTES = int(os.environ.get("MINQING_LEDGER_MAX_BYTES", str(20 * 1024 * 1024)))
 MINQING_PHOTO_MAX_BYTES = int(os.environ.get("MINQING_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
+# Contact cards: the base URL their QR codes print (else the host they are printed from), and
+# the TrueType CJK font they embed (else Debian's fonts-wqy-microhei where installed).
+MINQING_PUBLIC_URL = os.environ.get("MINQING_PUBLIC_URL", "")
+MINQING_CJK_FONT = os.environ.get("MINQING_CJK_FONT", "")
 
 MINQING_KEYRING = Path(os.environ.get("MINQING_KEYRING", DATA_DIR / "keyring.json"))
 MINQING_PASSWORD_EXPIRY_DAYS = int(os.environ.get("MINQING_PASSWORD_EXPIRY_DAYS", "90"))

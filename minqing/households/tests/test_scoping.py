@@ -30,6 +30,8 @@ UNSCOPED = {
     "api:openapi-json",
     "api:api-root",
     "audit:log",
+    "audit:export",  # the auditor's only: tested in audit/tests/test_audit_log
+    "favicon",
     "ledger:template",
     # a user's own notifications: scoped by recipient, tested in notifications/tests
     "notifications:list",
@@ -106,6 +108,7 @@ def object_routes(c) -> list[tuple[str, str, dict, dict]]:
         ("post", "contacts:ledger_xlsx", {"node_pk": v.pk}),
         ("get", "contacts:coverage", {"node_pk": v.pk}),
         ("get", "contacts:cards", {"node_pk": v.pk}),
+        ("get", "contacts:cards_pdf", {"node_pk": v.pk}),
     ]
     out = []
     for method, name, kwargs in routes:
