@@ -15,7 +15,8 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -28,7 +29,73 @@ from minqing.visits.models import Mode
 
 PROBLEM_SLOTS = 3
 #: What the service worker keeps for offline use besides the visit pages.
-SW_ASSETS = ("minqing/app.css", "visits/outbox.js", "django_htmx/htmx-2.min.js")
+SW_ASSETS = (
+    "minqing/app.css",
+    "visits/visits.css",
+    "visits/outbox.js",
+    "django_htmx/htmx-2.min.js",
+)
+
+
+def outbox_texts() -> dict[str, str]:
+    """What ``outbox.js`` says, in the page's language (read from a JSON block: the pages'
+    policy allows no inline script). Placeholders: %(n)d, %(days)d, %(date)s, %(count)d."""
+    return {
+        # the outbox list
+        "unsent": _("visits not sent yet"),
+        "waiting": _("Waiting for a connection"),
+        "sending": _("Sending…"),
+        "refused": _("Not accepted by the server: %(reason)s"),
+        "login": _("Log in again to send them."),
+        "other": _("Recorded by another account: log in as that person to send it."),
+        "offline": _("No connection: they will be sent when there is one."),
+        "server": _("The server could not take it just now; it will be tried again."),
+        "conflict": _(
+            "The server already has a different record under this id (perhaps sent before it "
+            "was changed). Discard this one if it is the same visit, or open it and save it to "
+            "send it as a new record."
+        ),
+        "not_found": _("This household is not among those you look after, or no longer exists."),
+        "unreadable": _("The server could not read this record: open it, check it, save again."),
+        "open": _("Open and correct"),
+        "send_again": _("Send again"),
+        "discard": _("Discard"),
+        "confirm_discard": _("Discard this visit record? It cannot be brought back."),
+        "discard_yes": _("Yes, discard it"),
+        "cancel": _("Cancel"),
+        "discarded": _("The visit record was discarded."),
+        "editing": _("Open in the form below"),
+        # the form
+        "saved": _("Saved on this phone; it will be sent when there is a connection."),
+        "sent": _("Visit sent."),
+        "wait": _("Saving…"),
+        "not_accepted": _(
+            "The server did not accept this visit. Correct what is marked and save again, or "
+            "discard it in the list above."
+        ),
+        "fix_first": _("Nothing was saved yet: correct what is marked."),
+        "replace_draft": _(
+            "The form holds a visit you have not saved. Put it aside and open this one?"
+        ),
+        "household": _("Choose the household you visited."),
+        "time_missing": _("Give the date and time of the visit."),
+        "future": _("The visit time is later than now: check the time and the phone's clock."),
+        "too_old": _(
+            "This visit is dated before %(date)s: the county accepts visits up to %(days)d days "
+            "back."
+        ),
+        "too_long": _("At most %(n)d characters, please (%(count)d now)."),
+        "colour": _("Problem %(n)d: choose a colour."),
+        "describe": _("Problem %(n)d: say what the problem is."),
+        "resolution": _("Problem %(n)d: say what was done on the spot."),
+    }
+
+
+def _precache_urls() -> list[str]:
+    """The pages the service worker keeps for offline use when "my households" loads online:
+    the list and the visit form of each of my households (one kept copy of the form lists them
+    all; the script picks the household from the address, ``?household=``)."""
+    return [reverse("visits:mine"), reverse("visits:new")]
 
 
 @require_GET
@@ -36,7 +103,16 @@ def mine(request: HttpRequest) -> HttpResponse:
     """我的联户 — the households in my care, the most overdue first."""
     rows = selectors.my_households(request.user)
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("overdue", "due", "fine")}
-    return render(request, "visits/mine.html", {"rows": rows, "counts": counts})
+    return render(
+        request,
+        "visits/mine.html",
+        {
+            "rows": rows,
+            "counts": counts,
+            "outbox_texts": outbox_texts(),
+            "precache": json.dumps(_precache_urls()),
+        },
+    )
 
 
 def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, Any]) -> dict:
@@ -55,7 +131,27 @@ def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str
         "categories": Category.objects.filter(active=True),
         "slots": range(1, PROBLEM_SLOTS + 1),
         "problems": values.get("problems") or [{} for _ in range(PROBLEM_SLOTS)],
+        "outbox_texts": outbox_texts(),
+        "precache": json.dumps(_precache_urls()),
+        "lookback_days": _lookback_days(request.user),
+        "limits": LIMITS,
     }
+
+
+#: Length limits the form shows with a counter (the service checks the same).
+LIMITS = {"notes": 2000, "materials": 200, "situation": 2000, "problem": 2000}
+
+
+def _lookback_days(user: Any) -> int:
+    """The look-back of the visitor's county, for the form's own check before queuing."""
+    from minqing.accounts.scope import scope_for
+    from minqing.org.models import Node
+    from minqing.visits.cadence import settings_for
+    from minqing.visits.models import DEFAULT_LOOKBACK_DAYS
+
+    paths = scope_for(user).node_paths
+    county = Node.objects.county_on_path(paths[0]) if paths else None
+    return settings_for(county).lookback_days if county else DEFAULT_LOOKBACK_DAYS
 
 
 @require_http_methods(["GET", "POST"])
@@ -185,7 +281,9 @@ def sync_token(request: HttpRequest) -> JsonResponse:
 def service_worker(request: HttpRequest) -> HttpResponse:
     """The service worker, served under /visits/ so it may look after the visit pages."""
     assets = json.dumps([static(a) for a in SW_ASSETS])
-    script = render_to_string("visits/sw.js", {"assets": assets})
+    script = render_to_string(
+        "visits/sw.js", {"assets": assets, "LANGUAGE_CODE": translation.get_language()}
+    )
     response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     return response
