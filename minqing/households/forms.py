@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from minqing.households.models import Health, HouseholdTag, Politics, Relation, Sex
@@ -130,6 +131,18 @@ class VillageArchiveForm(forms.Form):
     )
     area_km2 = forms.DecimalField(
         label=_("Area (km²)"), required=False, max_digits=8, decimal_places=2, min_value=0
+    )
+    office_phone = forms.CharField(
+        label=_("Office phone"),
+        required=False,
+        max_length=30,
+        help_text=_("The village or community office's number, printed on the contact cards."),
+        validators=[
+            RegexValidator(
+                r"^\+?[0-9][0-9 ()-]{5,28}[0-9]$",
+                _("Enter the office phone in digits, e.g. 0558-5123456 or 13812345678."),
+            )
+        ],
     )
 
 

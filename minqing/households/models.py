@@ -226,6 +226,8 @@ class VillageArchive(models.Model):
     area_km2 = models.DecimalField(
         _("area (km²)"), max_digits=8, decimal_places=2, null=True, blank=True
     )
+    #: 村（社区）办公室电话 — a public number, printed on the contact cards (not personal data).
+    office_phone = models.CharField(_("office phone"), max_length=30, blank=True)
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 

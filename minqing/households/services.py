@@ -318,6 +318,7 @@ def village_archive_update(
         "stability",
         "year_plan",
         "area_km2",
+        "office_phone",
     )
     with transaction.atomic():
         archive, _created = VillageArchive.objects.select_for_update().get_or_create(

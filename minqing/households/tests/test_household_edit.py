@@ -243,3 +243,17 @@ def test_a_member_edit_bumps_the_household_version_in_the_database(county, owner
             by=owner, household=household, data={"address": "新地址"}, base_version=before + 5
         )
     assert Household.objects.get(pk=household.pk).address != "新地址"
+
+
+def test_the_village_office_phone_is_kept_and_checked(client, county, owner):
+    url = reverse("households:village_archive_edit", kwargs={"node_pk": county.village_a.pk})
+    client.force_login(owner)
+    bad = client.post(url, {"office_phone": "办公室"})
+    assert bad.status_code == 200  # the form again, with the message beside the field
+    assert "Enter the office phone in digits" in bad.content.decode()
+    assert 'value="办公室"' in bad.content.decode()  # the typed text stays
+    assert not VillageArchive.objects.filter(
+        village=county.village_a, office_phone="办公室"
+    ).exists()
+    client.post(url, {"office_phone": "0558-5123456"})
+    assert VillageArchive.objects.get(village=county.village_a).office_phone == "0558-5123456"
