@@ -106,6 +106,15 @@ def co_building_unit(user: Any, issue: Issue) -> bool:
     return permissions.co_building_unit_of(user, issue) is not None
 
 
+def photographer(user: Any, issue: Issue) -> bool:
+    """Registers problems in the issue's place, or handles or supervises it."""
+    return (
+        permissions.can_register_at(user, issue.node_path)
+        or owner(user, issue)
+        or supervisor(user, issue)
+    )
+
+
 def editor(user: Any, issue: Issue) -> bool:
     return supervisor(user, issue) or issue.created_by_id == getattr(user, "pk", None)
 
@@ -515,6 +524,14 @@ STEPS: dict[str, Step] = {
             form=_simple(forms.ReasonForm, "reopen"),
             danger=True,
             done=lambda i, f: _("Reopened: %(unit)s handles it again.") % {"unit": _unit(i)},
+        ),
+        Step(
+            "photo",
+            gettext_lazy("Add photo"),
+            frozenset(Status.values),
+            photographer,
+            gettext_lazy("You may not add photos to this issue."),
+            gettext_lazy("edited"),
         ),
         Step(
             "edit",

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from minqing.issues import actions
 from minqing.issues.models import Issue, IssuePhoto
-from minqing.issues.permissions import can_register_at, is_owner, is_supervisor, require
 from minqing.issues.services.common import record
 from minqing.lib.sealed_files import SealedStore
 
@@ -47,10 +47,7 @@ def photo_add(*, by: Any, issue: Issue, data: bytes, request: Any = None) -> Iss
     kind = sniff(data)
     if kind is None:
         raise ValidationError({"photo": _("Only JPEG, PNG or WebP photos can be attached.")})
-    require(
-        can_register_at(by, issue.node_path) or is_owner(by, issue) or is_supervisor(by, issue),
-        _("You may not add photos to this issue."),
-    )
+    actions.require(by, "photo", issue)
     content_type, suffix = kind
     stored = PHOTOS.store(data, suffix)
     try:

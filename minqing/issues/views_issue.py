@@ -99,6 +99,7 @@ def _detail_page(
             "revisits": issue.revisits.select_related("by"),
             "photos": issue.photos.all(),
             "photo_form": forms.PhotoForm(),
+            "can_photo": actions.allowed(request.user, "photo", issue),
             "check_ins": issue.check_ins.select_related("department", "by"),
             "extensions": issue.extensions.select_related("requested_by", "decided_by"),
             "actions": shown,

@@ -1,8 +1,9 @@
 """Issues (民情问题) and their closed loop: 发现 → 反映 → 解决 → 反馈 (DOMAIN §5).
 
-States, colours and levels are documented constants; the guards live on the model
-(``Issue.can(action)``) and every transition is a named function in ``services.py`` that writes
-an ``IssueEvent`` (the timeline) and an audit row in the same transaction.
+States, colours and levels are documented constants; which step applies in which state, and
+who may take it, is the table of steps in ``minqing/issues/actions.py``; every transition is a
+named function in ``services`` that writes an ``IssueEvent`` (the timeline) and an audit row in
+the same transaction.
 """
 
 from minqing.issues.models.issue import (
@@ -21,7 +22,6 @@ from minqing.issues.models.states import (
     COLOUR_ORDER,
     LEVEL_ORDER,
     OPEN_STATES,
-    TRANSITIONS,
     UNFINISHED_STATES,
     WORKING_STATES,
     Colour,
@@ -46,7 +46,6 @@ __all__ = [
     "EVENT_LABELS",
     "LEVEL_ORDER",
     "OPEN_STATES",
-    "TRANSITIONS",
     "UNFINISHED_STATES",
     "WORKING_STATES",
     "Category",

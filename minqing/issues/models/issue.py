@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.issues.models.states import (
     OPEN_STATES,
-    TRANSITIONS,
     Colour,
     Complexity,
     Level,
@@ -263,8 +262,12 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
-    def can(self, action: str) -> bool:
-        return self.status in TRANSITIONS[action]
+    def can(self, step: str) -> bool:
+        """The issue's state allows ``step`` (the table of steps, ``actions.STEPS``); who may
+        take it is ``actions.allowed(user, step, issue)``."""
+        from minqing.issues.actions import STEPS
+
+        return self.status in STEPS[step].states
 
     @property
     def is_open(self) -> bool:

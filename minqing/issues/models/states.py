@@ -116,25 +116,7 @@ WORKING_STATES = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED
 #: States that still count as "not finished" for the resident (similar-issue lookup, walls).
 UNFINISHED_STATES = OPEN_STATES | {Status.RESOLVED, Status.REVISITED}
 
-#: action → states it may start from. ``Issue.can`` reads this; services enforce it.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "dispatch": frozenset({Status.REGISTERED, Status.RETURNED}),
-    "accept": frozenset({Status.DISPATCHED}),
-    "return": frozenset({Status.DISPATCHED, Status.ACCEPTED}),
-    "start": frozenset({Status.ACCEPTED, Status.REOPENED}),
-    "resolve": WORKING_STATES,
-    "revisit": frozenset({Status.RESOLVED}),
-    "close": frozenset({Status.REVISITED, Status.RESOLVED}),
-    "transfer": OPEN_STATES - {Status.REGISTERED, Status.RETURNED},
-    "escalate": OPEN_STATES,
-    "extension_request": OPEN_STATES - {Status.REGISTERED, Status.RETURNED},
-    "merge": OPEN_STATES,
-    "raise_colour": OPEN_STATES,
-    "check_in": OPEN_STATES,
-    "take": frozenset({Status.REGISTERED, Status.RETURNED, Status.DISPATCHED}),
-    "sample_revisit": frozenset({Status.CLOSED}),
-    "reopen": frozenset({Status.CLOSED, Status.REVISITED}),
-}
+# The states each step starts from are in the table of steps, ``minqing/issues/actions.py``.
 
 
 class Satisfaction(models.TextChoices):

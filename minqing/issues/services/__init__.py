@@ -1,9 +1,11 @@
 """The closed loop of an issue: one named function per step, used by pages, API, CLI and the
 worker alike.
 
-Each function validates its input, checks the state guard (``Issue.can``) and the actor's right
-(``permissions``), locks the row, applies the change, and writes in the same transaction a
-timeline event (``IssueEvent``), an audit row, the similar-issue index and the notifications.
+Each function validates its input, locks the row, asks the table of steps whether the actor may
+take this step on the issue as it now is (``actions.require(user, step, issue)``: the state, the
+issue itself and the actor's right, in one row), applies the change, and writes in the same
+transaction a timeline event (``IssueEvent``), an audit row, the similar-issue index and the
+notifications (to the unit, and to the people who reported the problem).
 A step the state does not allow raises ``IllegalTransition`` (a ``ValidationError``, 409 in the
 API) saying what state the issue is in; an edit based on an old version raises ``StaleEdit``.
 

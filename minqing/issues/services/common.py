@@ -9,7 +9,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from minqing.accounts.models import RoleAssignment, User
 from minqing.audit.services import audit_record
@@ -42,37 +41,6 @@ IllegalTransition = actions.IllegalTransition
 
 def status_label(status: str) -> str:
     return str(Status(status).label)
-
-
-def guard(issue: Issue, action: str) -> None:
-    """The state guard alone (the worker's steps, which no user takes); a person's step asks
-    the table: ``actions.require(user, step, issue)``."""
-    if not issue.can(action):
-        raise IllegalTransition(
-            _("This issue is %(status)s; it cannot be %(action)s now.")
-            % {"status": status_label(issue.status), "action": ACTION_WORDS.get(action, action)}
-        )
-
-
-#: Past participles for messages ("cannot be dispatched now").
-ACTION_WORDS = {
-    "dispatch": gettext_lazy("dispatched"),
-    "accept": gettext_lazy("accepted"),
-    "return": gettext_lazy("returned"),
-    "start": gettext_lazy("started"),
-    "resolve": gettext_lazy("resolved"),
-    "revisit": gettext_lazy("revisited"),
-    "close": gettext_lazy("closed"),
-    "transfer": gettext_lazy("transferred"),
-    "escalate": gettext_lazy("escalated"),
-    "extension_request": gettext_lazy("given more time"),
-    "merge": gettext_lazy("merged"),
-    "raise_colour": gettext_lazy("given another colour"),
-    "check_in": gettext_lazy("joined"),
-    "take": gettext_lazy("taken"),
-    "sample_revisit": gettext_lazy("revisited by sample"),
-    "reopen": gettext_lazy("reopened"),
-}
 
 
 def locked(issue: Issue, version: int | None = None) -> Issue:

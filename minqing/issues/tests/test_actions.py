@@ -15,6 +15,7 @@ from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
 from minqing.issues import actions
 from minqing.issues.models import CheckIn, ExtensionRequest, Issue, IssueEvent, Status
+from minqing.issues.photos import photo_add
 from minqing.issues.services import (
     IllegalTransition,
     extension_decide,
@@ -39,6 +40,7 @@ from minqing.issues.services import (
     issue_update,
 )
 from minqing.issues.services.handling import LevelConfirmationNeeded
+from minqing.issues.tests.test_photos import PNG
 from minqing.lib.errors import PermissionDenied
 
 # --------------------------------------------------------------------------- issues in every state
@@ -121,6 +123,7 @@ def _take_step(name, user, issue, *, departments, town, target):
         "sample_revisit": lambda: issue_sample_revisit(**kw, mode="phone", result="satisfied"),
         "reopen": lambda: issue_reopen(**kw, reason="又坏了"),
         "edit": lambda: issue_update(**kw, data={"title": "改过的标题"}, version=None),
+        "photo": lambda: photo_add(**kw, data=PNG),
     }
     return calls[name]()
 
