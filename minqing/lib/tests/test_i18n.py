@@ -30,3 +30,17 @@ def test_every_message_in_the_catalogue_is_translated():
     po = mo.with_suffix(".po").read_text()
     assert "#, fuzzy" not in po
     assert '\nmsgstr ""\n\n' not in po.split("\n\n", 1)[1], "untranslated messages in django.po"
+
+
+def test_form_length_messages_read_naturally_in_chinese():
+    from django import forms
+    from django.utils import translation
+
+    class Note(forms.Form):
+        text = forms.CharField(max_length=5)
+
+    with translation.override("zh-hans"):
+        form = Note({"text": "一二三四五六七"})
+        assert not form.is_valid()
+        assert form.errors["text"] == ["最多填 5 个字（现在 7 个），请删减一些。"]
+        assert "该变量" not in str(Note({"text": ""}).errors)
