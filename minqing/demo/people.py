@@ -74,6 +74,7 @@ ARCHIVE_COLUMNS = (
     "stability",
     "year_plan",
     "area_km2",
+    "office_phone",
     "version",
     "updated_at",
 )
@@ -622,6 +623,8 @@ class _Generator:
             stability,
             plan,
             area,
+            # 谯城区's area code; derived from the id so the random streams stay as they were.
+            f"0558-5{village.node.id * 7919 % 1_000_000:06d}",
             1,
             self.task.stamp,
         )
