@@ -30,7 +30,13 @@ class VisitIn(Schema):
     client_uuid: uuid.UUID
     household: int
     mode: str = "home"
-    visited_at: dt.datetime
+    visited_at: dt.datetime = Field(
+        description=(
+            "ISO 8601 with the UTC offset, e.g. the phone's own time: 2026-12-01T20:15:00+08:00. "
+            "At most 10 minutes ahead of the server; not before the county's look-back "
+            "(default 90 days; a visit may predate the household's entry)."
+        )
+    )
     notes: str = ""
     materials: str = ""
     problems: list[ProblemIn] = Field(default_factory=list, max_length=services.MAX_PROBLEMS)
