@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "minqing.notifications.context.unread",
+                "minqing.accounts.context.nav",
             ],
         },
     },
