@@ -10,7 +10,6 @@ from django.utils.functional import SimpleLazyObject
 from minqing.accounts.models import Role
 from minqing.accounts.scope import scope_for
 
-
 #: The roles whose people look after households of their own (我的联户): liaisons, and village
 #: cadres for their "1+1" families. Only a link to one's own list: what it lists is the links.
 CARE_ROLES = frozenset(
