@@ -111,13 +111,21 @@ class VersionIn(Schema):
     version: int | None = Field(None, description="The version the change is based on")
 
 
-class DispatchIn(VersionIn):
+class UnitIn(VersionIn):
     to_node: int | None = None
     to_department: int | None = None
+
+
+class DispatchIn(UnitIn):
     note: str = ""
+    level_confirmed: bool = Field(
+        False,
+        description="true to send the issue to a unit of another level than its colour's "
+        "(a blue issue to a county department …); without it such a dispatch answers 400",
+    )
 
 
-class TransferIn(DispatchIn):
+class TransferIn(UnitIn):
     reason: str
 
 
@@ -380,6 +388,7 @@ def dispatch(request: HttpRequest, pk: int, data: DispatchIn):
         to_node=to_node,
         to_department=to_department,
         note=data.note,
+        level_confirmed=data.level_confirmed,
         version=data.version,
         request=request,
     )
@@ -387,10 +396,15 @@ def dispatch(request: HttpRequest, pk: int, data: DispatchIn):
 
 
 @router.post("{int:pk}/accept/", url_name="issue_accept", response=OK)
-def accept(request: HttpRequest, pk: int, data: VersionIn):
-    """接单: the unit it was sent to takes it on."""
+def accept(request: HttpRequest, pk: int, data: NoteIn):
+    """接单: the unit it was sent to takes it on; the note (what it will do) goes on the
+    timeline."""
     services.issue_accept(
-        by=request.user, issue=_issue(request, pk), version=data.version, request=request
+        by=request.user,
+        issue=_issue(request, pk),
+        note=data.note,
+        version=data.version,
+        request=request,
     )
     return _detail(request, pk)
 

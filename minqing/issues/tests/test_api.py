@@ -199,3 +199,25 @@ def test_an_edit_based_on_an_old_version_is_refused(api, county, member, registe
     assert stale.status_code == 409
     issue.refresh_from_db()
     assert (issue.title, issue.version) == ("东头水渠破损", 2)
+
+
+def test_the_api_confirms_a_dispatch_outside_the_colours_level_and_keeps_the_accept_note(
+    api, county, member, town, water, departments, register, clock
+):
+    from minqing.issues.models import Colour, IssueEvent
+
+    issue = register(colour=Colour.BLUE)  # a village's issue
+    path = f"issues/{issue.pk}"
+    asked = api.as_user(town).post(f"{path}/dispatch/", {"to_department": departments.water.pk})
+    assert asked.status_code == 400
+    issue.refresh_from_db()
+    assert issue.status == Status.REGISTERED  # nothing happened without the confirmation
+    sent = api.as_user(town).post(
+        f"{path}/dispatch/", {"to_department": departments.water.pk, "level_confirmed": True}
+    )
+    assert sent.status_code == 200 and sent.json()["status"] == "dispatched"
+    event = IssueEvent.objects.get(issue=issue, action="dispatch")
+    assert event.data.get("level_confirmed") is True
+    accepted = api.as_user(water).post(f"{path}/accept/", {"note": "明天上午派人到现场"})
+    assert accepted.status_code == 200
+    assert IssueEvent.objects.get(issue=issue, action="accept").note == "明天上午派人到现场"
