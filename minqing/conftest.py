@@ -24,6 +24,22 @@ from minqing.org.services import node_create
 PASSWORD = "Correct-Horse-42"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives the browser is marked ``browser`` (see minqing/lib/testing_browser)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium through Playwright, closed after the test."""
+    from minqing.lib.testing_browser import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture(autouse=True)
 def _keyring(tmp_path, settings):
     """Each test gets its own key ring outside the database."""

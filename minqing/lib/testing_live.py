@@ -133,3 +133,16 @@ def live_server(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> I
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def served(data_dir: Path, prefix: str, setup: str) -> Iterator[LiveServer]:
+    """A fresh database, migrated and filled by the ``setup`` script (its last line is JSON,
+    kept as ``.data``), served by gunicorn: the fixture of the tests that need a real server."""
+    with fresh_database_url(prefix) as database_url:
+        env = server_env(data_dir, database_url)
+        run_minqing(env, "migrate", "--verbosity", "0")
+        data = shell_json(env, setup)
+        with live_server(env) as live:
+            live.data = data  # type: ignore[attr-defined]
+            yield live

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from minqing.lib.testing_live import (
-    fresh_database_url,
-    live_server,
-    run_minqing,
-    server_env,
-    shell_json,
-)
+from minqing.lib.testing_live import served, shell_json
 
 PASSWORD = "Kp7q-Xm3z-R8tw"
 SHOTS = Path(os.environ.get("MINQING_SHOTS", "/tmp/shots/issues"))  # noqa: S108 - for a person to look at
@@ -80,21 +73,10 @@ print(json.dumps({
 """
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or (
-        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-    )
-
-
 @pytest.fixture
 def server(tmp_path):
-    with fresh_database_url("minqing_live_issues") as database_url:
-        env = server_env(tmp_path, database_url)
-        run_minqing(env, "migrate", "--verbosity", "0")
-        data = shell_json(env, SETUP)
-        with live_server(env) as live:
-            live.data = data
-            yield live
+    with served(tmp_path, "minqing_live_issues", SETUP) as live:
+        yield live
 
 
 def _login(browser, server, username: str, width: int = 360):
@@ -151,123 +133,110 @@ def _open(page, step: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_issue_loop_offers_only_what_each_person_may_do(server):
-    from playwright.sync_api import sync_playwright
+def test_the_issue_loop_offers_only_what_each_person_may_do(server, browser):
+    # The group leader registers a yellow problem of a household of their grid.
+    leader = _login(browser, server, "leader")
+    leader.goto(f"{server.url}/issues/new/?household={server.data['household']}")
+    leader.check("input[name=colour][value=yellow]")
+    leader.select_option("#id_category", label="农田水利")
+    leader.fill("#id_description", "村东头灌溉水渠破了个大口子，水流不到地里，小麦快旱了")
+    leader.click("#register-form button[type=submit]")
+    leader.wait_for_url("**/issues/*/")
+    pk = shell_json(server.env, ISSUE)["pk"]
+    _check_buttons(leader, server, "leader", pk)
 
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("MINQING_REQUIRE_BROWSER"):
-            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        # The group leader registers a yellow problem of a household of their grid.
-        leader = _login(browser, server, "leader")
-        leader.goto(f"{server.url}/issues/new/?household={server.data['household']}")
-        leader.check("input[name=colour][value=yellow]")
-        leader.select_option("#id_category", label="农田水利")
-        leader.fill("#id_description", "村东头灌溉水渠破了个大口子，水流不到地里，小麦快旱了")
-        leader.click("#register-form button[type=submit]")
-        leader.wait_for_url("**/issues/*/")
-        pk = shell_json(server.env, ISSUE)["pk"]
-        _check_buttons(leader, server, "leader", pk)
+    # The village cadre: a yellow issue is the town's; nothing shown that would be refused.
+    cadre = _login(browser, server, "cadre")
+    _check_buttons(cadre, server, "cadre", pk)
 
-        # The village cadre: a yellow issue is the town's; nothing shown that would be refused.
-        cadre = _login(browser, server, "cadre")
-        _check_buttons(cadre, server, "cadre", pk)
+    # The town: a form that fails keeps the text, opens its section and says so on top.
+    town = _login(browser, server, "townie")
+    shown = _check_buttons(town, server, "townie", pk)
+    assert "dispatch" in shown and "accept" not in shown
+    _open(town, "merge")
+    town.fill("#merge-reason", "和上周登记的是同一条水渠")
+    town.click("#act-merge button[type=submit]")
+    town.wait_for_selector("#problems")
+    assert town.locator("#act-merge").get_attribute("open") is not None
+    assert town.input_value("#merge-reason") == "和上周登记的是同一条水渠"
+    assert town.locator("#problems a[href='#merge-target']").count() == 1
+    _shot(town, "town-failed-form-360.png")
+    town.set_viewport_size({"width": 1280, "height": 900})
+    _shot(town, "town-failed-form-1280.png")
+    town.set_viewport_size({"width": 360, "height": 800})
 
-        # The town: a form that fails keeps the text, opens its section and says so on top.
-        town = _login(browser, server, "townie")
-        shown = _check_buttons(town, server, "townie", pk)
-        assert "dispatch" in shown and "accept" not in shown
-        _open(town, "merge")
-        town.fill("#merge-reason", "和上周登记的是同一条水渠")
-        town.click("#act-merge button[type=submit]")
-        town.wait_for_selector("#problems")
-        assert town.locator("#act-merge").get_attribute("open") is not None
-        assert town.input_value("#merge-reason") == "和上周登记的是同一条水渠"
-        assert town.locator("#problems a[href='#merge-target']").count() == 1
-        _shot(town, "town-failed-form-360.png")
-        town.set_viewport_size({"width": 1280, "height": 900})
-        _shot(town, "town-failed-form-1280.png")
-        town.set_viewport_size({"width": 360, "height": 800})
+    # It dispatches to the water bureau (the category's department, chosen already); the
+    # village first, which is below a yellow issue's level, asks before sending.
+    town.goto(f"{server.url}/issues/{pk}/")
+    _open(town, "dispatch")
+    assert town.locator("#dispatch-to option:checked").inner_text() == "区水利局"
+    town.select_option("#dispatch-to", label="王庄村")
+    town.fill("#dispatch-note", "请尽快到现场查看")
+    town.click("#act-dispatch button[type=submit]")
+    question = town.inner_text("#dispatch-confirm")
+    assert "该问题为黄色（镇级），确定派到王庄村吗？" in question
+    assert town.input_value("#dispatch-note") == "请尽快到现场查看"
+    _shot(town, "town-confirm-level-360.png")
+    assert shell_json(server.env, ISSUE)["status"] == "registered"
+    town.select_option("#dispatch-to", label="区水利局")
+    town.click("#act-dispatch button[type=submit]")
+    town.wait_for_url(f"**/issues/{pk}/")
+    assert "已派单至区水利局" in town.inner_text(".messages")
+    _check_buttons(town, server, "townie", pk)
 
-        # It dispatches to the water bureau (the category's department, chosen already); the
-        # village first, which is below a yellow issue's level, asks before sending.
-        town.goto(f"{server.url}/issues/{pk}/")
-        _open(town, "dispatch")
-        assert town.locator("#dispatch-to option:checked").inner_text() == "区水利局"
-        town.select_option("#dispatch-to", label="王庄村")
-        town.fill("#dispatch-note", "请尽快到现场查看")
-        town.click("#act-dispatch button[type=submit]")
-        question = town.inner_text("#dispatch-confirm")
-        assert "该问题为黄色（镇级），确定派到王庄村吗？" in question
-        assert town.input_value("#dispatch-note") == "请尽快到现场查看"
-        _shot(town, "town-confirm-level-360.png")
-        assert shell_json(server.env, ISSUE)["status"] == "registered"
-        town.select_option("#dispatch-to", label="区水利局")
-        town.click("#act-dispatch button[type=submit]")
-        town.wait_for_url(f"**/issues/{pk}/")
-        assert "已派单至区水利局" in town.inner_text(".messages")
-        _check_buttons(town, server, "townie", pk)
+    # The water bureau accepts with a note, starts, resolves with a reply.
+    water = _login(browser, server, "waterman")
+    shown = _check_buttons(water, server, "waterman", pk)
+    assert shown[0] == "accept" and "dispatch" not in shown
+    _open(water, "accept")
+    water.fill("#accept-note", "明天上午带人去修")
+    _shot(water, "department-360.png")
+    water.set_viewport_size({"width": 1280, "height": 900})
+    _shot(water, "department-1280.png")
+    water.set_viewport_size({"width": 360, "height": 800})
+    water.click("#act-accept button[type=submit]")
+    water.wait_for_url(f"**/issues/{pk}/")
+    assert "已接单" in water.inner_text(".messages")
+    _check_buttons(water, server, "waterman", pk)
+    _open(water, "start")
+    water.fill("#start-note", "已运来水泥和渠板")
+    water.click("#act-start button[type=submit]")
+    water.wait_for_url(f"**/issues/{pk}/")
+    assert "已开始办理" in water.inner_text(".messages")
+    _check_buttons(water, server, "waterman", pk)
+    _open(water, "resolve")
+    water.fill("#resolve-resolution", "更换了破损的三米渠段")
+    water.locator("#act-resolve textarea[name^=reply_]").fill("渠段已换好，可以放水了")
+    water.click("#act-resolve button[type=submit]")
+    water.wait_for_url(f"**/issues/{pk}/")
+    assert "已办结" in water.inner_text(".messages")
+    _check_buttons(water, server, "waterman", pk)
 
-        # The water bureau accepts with a note, starts, resolves with a reply.
-        water = _login(browser, server, "waterman")
-        shown = _check_buttons(water, server, "waterman", pk)
-        assert shown[0] == "accept" and "dispatch" not in shown
-        _open(water, "accept")
-        water.fill("#accept-note", "明天上午带人去修")
-        _shot(water, "department-360.png")
-        water.set_viewport_size({"width": 1280, "height": 900})
-        _shot(water, "department-1280.png")
-        water.set_viewport_size({"width": 360, "height": 800})
-        water.click("#act-accept button[type=submit]")
-        water.wait_for_url(f"**/issues/{pk}/")
-        assert "已接单" in water.inner_text(".messages")
-        _check_buttons(water, server, "waterman", pk)
-        _open(water, "start")
-        water.fill("#start-note", "已运来水泥和渠板")
-        water.click("#act-start button[type=submit]")
-        water.wait_for_url(f"**/issues/{pk}/")
-        assert "已开始办理" in water.inner_text(".messages")
-        _check_buttons(water, server, "waterman", pk)
-        _open(water, "resolve")
-        water.fill("#resolve-resolution", "更换了破损的三米渠段")
-        water.locator("#act-resolve textarea[name^=reply_]").fill("渠段已换好，可以放水了")
-        water.click("#act-resolve button[type=submit]")
-        water.wait_for_url(f"**/issues/{pk}/")
-        assert "已办结" in water.inner_text(".messages")
-        _check_buttons(water, server, "waterman", pk)
+    # The town records a satisfied revisit and closes it (销号).
+    shown = _check_buttons(town, server, "townie", pk)
+    assert "revisit" in shown and "close" not in shown
+    _open(town, "revisit")
+    town.select_option("#revisit-mode", "phone")
+    town.check("input[name=result][value=satisfied]")
+    town.click("#act-revisit button[type=submit]")
+    town.wait_for_url(f"**/issues/{pk}/")
+    assert "群众满意" in town.inner_text(".messages")
+    shown = _check_buttons(town, server, "townie", pk)
+    assert "close" in shown
+    _open(town, "close")
+    town.click("#act-close button[type=submit]")
+    town.wait_for_url(f"**/issues/{pk}/")
+    assert "已销号" in town.inner_text(".messages")
+    _check_buttons(town, server, "townie", pk)
+    _check_buttons(cadre, server, "cadre", pk)
+    _check_buttons(water, server, "waterman", pk)
 
-        # The town records a satisfied revisit and closes it (销号).
-        shown = _check_buttons(town, server, "townie", pk)
-        assert "revisit" in shown and "close" not in shown
-        _open(town, "revisit")
-        town.select_option("#revisit-mode", "phone")
-        town.check("input[name=result][value=satisfied]")
-        town.click("#act-revisit button[type=submit]")
-        town.wait_for_url(f"**/issues/{pk}/")
-        assert "群众满意" in town.inner_text(".messages")
-        shown = _check_buttons(town, server, "townie", pk)
-        assert "close" in shown
-        _open(town, "close")
-        town.click("#act-close button[type=submit]")
-        town.wait_for_url(f"**/issues/{pk}/")
-        assert "已销号" in town.inner_text(".messages")
-        _check_buttons(town, server, "townie", pk)
-        _check_buttons(cadre, server, "cadre", pk)
-        _check_buttons(water, server, "waterman", pk)
-
-        # The leader hears of each step of the problem they raised.
-        leader.goto(server.url + "/notifications/")
-        listed = leader.inner_text(".notifications")
-        for what in ("已派单至区水利局", "已办结", "已销号"):
-            assert f"您反映的问题 #{pk} {what}" in listed, listed
-        _shot(leader, "leader-notifications-360.png")
-        browser.close()
+    # The leader hears of each step of the problem they raised.
+    leader.goto(server.url + "/notifications/")
+    listed = leader.inner_text(".notifications")
+    for what in ("已派单至区水利局", "已办结", "已销号"):
+        assert f"您反映的问题 #{pk} {what}" in listed, listed
+    _shot(leader, "leader-notifications-360.png")
 
     done = shell_json(server.env, ISSUE)
     assert done["status"] == "closed"

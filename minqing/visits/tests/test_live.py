@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -17,13 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from minqing.lib.testing_live import (
-    fresh_database_url,
-    live_server,
-    run_minqing,
-    server_env,
-    shell_json,
-)
+from minqing.lib.testing_live import served, shell_json
 
 PASSWORD = "Kp7q-Xm3z-R8tw"
 
@@ -73,13 +66,8 @@ print(json.dumps({
 
 @pytest.fixture
 def server(tmp_path):
-    with fresh_database_url("minqing_live") as database_url:
-        env = server_env(tmp_path, database_url)
-        run_minqing(env, "migrate", "--verbosity", "0")
-        data = shell_json(env, SETUP)
-        with live_server(env) as live:
-            live.data = data
-            yield live
+    with served(tmp_path, "minqing_live", SETUP) as live:
+        yield live
 
 
 def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
@@ -116,12 +104,6 @@ def test_twenty_concurrent_posts_of_one_record_make_one_visit(server):
     assert shell_json(server.env, COUNT) == {"visits": ["同一条记录"], "uuids": 1, "issues": 1}
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or (
-        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-    )
-
-
 def _until(page, predicate: str, seconds: float = 30) -> None:
     """Poll ``predicate`` in the page (wait_for_function would need 'unsafe-eval' in the CSP)."""
     deadline = time.monotonic() + seconds
@@ -133,136 +115,110 @@ def _until(page, predicate: str, seconds: float = 30) -> None:
 
 
 @pytest.mark.slow
-def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server):
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("MINQING_REQUIRE_BROWSER"):
-            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
+def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server, browser):
     first, second, _third = server.data["households"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 360, "height": 740})
-        page = context.new_page()
-        page.goto(server.url + "/accounts/login/")
-        page.fill("input[name=username]", "leader")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form:has(input[name=username]) button[type=submit]")
-        page.wait_for_url("**/visits/")
-        page.goto(server.url + f"/visits/new/?household={first}")
-        # The service worker installs; from the next load on it keeps a copy of the form.
-        _until(page, "() => navigator.serviceWorker.getRegistration().then(r => !!(r && r.active))")
-        page.reload()
-        _until(page, "() => navigator.serviceWorker.controller !== null")
-        page.reload()
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(server.url + "/accounts/login/")
+    page.fill("input[name=username]", "leader")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_url("**/visits/")
+    page.goto(server.url + f"/visits/new/?household={first}")
+    # The service worker installs; from the next load on it keeps a copy of the form.
+    _until(page, "() => navigator.serviceWorker.getRegistration().then(r => !!(r && r.active))")
+    page.reload()
+    _until(page, "() => navigator.serviceWorker.controller !== null")
+    page.reload()
 
-        context.set_offline(True)
-        page.fill("#notes", "离线第一户")
-        page.click("#visit-form button[type=submit]")
-        page.wait_for_selector("#outbox:not([hidden])")
-        # A new form for the next household, opened with no connection at all.
-        page.goto(server.url + f"/visits/new/?household={second}")
-        assert page.input_value("#household") == str(second)
-        page.fill("#notes", "离线第二户")
-        page.click("#visit-form button[type=submit]")
-        _until(page, "() => document.querySelector('[data-outbox-count]').textContent[0] === '2'")
-        assert shell_json(server.env, COUNT)["visits"] == []  # nothing reached the server
+    context.set_offline(True)
+    page.fill("#notes", "离线第一户")
+    page.click("#visit-form button[type=submit]")
+    page.wait_for_selector("#outbox:not([hidden])")
+    # A new form for the next household, opened with no connection at all.
+    page.goto(server.url + f"/visits/new/?household={second}")
+    assert page.input_value("#household") == str(second)
+    page.fill("#notes", "离线第二户")
+    page.click("#visit-form button[type=submit]")
+    _until(page, "() => document.querySelector('[data-outbox-count]').textContent[0] === '2'")
+    assert shell_json(server.env, COUNT)["visits"] == []  # nothing reached the server
 
-        # Keep a copy of what the phone will send, to replay it afterwards.
-        outbox = page.evaluate(
-            """() => new Promise((resolve) => {
-                const req = indexedDB.open("minqing", 1);
-                req.onsuccess = () => {
-                  const all = req.result.transaction("outbox").objectStore("outbox").getAll();
-                  all.onsuccess = () => resolve(all.result);
-                };
-            })"""
-        )
-        assert len(outbox) == 2
+    # Keep a copy of what the phone will send, to replay it afterwards.
+    outbox = page.evaluate(
+        """() => new Promise((resolve) => {
+            const req = indexedDB.open("minqing", 1);
+            req.onsuccess = () => {
+              const all = req.result.transaction("outbox").objectStore("outbox").getAll();
+              all.onsuccess = () => resolve(all.result);
+            };
+        })"""
+    )
+    assert len(outbox) == 2
 
-        context.set_offline(False)
-        page.evaluate("window.dispatchEvent(new Event('online'))")
-        page.wait_for_selector("#outbox[hidden]", state="attached", timeout=30000)
-        assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#outbox[hidden]", state="attached", timeout=30000)
+    assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
 
-        # The same sync again (a lost acknowledgement): the server answers "already saved".
-        for item in outbox:
-            body = {k: v for k, v in item.items() if k not in ("household_label", "error", "user")}
-            status, answer = _post(server.url, server.data["token"], body)
-            assert (status, answer["replay"]) == (200, True)
-        assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
-        browser.close()
+    # The same sync again (a lost acknowledgement): the server answers "already saved".
+    for item in outbox:
+        body = {k: v for k, v in item.items() if k not in ("household_label", "error", "user")}
+        status, answer = _post(server.url, server.data["token"], body)
+        assert (status, answer["replay"]) == (200, True)
+    assert shell_json(server.env, COUNT)["visits"] == ["离线第一户", "离线第二户"]
 
 
 @pytest.mark.slow
-def test_a_group_leader_logs_a_visit_with_a_green_and_a_yellow_issue_in_six_taps(server):
+def test_a_group_leader_logs_a_visit_with_a_green_and_a_yellow_issue_in_six_taps(server, browser):
     """Issue 4, "Done when" 1: on a 360-px phone, from the page after logging in."""
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("MINQING_REQUIRE_BROWSER"):
-            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
     taps = 0
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(
-            viewport={"width": 360, "height": 740},
-            is_mobile=True,
-            has_touch=True,
-            extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
-        )
-        page = context.new_page()
-        page.goto(server.url + "/accounts/login/")
-        page.fill("input[name=username]", "leader")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form:has(input[name=username]) button[type=submit]")
-        page.wait_for_url("**/visits/")  # the group leader lands on "my households"
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    page = context.new_page()
+    page.goto(server.url + "/accounts/login/")
+    page.fill("input[name=username]", "leader")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_url("**/visits/")  # the group leader lands on "my households"
 
-        def tap(selector: str) -> None:
-            nonlocal taps
-            page.tap(selector)
-            taps += 1
+    def tap(selector: str) -> None:
+        nonlocal taps
+        page.tap(selector)
+        taps += 1
 
-        tap("ul.households li:first-child a")
-        page.wait_for_selector("#visit-form")
-        page.fill("#notes", "老两口身体还行，儿子在外打工")
-        tap("details.problem:nth-of-type(1) summary")
-        tap("details.problem:nth-of-type(1) .colour-green")
-        page.fill("#p1_description", "院子里的灯泡坏了")
-        page.fill("#p1_resolution", "当场帮忙换了灯泡")
-        tap("details.problem:nth-of-type(2) summary")
-        tap("details.problem:nth-of-type(2) .colour-yellow")
-        page.fill("#p2_description", "村东头灌溉渠堵塞，麦田浇不上水")
-        tap("#visit-form button[type=submit]")
-        _until(page, "() => document.getElementById('outbox').hidden")
-        if os.environ.get("MINQING_SHOTS"):  # a folder to look at the page afterwards
-            page.screenshot(path=str(Path(os.environ["MINQING_SHOTS"]) / "visit-6-taps.png"))
-        assert taps <= 6
+    tap("ul.households li:first-child a")
+    page.wait_for_selector("#visit-form")
+    page.fill("#notes", "老两口身体还行，儿子在外打工")
+    tap("details.problem:nth-of-type(1) summary")
+    tap("details.problem:nth-of-type(1) .colour-green")
+    page.fill("#p1_description", "院子里的灯泡坏了")
+    page.fill("#p1_resolution", "当场帮忙换了灯泡")
+    tap("details.problem:nth-of-type(2) summary")
+    tap("details.problem:nth-of-type(2) .colour-yellow")
+    page.fill("#p2_description", "村东头灌溉渠堵塞，麦田浇不上水")
+    tap("#visit-form button[type=submit]")
+    _until(page, "() => document.getElementById('outbox').hidden")
+    if os.environ.get("MINQING_SHOTS"):  # a folder to look at the page afterwards
+        page.screenshot(path=str(Path(os.environ["MINQING_SHOTS"]) / "visit-6-taps.png"))
+    assert taps <= 6
 
-        state = shell_json(server.env, ISSUES)
-        assert state["visits"] == 1
-        assert sorted(state["issues"]) == [["green", "closed"], ["yellow", "registered"]]
+    state = shell_json(server.env, ISSUES)
+    assert state["visits"] == 1
+    assert sorted(state["issues"]) == [["green", "closed"], ["yellow", "registered"]]
 
-        # The yellow issue waits on the town's dispatch board.
-        town = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        town.goto(server.url + "/accounts/login/")
-        town.fill("input[name=username]", "townie")
-        town.fill("input[name=password]", PASSWORD)
-        town.click("form:has(input[name=username]) button[type=submit]")
-        town.goto(server.url + "/issues/board/")
-        board = town.inner_text("main")
-        assert "灌溉渠堵塞" in board and "灯泡" not in board
-        browser.close()
+    # The yellow issue waits on the town's dispatch board.
+    town = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    town.goto(server.url + "/accounts/login/")
+    town.fill("input[name=username]", "townie")
+    town.fill("input[name=password]", PASSWORD)
+    town.click("form:has(input[name=username]) button[type=submit]")
+    town.goto(server.url + "/issues/board/")
+    board = town.inner_text("main")
+    assert "灌溉渠堵塞" in board and "灯泡" not in board
 
 
 ISSUES = """

@@ -17,17 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from minqing.lib.testing_live import (
-    fresh_database_url,
-    live_server,
-    run_minqing,
-    server_env,
-    shell_json,
-)
-from minqing.visits.tests.test_live import PASSWORD, SETUP, _chromium, _until
+from minqing.lib.testing_live import served, shell_json
+from minqing.visits.tests.test_live import PASSWORD, SETUP, _until
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 VISITS = """
 import json
@@ -59,28 +52,8 @@ OUTBOX = """() => new Promise((resolve) => {
 
 @pytest.fixture
 def server(tmp_path):
-    with fresh_database_url("minqing_outbox") as database_url:
-        env = server_env(tmp_path, database_url)
-        run_minqing(env, "migrate", "--verbosity", "0")
-        data = shell_json(env, SETUP)
-        with live_server(env) as live:
-            live.data = data
-            yield live
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("MINQING_REQUIRE_BROWSER"):
-            pytest.fail("the browser test needs Debian's chromium (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=ARGS)
-        yield browser
-        browser.close()
+    with served(tmp_path, "minqing_outbox", SETUP) as live:
+        yield live
 
 
 def _phone(browser, server, timezone_id="Asia/Shanghai"):
