@@ -169,7 +169,12 @@ def coverage(request: HttpRequest, node_pk: int) -> HttpResponse:
     report = selectors.coverage(node, rules)
     kinds = report["kinds"]
     rows = [
-        {**row, "cells": [{"kind": k["kind"], **row["kinds"][k["kind"]]} for k in kinds]}
+        {
+            **row,
+            "cells": [
+                {"kind": k["kind"], "label": k["label"], **row["kinds"][k["kind"]]} for k in kinds
+            ],
+        }
         for row in report["rows"]
     ]
     totals = [{**k, **report["totals"][k["kind"]]} for k in kinds]
