@@ -148,7 +148,7 @@ class QuotaRule(models.Model):
 #: How far back a visit may be dated unless the county says otherwise (paper diaries are typed
 #: in later; a ledger imported today holds households that lived there before).
 DEFAULT_LOOKBACK_DAYS = 90
-MAX_LOOKBACK_DAYS = 366
+MIN_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS = 1, 366
 
 
 class VisitSettings(models.Model):

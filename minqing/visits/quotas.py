@@ -20,7 +20,13 @@ from minqing.audit.services import audit_record
 from minqing.contacts.models import LiaisonKind
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.org.models import Node
-from minqing.visits.models import MAX_LOOKBACK_DAYS, Period, QuotaRule, VisitSettings
+from minqing.visits.models import (
+    MAX_LOOKBACK_DAYS,
+    MIN_LOOKBACK_DAYS,
+    Period,
+    QuotaRule,
+    VisitSettings,
+)
 
 #: Who sets a county's quotas.
 QUOTA_ROLES = frozenset({Role.COMMAND_CENTRE})
@@ -184,7 +190,7 @@ def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> b
 
     if not can_edit(by, county):
         raise PermissionDenied(_("Only the county command centre sets the visit quotas."))
-    if not isinstance(days, int) or not 1 <= days <= MAX_LOOKBACK_DAYS:
+    if not isinstance(days, int) or not MIN_LOOKBACK_DAYS <= days <= MAX_LOOKBACK_DAYS:
         raise ValidationError(
             {
                 "lookback_days": _("Give a number of days from 1 to %(n)d.")

@@ -31,6 +31,7 @@ from minqing.org.models import Node
 from minqing.visits.models import (
     DEFAULT_LOOKBACK_DAYS,
     HOME_MODES,
+    MIN_LOOKBACK_DAYS,
     Mode,
     NightVisitPlan,
     Visit,
@@ -264,10 +265,13 @@ def _time_problem(visited_at: dt.datetime, household: Household) -> str:
         return _("A visit cannot be in the future (it is %(now)s now).") % {
             "now": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
         }
+    today, day = timezone.localdate(now), timezone.localdate(visited_at)
+    if day >= today - dt.timedelta(days=MIN_LOOKBACK_DAYS):
+        return ""  # within every county's look-back: no need to read it (most visits)
     county = Node.objects.county_on_path(household.node.path)
     days = settings_for(county).lookback_days if county is not None else DEFAULT_LOOKBACK_DAYS
-    earliest = timezone.localdate(now) - dt.timedelta(days=days)
-    if timezone.localdate(visited_at) < earliest:
+    earliest = today - dt.timedelta(days=days)
+    if day < earliest:
         return _(
             "This visit is dated before %(date)s: the county accepts visits up to %(days)d days "
             "back."
