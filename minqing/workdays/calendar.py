@@ -148,8 +148,9 @@ class WorkCalendar:
         return self.year_status(year) != UNKNOWN
 
     def year_estimated(self, year: int) -> bool:
-        """True when ``year`` is known only by the package's estimate (nobody entered it)."""
-        return year not in ANNOUNCED_YEARS and year not in self.entered_years
+        """True when ``year``'s days come only from the package's estimate: nobody entered it
+        (this calendar may take it by the estimate, see ``estimating``)."""
+        return year in self.estimated_years or self.year_status(year) == UNKNOWN
 
     def assuming(self, year: int) -> WorkCalendar:
         """This calendar with ``year`` taken by the package's estimate (see ``estimating``)."""

@@ -181,3 +181,26 @@ def test_due_day_without_working_time(cal):
     assert due == start
     assert cal.elapsed_fraction(start, due, start) == 1.0
     assert cal.instant_at_fraction(start, due, 0.7) == due
+
+
+def test_estimating_takes_an_unentered_year_by_the_estimate_and_says_so(monkeypatch):
+    from minqing.workdays import calendar
+
+    monkeypatch.setattr(calendar, "ANNOUNCED_YEARS", frozenset({2026}))
+    cal = WorkCalendar()
+    due, used = cal.estimating(lambda c: c.add_workdays(at(2026, 12, 28), 4))
+    # New Year's Day 2027 (a Friday) by the statute; the weekend; Monday 4 January.
+    assert due == eod(2027, 1, 4)
+    assert used.estimated_years == frozenset({2027})
+    assert used.year_estimated(2027) and cal.year_estimated(2027)
+    assert not used.year_estimated(2026)
+    # Nothing to estimate: the same calendar back, nothing said.
+    same, unchanged = cal.estimating(lambda c: c.add_workdays(at(2026, 12, 1), 1))
+    assert same == eod(2026, 12, 2) and unchanged is cal and not unchanged.estimated_years
+    # Two unknown years in one computation: 300 working days run through 2027 into 2028.
+    far, both = cal.estimating(lambda c: c.add_workdays(at(2026, 12, 1), 300))
+    assert both.estimated_years == frozenset({2027, 2028}) and far.year == 2028
+    # A county that entered 2027: its days, nothing estimated.
+    entered = WorkCalendar(entered_years=frozenset({2027}))
+    _due, used = entered.estimating(lambda c: c.add_workdays(at(2026, 12, 28), 4))
+    assert not used.estimated_years and not used.year_estimated(2027)
