@@ -113,18 +113,47 @@ def search_issues(user: Any, query: str, limit: int = ISSUE_LIMIT) -> tuple[bool
         return False, []
     words = text.split()
     qs = visible
-    # The id of the ISSUE_WORDS_WINDOW-th newest visible issue (the primary key, read backwards).
-    floor = (
-        Issue.objects.visible_to(user)
-        .order_by("-id")
-        .values_list("id", flat=True)[ISSUE_WORDS_WINDOW - 1 : ISSUE_WORDS_WINDOW]
-        .first()
-    )
+    floor = _newest_window_floor(Issue.objects.visible_to(user))
     if floor is not None:
         qs = qs.filter(id__gte=floor)
     for word in words[:4]:
         qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
-    return False, list(qs.order_by("-id")[:limit])
+    qs = qs.order_by("-id")
+    if floor is None:
+        return False, list(qs[:limit])
+    ids = _walking_the_primary_key(qs.values_list("id", flat=True)[:limit])
+    found = qs.in_bulk(ids)
+    return False, [found[pk] for pk in ids if pk in found]
+
+
+def _newest_window_floor(visible: QuerySet) -> int | None:
+    """The id of the ``ISSUE_WORDS_WINDOW``-th newest issue in ``visible``, or None when there
+    are fewer (then every one of them is searched: a narrow scope's own index range)."""
+    if visible.order_by().values("id")[:ISSUE_WORDS_WINDOW].count() < ISSUE_WORDS_WINDOW:
+        return None
+    page = visible.order_by("-id").values_list("id", flat=True)
+    ids = _walking_the_primary_key(page[ISSUE_WORDS_WINDOW - 1 : ISSUE_WORDS_WINDOW])
+    return ids[0] if ids else None
+
+
+def _walking_the_primary_key(page: QuerySet) -> list[int]:
+    """The ids of ``page`` (ordered by -id), read along the primary key.
+
+    SQLite keeps no histogram: for a wide scope (a county, a town, a department's queue) it
+    would read the whole path range and sort it; told NOT INDEXED it walks the table backwards
+    from the newest row and stops at the page's end. PostgreSQL's planner chooses from its
+    statistics (as for the dispatch board, ``issues.selectors._most_urgent``).
+    """
+    if connection.vendor != "sqlite":
+        return list(page)
+    from minqing.issues.models import Issue
+
+    sql, params = page.query.sql_with_params()
+    table = connection.ops.quote_name(Issue._meta.db_table)
+    sql = sql.replace(f"FROM {table}", f"FROM {table} NOT INDEXED", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
