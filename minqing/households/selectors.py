@@ -20,6 +20,7 @@ from minqing.lib.idcard import (
     normalize_id_number,
     normalize_phone,
 )
+from minqing.lib.sqlite_plans import rows_reading
 from minqing.org.models import Node, subtree_q
 
 SEARCH_LIMIT = 50
@@ -137,23 +138,10 @@ def _newest_window_floor(visible: QuerySet) -> int | None:
 
 
 def _walking_the_primary_key(page: QuerySet) -> list[int]:
-    """The ids of ``page`` (ordered by -id), read along the primary key.
-
-    SQLite keeps no histogram: for a wide scope (a county, a town, a department's queue) it
-    would read the whole path range and sort it; told NOT INDEXED it walks the table backwards
-    from the newest row and stops at the page's end. PostgreSQL's planner chooses from its
-    statistics (as for the dispatch board, ``issues.selectors._most_urgent``).
-    """
-    if connection.vendor != "sqlite":
-        return list(page)
-    from minqing.issues.models import Issue
-
-    sql, params = page.query.sql_with_params()
-    table = connection.ops.quote_name(Issue._meta.db_table)
-    sql = sql.replace(f"FROM {table}", f"FROM {table} NOT INDEXED", 1)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+    """The ids of ``page`` (ordered by -id), read along the primary key: for a wide scope (a
+    county, a town, a department's queue) SQLite would read the whole path range and sort it;
+    walking the table backwards from the newest row it stops at the page's end."""
+    return [row[0] for row in rows_reading(page, "NOT INDEXED")]
 
 
 def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:

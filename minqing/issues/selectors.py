@@ -24,6 +24,7 @@ from minqing.issues.models import (
 from minqing.issues.models import (
     Level as IssueLevel,
 )
+from minqing.lib.sqlite_plans import rows_reading
 from minqing.org.models import Department, Level, Node, subtree_q
 
 
@@ -253,14 +254,8 @@ def _most_urgent(qs: QuerySet, limit: int) -> list[tuple]:
     ``limit`` rows in scope. PostgreSQL's planner makes that choice from its statistics.
     """
     page = qs.order_by("due_at", "id").values_list("id", "due_at")[:limit]
-    if connection.vendor != "sqlite":
-        return list(page)
-    sql, params = page.query.sql_with_params()
-    table = connection.ops.quote_name(Issue._meta.db_table)
-    sql = sql.replace(f"FROM {table}", f'FROM {table} INDEXED BY "issue_status_due"', 1)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(pk, _as_datetime(due)) for pk, due in cursor.fetchall()]
+    rows = rows_reading(page, 'INDEXED BY "issue_status_due"')
+    return [(pk, _as_datetime(due)) for pk, due in rows]
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
