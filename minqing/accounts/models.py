@@ -165,3 +165,49 @@ class ApiToken(models.Model):
         """Neither revoked nor expired (the owner's account being active is checked apart)."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+# --------------------------------------------------------------------------- second factor
+# (SECURITY.md 5; services in minqing.accounts.services_otp)
+
+
+class TotpDevice(models.Model):
+    """两步验证 — a user's TOTP authenticator (RFC 6238); the secret is stored encrypted."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="totp_device", verbose_name=_("user")
+    )
+    secret = EncryptedField(_("secret"), kind="text")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: Set when the user first entered a right code; until then the device does not count.
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    #: The last time step (Unix time // 30) a code was accepted for: a code is used once.
+    last_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("authenticator")
+        verbose_name_plural = _("authenticators")
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """恢复码 — a one-time code for a lost phone; only its SHA-256 hash is stored."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="recovery_codes", verbose_name=_("user")
+    )
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.user}"
