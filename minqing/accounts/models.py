@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +65,10 @@ class UserManager(DjangoUserManager["User"]):
         extra_fields.setdefault("password_changed_at", timezone.now())
         return super()._create_user(username, email, password, **extra_fields)
 
+    def get_by_natural_key(self, username: str) -> User:
+        """Logins look the account up by the normal form (SECURITY.md 1, 3)."""
+        return self.get(username=self.model.normalize_username(username))
+
 
 class User(AbstractUser):
     """账号 — one person's login; the person's name and phone are on the account."""
@@ -72,6 +77,9 @@ class User(AbstractUser):
     phone = EncryptedField(_("phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
+    #: Bumped when the account is disabled: every session signed before it stops working, so
+    #: re-enabling the account brings none back (``accounts.services.user_disable``).
+    auth_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -79,9 +87,38 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         indexes = [models.Index(fields=["phone_hash"], name="user_phone_hash")]
+        constraints = [
+            # Usernames are stored in their normal form (strip, NFKC, casefold); the database
+            # refuses a second spelling of one name even from a path that skips ``save``.
+            models.UniqueConstraint(Lower("username"), name="user_username_lower_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    @classmethod
+    def normalize_username(cls, username: Any) -> Any:
+        from minqing.accounts.services import normalise_username
+
+        return normalise_username(username) if isinstance(username, str) else username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.username = self.normalize_username(self.username)
+        super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's hash of the password, plus the epoch once the account was ever disabled
+        (so the fallback-key hashes carry it too)."""
+        if not self.auth_epoch:
+            return super()._get_session_auth_hash(secret=secret)
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "minqing.accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.auth_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def set_password(self, raw_password: str | None) -> None:
         """Every new password restarts the expiry clock (SECURITY.md 2)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -37,6 +38,16 @@ LOCKOUT_PERIOD = dt.timedelta(minutes=15)
 API_TOKEN_PREFIX = "mq_"  # noqa: S105 - a public marker, not a secret
 #: ``last_used_at`` is written at most this often: no write on every API request.
 API_TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+
+def normalise_username(raw: str) -> str:
+    """The one spelling of a username: stripped, NFKC, case-folded (Unicode's NFKC_Casefold).
+
+    Accounts are stored under it and every login path counts, audits and looks up under it, so
+    ``"grid "``, ``"GRID"`` and ``"ｇｒｉｄ"`` are one account with one failure count.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+    return folded.strip()
 
 
 def is_locked_out(username: str) -> bool:
