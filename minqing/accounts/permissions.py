@@ -1,24 +1,31 @@
 """Who may do what, where: every permission is a question about (user, action, place).
 
 Services enforce these questions and pages read the same ones to decide which buttons to show
-(``{% allowed "reveal" household as can_reveal %}``); nothing asks "has this role somewhere".
-A user holding two roles in two places gets, in each place, exactly what the role *there* gives.
+(``{% allowed "reveal" household as can_reveal %}``, ``minqing.accounts.templatetags.perms``);
+nothing asks "has this role somewhere". A user holding two roles in two places gets, in each
+place, exactly what the role *there* gives: a role grants an action at its node and below.
 
 ``place`` is a tree node, a node path, or any object that leads to one (a household, a resident,
-a village archive, an issue): ``place_path`` finds it.
+a village archive, an issue, a ledger import): ``place_path`` finds it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from minqing.accounts.models import ARCHIVE_EDIT_ROLES, MINOR_ROLES, REVEAL_ROLES
+from django.utils.translation import gettext_lazy as _
+
+from minqing.accounts.models import ARCHIVE_EDIT_ROLES, MINOR_ROLES, NODE_ROLES, REVEAL_ROLES
 from minqing.accounts.scope import scope_for
+from minqing.lib.errors import PermissionDenied
+from minqing.org.models import Node
 
 
 class Action:
     """The actions on personal data that depend on the place (issue steps: ``issues.actions``)."""
 
+    #: Read the records at a place at all (its households, residents, archives), masked.
+    VIEW = "view"
     #: See a personal value in full, after an audited "show"; export unmasked; print cards.
     REVEAL = "reveal"
     #: Create and edit household archives and village archives; import ledgers.
@@ -28,26 +35,38 @@ class Action:
 
 
 ROLES_FOR: dict[str, frozenset[str]] = {
+    Action.VIEW: NODE_ROLES,
     Action.REVEAL: REVEAL_ROLES,
     Action.EDIT_ARCHIVE: ARCHIVE_EDIT_ROLES,
     Action.SEE_MINORS: MINOR_ROLES,
 }
 
+#: What a refused user is told (403); out of the VIEW scope is a 404 instead, like missing.
+DENIED: dict[str, Any] = {
+    Action.VIEW: _("Your role may not do this here."),
+    Action.REVEAL: _("Your role may not see full personal data."),
+    Action.EDIT_ARCHIVE: _("Your role may not edit household archives."),
+    Action.SEE_MINORS: _("Records of children under 14 need the minors permission."),
+}
+
 
 def place_path(place: Any) -> str | None:
-    """The node path ``place`` lies at, or None when it has none."""
+    """The node path ``place`` lies at, or None when it has none.
+
+    A node answers its ``path``; a record with a denormalised ``node_path`` answers that; any
+    other object is followed through ``household``, ``node`` or ``village`` (a resident lies
+    where its household lies, not where its village does: a group or grid may be the place).
+    """
     if place is None:
         return None
     if isinstance(place, str):
-        return place
-    for attr in ("node_path", "stored_path"):
-        value = getattr(place, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    path = getattr(place, "path", None)
-    if isinstance(path, str) and path:
-        return path
-    for attr in ("node", "household", "village"):
+        return place or None
+    value = getattr(place, "node_path", None)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(place, Node):
+        return place.path or None
+    for attr in ("household", "node", "village"):
         inner = getattr(place, attr, None)
         if inner is not None and inner is not place:
             found = place_path(inner)
@@ -63,3 +82,33 @@ def allowed(user: Any, action: str, place: Any) -> bool:
     if roles is None or not path:
         return False
     return scope_for(user).covers_path(path, roles=roles)
+
+
+def allowed_somewhere(user: Any, action: str) -> bool:
+    """Does ``user`` hold a role granting ``action`` at some node? Only for choosing what to
+    offer before a place is known (a menu entry, a list's column); never as the permission."""
+    roles = ROLES_FOR.get(action)
+    return roles is not None and bool(scope_for(user).paths_for(roles))
+
+
+def require(user: Any, action: str, place: Any) -> None:
+    """Raise ``PermissionDenied`` (403) unless ``allowed``; callers have already answered 404
+    for places outside the user's scope."""
+    if not allowed(user, action, place):
+        raise PermissionDenied(DENIED[action])
+
+
+def minors_visible(user: Any, resident: Any) -> bool:
+    """May ``user`` see this resident in full? Adults: yes; a minor under 14: only with the
+    minors permission where the resident's household lies."""
+    return not resident.is_minor or allowed(user, Action.SEE_MINORS, resident)
+
+
+def refusal(request: Any, action: str, place: Any) -> Any:
+    """For views: None when ``request.user`` may take ``action`` at ``place``, else the 403 page
+    saying why (``if (page := refusal(request, Action.X, obj)): return page``)."""
+    if allowed(request.user, action, place):
+        return None
+    from minqing.lib.views import forbidden
+
+    return forbidden(request, DENIED[action])

@@ -2,6 +2,10 @@
 
 Every queryset of scoped data goes through ``visible_to(user)`` on its manager, which asks
 ``scope_for(user)``. Objects outside it answer 404 exactly like missing ones.
+
+What a user may *do* at a place (reveal, edit archives, see minors) is asked of
+``minqing.accounts.permissions.allowed(user, action, place)``: a role grants at its own node
+only, so there is deliberately no "has this role anywhere" property here.
 """
 
 from __future__ import annotations
@@ -13,13 +17,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from minqing.accounts.models import (
-    ARCHIVE_EDIT_ROLES,
-    MINOR_ROLES,
-    NODE_ROLES,
-    REVEAL_ROLES,
-    Role,
-)
+from minqing.accounts.models import NODE_ROLES, Role
 from minqing.org.models import subtree_q
 
 
@@ -58,18 +56,6 @@ class Scope:
 
     def has_any(self, roles: frozenset[str]) -> bool:
         return bool(self.roles & roles)
-
-    @property
-    def can_edit_archives(self) -> bool:
-        return self.has_any(ARCHIVE_EDIT_ROLES)
-
-    @property
-    def can_reveal(self) -> bool:
-        return self.has_any(REVEAL_ROLES)
-
-    @property
-    def can_see_minors(self) -> bool:
-        return self.has_any(MINOR_ROLES)
 
     @property
     def is_auditor(self) -> bool:

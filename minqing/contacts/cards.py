@@ -29,8 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import REVEAL_ROLES
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, allowed
 from minqing.audit.services import audit_record
 from minqing.contacts.card_print import card_font
 from minqing.contacts.ledger import kind_word
@@ -190,13 +189,12 @@ def cards_pdf(
     The cards carry full phone numbers, so printing them needs the reveal permission over the
     place (SECURITY.md 11), like an unmasked export: ``PermissionDenied`` otherwise.
     """
-    scope = scope_for(by)
-    if not scope.covers_path(node.path):
+    if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
     font = card_font()
     if node.level not in CARD_LEVELS:
         raise ValueError(node.level)
-    if not scope.covers_path(node.path, roles=REVEAL_ROLES):
+    if not allowed(by, Action.REVEAL, node):
         raise PermissionDenied(_("Your role may not print full phone numbers."))
     households = card_households(node, household)
     if household is not None and not households.exists():

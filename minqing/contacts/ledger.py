@@ -20,8 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import REVEAL_ROLES
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, allowed
 from minqing.audit.services import audit_record
 from minqing.contacts.models import LiaisonKind
 from minqing.contacts.selectors import (
@@ -91,10 +90,11 @@ def ledger_export(
     Out-of-scope nodes raise ``Node.DoesNotExist`` (answer 404); an unmasked export without the
     reveal permission over the node raises ``PermissionDenied`` and writes nothing.
     """
-    scope = scope_for(by)
-    if not scope.covers_path(node.path) or (place is not None and not place.is_descendant_of(node)):
+    if not allowed(by, Action.VIEW, node) or (
+        place is not None and not place.is_descendant_of(node)
+    ):
         raise Node.DoesNotExist
-    if unmasked and not scope.covers_path(node.path, roles=REVEAL_ROLES):
+    if unmasked and not allowed(by, Action.REVEAL, node):
         raise PermissionDenied(_("Your role may not export full phone numbers."))
     rules = kind_rules(node)
     if missing not in ("", "any", *(r.kind for r in rules if r.required)):

@@ -22,8 +22,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.accounts.models import REVEAL_ROLES
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, allowed
 from minqing.contacts import selectors
 from minqing.contacts.card_print import (
     CardFontMissing,
@@ -94,7 +93,6 @@ def ledger(request: HttpRequest, node_pk: int) -> HttpResponse:
     paginator = Paginator(selectors.ledger_values(households), PAGE_SIZE)
     paginator.count = households.count()  # without the joins the rows need: an index-only count
     page = paginator.get_page(request.GET.get("page"))
-    scope = scope_for(request.user)
     rows = list(selectors.ledger_rows(page.object_list, rules))
     labels = {r.kind: r.label for r in rules}
     for row in rows:
@@ -112,9 +110,8 @@ def ledger(request: HttpRequest, node_pk: int) -> HttpResponse:
             "rows": rows,
             "places": selectors.ledger_places(node),
             **filters,
-            "can_reveal": scope.covers_path(node.path, roles=REVEAL_ROLES),
-            "can_print": node.level in CARD_LEVELS
-            and scope.covers_path(node.path, roles=REVEAL_ROLES),
+            "can_reveal": allowed(request.user, Action.REVEAL, node),
+            "can_print": node.level in CARD_LEVELS and allowed(request.user, Action.REVEAL, node),
         },
     )
 
@@ -130,7 +127,7 @@ def ledger_xlsx(request: HttpRequest, node_pk: int) -> HttpResponse:
     filters = _filters(request, node, rules)
     data = request.POST if request.method == "POST" else request.GET
     unmasked = data.get("unmasked") == "1"
-    if unmasked and not scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES):
+    if unmasked and not allowed(request.user, Action.REVEAL, node):
         return forbidden(request, _("Your role may not export full phone numbers."))
     if unmasked and request.method == "GET":
         return render(
@@ -242,7 +239,7 @@ def _may_print(request: HttpRequest, node: Node) -> HttpResponse | None:
         return _unavailable(
             request, node, _("Contact cards are printed for a village, an area or a grid.")
         )
-    if not scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES):
+    if not allowed(request.user, Action.REVEAL, node):
         return forbidden(request, _("Your role may not print full phone numbers."))
     return None
 

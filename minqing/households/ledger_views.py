@@ -25,7 +25,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.accounts.models import REVEAL_ROLES
+from minqing.accounts.permissions import Action, allowed
 from minqing.accounts.scope import scope_for
 from minqing.households.ledger.exporter import XLSX_TYPE, ledger_export, ledger_template
 from minqing.households.ledger.importer import (
@@ -212,7 +212,7 @@ def export(request: HttpRequest, node_pk: int) -> HttpResponse:
             {
                 "node": node,
                 "crumbs": breadcrumbs(node, request.user),
-                "can_reveal": scope_for(request.user).covers_path(node.path, roles=REVEAL_ROLES),
+                "can_reveal": allowed(request.user, Action.REVEAL, node),
             },
         )
     if file_format not in ("xlsx", "csv"):

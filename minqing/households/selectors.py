@@ -154,7 +154,7 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     if not query:
         return SearchResults(query=query, kind="text")
     residents = Resident.objects.filter(scope.node_q("household__node__path")).select_related(
-        "household", "household__village"
+        "household", "household__village", "household__node"
     )
     if looks_like_id_number(query):
         digest = blind_index(normalize_id_number(query), "id_number")

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, refusal
 from minqing.contacts.selectors_manage import household_contacts
 from minqing.households import selectors, services
 from minqing.households.forms import (
@@ -24,6 +24,7 @@ from minqing.households.forms import (
     keep_blank_confidential,
 )
 from minqing.households.models import Household, Resident, VillageArchive
+from minqing.households.presentation import HouseholdShown
 from minqing.issues.selectors import issues_of_household
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
@@ -50,16 +51,16 @@ def _resident(request: HttpRequest, pk: int) -> Resident:
 
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
-    scope = scope_for(request.user)
+    shown = HouseholdShown(request.user, household)
     return render(
         request,
         "households/detail.html",
         {
             "household": household,
-            "members": household.members.all(),
+            "members": shown.members,
+            "shown": shown,
             "crumbs": breadcrumbs(household.node, request.user),
             "changes": selectors.household_changes(household),
-            "scope": scope,
             "issues": issues_of_household(request.user, household),
             "contacts": household_contacts(request.user, household),
             "now": timezone.now(),
@@ -104,8 +105,8 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     village = village_of(node)
     if village is None:
         raise Http404
-    if not scope_for(request.user).can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, node):
+        return page
     form = HouseholdForm(request.POST or None, village=village, initial={"node": node})
     outcome: HttpResponse | int = 200
     created: list[Household] = []
@@ -136,8 +137,8 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     what the editor typed, and lets them keep theirs or take the other person's without
     retyping: the page is resubmitted with the new version and one choice per field."""
     household = _household(request, pk)
-    if not scope_for(request.user).can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, household):
+        return page
     initial = {
         f: getattr(household, f)
         for f in services.HOUSEHOLD_FIELDS
@@ -245,8 +246,8 @@ def _resolved(post: Any, household: Household) -> Any:
 
 def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household(request, pk)
-    if not scope_for(request.user).can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, household):
+        return page
     form = ResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     if request.method == "POST" and form.is_valid():
@@ -271,11 +272,10 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
-    scope = scope_for(request.user)
-    if not scope.can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
-    if resident.is_minor and not scope.can_see_minors:
-        return forbidden(request, _("Records of children under 14 need the minors permission."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, resident):
+        return page
+    if resident.is_minor and (page := refusal(request, Action.SEE_MINORS, resident)):
+        return page
     initial = {
         f: getattr(resident, f)
         for f in services.RESIDENT_FIELDS
@@ -307,8 +307,10 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
     resident = _resident(request, pk)
-    if not scope_for(request.user).can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, resident):
+        return page
+    if resident.is_minor and (page := refusal(request, Action.SEE_MINORS, resident)):
+        return page
     form = RemoveResidentForm(request.POST or None)
     outcome: HttpResponse | int = 200
     household = resident.household
@@ -340,8 +342,8 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
     village = scoped_node(request, node_pk)
     if village.level != Level.VILLAGE:
         raise Http404
-    if not scope_for(request.user).can_edit_archives:
-        return forbidden(request, _("Your role may not edit household archives."))
+    if page := refusal(request, Action.EDIT_ARCHIVE, village):
+        return page
     archive = VillageArchive.objects.filter(village=village).first()
     initial: dict[str, Any] = {"version": archive.version if archive else None}
     if archive:
@@ -401,7 +403,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "households/search.html",
-        {"results": results, "search_query": query, "scope": scope_for(request.user)},
+        {"results": results, "search_query": query},
     )
 
 

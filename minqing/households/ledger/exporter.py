@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -23,8 +23,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import MINOR_ROLES, REVEAL_ROLES
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, allowed
 from minqing.audit.services import audit_record
 from minqing.households.ledger.columns import (
     COLUMNS,
@@ -89,14 +88,14 @@ def ledger_export(
     reveal permission over the node raises ``PermissionDenied`` and writes nothing. Records of
     children under 14 are left out unless the user may see them (SECURITY.md 12).
     """
-    scope = scope_for(by)
-    if not scope.covers_path(node.path):
+    if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
     if file_format not in ("xlsx", "csv"):
         raise ValueError(file_format)
-    if unmasked and not scope.covers_path(node.path, roles=REVEAL_ROLES):
+    if unmasked and not allowed(by, Action.REVEAL, node):
         raise PermissionDenied(_("Your role may not export full personal data."))
-    minors = scope.covers_path(node.path, roles=MINOR_ROLES)
+    # Over the whole subtree, or household by household where a role below grants it.
+    minors = allowed(by, Action.SEE_MINORS, node)
     households = Household.objects.filter(subtree_q(node.path, "node__path")).count()
     with transaction.atomic():
         audit_record(
@@ -118,15 +117,22 @@ def ledger_export(
         node=node.name,
         unmasked=unmasked,
     )
-    rows = ledger_rows(node, unmasked=unmasked, minors=minors)
+    rows = ledger_rows(
+        node, unmasked=unmasked, minors=minors or (lambda h: allowed(by, Action.SEE_MINORS, h))
+    )
     filename = f"台账-{node.name}-{when:%Y%m%d-%H%M}{'-未脱敏' if unmasked else ''}.{file_format}"
     if file_format == "csv":
         return LedgerExport(filename, CSV_TYPE, _csv_chunks(rows, stamp))
     return LedgerExport(filename, XLSX_TYPE, _file_chunks(_write_xlsx(rows, stamp)))
 
 
-def ledger_rows(node: Node, *, unmasked: bool, minors: bool) -> Iterator[list[Any]]:
-    """One list per resident (and one per household without members), template column order."""
+def ledger_rows(
+    node: Node, *, unmasked: bool, minors: bool | Callable[[Household], bool]
+) -> Iterator[list[Any]]:
+    """One list per resident (and one per household without members), template column order.
+
+    ``minors``: whether residents under 14 are written — for every household, or asked of
+    each household (the minors permission may hold in some villages of the subtree only)."""
     names = dict(Node.objects.filter(subtree_q(node.path)).values_list("id", "name"))
     names.update(Node.objects.filter(pk__in=node.ancestor_ids).values_list("id", "name"))
     tags: dict[int, list[str]] = defaultdict(list)
@@ -173,10 +179,14 @@ def ledger_rows(node: Node, *, unmasked: bool, minors: bool) -> Iterator[list[An
             household.income_source,
         ]
         wrote = False
+        minors_here: bool | None = minors if isinstance(minors, bool) else None
         while pending is not None and pending.household_id == household.pk:
             resident, pending = pending, next(residents, None)
-            if resident.is_minor and not minors:
-                continue
+            if resident.is_minor:
+                if minors_here is None and callable(minors):
+                    minors_here = minors(household)
+                if not minors_here:
+                    continue
             wrote = True
             yield head + [
                 resident.name,
