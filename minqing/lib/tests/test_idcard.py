@@ -57,7 +57,7 @@ def test_phones():
 
 
 def test_masks():
-    assert mask_id_number("320102199001011234") == "3201**********1234"
+    assert mask_id_number("320102199001011234") == "3201*************4"
     assert mask_phone("13812345678") == "138****5678"
     assert mask_name("王小明") == "王**"
     assert mask_name("王") == "王*"
