@@ -2,8 +2,18 @@
 
 ``ledger_check`` reads and checks an upload, stores it sealed and records a ``LedgerImport``
 with the full report; it changes no archive. ``ledger_import`` re-reads that very file, checks it
-again against the archive as it is now, and imports it in one transaction: everything, or — when
-the user chose "valid rows only" — every household none of whose rows has an error.
+again against the archive as it is now, and imports everything, or — when the user chose "valid
+rows only" — every household none of whose rows has an error.
+
+The write is cut into short transactions (batches of whole households, about ``BATCH_ROWS`` rows
+each) with a pause between them: on SQLite the database has one writer at a time, and a town's
+ledger written in one transaction held it for half a minute, so other users' logins and visits
+failed with "database is locked". All-or-nothing is kept another way: the whole file is checked
+before the first batch is written (a file with errors writes nothing unless the user chose "valid
+rows only"), and every batch checks its rows again against the archive in its own transaction.
+If a batch cannot be written (the archive changed meanwhile, the server stopped), the batches
+before it stay, the record's ``report["progress"]`` says how far the import got, and pressing
+"import" again continues: households already written are found and updated, never duplicated.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+import uuid
 from pathlib import PurePath
 from typing import Any
 
@@ -100,6 +111,126 @@ def ledger_check(
         raise
 
 
+#: Ledger rows written per transaction (whole households, so a batch may hold a few more). About
+#: 0.1–0.3 s of writing: a request that waits behind one batch waits that long, not half a minute.
+BATCH_ROWS = 500
+#: Pause between batches. Longer than SQLite's longest busy-handler sleep (100 ms), so a request
+#: that has been waiting for the write lock wakes up while it is free instead of the import
+#: taking it again at once (SQLite does not queue waiting writers).
+BATCH_PAUSE_S = 0.12
+#: A run whose progress has not moved for this long is taken for dead (its process stopped): a
+#: new "import" continues it. A live run writes a batch every second or so.
+STALE_RUN_S = 120
+
+
+class _BatchChanged(Exception):
+    """A batch no longer checks clean against the archive (someone changed it meanwhile)."""
+
+
+class _RunTakenOver(Exception):
+    """Another run of the same import took it over (this one was thought dead)."""
+
+
+def _batches(plan: Plan) -> list[list[Any]]:
+    """The rows of the plan's items, whole households together, about ``BATCH_ROWS`` a batch."""
+    batches: list[list[Any]] = []
+    current: list[Any] = []
+    for rows in plan.item_rows:
+        if current and len(current) + len(rows) > BATCH_ROWS:
+            batches.append(current)
+            current = []
+        current.extend(rows)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _sub_table(table: LedgerTable, rows: list[Any]) -> LedgerTable:
+    return LedgerTable(
+        file_format=table.file_format,
+        sheet=table.sheet,
+        header_row=table.header_row,
+        headers=table.headers,
+        ignored=table.ignored,
+        rows=rows,
+    )
+
+
+def _add_counts(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    for kind, counts in more.items():
+        for key, n in counts.items():
+            total.setdefault(kind, {}).setdefault(key, 0)
+            total[kind][key] += n
+
+
+def _merged_result(
+    earlier: dict[str, dict[str, int]] | None, this_run: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    """Counts over every run of a continued import: what an earlier run wrote, this run finds
+    unchanged, so created and updated add up and "unchanged" is what is left."""
+    if not earlier:
+        return this_run
+    merged: dict[str, dict[str, int]] = {}
+    for kind, counts in this_run.items():
+        total = sum(counts.values())
+        before = earlier.get(kind, {})
+        create = counts.get("create", 0) + before.get("create", 0)
+        update = counts.get("update", 0) + before.get("update", 0)
+        merged[kind] = {
+            "create": create,
+            "update": update,
+            "unchanged": max(0, total - create - update),
+        }
+    return merged
+
+
+def _now() -> str:
+    return timezone.now().isoformat()
+
+
+def _is_live(progress: dict[str, Any]) -> bool:
+    if progress.get("state") != "running":
+        return False
+    try:
+        at = dt.datetime.fromisoformat(progress["at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (timezone.now() - at).total_seconds() < STALE_RUN_S
+
+
+def _save_report(pk: int, report: dict[str, Any]) -> None:
+    """Store a refusal's report, keeping how far an earlier run got."""
+    with transaction.atomic():
+        locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        if "progress" in locked.report:
+            report = {**report, "progress": locked.report["progress"]}
+        locked.report = report
+        locked.save(update_fields=["report"])
+
+
+def _stop(pk: int, run: str, reason: str) -> dict[str, Any]:
+    """Mark the run stopped (the batches written so far stay) and return its progress."""
+    with transaction.atomic():
+        locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        progress = dict(locked.report.get("progress") or {})
+        if progress.get("run") == run:
+            progress.update(state="stopped", reason=reason, at=_now())
+            locked.report = {**locked.report, "progress": progress}
+            locked.save(update_fields=["report"])
+        return progress
+
+
+def _stopped_message(progress: dict[str, Any], why: str) -> str:
+    return _(
+        "%(why)s %(done)d of %(total)d households were imported; the others were not. Press "
+        "“Import” again to continue: households already imported are updated, not duplicated."
+    ) % {
+        "why": why,
+        "done": progress.get("households_done", 0),
+        "total": progress.get("households", 0),
+    }
+
+
 def ledger_import(
     *,
     by: Any,
@@ -108,10 +239,12 @@ def ledger_import(
     request: Any = None,
     today: dt.date | None = None,
 ) -> LedgerImport:
-    """Import a checked ledger, all-or-nothing; ``valid_only`` skips households with errors.
+    """Import a checked ledger in short batches; ``valid_only`` skips households with errors.
 
-    Raises ``ImportRefused`` (nothing imported) when the file still has errors and
-    ``valid_only`` is false, when no row is valid, or when it was imported already.
+    Raises ``ImportRefused`` when the file still has errors and ``valid_only`` is false, when no
+    row is valid, or when it was imported already (nothing written then); and when a batch could
+    not be written (the batches before it stay; the message and ``report["progress"]`` say how
+    far it got, and calling again continues).
     """
     if ledger_import.user_id != by.pk:
         raise LedgerImport.DoesNotExist
@@ -125,68 +258,142 @@ def ledger_import(
         ) from None
     table = read_ledger(data, ledger_import.file_format)
     started = time.monotonic()
+    pk = ledger_import.pk
+    current = LedgerImport.objects.get(pk=pk)
+    if not current.can_import:
+        raise ImportRefused(_("This file has been imported already."))
+    if _is_live(current.report.get("progress") or {}):
+        raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+    # The whole file is checked before anything is written, outside any transaction: reading
+    # takes no lock that another user's write would wait for.
+    plan = plan_ledger(table, target=node, today=today)
+    report = _report(table, plan, {})
     refused: ImportRefused | None = None
-    try:
-        with transaction.atomic():
-            locked = LedgerImport.objects.select_for_update().get(pk=ledger_import.pk)
-            if not locked.can_import:
-                raise ImportRefused(_("This file has been imported already."))
-            plan = plan_ledger(table, target=node, today=today)
-            report = _report(table, plan, {})
-            if plan.errors and not valid_only:
-                refused = ImportRefused(
-                    _(
-                        "The file has errors, so nothing was imported. Correct "
-                        "them and upload the file again, or import the valid "
-                        "rows only."
-                    )
-                )
-            elif not plan.items:
-                refused = ImportRefused(
-                    _("No household in the file is free of errors; nothing was imported.")
-                )
-            if refused is not None:
-                report["plan"] = households_import(
-                    by=by, target=node, items=plan.items, dry_run=True
-                ).as_dict()
-                locked.report = report
-                locked.save(update_fields=["report"])
-            else:
+    if plan.errors and not valid_only:
+        refused = ImportRefused(
+            _(
+                "The file has errors, so nothing was imported. Correct "
+                "them and upload the file again, or import the valid "
+                "rows only."
+            )
+        )
+    elif not plan.items:
+        refused = ImportRefused(
+            _("No household in the file is free of errors; nothing was imported.")
+        )
+    if refused is not None:
+        report["plan"] = households_import(
+            by=by, target=node, items=plan.items, dry_run=True
+        ).as_dict()
+        _save_report(pk, report)
+        raise refused
+    batches = _batches(plan)
+    run = uuid.uuid4().hex
+    with transaction.atomic():
+        locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        earlier = dict(locked.report.get("progress") or {})
+        if not locked.can_import:
+            raise ImportRefused(_("This file has been imported already."))
+        if _is_live(earlier):
+            raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+        previous: dict[str, dict[str, int]] = {}
+        _add_counts(previous, earlier.get("earlier") or {})
+        _add_counts(previous, earlier.get("written") or {})
+        progress: dict[str, Any] = {
+            "run": run,
+            "state": "running",
+            "valid_only": valid_only,
+            "started": _now(),
+            "at": _now(),
+            "batches": len(batches),
+            "batches_done": 0,
+            "households": len(plan.items),
+            "households_done": 0,
+            "rows": sum(len(rows) for rows in plan.item_rows),
+            "rows_done": 0,
+            "longest_batch_s": 0.0,
+            "written": {},
+            "runs": int(earlier.get("runs", 0)) + 1,
+            "earlier": previous,
+        }
+        report["plan"] = locked.report.get("plan", {})
+        locked.report = {**report, "progress": progress}
+        locked.save(update_fields=["report"])
+    written: dict[str, dict[str, int]] = {}
+    detail = {
+        "ledger_import": pk,
+        "file": ledger_import.original_name,
+        "valid_only": valid_only,
+        "rows": plan.rows,
+        "skipped_households": plan.skipped_households,
+        "errors": len(plan.errors),
+        "batches": len(batches),
+    }
+    longest = 0.0
+    for number, rows in enumerate(batches, start=1):
+        if number > 1:
+            time.sleep(BATCH_PAUSE_S)  # let the writers that waited behind this batch in
+        tick = time.monotonic()
+        try:
+            with transaction.atomic():
+                locked = LedgerImport.objects.select_for_update().get(pk=pk)
+                progress = dict(locked.report.get("progress") or {})
+                if progress.get("run") != run:
+                    raise _RunTakenOver
+                # Checked again in the batch's own transaction: what the archive holds now.
+                batch = plan_ledger(_sub_table(table, rows), target=node, today=today)
+                if batch.errors:
+                    raise _BatchChanged
                 counts = households_import(
                     by=by,
                     target=node,
-                    items=plan.items,
+                    items=batch.items,
                     request=request,
-                    detail={
-                        "ledger_import": locked.pk,
-                        "file": locked.original_name,
-                        "valid_only": valid_only,
-                        "rows": plan.rows,
-                        "skipped_households": plan.skipped_households,
-                        "errors": len(plan.errors),
-                    },
+                    detail={**detail, "batch": number, "run": run},
+                ).as_dict()
+                _add_counts(written, counts)
+                held = time.monotonic() - tick
+                longest = max(longest, held)
+                progress.update(
+                    at=_now(),
+                    batches_done=number,
+                    households_done=progress["households_done"] + len(batch.items),
+                    rows_done=progress["rows_done"] + len(rows),
+                    longest_batch_s=round(longest, 3),
+                    written=written,
                 )
-                report["plan"] = counts.as_dict()
-                report["result"] = {
-                    **counts.as_dict(),
-                    "seconds": round(time.monotonic() - started, 2),
-                }
-                locked.report = report
-                locked.status = LedgerImport.Status.IMPORTED
-                locked.valid_only = valid_only
-                locked.finished_at = timezone.now()
-                locked.save(update_fields=["report", "status", "valid_only", "finished_at"])
-    except IntegrityError:
-        # Someone changed the same records meanwhile; the transaction rolled back entirely.
-        LedgerImport.objects.filter(pk=ledger_import.pk).update(
-            status=LedgerImport.Status.FAILED, finished_at=timezone.now()
-        )
-        raise ImportRefused(
-            _(
-                "The archive changed during the import, so nothing was imported. "
-                "Upload the file again to check it."
-            )
-        ) from None
-    if refused is not None:
-        raise refused
-    return locked
+                fields = ["report"]
+                if number == len(batches):
+                    progress["state"] = "done"
+                    locked.status = LedgerImport.Status.IMPORTED
+                    locked.valid_only = valid_only
+                    locked.finished_at = timezone.now()
+                    result = _merged_result(progress.get("earlier"), written)
+                    progress["result"] = result
+                    locked.report = {
+                        **locked.report,
+                        "plan": result,
+                        "result": {**result, "seconds": round(time.monotonic() - started, 2)},
+                    }
+                    fields += ["status", "valid_only", "finished_at"]
+                locked.report = {**locked.report, "progress": progress}
+                locked.save(update_fields=fields)
+        except _RunTakenOver:
+            raise ImportRefused(
+                _("This file is being imported right now; wait for it to finish.")
+            ) from None
+        except (_BatchChanged, IntegrityError):
+            # Someone changed the same records meanwhile; this batch rolled back entirely.
+            stopped = _stop(pk, run, "archive changed")
+            why = _("The archive changed during the import.")
+            if not stopped.get("households_done"):
+                why = _("The archive changed during the import, so nothing was imported.")
+                raise ImportRefused(why + " " + _("Press “Import” again to check it.")) from None
+            raise ImportRefused(_stopped_message(stopped, why)) from None
+        except BaseException:
+            try:
+                _stop(pk, run, "error")
+            except Exception:  # noqa: S110 - the first error is the one to report
+                pass
+            raise
+    return LedgerImport.objects.get(pk=pk)

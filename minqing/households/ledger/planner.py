@@ -74,6 +74,9 @@ class Plan:
     bad_rows: int
     skipped_households: int
     skipped_rows: int
+    #: The ledger rows of each item, in the same order: an import writes them in batches of
+    #: whole households and checks each batch again against the archive as it is then.
+    item_rows: list[list[LedgerRow]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -206,6 +209,7 @@ class _Planner:
             bad_rows=len(self.bad_rows),
             skipped_households=len(skipped),
             skipped_rows=sum(len(g.rows) for g in skipped),
+            item_rows=[g.rows for g in good],
         )
 
     def _village(self, row: LedgerRow) -> Node | None:

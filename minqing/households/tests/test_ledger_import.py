@@ -176,10 +176,14 @@ def test_valid_only_imports_exactly_the_valid_households(county, owner):
         Household.objects.filter(number__startswith="L").values_list("number", flat=True)
     ) == set(valid)
     assert done.report["result"]["households"] == {"create": 324, "update": 0, "unchanged": 0}
-    # one audit row for the whole import, and the history of every new record
-    audit = AuditEvent.objects.get(action="ledger.import")
-    assert audit.detail["skipped_households"] == 10
-    assert audit.detail["households"]["create"] == 324
+    # one audit row per batch (each in the transaction it records), and the history of every
+    # new record
+    audits = list(AuditEvent.objects.filter(action="ledger.import").order_by("id"))
+    assert [(a.detail["batch"], a.detail["batches"]) for a in audits] == [(1, 2), (2, 2)]
+    assert {a.detail["skipped_households"] for a in audits} == {10}
+    assert sum(a.detail["households"]["create"] for a in audits) == 324
+    assert done.report["progress"]["state"] == "done"
+    assert done.report["progress"]["households_done"] == 324
     assert ArchiveChange.objects.filter(action=ArchiveChange.Action.IMPORT).count() == 324 + sum(
         len(v) for v in valid.values()
     )
