@@ -29,8 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import ARCHIVE_EDIT_ROLES
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import Action, allowed
 from minqing.households.ledger import storage
 from minqing.households.ledger.planner import Plan, plan_ledger
 from minqing.households.ledger.reader import LedgerFileError, LedgerTable, check_upload, read_ledger
@@ -54,10 +53,9 @@ class ImportRefused(Exception):
 
 def require_import(by: Any, node: Node) -> None:
     """Out of scope → ``Node.DoesNotExist`` (404); in scope without the edit role → 403."""
-    scope = scope_for(by)
-    if not scope.covers_path(node.path):
+    if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
-    if not scope.covers_path(node.path, roles=ARCHIVE_EDIT_ROLES):
+    if not allowed(by, Action.EDIT_ARCHIVE, node):
         raise PermissionDenied(_("Your role may not import household ledgers."))
 
 
