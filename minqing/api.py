@@ -24,7 +24,8 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from minqing.accounts.middleware import public
-from minqing.accounts.services import api_token_authenticate
+from minqing.accounts.services import BearerRefused, bearer_authenticate
+from minqing.lib import ratelimit
 from minqing.lib.errors import InvalidTransition, PermissionDenied, StaleEdit
 
 #: (URL prefix under /api/v1/, dotted path of an app's ``Router``), matched in this order.
@@ -32,6 +33,7 @@ ROUTERS: list[tuple[str, str]] = [
     ("", "minqing.households.api.router"),
     ("issues/", "minqing.issues.api.router"),
     ("visits/", "minqing.visits.api.router"),
+    ("auth/", "minqing.accounts.api.router"),
 ]
 
 
@@ -73,7 +75,11 @@ def error_responses(*codes: int) -> dict[int, type[Schema]]:
 
 class BearerTokenAuth(HttpBearer):
     """``Authorization: Bearer mq_…``; a token that does not work is a 401 at once (no fallback
-    to the session), and the token's user becomes ``request.user`` for the services and audit."""
+    to the session), and the token's user becomes ``request.user`` for the services and audit.
+
+    Failed tokens are audited and limited per client address (429 past the limit), and a
+    working token of a user whose password expired is a 403 (``services.bearer_authenticate``).
+    """
 
     def __call__(self, request: HttpRequest) -> Any:
         # HttpBearer.__call__ logs unexpected headers in DEBUG; never log a credential.
@@ -83,7 +89,12 @@ class BearerTokenAuth(HttpBearer):
         return self.authenticate(request, key.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        api_token = api_token_authenticate(token)
+        try:
+            api_token = bearer_authenticate(request, token)
+        except ratelimit.RateLimited as exc:
+            raise HttpError(429, exc.message) from None
+        except BearerRefused as exc:
+            raise HttpError(403, str(exc)) from None
         if api_token is None:
             raise AuthenticationError
         request.user = api_token.user

@@ -7,6 +7,9 @@ Variables:
 - ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
+- ``MINQING_API_TOKEN_DAYS``: how long a new API token is valid (default 90; 0 = no end).
+- ``MINQING_RATE_LIMITS``: rate limits, e.g. ``login.address=20/900,search=60/60`` (count per
+  seconds; names and defaults in ``minqing.lib.ratelimit.DEFAULT_LIMITS``).
 """
 
 import os
@@ -221,6 +224,15 @@ CACHES = {
             "LOCATION": str(DATA_DIR / "cache"),
         }
     )
+}
+# Auth (issue 10 items 3, 5, 15): API token lifetime and the rate limits (minqing.lib.ratelimit).
+MINQING_API_TOKEN_DAYS = int(os.environ.get("MINQING_API_TOKEN_DAYS", "90"))
+MINQING_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    name: (int(count), int(seconds))
+    for item in os.environ.get("MINQING_RATE_LIMITS", "").split(",")
+    if "=" in item
+    for name, rate in [item.strip().split("=", 1)]
+    for count, seconds in [rate.split("/", 1)]
 }
 MINQING_WORKER_QUEUE = "minqing"
 # Where notifications go besides the in-app list (minqing.notifications.channels).

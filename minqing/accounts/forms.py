@@ -1,4 +1,5 @@
-"""The login form, with the lockout check before the password is even tried."""
+"""The login form: the username is normalised, and the rate limits and lockout are checked
+before the password is even tried (accounts.services: one order for every login path)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,23 @@ from typing import Any
 
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
 
-from minqing.accounts.services import LOCKOUT_PERIOD, is_locked_out
+from minqing.accounts.services import LoginRefused, login_guard, normalise_username
 
 
 class LoginForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": _("Too many failed attempts. This account is locked for %(minutes)d minutes."),
-    }
+    #: Set when the login was refused before the password was tried (already audited).
+    refusal: LoginRefused | None = None
+
+    def clean_username(self) -> str:
+        return normalise_username(self.cleaned_data.get("username") or "")
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
-        if username and is_locked_out(username):
-            self.locked = True
-            raise ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": LOCKOUT_PERIOD.seconds // 60},
-            )
+        if username and self.cleaned_data.get("password"):
+            try:
+                login_guard(self.request, username, via="web")
+            except LoginRefused as exc:
+                self.refusal = exc
+                raise ValidationError(exc.message, code=exc.code) from None
         return super().clean()

@@ -1,7 +1,18 @@
 """Account rules: login lockout (SECURITY.md 3), role grants (SECURITY.md 8) and API tokens.
 
 Failures are counted from the audit trail itself, so every path that audits a failed login
-(web form today, API tokens and OTP later) shares one lockout.
+(web form, API token issue, bearer tokens, OTP) shares one lockout. Every path does the same
+three things, in this order (issue 10 item 3):
+
+1. ``username = normalise_username(raw)`` — once, before anything is counted or audited;
+2. ``login_guard(request, username, via=...)`` before the password is tried: refuses (and
+   audits) a rate-limited address or name and a locked account;
+3. ``login_failed(request, username, via=...)`` on a wrong password (audited as ``login``
+   success False, counted per address and per name) or ``audit_record(action="login", ...)``
+   on success.
+
+Accounts end their sessions and tokens through ``user_disable`` and ``password_changed``
+(SECURITY.md 4, issue 10 item 5); ``user_enable`` brings back neither.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import secrets
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -27,6 +39,7 @@ from minqing.accounts.models import (
 )
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
+from minqing.lib import ratelimit
 
 if TYPE_CHECKING:
     from minqing.org.models import Department, Node
@@ -59,6 +72,145 @@ def is_locked_out(username: str) -> bool:
     if last_success is not None:
         failures = failures.filter(at__gt=last_success)
     return failures.count() >= LOCKOUT_FAILURES
+
+
+class LoginRefused(Exception):
+    """A login refused before its password was tried: locked account (``code="locked"``) or a
+    rate-limited address or name (``code="rate_limited"``, HTTP 429). Already audited."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+def _rate_limited(request: Any, exc: ratelimit.RateLimited, detail: dict[str, Any]) -> None:
+    """Audit a limit's trip once per window and address or name, not every refused request."""
+    who = detail.get("username") or request
+    if ratelimit.first_in(f"audit:{exc.limit.name}", who, exc.limit.seconds):
+        audit_record(
+            action="rate_limited",
+            request=request,
+            success=False,
+            username=str(detail.get("username", "")),
+            detail={"limit": exc.limit.name, **detail},
+        )
+
+
+def login_guard(request: Any, username: str, *, via: str) -> None:
+    """Before a password (or OTP code) is tried: refuse a rate-limited client address or name,
+    and a locked account. ``username`` must be ``normalise_username``'s answer."""
+    for name, who in (("login.address", request), ("login.username", f"name:{username}")):
+        try:
+            ratelimit.check(name, who)
+        except ratelimit.RateLimited as exc:
+            _rate_limited(request, exc, {"via": via, "username": username})
+            raise LoginRefused(exc.message, "rate_limited", 429) from None
+    if username and is_locked_out(username):
+        ratelimit.hit("login.address", request)
+        ratelimit.hit("login.username", f"name:{username}")
+        audit_record(
+            action="login.locked",
+            request=request,
+            success=False,
+            username=username,
+            detail={"via": via},
+        )
+        raise LoginRefused(
+            _("Too many failed attempts. This account is locked for %(minutes)d minutes.")
+            % {"minutes": LOCKOUT_PERIOD.seconds // 60},
+            "locked",
+            403,
+        )
+
+
+def login_failed(request: Any, username: str, *, via: str, **detail: Any) -> None:
+    """A wrong password or code for ``username`` (normalised): audited and counted."""
+    ratelimit.hit("login.address", request)
+    if username:
+        ratelimit.hit("login.username", f"name:{username}")
+    audit_record(
+        action="login",
+        request=request,
+        success=False,
+        username=username,
+        detail={"via": via, **detail},
+    )
+
+
+def _end_sessions(user: User) -> int:
+    """Delete the database sessions that belong to ``user``; returns how many."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+def _end_tokens(user: User, *, by: Any, request: Any, reason: str) -> list[str]:
+    """Revoke every usable token of ``user``: one audit row per token."""
+    now = timezone.now()
+    prefixes = []
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    for token in live.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)):
+        api_token_revoke(token=token, by=by, request=request, reason=reason)
+        prefixes.append(token.prefix)
+    live.update(revoked_at=now)  # the expired ones too, silently: they could not be used
+    return prefixes
+
+
+def user_disable(*, user: User, by: Any, request: Any = None) -> User:
+    """Disable an account (SECURITY.md 4): its sessions and API tokens end now and re-enabling
+    it brings neither back (the session hash includes ``auth_epoch``; tokens are revoked)."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            is_active=False, auth_epoch=models.F("auth_epoch") + 1
+        )
+        user.refresh_from_db(fields=["is_active", "auth_epoch"])
+        prefixes = _end_tokens(user, by=by, request=request, reason="disabled")
+        sessions = _end_sessions(user)
+        audit_record(
+            action="account.disable",
+            user=by,
+            request=request,
+            obj=user,
+            detail={"user": user.username, "tokens": prefixes, "sessions": sessions},
+        )
+    return user
+
+
+def user_enable(*, user: User, by: Any, request: Any = None) -> User:
+    """Enable an account again: the person logs in afresh; old sessions and tokens stay ended."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        user.refresh_from_db(fields=["is_active"])
+        audit_record(
+            action="account.enable",
+            user=by,
+            request=request,
+            obj=user,
+            detail={"user": user.username},
+        )
+    return user
+
+
+def password_changed(*, user: User, by: Any = None, request: Any = None) -> None:
+    """After ``user``'s password was set (and saved): audited; their API tokens are revoked
+    and their other sessions end (Django's session hash follows the password; the one making
+    the change keeps theirs through ``update_session_auth_hash``)."""
+    with transaction.atomic():
+        prefixes = _end_tokens(user, by=by or user, request=request, reason="password_changed")
+        audit_record(
+            action="password.change",
+            user=by or user,
+            request=request,
+            obj=user,
+            detail={"user": user.username, "tokens": prefixes},
+        )
 
 
 def role_assign(
@@ -125,9 +277,12 @@ def api_token_issue(
 ) -> tuple[ApiToken, str]:
     """Make a bearer token for ``user``; returns the row and the secret, which is never stored.
 
-    The caller shows the secret once; afterwards only its prefix identifies the token.
+    The caller shows the secret once; afterwards only its prefix identifies the token. Without
+    ``expires_days`` it lasts ``MINQING_API_TOKEN_DAYS`` (90 by default; 0 there = no end).
     """
     name = name.strip()
+    if expires_days is None:
+        expires_days = int(getattr(settings, "MINQING_API_TOKEN_DAYS", 90)) or None
     if not user.is_active:
         raise ValidationError({"user": _("This account is disabled.")})
     if len(name) > ApiToken._meta.get_field("name").max_length:
@@ -160,7 +315,9 @@ def api_token_issue(
     return token, key
 
 
-def api_token_revoke(*, token: ApiToken, by: Any, request: Any = None) -> ApiToken:
+def api_token_revoke(
+    *, token: ApiToken, by: Any, request: Any = None, reason: str = "revoked"
+) -> ApiToken:
     """Stop a token from working; revoking it again changes nothing and writes no row."""
     now = timezone.now()
     with transaction.atomic():
@@ -173,24 +330,145 @@ def api_token_revoke(*, token: ApiToken, by: Any, request: Any = None) -> ApiTok
                 user=by,
                 request=request,
                 obj=token,
-                detail={"user": token.user.username, "prefix": token.prefix},
+                detail={"user": token.user.username, "prefix": token.prefix, "reason": reason},
             )
     token.refresh_from_db(fields=["revoked_at"])
     return token
 
 
-def api_token_authenticate(key: str) -> ApiToken | None:
-    """The usable token for ``key`` (its ``user`` loaded), or None.
+def api_token_refusal(key: str) -> tuple[ApiToken | None, str]:
+    """The token for ``key`` and why it may not be used ("" when it may).
 
-    Refused: unknown, revoked or expired tokens, and every token of a disabled account
-    (SECURITY.md 4). ``last_used_at`` moves at most once per ``API_TOKEN_TOUCH_INTERVAL``.
+    Refused: unknown, revoked or expired tokens, every token of a disabled account
+    (SECURITY.md 4) and tokens issued before the account's last password change (however the
+    password was set).
     """
     if not key.startswith(API_TOKEN_PREFIX) or len(key) > 200:
-        return None
+        return None, "malformed"
     token = ApiToken.objects.select_related("user").filter(key_hash=_api_token_digest(key)).first()
     now = timezone.now()
-    if token is None or not token.is_usable(now) or not token.user.is_active:
+    if token is None:
+        return None, "unknown"
+    if token.revoked_at is not None:
+        return token, "revoked"
+    if not token.is_usable(now):
+        return token, "expired"
+    if not token.user.is_active:
+        return token, "disabled"
+    changed = token.user.password_changed_at
+    if changed is not None and token.created_at < changed:
+        return token, "password_changed"
+    return token, ""
+
+
+def api_token_login(
+    *, request: Any, username: str, password: str, name: str = "", otp: str = ""
+) -> tuple[ApiToken, str]:
+    """``POST /api/v1/auth/token/``: a login path like the web form (same normal form, limits,
+    lockout and audit), answering a new bearer token instead of a session.
+
+    Raises ``LoginRefused`` (status 401 wrong credentials or missing code, 403 locked or
+    password expired, 429 rate limited); nothing is issued then.
+    """
+    from django.contrib.auth import authenticate
+
+    try:
+        ratelimit.consume("api_token.issue", request)
+    except ratelimit.RateLimited as exc:
+        _rate_limited(request, exc, {"via": "api_token"})
+        raise LoginRefused(exc.message, "rate_limited", 429) from None
+    username = normalise_username(username)[:150]
+    wrong = _("Wrong username or password.")
+    if not username or not password:
+        raise LoginRefused(wrong, "invalid", 401)
+    login_guard(request, username, via="api_token")
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        login_failed(request, username, via="api_token")
+        raise LoginRefused(wrong, "invalid", 401)
+    from minqing.accounts import services_otp
+
+    if services_otp.otp_needed(user):
+        if not otp.strip():
+            raise LoginRefused(
+                _("This account also needs the code from its authenticator app (otp)."),
+                "otp_required",
+                401,
+            )
+        outcome = services_otp.otp_verify(user=user, code=otp, request=request)
+        if outcome is services_otp.Outcome.LOCKED:
+            raise LoginRefused(
+                _("Too many failed attempts. This account is locked for %(minutes)d minutes.")
+                % {"minutes": LOCKOUT_PERIOD.seconds // 60},
+                "locked",
+                403,
+            )
+        if outcome is services_otp.Outcome.WRONG:
+            raise LoginRefused(_("The code is wrong or was already used."), "invalid", 401)
+    if user.password_expired(settings.MINQING_PASSWORD_EXPIRY_DAYS):
+        raise LoginRefused(
+            _("Password expired: change it on the web page first."), "password_expired", 403
+        )
+    with transaction.atomic():
+        audit_record(action="login", user=user, request=request, detail={"via": "api_token"})
+        return api_token_issue(user=user, name=name or "API", by=user, request=request)
+
+
+class BearerRefused(Exception):
+    """A bearer token that works but may not be used now (the password expired): 403."""
+
+
+def bearer_authenticate(request: Any, key: str) -> ApiToken | None:
+    """The API's bearer check: the token for ``key``, or None (then the answer is a 401).
+
+    Per client address, failed tokens are counted (``bearer.address``): past the limit every
+    bearer request from there is refused (``ratelimit.RateLimited``, 429) until the window
+    passes. Failures are audited as ``login`` success False ``via: bearer`` — the first per
+    address each minute and the limit's trip, so a flood of unknown tokens writes a few rows,
+    not one per request. A working token whose user's password expired raises
+    ``BearerRefused`` (403), as the session gets (PasswordExpiryMiddleware).
+    """
+    try:
+        ratelimit.check("bearer.address", request)
+    except ratelimit.RateLimited as exc:
+        _rate_limited(request, exc, {"via": "bearer"})
+        raise
+    token, refusal = api_token_refusal(key)
+    if refusal:
+        used = ratelimit.hit("bearer.address", request)
+        if ratelimit.first_in("audit:bearer.failure", request, 60):
+            audit_record(
+                action="login",
+                request=request,
+                success=False,
+                username="",
+                detail={
+                    "via": "bearer",
+                    "reason": refusal,
+                    "prefix": key[: len(API_TOKEN_PREFIX) + 8] if token else "",
+                    "failures": used,
+                },
+            )
         return None
+    assert token is not None
+    if token.user.password_expired(settings.MINQING_PASSWORD_EXPIRY_DAYS):
+        raise BearerRefused(_("Password expired: change it on the web page first."))
+    return _api_token_touch(token)
+
+
+def api_token_authenticate(key: str) -> ApiToken | None:
+    """The usable token for ``key`` (its ``user`` loaded), or None (see ``api_token_refusal``).
+
+    ``last_used_at`` moves at most once per ``API_TOKEN_TOUCH_INTERVAL``.
+    """
+    token, refusal = api_token_refusal(key)
+    if token is None or refusal:
+        return None
+    return _api_token_touch(token)
+
+
+def _api_token_touch(token: ApiToken) -> ApiToken:
+    now = timezone.now()
     stale = now - API_TOKEN_TOUCH_INTERVAL
     if token.last_used_at is None or token.last_used_at <= stale:
         # Conditional UPDATE: concurrent requests of one token write once between them.

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from minqing.accounts.forms import LoginForm
 from minqing.accounts.middleware import public
+from minqing.accounts.services import login_failed, normalise_username, password_changed
 from minqing.audit.services import audit_record
 
 
@@ -28,14 +29,16 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):  # type: ignore[no-untyped-def]
-        locked = getattr(form, "locked", False)
-        audit_record(
-            action="login.locked" if locked else "login",
-            request=self.request,
-            success=False,
-            username=str(form.data.get("username", ""))[:150],
-        )
-        return super().form_invalid(form)
+        response = super().form_invalid(form)
+        if form.refusal is not None:  # locked or rate limited: audited by login_guard
+            if form.refusal.status == 429:
+                response.status_code = 429
+            return response
+        username = form.cleaned_data.get("username")
+        if username is None:  # a field was missing or invalid: normalise what was typed
+            username = normalise_username(str(form.data.get("username", "")))
+        login_failed(self.request, username[:150], via="web")
+        return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -46,7 +49,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        audit_record(action="password.change", user=self.request.user, request=self.request)
+        password_changed(user=self.request.user, request=self.request)
         messages.success(self.request, _("Password changed."))
         return response
 
