@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Input: NUL, lone surrogates and out-of-range integers refused before any view (400).
+    "minqing.lib.inputs.InputGuardMiddleware",
     "minqing.accounts.middleware.SessionLifetimeMiddleware",
     "minqing.accounts.middleware.LoginRequiredMiddleware",
     "minqing.accounts.middleware.PasswordExpiryMiddleware",
@@ -181,6 +183,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 LEDGER_MAX_UPLOAD_BYTES = int(os.environ.get("MINQING_LEDGER_MAX_BYTES", str(20 * 1024 * 1024)))
 MINQING_PHOTO_MAX_BYTES = int(os.environ.get("MINQING_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
+# Input hardening (minqing.lib.inputs): an upload is counted while it arrives and stops being
+# stored past its form field's limit; photos are decoded (at most this many pixels) and
+# re-encoded, so EXIF and GPS never reach the disk.
+MINQING_UPLOAD_LIMITS = {"file": LEDGER_MAX_UPLOAD_BYTES, "photo": MINQING_PHOTO_MAX_BYTES}
+FILE_UPLOAD_HANDLERS = [
+    "minqing.lib.inputs.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+MINQING_PHOTO_MAX_PIXELS = int(os.environ.get("MINQING_PHOTO_MAX_PIXELS", str(50_000_000)))
 # Contact cards: the base URL their QR codes print (else the host they are printed from), and
 # the TrueType CJK font they embed (else Debian's fonts-wqy-microhei where installed).
 MINQING_PUBLIC_URL = os.environ.get("MINQING_PUBLIC_URL", "")
