@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minqing.lib.fields import EncryptedField
+from minqing.lib.fields import EncryptedField, SealIdField
 from minqing.org.models import Node
 
 
@@ -64,6 +64,7 @@ class Liaison(models.Model):
         _("category"), max_length=12, choices=LiaisonCategory.choices, blank=True, default=""
     )
     name = models.CharField(_("name"), max_length=50)
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     phone = EncryptedField(_("phone"), kind="phone")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

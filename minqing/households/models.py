@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minqing.lib.fields import BlindIndexField, EncryptedField
+from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
 from minqing.org.models import Node
 
 MINOR_AGE = 14
@@ -97,6 +97,7 @@ class Household(models.Model):
     )
     address = models.CharField(_("address"), max_length=200, blank=True, db_index=True)
     head_name = models.CharField(_("head of household"), max_length=50, db_index=True)
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     phone = EncryptedField(_("contact phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
     tags = models.ManyToManyField(
@@ -155,6 +156,7 @@ class Resident(models.Model):
     )
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     id_number = EncryptedField(_("ID number"), kind="id_number")
     id_number_hash = BlindIndexField(source="id_number", purpose="id_number")
     phone = EncryptedField(_("phone"), kind="phone")

@@ -16,7 +16,7 @@ from minqing.issues.models.states import (
     Source,
     Status,
 )
-from minqing.lib.fields import BlindIndexField, EncryptedField
+from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
 
 
 class Category(models.Model):
@@ -313,6 +313,7 @@ class IssueReporter(models.Model):
         verbose_name=_("household"),
     )
     name = models.CharField(_("name"), max_length=50, blank=True)
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     phone = EncryptedField(_("phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
     words = models.TextField(_("in their words"), blank=True)

@@ -1,17 +1,67 @@
-"""Rotate the personal-data encryption key."""
+"""Rotate the personal-data keys: data key, blind-index key, sealed files."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from minqing.audit.services import audit_record
-from minqing.lib.rotation import keys_in_use, rotate_keys
+from minqing.lib import crypto
+from minqing.lib.rotation import StillInUse, keys_in_use, retire_old_keys, rotate_keys
 
 
 class Command(BaseCommand):
-    help = "Add a new data key to the key ring and re-encrypt every personal-data value with it."
+    help = (
+        "Add a new data key and a new blind-index key to the key ring, re-seal every "
+        "personal-data value and sealed file and rewrite every blind index under them. "
+        "--retire afterwards drops the old keys once nothing needs them."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--retire",
+            action="store_true",
+            help="re-seal stragglers, check nothing is under an old key, drop the old keys",
+        )
+        parser.add_argument(
+            "--keep-index-key", action="store_true", help="rotate the data key only"
+        )
 
     def handle(self, *args, **options):
-        counts = rotate_keys()
-        audit_record(action="keys.rotate", username="(command line)", detail=counts)
-        for label, n in counts.items():
-            self.stdout.write(f"{label}: {n} rows re-encrypted")
-        self.stdout.write(f"keys still in use: {sorted(keys_in_use())}")
+        if options["retire"]:
+            try:
+                report = retire_old_keys()
+            except StillInUse as exc:
+                raise CommandError(str(exc)) from exc
+            action = "keys.retire"
+        else:
+            report = rotate_keys(index=not options["keep_index_key"])
+            action = "keys.rotate"
+        ring = crypto.keyring()
+        audit_record(
+            action=action,
+            username="(command line)",
+            detail={
+                "rows": report.rows,
+                "files": report.files,
+                "unreadable": {k: len(v) for k, v in report.unreadable.items()},
+                "data_key": ring.current,
+                "index_key": ring.index_current,
+            },
+        )
+        for label, n in report.rows.items():
+            self.stdout.write(f"{label}: {n} rows re-sealed")
+        self.stdout.write(f"sealed files re-sealed: {report.files}")
+        for label, pks in report.unreadable.items():
+            self.stderr.write(
+                f"{label}: {len(pks)} rows NOT readable (moved or altered ciphertext), "
+                f"left as they are: {pks[:20]}"
+            )
+        if report.changed_meanwhile:
+            self.stdout.write(f"rows edited during the rotation: {report.changed_meanwhile}")
+        self.stdout.write(
+            f"data key {ring.current}, index key {ring.index_current}; "
+            f"data keys still in use: {sorted(keys_in_use())}"
+        )
+        if not options["retire"]:
+            self.stdout.write(
+                "Old keys stay in the ring for reading; once every server runs with the new "
+                "ring, run `minqing rotate_keys --retire` to drop them."
+            )
