@@ -172,6 +172,8 @@ class Resident(models.Model):
     )
     health_notes = EncryptedField(_("health notes"), kind="text")
     notes = models.TextField(_("notes"), blank=True)
+    #: The version an edit is based on (SECURITY.md 18); every change of the member adds one.
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
