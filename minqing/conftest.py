@@ -44,6 +44,9 @@ def browser():
 def _keyring(tmp_path, settings):
     """Each test gets its own key ring outside the database."""
     settings.MINQING_KEYRING = tmp_path / "keyring.json"
+    # The audit key and anchor file too (an anchor left by one test would cut the next's chain).
+    settings.MINQING_AUDIT_KEY = tmp_path / "audit_key.json"
+    settings.MINQING_AUDIT_ANCHORS = tmp_path / "audit_anchors.jsonl"
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
     # A cache of its own (rate-limit counters must not leak from one test into the next).
     settings.CACHES = {

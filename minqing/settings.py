@@ -7,6 +7,10 @@ Variables:
 - ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
+- ``MINQING_AUDIT_KEY``: the audit chain's HMAC key file (default
+  ``$MINQING_DATA_DIR/audit_key.json``, created 0600); like the key ring, outside the database
+  and its backups. ``MINQING_AUDIT_ANCHORS``: the chain's anchors (default
+  ``$MINQING_DATA_DIR/audit_anchors.jsonl``, append-only); back it up with the database.
 - ``MINQING_API_TOKEN_DAYS``: how long a new API token is valid (default 90; 0 = no end).
 - ``MINQING_RATE_LIMITS``: rate limits, e.g. ``login.address=20/900,search=60/60`` (count per
   seconds; names and defaults in ``minqing.lib.ratelimit.DEFAULT_LIMITS``).
@@ -249,3 +253,23 @@ MINQING_RATE_LIMITS: dict[str, tuple[int, int]] = {
 MINQING_WORKER_QUEUE = "minqing"
 # Where notifications go besides the in-app list (minqing.notifications.channels).
 MINQING_NOTIFY_CHANNELS = ["minqing.notifications.channels.LogChannel"]
+
+# Audit trail (issue 10 item 4, SECURITY.md 13; minqing.audit.chain): the HMAC key of the chain
+# and the anchor file, both outside the database; the worker seals new rows every few seconds.
+MINQING_AUDIT_KEY = Path(os.environ.get("MINQING_AUDIT_KEY", DATA_DIR / "audit_key.json"))
+MINQING_AUDIT_ANCHORS = Path(
+    os.environ.get("MINQING_AUDIT_ANCHORS", DATA_DIR / "audit_anchors.jsonl")
+)
+MINQING_AUDIT_SEAL_SECONDS = int(os.environ.get("MINQING_AUDIT_SEAL_SECONDS", "10"))
+# verify_audit reports rows still unsealed this long after they were written.
+MINQING_AUDIT_UNSEALED_LIMIT = int(os.environ.get("MINQING_AUDIT_UNSEALED_LIMIT", "600"))
+MINQING_PERIODIC_JOBS["audit.seal"] = {
+    "path": "minqing.audit.jobs.seal",
+    "every": MINQING_AUDIT_SEAL_SECONDS,
+}
+MINQING_PERIODIC_JOBS["audit.seal_all"] = {
+    "path": "minqing.audit.jobs.seal",
+    "every": 3600,
+    "kwargs": {"full": True},
+}
+LOGGING.setdefault("loggers", {})["minqing.audit"] = {"level": "INFO"}  # the anchors

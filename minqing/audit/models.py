@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit trail (SECURITY.md 13–14)."""
+"""The append-only, keyed and sealed audit trail (SECURITY.md 13–14)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
-    """审计记录 — one security-relevant action, chained to the one before by its hash.
+    """审计记录 — one security-relevant action, signed (HMAC) as it is written.
 
-    Rows are never updated or deleted (database triggers refuse it); ``minqing verify_audit``
-    recomputes the chain and names the first row that does not match.
+    Rows are never updated or deleted (database triggers refuse it; on PostgreSQL the runtime
+    role may only INSERT and SELECT). Writing one takes no lock: the worker later seals the rows
+    into one chain (:class:`AuditSeal`), and ``minqing verify_audit`` checks both.
     """
 
     at = models.DateTimeField(_("time"), db_index=True)
@@ -23,8 +24,11 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
     success = models.BooleanField(_("success"), default=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    #: Random per row, so two identical actions in one instant still sign differently and a
+    #: copied row is found by its repeated MAC.
+    nonce = models.CharField(max_length=32, default="")
+    key_id = models.PositiveSmallIntegerField(default=0)
+    mac = models.CharField(max_length=64, unique=True)
 
     class Meta:
         verbose_name = _("audit event")
@@ -37,13 +41,20 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action}"
 
 
-class AuditHead(models.Model):
-    """The single row holding the chain's last hash; locked to serialise appends."""
+class AuditSeal(models.Model):
+    """审计封存 — one event's place in the chain: its position and a MAC over the previous
+    seal's MAC and the event's own, written by the worker in one process at a time (the unique
+    position refuses a second sealer). Insert-only, like the events."""
 
-    last_hash = models.CharField(max_length=64)
+    position = models.BigIntegerField(unique=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal")
+    key_id = models.PositiveSmallIntegerField()
+    mac = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
 
     class Meta:
+        ordering = ["position"]
         default_permissions = ()
 
     def __str__(self) -> str:
-        return self.last_hash
+        return f"{self.position}: {self.event_id}"

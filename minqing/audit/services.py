@@ -1,41 +1,29 @@
-"""Writing and verifying the audit trail.
+"""Writing the audit trail; verifying it is ``minqing.audit.chain`` (re-exported here).
 
 ``audit_record`` runs inside the caller's transaction: if the audit row cannot be written, the
-action it records rolls back with it (SECURITY.md 14).
+action it records rolls back with it (SECURITY.md 14). It signs the row with the audit key and
+inserts it — no lock, no shared row: the worker seals rows into the chain afterwards.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from minqing.audit.models import AuditEvent, AuditHead
+from minqing.audit.chain import ChainReport, anchor_path, seal_pending, sign, verify_chain
+from minqing.audit.models import AuditEvent
 
-GENESIS = "0" * 64
-
-
-def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
-
-
-def _fields(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "at": event.at.isoformat(),
-        "user_id": event.user_id_value,
-        "username": event.username,
-        "ip": event.ip,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "object_repr": event.object_repr,
-        "success": event.success,
-        "detail": event.detail,
-    }
+__all__ = [
+    "ChainReport",
+    "anchor_path",
+    "audit_export",
+    "audit_record",
+    "seal_pending",
+    "verify_chain",
+]
 
 
 def client_ip(request: Any) -> str:
@@ -56,54 +44,31 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     username: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain; raises (and so rolls back the caller) on failure."""
+    """Write one signed event; raises (and so rolls back the caller) on failure."""
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    # No savepoint of its own: a failure here must roll back the caller's action anyway.
-    with transaction.atomic(savepoint=False):
-        head, _ = AuditHead.objects.select_for_update().get_or_create(
-            pk=1, defaults={"last_hash": GENESIS}
-        )
-        event = AuditEvent(
-            at=timezone.now(),
-            user_id_value=getattr(user, "pk", None),
-            username=username or (getattr(user, "username", "") if user else ""),
-            ip=client_ip(request),
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            object_repr=str(obj)[:200] if obj is not None else "",
-            success=success,
-            detail=detail or {},
-            prev_hash=head.last_hash,
-        )
-        # Round-trip the detail through JSON so the hash sees what the database will return.
-        event.detail = json.loads(json.dumps(event.detail, default=str))
-        event.hash = _digest(event.prev_hash, _fields(event))
-        event.save()
-        head.last_hash = event.hash
-        head.save(update_fields=["last_hash"])
+    now = timezone.now()
+    event = AuditEvent(
+        # Milliseconds, as Django's serializers keep them: a dumpdata/loaddata round trip
+        # must give back the signed content.
+        at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        user_id_value=getattr(user, "pk", None),
+        username=username or (getattr(user, "username", "") if user else ""),
+        ip=client_ip(request),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        object_repr=str(obj)[:200] if obj is not None else "",
+        success=success,
+        # Round-trip the detail through JSON so the MAC sees what the database will return.
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+    )
+    sign(event)
+    event.save(force_insert=True)
     return event
-
-
-def verify_chain() -> tuple[int, str | None]:
-    """Walk the chain; return (rows checked, description of the first break or None)."""
-    prev = GENESIS
-    checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != prev:
-            return checked, f"row {event.pk}: previous-hash link broken (row missing or reordered)"
-        if event.hash != _digest(prev, _fields(event)):
-            return checked, f"row {event.pk}: content does not match its hash (edited)"
-        prev = event.hash
-        checked += 1
-    head = AuditHead.objects.filter(pk=1).first()
-    if head is not None and head.last_hash != prev:
-        return checked, "the newest rows are missing (chain head does not match the last row)"
-    return checked, None
 
 
 def audit_export(*, by: Any, audit_filter: Any, request: Any = None) -> tuple[Any, str]:
