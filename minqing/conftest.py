@@ -65,6 +65,13 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_second_factor(settings):
+    """Tests log in with ``force_login``: the second factor is enforced only where a test
+    sets the roles (minqing/accounts/tests/test_otp.py)."""
+    settings.MINQING_OTP_REQUIRED_ROLES = frozenset()
+
+
+@pytest.fixture(autouse=True)
 def _english(settings):
     """Tests read messages in English; test_i18n checks the Chinese pages themselves."""
     settings.LANGUAGE_CODE = "en"

@@ -7,6 +7,9 @@ Variables:
 - ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
+- ``MINQING_OTP_REQUIRED_ROLES``: roles whose users must pass the second factor (TOTP) at
+  every login, comma separated (default ``security_admin,system_admin,auditor,command_centre``;
+  empty in the demo); anyone may enrol of their own accord.
 - ``MINQING_AUDIT_KEY``: the audit chain's HMAC key file (default
   ``$MINQING_DATA_DIR/audit_key.json``, created 0600); like the key ring, outside the database
   and its backups. ``MINQING_AUDIT_ANCHORS``: the chain's anchors (default
@@ -83,6 +86,7 @@ MIDDLEWARE = [
     "minqing.lib.inputs.InputGuardMiddleware",
     "minqing.accounts.middleware.SessionLifetimeMiddleware",
     "minqing.accounts.middleware.LoginRequiredMiddleware",
+    "minqing.accounts.middleware_otp.SecondFactorMiddleware",
     "minqing.accounts.middleware.PasswordExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -273,3 +277,16 @@ MINQING_PERIODIC_JOBS["audit.seal_all"] = {
     "kwargs": {"full": True},
 }
 LOGGING.setdefault("loggers", {})["minqing.audit"] = {"level": "INFO"}  # the anchors
+
+# Second factor (issue 10 item 13, SECURITY.md 5; minqing.accounts.services_otp): the roles that
+# must enter a TOTP code at every login. 等保 deployments keep the default.
+MINQING_OTP_REQUIRED_ROLES = frozenset(
+    role.strip()
+    for role in os.environ.get(
+        "MINQING_OTP_REQUIRED_ROLES",
+        ""
+        if "MINQING_DEMO" in os.environ
+        else "security_admin,system_admin,auditor,command_centre",
+    ).split(",")
+    if role.strip()
+)

@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "minqing.accounts"
     label = "accounts"
     verbose_name = _("Accounts and roles")
+
+    def ready(self) -> None:
+        from minqing.accounts import services_otp  # noqa: F401 - connects the login receiver
