@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minqing.lib.fields import BlindIndexField, EncryptedField
+from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
 
 
 class Role(models.TextChoices):
@@ -74,6 +74,7 @@ class User(AbstractUser):
     """账号 — one person's login; the person's name and phone are on the account."""
 
     full_name = models.CharField(_("full name"), max_length=50, blank=True)
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     phone = EncryptedField(_("phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
@@ -214,6 +215,7 @@ class TotpDevice(models.Model):
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, related_name="totp_device", verbose_name=_("user")
     )
+    seal_id = SealIdField()  # the row its encrypted values are bound to
     secret = EncryptedField(_("secret"), kind="text")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     #: Set when the user first entered a right code; until then the device does not count.

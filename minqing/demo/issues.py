@@ -36,6 +36,7 @@ from django.utils import timezone
 from minqing.demo.issue_cast import CO_BUILDING_UNITS, DEPARTMENTS, Draft
 from minqing.demo.issue_stories import StoryTeller
 from minqing.demo.loader import ISSUE_TABLES, Loader, max_id
+from minqing.demo.people import HOUSEHOLD_PHONE, Sealer
 from minqing.issues.models import (
     OPEN_STATES,
     Issue,
@@ -46,6 +47,7 @@ from minqing.issues.models import (
     Revisit,
 )
 from minqing.issues.similarity import MAX_COUNT, terms
+from minqing.lib.crypto import decrypt, keyring
 from minqing.org.models import Department
 from minqing.workdays.selectors import work_calendar
 
@@ -81,6 +83,7 @@ REPORTER_COLUMNS = (
     "issue_id",
     "household_id",
     "name",
+    "seal_id",
     "phone",
     "phone_hash",
     "words",
@@ -89,6 +92,7 @@ REPORTER_COLUMNS = (
     "replied_at",
     "replied_by_id",
 )
+REPORTER_PHONE = "issues_issuereporter.phone"
 REVISIT_COLUMNS = ("issue_id", "by_id", "at", "mode", "result", "words", "sampled")
 LATE_COLUMNS = ("issue_id", "level", "unit_node_id", "unit_department_id", "due_at", "recorded_at")
 
@@ -280,8 +284,9 @@ def _name_reporters(drafts: list[Draft]) -> None:
                 [chunk[0], chunk[-1]],
             )
             for pk, name, phone, phone_hash in cur.fetchall():
-                if pk in keep:
-                    found[pk] = (name, bytes(phone) if phone is not None else None, phone_hash)
+                if pk in keep:  # the phone is sealed again for the reporter's own row
+                    text = decrypt(phone, context=HOUSEHOLD_PHONE) if phone is not None else None
+                    found[pk] = (name, text, phone_hash)
     for d in drafts:
         for r in d.reporters:
             r[1], r[2], r[3] = found[r[0]]
@@ -306,6 +311,7 @@ class _SqliteStamps:
 
 def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
     sqlite = connection.vendor == "sqlite"
+    sealer = Sealer(keyring(), seal_as_text=sqlite)
     stamp: Callable[[Any], Any] = _SqliteStamps() if sqlite else (lambda v: v)
 
     def data(values: dict[str, Any]) -> Any:
@@ -366,8 +372,22 @@ def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
             events.append((d.id, stamp(at), actor, action, before, after, note, data(values)))
         for household, name, phone, phone_hash, words, at, reply, replied, by in d.reporters:
             reported, replied = stamp(at), stamp(replied)
+            seal, seal_column = sealer.seal_id()
+            sealed = sealer.encrypt(phone, REPORTER_PHONE, seal) if phone else None
             reporters.append(
-                (d.id, household, name, phone, phone_hash, words, reported, reply, replied, by)
+                (
+                    d.id,
+                    household,
+                    name,
+                    seal_column,
+                    sealed,
+                    phone_hash,
+                    words,
+                    reported,
+                    reply,
+                    replied,
+                    by,
+                )
             )
         for by, at, mode, result, words, sampled in d.revisits:
             revisits.append((d.id, by, stamp(at), mode, result, words, sampled))

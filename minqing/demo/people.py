@@ -10,6 +10,7 @@ import datetime as dt
 import hmac
 import os
 import random
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ HOUSEHOLD_COLUMNS = (
     "number",
     "address",
     "head_name",
+    "seal_id",
     "phone",
     "phone_hash",
     "family_situation",
@@ -51,6 +53,7 @@ RESIDENT_COLUMNS = (
     "relation",
     "sex",
     "birth_date",
+    "seal_id",
     "id_number",
     "id_number_hash",
     "phone",
@@ -80,21 +83,38 @@ ARCHIVE_COLUMNS = (
 )
 
 
+#: ``EncryptedField.context`` of the columns written here (a test checks them against the fields)
+HOUSEHOLD_PHONE = "households_household.phone"
+HOUSEHOLD_INCOME = "households_household.income_notes"
+RESIDENT_ID = "households_resident.id_number"
+RESIDENT_PHONE = "households_resident.phone"
+RESIDENT_HEALTH = "households_resident.health_notes"
+
+
 class Sealer:
     """``crypto.encrypt`` / ``crypto.blind_index`` with the cipher and HMAC keyed once.
 
-    Byte-for-byte the format of ``minqing.lib.crypto`` (version, key id, nonce, ciphertext+tag),
-    so the ORM decrypts these values like any other; only the per-call key setup is saved.
+    Byte-for-byte the format of ``minqing.lib.crypto`` (version, key id, seal id, nonce,
+    ciphertext+tag, bound to the row's seal id and the column), so the ORM decrypts these values
+    like any other; only the per-call key setup is saved.
     """
 
-    def __init__(self, ring: Keyring) -> None:
+    def __init__(self, ring: Keyring, *, seal_as_text: bool = True) -> None:
         self._aes = AESGCM(ring.keys[ring.current])
-        self._header = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
+        self._prefix = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
         self._hmac = hmac.new(ring.index_key, digestmod="sha256")  # OpenSSL's, copied in C
+        self._seal_as_text = seal_as_text  # SQLite keeps a UUIDField as 32 hex digits
 
-    def encrypt(self, plaintext: str) -> bytes:
+    def seal_id(self) -> tuple[bytes, Any]:
+        """A new row's seal id: its bytes and its column value."""
+        raw = os.urandom(16)
+        return raw, (raw.hex() if self._seal_as_text else uuid.UUID(bytes=raw))
+
+    def encrypt(self, plaintext: str, context: str, seal_id: bytes) -> bytes:
+        header = self._prefix + seal_id
         nonce = os.urandom(12)
-        return self._header + nonce + self._aes.encrypt(nonce, plaintext.encode(), self._header)
+        aad = header + context.encode()
+        return header + nonce + self._aes.encrypt(nonce, plaintext.encode(), aad)
 
     def blind_index(self, value: str, purpose: str) -> str:
         mac = self._hmac.copy()
@@ -209,7 +229,7 @@ def generate_batch(task: Batch) -> BatchRows:
 class _Generator:
     def __init__(self, task: Batch) -> None:
         self.task = task
-        self.sealer = Sealer(task.ring)
+        self.sealer = Sealer(task.ring, seal_as_text=task.dates_as_text)
         self.ids = IdAllocator(task.index, task.count)
         self.rows = BatchRows()
         self.today = task.today
@@ -257,12 +277,13 @@ class _Generator:
             m.born, id_number = self.ids.take(m.born, m.sex, self.today)
             note = ""
             health_notes = None
+            seal, seal_column = sealer.seal_id()
             if m.health == "chronic":
-                health_notes = sealer.encrypt(rng.choice(names.CHRONIC))
+                health_notes = sealer.encrypt(rng.choice(names.CHRONIC), RESIDENT_HEALTH, seal)
             elif m.health == "serious":
-                health_notes = sealer.encrypt(rng.choice(names.SERIOUS))
+                health_notes = sealer.encrypt(rng.choice(names.SERIOUS), RESIDENT_HEALTH, seal)
             elif m.health == "disabled":
-                health_notes = sealer.encrypt(rng.choice(names.DISABILITY))
+                health_notes = sealer.encrypt(rng.choice(names.DISABILITY), RESIDENT_HEALTH, seal)
             occupation, education = self.occupation(rng, m, urban)
             if m.works_away:
                 note = f"常年在{rng.choice(names.WORK_PLACES)}务工"
@@ -277,9 +298,10 @@ class _Generator:
                     m.relation,
                     m.sex,
                     m.born.isoformat() if task.dates_as_text else m.born,
-                    sealer.encrypt(id_number),
+                    seal_column,
+                    sealer.encrypt(id_number, RESIDENT_ID, seal),
                     sealer.blind_index(id_number, "id_number"),
-                    sealer.encrypt(m_phone) if m_phone else None,
+                    sealer.encrypt(m_phone, RESIDENT_PHONE, seal) if m_phone else None,
                     sealer.blind_index(m_phone, "phone") if m_phone else "",
                     m.politics,
                     education,
@@ -303,8 +325,10 @@ class _Generator:
             lat = Decimal(f"{village.lat + rng.uniform(-0.008, 0.008):.6f}")
             lon = Decimal(f"{village.lon + rng.uniform(-0.01, 0.01):.6f}")
         income_notes = None
+        seal, seal_column = sealer.seal_id()
         if rng.random() < 0.5:
-            income_notes = sealer.encrypt(f"家庭年收入约{rng.randint(1, 15)}万元")
+            notes = f"家庭年收入约{rng.randint(1, 15)}万元"
+            income_notes = sealer.encrypt(notes, HOUSEHOLD_INCOME, seal)
         self.rows.households.append(
             (
                 household_id,
@@ -313,7 +337,8 @@ class _Generator:
                 f"{grid.number:02d}{k:03d}",
                 self.address(rng, grid, k),
                 head.name,
-                sealer.encrypt(phone) if phone else None,
+                seal_column,
+                sealer.encrypt(phone, HOUSEHOLD_PHONE, seal) if phone else None,
                 sealer.blind_index(phone, "phone") if phone else "",
                 self.situation(rng, members, tags),
                 income,

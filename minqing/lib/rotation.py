@@ -188,7 +188,10 @@ def reseal_everything(
     if apps is None:
         for store in sealed_files.stores():
             for relative in store.files():
-                report.files += store.reseal(relative)
+                try:
+                    report.files += store.reseal(relative)
+                except crypto.KeyringError:
+                    report.unreadable.setdefault("files", []).append(f"{store.dirname}/{relative}")
     return report
 
 

@@ -42,14 +42,33 @@ def built(db):
 
 
 def test_sealer_writes_what_the_fields_read(settings, tmp_path):
+    from minqing.demo import people
+    from minqing.demo.issues import REPORTER_PHONE
+    from minqing.households.models import Household, Resident
+    from minqing.issues.models import IssueReporter
+
     ring = crypto.keyring()
     sealer = Sealer(ring)
-    blob = sealer.encrypt("341602198001010018")
-    assert crypto.decrypt(blob, ring) == "341602198001010018"
-    assert blob[:3] == crypto.encrypt("x", ring)[:3]  # same version and key id header
+    seal, column = sealer.seal_id()
+    assert column == seal.hex()
+    blob = sealer.encrypt("341602198001010018", people.RESIDENT_ID, seal)
+    field = Resident._meta.get_field("id_number")
+    assert crypto.decrypt(blob, ring, context=field.context) == "341602198001010018"
+    assert crypto.seal_id_of(blob) == seal
+    # same version, key id and seal id header as the field writes
+    assert blob[:19] == crypto.encrypt("x", ring, context="", seal_id=seal)[:19]
     assert sealer.blind_index("13800000000", "phone") == crypto.blind_index(
         "13800000000", "phone", ring
     )
+    contexts = {
+        people.HOUSEHOLD_PHONE: Household._meta.get_field("phone"),
+        people.HOUSEHOLD_INCOME: Household._meta.get_field("income_notes"),
+        people.RESIDENT_ID: Resident._meta.get_field("id_number"),
+        people.RESIDENT_PHONE: Resident._meta.get_field("phone"),
+        people.RESIDENT_HEALTH: Resident._meta.get_field("health_notes"),
+        REPORTER_PHONE: IssueReporter._meta.get_field("phone"),
+    }
+    assert {c: f.context for c, f in contexts.items()} == {c: c for c in contexts}
 
 
 def test_id_allocator_never_repeats_a_number():

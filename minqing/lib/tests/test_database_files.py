@@ -54,9 +54,9 @@ def test_no_plaintext_in_sqlite_files(tmp_path):
     secrets = {known_id, "13988887777"}
     for blob_id, blob_phone in db.execute("SELECT id_number, phone FROM households_resident"):
         if blob_id is not None:
-            secrets.add(crypto.decrypt(blob_id, ring))
+            secrets.add(crypto.decrypt(blob_id, ring, context="households_resident.id_number"))
         if blob_phone is not None:
-            secrets.add(crypto.decrypt(blob_phone, ring))
+            secrets.add(crypto.decrypt(blob_phone, ring, context="households_resident.phone"))
     db.close()
     assert len(secrets) > 60  # the demo's people really are in there
     assert known_id in secrets
