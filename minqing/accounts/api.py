@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
 
 from minqing.accounts.services import LoginRefused, api_token_login
 from minqing.api import ErrorOut
@@ -38,7 +38,7 @@ class TokenOut(Schema):
     response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
     summary="Issue a bearer token",
 )
-def token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, dict] | HttpResponse:
+def token_issue(request: HttpRequest, payload: TokenIn) -> Status:
     try:
         token, key = api_token_login(
             request=request,
@@ -48,5 +48,5 @@ def token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, dict] | Ht
             otp=payload.otp,
         )
     except LoginRefused as exc:
-        return exc.status, {"detail": exc.message}
-    return 201, {"token": key, "prefix": token.prefix, "expires_at": token.expires_at}
+        return Status(exc.status, {"detail": exc.message})
+    return Status(201, {"token": key, "prefix": token.prefix, "expires_at": token.expires_at})
