@@ -32,6 +32,8 @@ def _nav(user: Any) -> dict[str, bool]:
             scope.node_paths or scope.department_ids or Role.CO_BUILDING_UNIT in scope.roles
         ),
         "audit": scope.is_auditor,
+        # 账号与角色管理: the security administrator alone (accounts.views_admin).
+        "accounts": Role.SECURITY_ADMIN in scope.roles,
     }
 
 

@@ -147,6 +147,10 @@ def test_every_route_is_covered(county):
     covered |= issues.ROUTE_NAMES | issues.UNSCOPED
     covered |= contacts_manage.ROUTE_NAMES
     covered |= visits.ROUTE_NAMES | visits.UNSCOPED | visits_cadence.ROUTE_NAMES
+    from minqing.accounts.tests import test_otp as accounts_otp
+    from minqing.accounts.tests import test_user_admin as accounts_admin
+
+    covered |= accounts_otp.UNSCOPED | accounts_admin.ROUTE_NAMES
     missing = all_route_names() - covered
     assert missing == set(), f"add these routes to the scoping test: {sorted(missing)}"
 

@@ -1,0 +1,211 @@
+"""Account and role management (账号与角色管理), the security administrator's work (三权分立).
+
+``may_manage_accounts`` is the one question: the security admin may, nobody else (not the
+system admin, not the auditor). Every function here asks it first and raises
+``PermissionDenied`` before anything is written; the pages and ``minqing users`` call these
+functions. The command line passes ``by=COMMAND_LINE``: whoever runs it has the server's shell,
+and the audit row says ``via: command``.
+
+Disabling and enabling reuse ``accounts.services.user_disable/user_enable`` (sessions and tokens
+end); the second factor is reset through ``services_otp.otp_remove``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from minqing.accounts import services, services_otp
+from minqing.accounts.models import Role, RoleAssignment, User
+from minqing.accounts.scope import scope_for
+from minqing.audit.services import audit_record
+from minqing.lib.errors import PermissionDenied
+from minqing.lib.idcard import validate_phone
+
+
+class _CommandLine:
+    """The operator at the server's shell (``minqing users``)."""
+
+    pk = None
+    username = ""
+    is_authenticated = False
+
+    def __repr__(self) -> str:
+        return "COMMAND_LINE"
+
+
+COMMAND_LINE: Any = _CommandLine()
+
+#: Characters of a generated initial password (no look-alikes: it is read off a screen).
+_PASSWORD_ALPHABET = (
+    "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI") + "-_!@#%"
+)
+
+
+def may_manage_accounts(user: Any) -> bool:
+    """May ``user`` create, disable and enable accounts, reset passwords and second factors,
+    and grant and revoke roles? Only the security administrator."""
+    if user is COMMAND_LINE:
+        return True
+    return Role.SECURITY_ADMIN in scope_for(user).roles
+
+
+def _check(by: Any) -> None:
+    if not may_manage_accounts(by):
+        raise PermissionDenied(_("Only the security administrator manages accounts and roles."))
+
+
+def _actor(by: Any) -> Any:
+    return None if by is COMMAND_LINE else by
+
+
+def _via(by: Any) -> dict[str, str]:
+    return {"via": "command"} if by is COMMAND_LINE else {}
+
+
+def new_password(user: User | None = None) -> str:
+    """A random password of 16 characters that passes every validator."""
+    while True:
+        password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(16))
+        classes = (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+        if all(classes):
+            try:
+                validate_password(password, user)
+            except ValidationError:
+                continue
+            return password
+
+
+def user_create(
+    *,
+    by: Any,
+    username: str,
+    full_name: str = "",
+    phone: str = "",
+    request: Any = None,
+) -> tuple[User, str]:
+    """Make an account with a random initial password, returned to be shown once; the person
+    must change it at the first login (``password_changed_at`` unset counts as expired)."""
+    _check(by)
+    username = services.normalise_username(username or "")
+    full_name = (full_name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = [_("Enter a username.")]
+    elif len(username) > 150 or not all(c.isalnum() or c in "@.+-_" for c in username):
+        errors["username"] = [
+            _("A username has at most 150 letters, digits and the characters @ . + - _.")
+        ]
+    elif User.objects.filter(username=username).exists():
+        errors["username"] = [_("This username is taken.")]
+    if len(full_name) > User._meta.get_field("full_name").max_length:
+        errors["full_name"] = [_("The name is too long.")]
+    if phone and phone.strip():
+        try:
+            phone = validate_phone(phone)
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    user = User(username=username, full_name=full_name, phone=phone.strip() or None)
+    password = new_password(user)
+    user.set_password(password)
+    user.password_changed_at = None  # must change it at the first login
+    try:
+        with transaction.atomic():
+            user.save()
+            audit_record(
+                action="account.create",
+                user=_actor(by),
+                request=request,
+                obj=user,
+                detail={"user": username, **_via(by)},
+            )
+    except IntegrityError:
+        raise ValidationError({"username": [_("This username is taken.")]}) from None
+    return user, password
+
+
+def user_disable(*, by: Any, user: User, request: Any = None) -> User:
+    _check(by)
+    if by is not COMMAND_LINE and user.pk == by.pk:
+        raise ValidationError(_("You cannot disable your own account."))
+    return services.user_disable(user=user, by=_actor(by), request=request)
+
+
+def user_enable(*, by: Any, user: User, request: Any = None) -> User:
+    _check(by)
+    return services.user_enable(user=user, by=_actor(by), request=request)
+
+
+def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
+    """A new random password, returned to be shown once; the person must change it at the next
+    login; their sessions end (the session hash follows the password) and tokens are revoked."""
+    _check(by)
+    password = new_password(user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.password_changed_at = None
+        user.save(update_fields=["password", "password_changed_at"])
+        audit_record(
+            action="password.reset",
+            user=_actor(by),
+            request=request,
+            obj=user,
+            detail={"user": user.username, **_via(by)},
+        )
+        services.password_changed(user=user, by=_actor(by) or user, request=request)
+    return password
+
+
+def user_otp_reset(*, by: Any, user: User, request: Any = None) -> bool:
+    """Remove the user's authenticator and recovery codes (a lost phone)."""
+    _check(by)
+    return services_otp.otp_remove(user=user, by=_actor(by), request=request)
+
+
+def role_grant(
+    *,
+    by: Any,
+    user: User,
+    role: str,
+    node: Any = None,
+    department: Any = None,
+    request: Any = None,
+) -> RoleAssignment:
+    _check(by)
+    return services.role_assign(
+        user=user, role=role, node=node, department=department, by=_actor(by), request=request
+    )
+
+
+def role_revoke(*, by: Any, assignment: RoleAssignment, request: Any = None) -> None:
+    """Take a role away; audited as ``permission.revoke``. Scope is read per request, so the
+    role stops applying at the user's next request."""
+    _check(by)
+    with transaction.atomic():
+        deleted, _counts = RoleAssignment.objects.filter(pk=assignment.pk).delete()
+        if deleted:
+            audit_record(
+                action="permission.revoke",
+                user=_actor(by),
+                request=request,
+                obj=assignment.user,
+                detail={
+                    "role": assignment.role,
+                    "node": assignment.node_id,
+                    "department": assignment.department_id,
+                    **_via(by),
+                },
+            )
