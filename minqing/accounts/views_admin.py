@@ -18,7 +18,7 @@ from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts import services_admin, services_otp
@@ -152,12 +152,13 @@ def _post_action(
 
 
 user_disable = _post_action(
-    services_admin.user_disable, _lazy("Account disabled; its sessions and API tokens ended.")
+    services_admin.user_disable,
+    gettext_lazy("Account disabled; its sessions and API tokens ended."),
 )
-user_enable = _post_action(services_admin.user_enable, _lazy("Account enabled."))
+user_enable = _post_action(services_admin.user_enable, gettext_lazy("Account enabled."))
 user_otp_reset = _post_action(
     services_admin.user_otp_reset,
-    _lazy("Two-step verification reset: the person sets it up again at the next login."),
+    gettext_lazy("Two-step verification reset: the person sets it up again at the next login."),
 )
 
 
