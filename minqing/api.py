@@ -197,6 +197,14 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _answer(request, 404, _("Not found."))
 
 
+@api.exception_handler(ratelimit.RateLimited)
+def _rate_limited(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    # Search, exports and cards count in their services; the API answers like the pages: 429.
+    response = _answer(request, 429, exc.message)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @functools.cache
 def urls() -> tuple[list[Any], str, str]:
     """``path("api/v1/", urls())``: mounts ``ROUTERS`` and hands the patterns to Django.

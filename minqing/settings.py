@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "minqing.accounts.middleware_otp.SecondFactorMiddleware",
     "minqing.accounts.middleware.PasswordExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Auth: a RateLimited raised in a page answers 429 with the input kept (lib/ratelimit).
+    "minqing.lib.ratelimit.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]

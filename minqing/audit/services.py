@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from minqing.audit.chain import ChainReport, anchor_path, seal_pending, sign, verify_chain
 from minqing.audit.models import AuditEvent
+from minqing.lib import ratelimit
 
 __all__ = [
     "ChainReport",
@@ -76,6 +77,7 @@ def audit_export(*, by: Any, audit_filter: Any, request: Any = None) -> tuple[An
     the file name. The auditor alone may (``PermissionDenied`` otherwise, nothing written); the
     export is itself audited (``audit.export``: the filter and the number of rows), and the file
     names who exported it and when. Rows written after the export began are not in it."""
+    ratelimit.consume("export", by, request=request)
     import csv
     import io
 

@@ -36,6 +36,7 @@ from minqing.contacts.ledger import kind_word
 from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
 from minqing.contacts.selectors import household_scope_q
 from minqing.households.models import Household
+from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import plain
 from minqing.org.models import Level, Node
@@ -189,6 +190,7 @@ def cards_pdf(
     The cards carry full phone numbers, so printing them needs the reveal permission over the
     place (SECURITY.md 11), like an unmasked export: ``PermissionDenied`` otherwise.
     """
+    ratelimit.consume("cards", by, request=request, audit=True)
     if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
     font = card_font()

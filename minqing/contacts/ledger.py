@@ -31,6 +31,7 @@ from minqing.contacts.selectors import (
     ledger_rows,
     ledger_values,
 )
+from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import plain
 from minqing.org.models import Level, Node
@@ -90,6 +91,9 @@ def ledger_export(
     Out-of-scope nodes raise ``Node.DoesNotExist`` (answer 404); an unmasked export without the
     reveal permission over the node raises ``PermissionDenied`` and writes nothing.
     """
+    ratelimit.consume(
+        "export.unmasked" if unmasked else "export", by, request=request, audit=unmasked
+    )
     if not allowed(by, Action.VIEW, node) or (
         place is not None and not place.is_descendant_of(node)
     ):

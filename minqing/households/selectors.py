@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from minqing.accounts.scope import scope_for
 from minqing.households.models import ArchiveChange, Household, HouseholdTag, Resident
+from minqing.lib import ratelimit
 from minqing.lib.crypto import blind_index
 from minqing.lib.idcard import (
     looks_like_id_number,
@@ -149,6 +150,8 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
 
     ID numbers and phones are matched through their keyed hash, never decrypted for the search.
     """
+    if (query or "").strip():
+        ratelimit.consume("search", user)
     query = (query or "").strip()[:50]
     scope = scope_for(user)
     if not query:

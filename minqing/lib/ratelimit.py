@@ -23,13 +23,17 @@ Two ways to use a limit:
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils.translation import gettext as _
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import ngettext
 
 #: Defaults; ``MINQING_RATE_LIMITS`` in settings (and the environment) overrides per name.
@@ -106,25 +110,31 @@ def client_address(request: Any) -> str:
     return client_ip(request) or "unknown"
 
 
-def _who(who: Any) -> str:
+def _who(who: Any) -> str | None:
+    """The counter's subject; None (no limit) for the command line and other non-users."""
     if isinstance(who, str):
         return who
     if hasattr(who, "META"):  # a request: per client address
         return "ip:" + client_address(who)
     if getattr(who, "pk", None) is not None:  # a user
         return f"user:{who.pk}"
-    return str(who)
+    return None
 
 
 def _key(lim: Limit, who: Any, window: int) -> str:
-    return f"minqing:rl:{lim.name}:{lim.seconds}:{_who(who)}:{window}"
+    return f"minqing:rl:{lim.name}:{lim.seconds}:{_subject(who)}:{window}"
+
+
+def _subject(who: Any) -> str:
+    # The subject may be a name typed at the login: hashed, so any text makes a valid key.
+    return hashlib.sha256(str(_who(who)).encode()).hexdigest()[:32]
 
 
 def _window(lim: Limit) -> tuple[int, int]:
     """The current window's number and the seconds left in it."""
     now = time.time()
     window = int(now // lim.seconds)
-    return window, int((window + 1) * lim.seconds - now) + 1
+    return window, max(1, math.ceil((window + 1) * lim.seconds - now))
 
 
 def count(name: str, who: Any) -> int:
@@ -155,12 +165,30 @@ def check(name: str, who: Any) -> None:
         raise RateLimited(lim, left)
 
 
-def consume(name: str, who: Any) -> None:
-    """Count one hit; raise ``RateLimited`` if it is past the limit."""
+def consume(name: str, who: Any, *, request: Any = None, audit: bool = False) -> None:
+    """Count one hit; raise ``RateLimited`` if it is past the limit.
+
+    With ``audit`` the limit's trip writes one ``rate_limited`` audit row per window (unmasked
+    exports, contact cards: a refused disclosure is itself worth recording).
+    """
+    if _who(who) is None:
+        return
     lim = limit(name)
     used = hit(name, who)
     if used > lim.count:
-        raise RateLimited(lim, _window(lim)[1])
+        exc = RateLimited(lim, _window(lim)[1])
+        if audit and first_in(f"audit:{name}", who, lim.seconds):
+            from minqing.audit.services import audit_record
+
+            user = who if getattr(who, "pk", None) is not None else None
+            audit_record(
+                action="rate_limited",
+                user=user,
+                request=request,
+                success=False,
+                detail={"limit": name, "count": lim.count, "seconds": lim.seconds},
+            )
+        raise exc
 
 
 def exceeded(name: str, who: Any) -> bool:
@@ -174,13 +202,55 @@ def exceeded(name: str, who: Any) -> bool:
 def first_in(name: str, who: Any, seconds: int) -> bool:
     """True the first time it is asked for (name, who) in a period of ``seconds``."""
     now = int(time.time() // seconds)
-    return bool(cache.add(f"minqing:rl-once:{name}:{_who(who)}:{seconds}:{now}", 1, seconds + 5))
+    return bool(
+        cache.add(f"minqing:rl-once:{name}:{_subject(who)}:{seconds}:{now}", 1, seconds + 5)
+    )
 
 
-def retry_after_header(exc: RateLimited) -> dict[str, str]:
-    return {"Retry-After": str(exc.retry_after)}
+class RateLimitMiddleware:
+    """A ``RateLimited`` raised anywhere in a page's view answers 429: the message, and the
+    request's input kept — a GET's query in the top search field and a "try again" link, a
+    POST's fields in a form to send again (the API answers JSON through its own handler)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, RateLimited):
+            return None
+        return refused_response(request, exception)
 
 
-def refusal_text() -> str:
-    """The sentence for a refused request when no window is known (e.g. a template)."""
-    return _("Too many requests. Please wait a while and try again.")
+def refused_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """The 429 answer for ``exc`` (JSON under /api/, else the page)."""
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": exc.message}, status=429)
+    else:
+        fields = (
+            [
+                (key, value)
+                for key, values in request.POST.lists()
+                if key != "csrfmiddlewaretoken"
+                for value in values
+            ]
+            if request.method == "POST"
+            else []
+        )
+        response = render(
+            request,
+            "429.html",
+            {
+                "message": exc.message,
+                "fields": fields,
+                "search_query": request.GET.get("q", "") or request.POST.get("q", ""),
+                "again": request.get_full_path(),
+                "method": request.method,
+                "error_page": True,
+            },
+            status=429,
+        )
+    response["Retry-After"] = str(exc.retry_after)
+    return response

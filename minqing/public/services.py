@@ -9,27 +9,26 @@ not reveal personal data, edit archives or act for a unit. Timelines show it as
 "居民点单（<county>）". Disabling that account stops public submissions in the county.
 
 Each client address may submit ``MINQING_PUBLIC_SUBMIT_LIMIT`` (default 5) problems per
-``MINQING_PUBLIC_SUBMIT_WINDOW`` seconds (default 600), counted in Django's cache; the first
-refusal in a window writes one audit row.
+``MINQING_PUBLIC_SUBMIT_WINDOW`` seconds (default 600), counted by ``minqing.lib.ratelimit``
+(limit ``public.submit``) in Django's cache; the first refusal in a window writes one audit row.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role, User
 from minqing.accounts.services import role_assign
-from minqing.audit.services import audit_record, client_ip
+from minqing.audit.services import audit_record
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour, Issue, Source
 from minqing.issues.services import issue_register
 from minqing.issues.services.common import clean_phone, clean_text
+from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Node
 
@@ -66,19 +65,13 @@ def intake_account(county: Node) -> User:
 
 
 def _limits() -> tuple[int, int]:
-    return (
-        int(getattr(settings, "MINQING_PUBLIC_SUBMIT_LIMIT", 5)),
-        int(getattr(settings, "MINQING_PUBLIC_SUBMIT_WINDOW", 600)),
-    )
-
-
-def _key(request: Any) -> str:
-    return f"minqing:public-submit:{client_ip(request) or 'unknown'}"
+    lim = ratelimit.limit("public.submit")
+    return lim.count, lim.seconds
 
 
 def _refuse(request: Any, household: Household) -> SubmissionRefused:
     _limit, window = _limits()
-    if cache.add(_key(request) + ":logged", 1, window):
+    if ratelimit.first_in("public.submit.refused", request, window):
         audit_record(
             action="public.submit",
             request=request,
@@ -97,29 +90,22 @@ def _refuse(request: Any, household: Household) -> SubmissionRefused:
 
 def check_rate(request: Any, household: Household) -> None:
     """Refuse early when this address has used up its submissions (no reservation made)."""
-    limit, _window = _limits()
-    if int(cache.get(_key(request), 0)) >= limit:
-        raise _refuse(request, household)
+    try:
+        ratelimit.check("public.submit", request)
+    except ratelimit.RateLimited:
+        raise _refuse(request, household) from None
 
 
 def _reserve(request: Any, household: Household) -> None:
-    limit, window = _limits()
-    key = _key(request)
-    cache.add(key, 0, window)
     try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        used = 1
-    if used > limit:
-        raise _refuse(request, household)
+        ratelimit.consume("public.submit", request)
+    except ratelimit.RateLimited:
+        raise _refuse(request, household) from None
 
 
 def _release(request: Any) -> None:
-    try:
-        cache.decr(_key(request))
-    except ValueError:
-        pass
+    """Give back a reservation whose submission was not saved."""
+    ratelimit.hit("public.submit", request, -1)
 
 
 def resident_submit(

@@ -35,6 +35,7 @@ from minqing.households.ledger.columns import (
     relation_word,
 )
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
+from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import Sensitive, plain
 from minqing.lib.idcard import make_id_number
@@ -88,6 +89,9 @@ def ledger_export(
     reveal permission over the node raises ``PermissionDenied`` and writes nothing. Records of
     children under 14 are left out unless the user may see them (SECURITY.md 12).
     """
+    ratelimit.consume(
+        "export.unmasked" if unmasked else "export", by, request=request, audit=unmasked
+    )
     if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
     if file_format not in ("xlsx", "csv"):
