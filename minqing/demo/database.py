@@ -75,6 +75,10 @@ def wipe_database(*, force: bool = False) -> None:
         _wipe_postgresql()
     else:
         raise CommandError(f"rebuilding a {connection.vendor} database is not supported")
+    # The audit anchors name rows of the wiped trail: the new one starts a new file.
+    from minqing.audit.chain import anchor_path
+
+    anchor_path().unlink(missing_ok=True)
 
 
 def _wipe_sqlite() -> None:

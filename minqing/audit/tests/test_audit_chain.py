@@ -1,6 +1,7 @@
 """The keyed chain: rows signed as written (no lock), sealed by the worker, anchored outside the
 database, checked by ``verify_audit`` (SECURITY.md 13–14)."""
 
+import importlib
 import json
 import logging
 import stat
@@ -201,3 +202,32 @@ def test_login_success_and_failure_are_audited(client, county, owner):
     assert [(e.username, e.success) for e in events] == [("owner", False), ("owner", True)]
     assert seal_pending()["refused"] == []
     assert verify_chain().ok
+
+
+def test_dumpdata_and_loaddata_keep_the_chain(county, tmp_path):
+    """Issue 10 item 16: a dumpdata/loaddata round trip broke the old chain (the serializer keeps
+    milliseconds of the time it hashed to the microsecond)."""
+    audit_record(action="test", detail={"share": 1.5, "村": "王庄村", "rows": [1, 2]})
+    seal_pending()
+    count = AuditEvent.objects.count()
+    dump = tmp_path / "audit.json"
+    call_command("dumpdata", "audit", output=str(dump), verbosity=0)
+
+    def wipe_and_put_the_triggers_back(cursor):
+        cursor.execute("DELETE FROM audit_auditseal")
+        cursor.execute("DELETE FROM audit_auditevent")
+        for sql in append_only_triggers():
+            cursor.execute(sql)
+
+    raw_sql(wipe_and_put_the_triggers_back)
+    assert not verify_chain().ok
+    call_command("loaddata", str(dump), verbosity=0)
+    report = verify_chain()
+    assert report.ok, report.summary()
+    assert (report.sealed, report.position) == (count, count)
+
+
+def append_only_triggers() -> list[str]:
+    module = importlib.import_module("minqing.audit.migrations.0004_append_only_seals")
+    make = module.sqlite_triggers if connection.vendor == "sqlite" else module.postgres_triggers
+    return [sql for table in module.TABLES for sql in make(table)]
