@@ -25,6 +25,7 @@ from minqing.lib.masking import mask_name
 ACTION_LABELS = {
     "login": gettext_lazy("Log in"),
     "login.locked": gettext_lazy("Login locked out"),
+    "rate_limited": gettext_lazy("Refused: too many requests"),
     "logout": gettext_lazy("Log out"),
     "password.change": gettext_lazy("Password changed"),
     "permission.grant": gettext_lazy("Role granted"),

@@ -6,7 +6,7 @@
 - ``minqing api_token --revoke PREFIX``: revoke the token starting with PREFIX;
 - ``minqing api_token --revoke-all USERNAME``: revoke every token of USERNAME.
 
-Issuing and revoking are audited (``api_token.issue``; ``api_token.revoke`` with ``reason: command``).
+Issuing and revoking are audited (``api_token.issue``; ``api_token.revoke``, reason "command").
 """
 
 from __future__ import annotations
