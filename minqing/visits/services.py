@@ -46,6 +46,7 @@ HOUSEHOLD_FIELDS = (
     "node__parent_id",
     "village_id",
     "head_name",
+    "seal_id",  # the phone is checked against it when read
     "phone",
     "version",
     "family_situation",
