@@ -350,6 +350,12 @@ def markdown(rows: list[Row], title: str, notes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _audit_lock_rows() -> list[Row]:
+    from minqing.audit.bench import lock_rows  # the audit app's own row (issue 10 item 4)
+
+    return lock_rows()
+
+
 def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None] = print) -> str:
     """Build, measure, and return the Markdown report."""
     write(f"Building the county ({options.size.households:,} households)…")
@@ -375,6 +381,7 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
         ),
         ("Measuring the assignment…", lambda: bench_contacts.assignment_rows(report)),
         ("Timing visit submission through the API…", bench_contacts.api_rows),
+        ("Timing audited transactions side by side…", _audit_lock_rows),
         ("Timing my households…", lambda: bench_contacts.my_households_rows(repeat)),
         ("Sweeping deadlines…", bench_issues.sweep_rows),
     ]
