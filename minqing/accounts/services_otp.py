@@ -39,8 +39,10 @@ from minqing.accounts.scope import scope_for
 from minqing.accounts.services import (
     LOCKOUT_FAILURES,
     LOCKOUT_PERIOD,
+    LoginRefused,
     is_locked_out,
     login_failed,
+    login_guard,
 )
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
@@ -168,7 +170,9 @@ def _failure(user: User, request: Any, *, reason: str) -> None:
     login_failed(request, user.username, via="otp", reason=reason)
 
 
-def _refuse_if_locked(user: User, request: Any) -> bool:
+def _refusal(user: User, request: Any) -> Outcome | None:
+    """LOCKED before a code is even tried (audited), else None. Past the login rate limits
+    (per client address and per name, ``lib.ratelimit``) ``LoginRefused`` (429) is raised."""
     if otp_locked_out(user.username):
         audit_record(
             action="login.locked",
@@ -178,8 +182,15 @@ def _refuse_if_locked(user: User, request: Any) -> bool:
             username=user.username,
             detail={"via": "otp"},
         )
-        return True
-    return False
+        return Outcome.LOCKED
+    if request is not None:
+        try:  # the login limits per client address and per name count code attempts too
+            login_guard(request, user.username, via="otp")
+        except LoginRefused as exc:
+            if exc.code == "locked":
+                return Outcome.LOCKED
+            raise
+    return None
 
 
 # --------------------------------------------------------------------------- enrolment
@@ -209,8 +220,8 @@ def otp_enrol_confirm(*, user: User, code: str, request: Any = None) -> tuple[Ou
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
         raise ValidationError(_("Start the set-up again."))
-    if _refuse_if_locked(user, request):
-        return Outcome.LOCKED, []
+    if (refused := _refusal(user, request)) is not None:
+        return refused, []
     step = _matching_step(device.secret.reveal(), code)
     if step is None:
         _failure(user, request, reason="enrol")
@@ -245,8 +256,8 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
     device = confirmed_device(user)
     if device is None:
         raise ValidationError(_("No authenticator is set up for this account."))
-    if _refuse_if_locked(user, request):
-        return Outcome.LOCKED
+    if (refused := _refusal(user, request)) is not None:
+        return refused
     step = _matching_step(device.secret.reveal(), code)
     with transaction.atomic():
         if step is not None:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts import services_otp
 from minqing.accounts.middleware_otp import otp_exempt
-from minqing.accounts.services import LOCKOUT_PERIOD
+from minqing.accounts.services import LOCKOUT_PERIOD, LoginRefused
 from minqing.accounts.services_otp import Outcome
 
 
@@ -54,10 +54,12 @@ def _next(request: HttpRequest) -> str:
     return reverse("org:home")
 
 
-def _locked_message() -> str:
-    return _("Too many failed attempts. This account is locked for %(minutes)d minutes.") % {
-        "minutes": LOCKOUT_PERIOD.seconds // 60
-    }
+def _refused_message(outcome: Outcome) -> str:
+    if outcome is Outcome.LOCKED:
+        return _("Too many failed attempts. This account is locked for %(minutes)d minutes.") % {
+            "minutes": LOCKOUT_PERIOD.seconds // 60
+        }
+    return ""
 
 
 def _codes_page(request: HttpRequest, codes: list[str], *, next_url: str) -> HttpResponse:
@@ -81,14 +83,19 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     code = ""
     if request.method == "POST":
         code = request.POST.get("code", "")[:20]
-        outcome, codes = services_otp.otp_enrol_confirm(user=user, code=code, request=request)
+        try:
+            outcome, codes = services_otp.otp_enrol_confirm(user=user, code=code, request=request)
+        except LoginRefused as exc:
+            outcome, codes, refused = Outcome.LOCKED, [], exc.message
+        else:
+            refused = ""
         if outcome is Outcome.OK:
             services_otp.mark_verified(request)
             return _codes_page(request, codes, next_url=_next(request))
         error = (
-            _locked_message()
-            if outcome is Outcome.LOCKED
-            else _("The code is not right. Check the phone's time and enter the newest code.")
+            refused
+            or _refused_message(outcome)
+            or _("The code is not right. Check the phone's time and enter the newest code.")
         )
     secret = device.secret.reveal()
     uri = services_otp.provisioning_uri(device)
@@ -120,9 +127,14 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("accounts:otp_enrol") + "?" + request.GET.urlencode())
     error = ""
     if request.method == "POST":
-        outcome = services_otp.otp_verify(
-            user=user, code=request.POST.get("code", "")[:40], request=request
-        )
+        try:
+            outcome = services_otp.otp_verify(
+                user=user, code=request.POST.get("code", "")[:40], request=request
+            )
+        except LoginRefused as exc:
+            outcome, refused = Outcome.LOCKED, exc.message
+        else:
+            refused = ""
         if outcome in (Outcome.OK, Outcome.RECOVERY_CODE):
             services_otp.mark_verified(request)
             if outcome is Outcome.RECOVERY_CODE:
@@ -136,9 +148,9 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
                 )
             return redirect(_next(request))
         error = (
-            _locked_message()
-            if outcome is Outcome.LOCKED
-            else _("The code is not right, or it was already used. Enter the newest code.")
+            refused
+            or _refused_message(outcome)
+            or _("The code is not right, or it was already used. Enter the newest code.")
         )
     return render(
         request,

@@ -368,3 +368,41 @@ def test_settings_page_without_and_with_an_authenticator(client, county, owner, 
     secret, _codes = _enrol(owner)
     page = client.get(reverse("accounts:otp_settings")).content.decode()
     assert "10 recovery codes left" in page
+
+
+def test_code_attempts_count_in_the_login_rate_limit_per_address(
+    client, county, county_user, enforced, clock, settings
+):
+    settings.MINQING_RATE_LIMITS = {"login.address": (3, 900)}
+    secret, _codes = _enrol(county_user)
+    _login(client, "county_user")
+    for _ in range(3):
+        clock.shift(dt.timedelta(seconds=1))
+        assert (
+            _verify(client, "000000" if _code(secret) != "000000" else "111111").status_code == 400
+        )
+    clock.shift(dt.timedelta(seconds=1))
+    response = _verify(client, _code(secret))
+    assert response.status_code == 400 and "Too many requests" in response.content.decode()
+    assert client.session[services_otp.SESSION_KEY] == services_otp.PENDING
+    assert AuditEvent.objects.filter(action="rate_limited", detail__via="otp").count() == 1
+
+
+def test_the_api_token_login_asks_for_the_code_too(client, county, county_user, enforced, clock):
+    """Bearer tokens of users who need the second factor are issued only after it."""
+    secret, _codes = _enrol(county_user)
+    url = reverse("api:token_issue")
+
+    def issue(**extra):
+        body = {"username": "county_user", "password": PASSWORD, **extra}
+        return client.post(url, body, content_type="application/json")
+
+    assert issue().status_code == 401
+    clock.shift(dt.timedelta(seconds=1))
+    assert issue(otp="000000" if _code(secret) != "000000" else "111111").status_code == 401
+    assert _otp_failures("county_user") == 1
+    clock.shift(dt.timedelta(seconds=1))
+    response = issue(otp=_code(secret))
+    assert response.status_code == 201 and response.json()["token"].startswith("mq_")
+    clock.shift(dt.timedelta(seconds=1))
+    assert issue(otp=_code(secret)).status_code == 401  # the code was used
