@@ -184,10 +184,18 @@ def role_grant(
     department: Any = None,
     request: Any = None,
 ) -> RoleAssignment:
+    """Grant a role (``accounts.services.role_assign``: 三权分立 and the place checked there).
+
+    A role that demands the second factor ends the person's sessions: a session that logged in
+    with the password alone (the rule is decided at login) must not carry the new role."""
     _check(by)
-    return services.role_assign(
-        user=user, role=role, node=node, department=department, by=_actor(by), request=request
-    )
+    with transaction.atomic():
+        assignment = services.role_assign(
+            user=user, role=role, node=node, department=department, by=_actor(by), request=request
+        )
+        if role in services_otp.required_roles():
+            services._end_sessions(user)
+    return assignment
 
 
 def role_revoke(*, by: Any, assignment: RoleAssignment, request: Any = None) -> None:

@@ -299,3 +299,28 @@ def test_command_refuses_separation_and_unknown_users(county):
     assert list(
         RoleAssignment.objects.filter(user__username="wang.wu").values_list("role", flat=True)
     ) == ["auditor"]
+
+
+def test_granting_a_role_that_needs_the_second_factor_ends_password_only_sessions(
+    client, county, secadmin, owner, settings
+):
+    from django.test import Client
+
+    settings.MINQING_OTP_REQUIRED_ROLES = frozenset({Role.COMMAND_CENTRE})
+    theirs = Client()
+    theirs.post(reverse("accounts:login"), {"username": "owner", "password": PASSWORD})
+    assert theirs.get(reverse("notifications:list")).status_code == 200  # a village cadre
+    client.force_login(secadmin)
+    client.post(
+        reverse("accounts:role_grant", args=[owner.pk]),
+        {"role": Role.COMMAND_CENTRE, "node": county.county.pk},
+    )
+    assert owner.roles.filter(role=Role.COMMAND_CENTRE).exists()
+    response = theirs.get(reverse("notifications:list"))
+    assert response.status_code == 302 and response["Location"].startswith(
+        reverse("accounts:login")
+    )
+    # logging in again now asks for the second factor
+    theirs.post(reverse("accounts:login"), {"username": "owner", "password": PASSWORD})
+    response = theirs.get(reverse("notifications:list"))
+    assert response["Location"].startswith(reverse("accounts:otp_verify"))
