@@ -20,6 +20,10 @@ from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD, make_user
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+#: The token routes and where their scoping is tested (households/tests/test_scoping collects
+#: them): another's token is a 404 (test_the_tokens_page_lists_and_revokes_ones_own), the list
+#: of everybody's is the security admin's alone (403), the token issue is a login path.
+ROUTE_NAMES = {"accounts:tokens", "accounts:tokens_all", "accounts:token_revoke", "api:token_issue"}
 NEW_PASSWORD = "Granary-Lantern-73"
 
 

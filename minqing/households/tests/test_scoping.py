@@ -151,6 +151,9 @@ def test_every_route_is_covered(county):
     from minqing.accounts.tests import test_user_admin as accounts_admin
 
     covered |= accounts_otp.UNSCOPED | accounts_admin.ROUTE_NAMES
+    from minqing.accounts.tests import test_token_lifecycle as accounts_tokens
+
+    covered |= accounts_tokens.ROUTE_NAMES
     missing = all_route_names() - covered
     assert missing == set(), f"add these routes to the scoping test: {sorted(missing)}"
 
