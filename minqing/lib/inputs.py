@@ -144,6 +144,10 @@ def check_request(request: HttpRequest) -> None:
         return
     content_type = request.content_type or ""
     if content_type in _FORM_TYPES:
+        if _is_api(request):
+            # Keep the body readable for the API, which parses it itself: once a multipart
+            # form is read from the stream, request.body raises (a 500, not a 4xx).
+            request.body  # noqa: B018
         for key, values in request.POST.lists():
             check_text(key, key)
             for value in values:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -15,7 +16,10 @@ def rows_reading(page: QuerySet, how: str) -> list[tuple[Any, ...]]:
     ``'INDEXED BY "name"'`` to walk one index, ``"NOT INDEXED"`` to walk the primary key."""
     if connection.vendor != "sqlite":
         return [row if isinstance(row, tuple) else (row,) for row in page]
-    sql, params = page.query.sql_with_params()
+    try:
+        sql, params = page.query.sql_with_params()
+    except EmptyResultSet:  # a scope that matches nothing (a user with no place)
+        return []
     table = connection.ops.quote_name(page.model._meta.db_table)
     sql = sql.replace(f"FROM {table}", f"FROM {table} {how}", 1)
     with connection.cursor() as cursor:
