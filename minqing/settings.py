@@ -7,6 +7,8 @@ Variables:
 - ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
+- ``MINQING_SQLITE_BUSY_TIMEOUT_MS``: how long a SQLite writer waits for another's lock before
+  the request answers 503 "busy, try again" (default 10000).
 - ``MINQING_OTP_REQUIRED_ROLES``: roles whose users must pass the second factor (TOTP) at
   every login, comma separated (default ``security_admin,system_admin,auditor,command_centre``;
   empty in the demo); anyone may enrol of their own accord.
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "minqing.lib.ratelimit.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Database (sqlite-phone): a write that waited for a lock in vain answers 503, not 500.
+    "minqing.lib.busy.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "minqing.urls"
@@ -118,13 +122,19 @@ TEMPLATES = [
 
 _default_db = f"sqlite:///{DATA_DIR / 'minqing.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db))}
+# Database (sqlite-phone): a SQLite writer waits this long for another's lock (writers wait in
+# turn, they do not fail; long writers such as a ledger import write in short batches).
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("MINQING_SQLITE_BUSY_TIMEOUT_MS", "10000"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE avoids lock-upgrade deadlocks.
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            f" PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS};"
             " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
         ),
+        # Python's own wait for a lock (seconds): the same, so neither gives up first.
+        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
         "transaction_mode": "IMMEDIATE",
     }
 else:

@@ -1,5 +1,6 @@
 """Views that belong to no domain app: health, the favicon and the error pages."""
 
+import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -51,6 +52,11 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: rendered without the request, so no context processor, session or user is
-    read — the database may be what failed. Logged-out navigation only."""
+    read — the database may be what failed. Logged-out navigation only. A database too busy
+    to write (raised outside a view, e.g. saving the session) is the 503 "busy" answer."""
+    from minqing.lib.busy import busy_response, is_busy
+
+    if is_busy(sys.exc_info()[1]):
+        return busy_response(request)
     html = loader.get_template("500.html").render({"error_page": True})
     return HttpResponse(html, status=500)

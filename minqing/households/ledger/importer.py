@@ -5,12 +5,13 @@ with the full report; it changes no archive. ``ledger_import`` re-reads that ver
 again against the archive as it is now, and imports everything, or — when the user chose "valid
 rows only" — every household none of whose rows has an error.
 
-The write is cut into short transactions (batches of whole households, about ``BATCH_ROWS`` rows
-each) with a pause between them: on SQLite the database has one writer at a time, and a town's
-ledger written in one transaction held it for half a minute, so other users' logins and visits
-failed with "database is locked". All-or-nothing is kept another way: the whole file is checked
-before the first batch is written (a file with errors writes nothing unless the user chose "valid
-rows only"), and every batch checks its rows again against the archive in its own transaction.
+The write is cut into short transactions (batches of whole households, sized to hold the lock
+about ``BATCH_TARGET_S``) with a pause between them: on SQLite the database has one writer at a
+time, and a town's ledger written in one transaction held it for half a minute, so other users'
+logins and visits failed with "database is locked". All-or-nothing is kept another way: the
+whole file is checked before the first batch is written (a file with errors writes nothing unless
+the user chose "valid rows only"), and every batch checks its rows again against the archive in
+its own transaction.
 If a batch cannot be written (the archive changed meanwhile, the server stopped), the batches
 before it stay, the record's ``report["progress"]`` says how far the import got, and pressing
 "import" again continues: households already written are found and updated, never duplicated.
@@ -109,12 +110,18 @@ def ledger_check(
         raise
 
 
-#: Ledger rows written per transaction (whole households, so a batch may hold a few more). About
-#: 0.1–0.3 s of writing: a request that waits behind one batch waits that long, not half a minute.
-BATCH_ROWS = 500
-#: Pause between batches. Longer than SQLite's longest busy-handler sleep (100 ms), so a request
-#: that has been waiting for the write lock wakes up while it is free instead of the import
-#: taking it again at once (SQLite does not queue waiting writers).
+#: How long one batch may hold the write lock: a request that waits behind a batch waits about
+#: this long, not half a minute. Each batch is sized from the last one's pace (whole households,
+#: ``BATCH_ROWS`` rows to begin with, between ``BATCH_MIN_ROWS`` and ``BATCH_MAX_ROWS``), so a
+#: slow or busy machine writes smaller batches rather than longer ones.
+BATCH_TARGET_S = 0.25
+BATCH_ROWS = 100
+BATCH_MIN_ROWS = 20
+BATCH_MAX_ROWS = 1000
+#: Pause between batches, at least as long as the batch before it (the import takes at most half
+#: the write lock's time) and longer than SQLite's longest busy-handler sleep (100 ms): a request
+#: that has been waiting wakes up while the lock is free instead of the import taking it again at
+#: once (SQLite does not queue waiting writers).
 BATCH_PAUSE_S = 0.12
 #: A run whose progress has not moved for this long is taken for dead (its process stopped): a
 #: new "import" continues it. A live run writes a batch every second or so.
@@ -129,18 +136,23 @@ class _RunTakenOver(Exception):
     """Another run of the same import took it over (this one was thought dead)."""
 
 
-def _batches(plan: Plan) -> list[list[Any]]:
-    """The rows of the plan's items, whole households together, about ``BATCH_ROWS`` a batch."""
-    batches: list[list[Any]] = []
-    current: list[Any] = []
-    for rows in plan.item_rows:
-        if current and len(current) + len(rows) > BATCH_ROWS:
-            batches.append(current)
-            current = []
-        current.extend(rows)
-    if current:
-        batches.append(current)
-    return batches
+def _batch(item_rows: list[list[Any]], start: int, size: int) -> tuple[list[Any], int]:
+    """The rows of whole households from item ``start`` on, about ``size`` of them (at least one
+    household); and the index of the next item."""
+    rows: list[Any] = []
+    end = start
+    while end < len(item_rows) and (not rows or len(rows) + len(item_rows[end]) <= size):
+        rows.extend(item_rows[end])
+        end += 1
+    return rows, end
+
+
+def _next_size(size: int, rows: int, held: float) -> int:
+    """Rows for the next batch: the pace of this one, aimed at ``BATCH_TARGET_S``."""
+    if held <= 0 or rows <= 0:
+        return size
+    wanted = int(rows * BATCH_TARGET_S / held)
+    return max(BATCH_MIN_ROWS, min(BATCH_MAX_ROWS, wanted, size * 2))
 
 
 def _sub_table(table: LedgerTable, rows: list[Any]) -> LedgerTable:
@@ -285,7 +297,6 @@ def ledger_import(
         ).as_dict()
         _save_report(pk, report)
         raise refused
-    batches = _batches(plan)
     run = uuid.uuid4().hex
     with transaction.atomic():
         locked = LedgerImport.objects.select_for_update().get(pk=pk)
@@ -303,7 +314,6 @@ def ledger_import(
             "valid_only": valid_only,
             "started": _now(),
             "at": _now(),
-            "batches": len(batches),
             "batches_done": 0,
             "households": len(plan.items),
             "households_done": 0,
@@ -325,12 +335,18 @@ def ledger_import(
         "rows": plan.rows,
         "skipped_households": plan.skipped_households,
         "errors": len(plan.errors),
-        "batches": len(batches),
     }
     longest = 0.0
-    for number, rows in enumerate(batches, start=1):
-        if number > 1:
-            time.sleep(BATCH_PAUSE_S)  # let the writers that waited behind this batch in
+    size = BATCH_ROWS
+    start = 0
+    number = 0
+    pause = 0.0
+    while start < len(plan.item_rows):
+        rows, end = _batch(plan.item_rows, start, size)
+        number += 1
+        last = end == len(plan.item_rows)
+        if pause:
+            time.sleep(pause)  # let the writers that waited behind the last batch in
         tick = time.monotonic()
         try:
             with transaction.atomic():
@@ -347,21 +363,22 @@ def ledger_import(
                     target=node,
                     items=batch.items,
                     request=request,
-                    detail={**detail, "batch": number, "run": run},
+                    detail={**detail, "batch": number, "last": last, "run": run},
                 ).as_dict()
                 _add_counts(written, counts)
-                held = time.monotonic() - tick
-                longest = max(longest, held)
+                longest = max(longest, time.monotonic() - tick)
                 progress.update(
                     at=_now(),
                     batches_done=number,
                     households_done=progress["households_done"] + len(batch.items),
                     rows_done=progress["rows_done"] + len(rows),
                     longest_batch_s=round(longest, 3),
+                    held_s=[*progress.get("held_s", []), round(time.monotonic() - tick, 3)],
+                    batch_rows=[*progress.get("batch_rows", []), len(rows)],
                     written=written,
                 )
                 fields = ["report"]
-                if number == len(batches):
+                if last:
                     progress["state"] = "done"
                     locked.status = LedgerImport.Status.IMPORTED
                     locked.valid_only = valid_only
@@ -394,4 +411,9 @@ def ledger_import(
             except Exception:  # noqa: S110 - the first error is the one to report
                 pass
             raise
+        held = time.monotonic() - tick  # BEGIN to COMMIT: how long others waited at most
+        longest = max(longest, held)
+        size = _next_size(size, len(rows), held)
+        pause = max(BATCH_PAUSE_S, held)
+        start = end
     return LedgerImport.objects.get(pk=pk)

@@ -179,7 +179,9 @@ def test_valid_only_imports_exactly_the_valid_households(county, owner):
     # one audit row per batch (each in the transaction it records), and the history of every
     # new record
     audits = list(AuditEvent.objects.filter(action="ledger.import").order_by("id"))
-    assert [(a.detail["batch"], a.detail["batches"]) for a in audits] == [(1, 2), (2, 2)]
+    assert [a.detail["batch"] for a in audits] == list(range(1, len(audits) + 1))
+    assert [a.detail["last"] for a in audits] == [False] * (len(audits) - 1) + [True]
+    assert len(audits) == done.report["progress"]["batches_done"] > 1
     assert {a.detail["skipped_households"] for a in audits} == {10}
     assert sum(a.detail["households"]["create"] for a in audits) == 324
     assert done.report["progress"]["state"] == "done"
@@ -212,10 +214,11 @@ def test_reimporting_the_same_file_changes_nothing(county, owner):
         "unchanged": len(ledger.households),
     }
     assert again.report["plan"]["residents"] == {"create": 0, "update": 0, "unchanged": 200}
-    ledger_import(by=owner, ledger_import=again)
+    done = ledger_import(by=owner, ledger_import=again)
     after = snapshot()
     assert after[:3] == before[:3]  # no new household, resident or history row
-    assert after[3] == before[3] + 1  # only the one audit row of the import itself
+    # only the audit rows of the import itself, one per batch
+    assert after[3] == before[3] + done.report["progress"]["batches_done"]
     assert dict(Household.objects.values_list("pk", "version")) == versions
 
 
@@ -619,3 +622,95 @@ def test_import_command(county, owner, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Imported" in out
     assert Household.objects.filter(number__startswith="L").count() == 8
+
+
+# --- short transactions (issue 10 item 8) -----------------------------------------------------
+
+
+def test_an_import_stopped_mid_way_says_how_far_it_got_and_continues_without_duplicates(
+    client, county, owner, monkeypatch
+):
+    from django.db import IntegrityError
+
+    from minqing.households.ledger import importer
+
+    ledger = make_ledger(600)
+    checked = check(owner, county.village_a, xlsx_bytes(ledger.rows))
+    households_before = Household.objects.count()
+    residents_before = Resident.objects.count()
+    real = importer.households_import
+    calls = []
+
+    def fails_on_the_third_batch(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise IntegrityError("UNIQUE constraint failed: someone else wrote meanwhile")
+        return real(**kwargs)
+
+    monkeypatch.setattr(importer, "households_import", fails_on_the_third_batch)
+    monkeypatch.setattr(importer, "BATCH_PAUSE_S", 0)
+    with pytest.raises(ImportRefused) as refused:
+        ledger_import(by=owner, ledger_import=checked)
+    checked.refresh_from_db()
+    progress = checked.report["progress"]
+    done = progress["households_done"]
+    assert progress["state"] == "stopped" and progress["batches_done"] == 2
+    assert 0 < done < len(ledger.households) == progress["households"]
+    assert refused.value.message.startswith(
+        f"The archive changed during the import. {done} of {len(ledger.households)} households "
+        "were imported; the others were not."
+    )
+    assert checked.status == LedgerImport.Status.CHECKED  # it can be imported again
+    assert Household.objects.count() == households_before + done
+    # the user sees how far it got, and the button to finish
+    client.force_login(owner)
+    page = client.get(reverse("ledger:report", kwargs={"pk": checked.pk})).content.decode()
+    assert f"The import stopped after {done} of {len(ledger.households)} households" in page
+    assert 'value="import"' in page
+
+    monkeypatch.setattr(importer, "households_import", real)
+    finished = ledger_import(by=owner, ledger_import=checked)
+    assert finished.status == LedgerImport.Status.IMPORTED
+    assert finished.report["progress"]["runs"] == 2
+    # everything once: the households of the first run were found and left as they were
+    assert Household.objects.count() == households_before + len(ledger.households)
+    assert Resident.objects.count() == residents_before + 600
+    assert finished.report["result"]["households"] == {
+        "create": len(ledger.households),
+        "update": 0,
+        "unchanged": 0,
+    }
+    assert recount_tree() == 0
+    with pytest.raises(ImportRefused):
+        ledger_import(by=owner, ledger_import=finished)
+
+
+def test_a_batch_the_archive_no_longer_allows_is_not_written(county, owner, monkeypatch):
+    """Checked clean, then someone registers one of the file's ID numbers in another village
+    before its batch is written: that batch writes nothing, the import stops and says so."""
+    from minqing.households.ledger import importer
+
+    monkeypatch.setattr(importer, "BATCH_PAUSE_S", 0)
+    ledger = make_ledger(300)
+    checked = check(owner, county.village_a, xlsx_bytes(ledger.rows))
+    last_id = ledger.rows[-1][COL["身份证号"]]
+    real = importer.households_import
+    calls = []
+
+    def meanwhile(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            other = Resident.objects.get(pk=county.resident_b1.pk)
+            other.id_number = last_id  # saved with its keyed hash, as any edit would
+            other.save()
+        return real(**kwargs)
+
+    monkeypatch.setattr(importer, "households_import", meanwhile)
+    with pytest.raises(ImportRefused) as refused:
+        ledger_import(by=owner, ledger_import=checked)
+    assert "The archive changed during the import." in refused.value.message
+    assert not Resident.objects.filter(
+        id_number_hash=blind_index(last_id, "id_number"), household__village=county.village_a
+    ).exists()
+    checked.refresh_from_db()
+    assert checked.report["progress"]["state"] == "stopped"
