@@ -324,3 +324,26 @@ def test_granting_a_role_that_needs_the_second_factor_ends_password_only_session
     theirs.post(reverse("accounts:login"), {"username": "owner", "password": PASSWORD})
     response = theirs.get(reverse("notifications:list"))
     assert response["Location"].startswith(reverse("accounts:otp_verify"))
+
+
+def test_the_pages_read_in_chinese(client, county, secadmin, owner, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(secadmin)
+    pages = {
+        reverse("accounts:users"): ["账号管理", "新建账号", "全部角色"],
+        reverse("accounts:user_create"): ["新建账号", "创建账号", "首次登录时必须修改"],
+        reverse("accounts:user_detail", args=[owner.pk]): ["授予角色", "撤销", "重置密码"],
+        reverse("accounts:otp_settings"): ["两步验证", "尚未设置两步验证"],
+        reverse("accounts:otp_enrol"): ["设置两步验证", "密钥", "验证码"],
+    }
+    english = ["Grant a role", "Two-step verification", "Reset password", "New account", "Key"]
+    with translation.override("zh-hans"):
+        for url, words in pages.items():
+            body = client.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+            main = body[body.index("<main>") :]
+            for word in words:
+                assert word in main, (url, word)
+            for text in english:
+                assert f">{text}<" not in main, (url, text)
