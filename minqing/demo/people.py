@@ -65,6 +65,7 @@ RESIDENT_COLUMNS = (
     "health",
     "health_notes",
     "notes",
+    "version",
     "created_at",
     "updated_at",
 )
@@ -310,6 +311,7 @@ class _Generator:
                     m.health,
                     health_notes,
                     note,
+                    1,
                     stamp,
                     stamp,
                 )
