@@ -66,3 +66,75 @@ def test_what_separation_allows_still_goes_in(county):
     RoleAssignment.objects.filter(user=auditor).update(role=Role.SYSTEM_ADMIN)
     assert RoleAssignment.objects.filter(user=cadre).count() == 3
     assert RoleAssignment.objects.get(user=auditor).role == Role.SYSTEM_ADMIN
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time")
+def test_two_concurrent_grants_to_one_account_are_checked_one_after_the_other(db):
+    """Two transactions (auditor, village cadre) for one account: without the trigger's row lock
+    each would see no other role and both would commit."""
+    import threading
+    import uuid
+
+    import psycopg
+
+    db_settings = connection.settings_dict
+    params = {
+        "host": db_settings["HOST"] or "127.0.0.1",
+        "port": db_settings["PORT"] or 5432,
+        "user": db_settings["USER"],
+        "password": db_settings["PASSWORD"] or None,
+        "dbname": db_settings["NAME"],
+    }
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**params, autocommit=True) as setup:
+        columns = setup.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name ="
+            " 'accounts_user' AND is_nullable = 'NO' AND column_default IS NULL AND"
+            " is_identity = 'NO' AND column_name <> 'username'"
+        ).fetchall()
+        samples = {"boolean": False, "integer": 0, "bigint": 0, "smallint": 0}
+        values = [samples.get(t, "" if "char" in t or t == "text" else None) for _, t in columns]
+        cols = ", ".join(["username"] + [c for c, _ in columns])
+        marks = ", ".join(["%s"] * (len(columns) + 1))
+        values = [v if v is not None else timezone.now() for v in values]
+        user_id = setup.execute(
+            f"INSERT INTO accounts_user ({cols}) VALUES ({marks}) RETURNING id",  # noqa: S608
+            [name, *values],
+        ).fetchone()[0]
+    insert = (
+        "INSERT INTO accounts_roleassignment (user_id, role, node_id, department_id, created_at)"
+        " VALUES (%s, %s, NULL, NULL, now())"
+    )
+    errors: list[Exception] = []
+    try:
+        first = psycopg.connect(**params)
+        first.execute(insert, [user_id, "auditor"])  # holds the user's row until commit
+        second_started = threading.Event()
+
+        def second() -> None:
+            try:
+                with psycopg.connect(**params) as other:
+                    second_started.set()
+                    other.execute(insert, [user_id, "party_member"])
+                    other.commit()
+            except psycopg.Error as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        second_started.wait(5)
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the first transaction's lock
+        first.commit()
+        first.close()
+        thread.join(10)
+        assert len(errors) == 1 and "separated roles" in str(errors[0])
+        with psycopg.connect(**params) as check:
+            roles = check.execute(
+                "SELECT role FROM accounts_roleassignment WHERE user_id = %s", [user_id]
+            ).fetchall()
+        assert roles == [("auditor",)]
+    finally:
+        with psycopg.connect(**params, autocommit=True) as cleanup:
+            cleanup.execute("DELETE FROM accounts_roleassignment WHERE user_id = %s", [user_id])
+            cleanup.execute("DELETE FROM accounts_user WHERE id = %s", [user_id])
