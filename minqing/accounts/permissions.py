@@ -84,13 +84,6 @@ def allowed(user: Any, action: str, place: Any) -> bool:
     return scope_for(user).covers_path(path, roles=roles)
 
 
-def allowed_somewhere(user: Any, action: str) -> bool:
-    """Does ``user`` hold a role granting ``action`` at some node? Only for choosing what to
-    offer before a place is known (a menu entry, a list's column); never as the permission."""
-    roles = ROLES_FOR.get(action)
-    return roles is not None and bool(scope_for(user).paths_for(roles))
-
-
 def require(user: Any, action: str, place: Any) -> None:
     """Raise ``PermissionDenied`` (403) unless ``allowed``; callers have already answered 404
     for places outside the user's scope."""

@@ -306,3 +306,12 @@ def test_scope_of_the_two_role_user_is_the_union_for_reading(county, two_roles):
     assert scope.covers_path(county.household_b1.node.path)
     assert scope.covers_path(county.household_a1.node.path)
     assert not scope.covers_path(county.town_b.path)
+
+
+def test_permissions_offer_no_role_anywhere_question():
+    """The module asks only about a place: no helper answers "somewhere"."""
+    from minqing.accounts import permissions
+
+    public = {n for n in dir(permissions) if not n.startswith("_")}
+    assert {"allowed", "require", "refusal", "minors_visible", "place_path"} <= public
+    assert not [n for n in public if "somewhere" in n or "anywhere" in n]
