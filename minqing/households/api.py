@@ -7,18 +7,21 @@ like missing ones (the API-wide handler gives both one body).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import register_converter
+from django.utils.translation import gettext_lazy as _lazy
 from ninja import Router, Schema
 
+from minqing.accounts.permissions import minors_visible
 from minqing.accounts.scope import scope_for
 from minqing.api import error_responses
 from minqing.households import selectors, services
 from minqing.households.models import Household, Resident
+from minqing.households.presentation import HouseholdShown, shown_birth_year
 from minqing.org.models import Node
 from minqing.org.selectors import children_of, nodes_visible_to
 
@@ -59,13 +62,14 @@ class NodeDetailOut(NodeOut):
 
 
 class ResidentOut(Schema):
-    """A household member; ID number and phone masked."""
+    """A household member; ID number and phone masked, the birth date shown as its year only
+    (the full date only through a reveal of the ID number: ``minqing.lib.masking``)."""
 
     id: int
     name: str
     relation: str
     sex: str
-    birth_date: dt.date | None
+    birth_year: int | None
     id_number: str
     phone: str
     politics: str
@@ -85,7 +89,8 @@ class RestrictedResidentOut(Schema):
 
 
 class HouseholdOut(Schema):
-    """One household page (一户一页); phone masked."""
+    """One household page (一户一页); phone masked; its children's names masked in the free
+    text for readers without the minors permission here."""
 
     id: int
     number: str
@@ -153,40 +158,40 @@ def _node(node: Node) -> dict[str, Any]:
     }
 
 
-def _resident(r: Resident, can_see_minors: bool) -> dict[str, Any]:
-    if r.is_minor and not can_see_minors:
+def _resident(r: Resident, shown: HouseholdShown) -> dict[str, Any]:
+    if shown.restricted(r):
         return {"id": r.pk, "restricted": True, "relation": r.relation}
     return {
         "id": r.pk,
         "name": r.name,
         "relation": r.relation,
         "sex": r.sex,
-        "birth_date": r.birth_date,
+        "birth_year": shown_birth_year(r),
         "id_number": _masked(r.id_number),
         "phone": _masked(r.phone),
         "politics": r.politics,
-        "education": r.education,
-        "occupation": r.occupation,
+        "education": shown.field(r, "education"),
+        "occupation": shown.field(r, "occupation"),
         "works_away": r.works_away,
         "health": r.health,
         "minor": r.is_minor,
     }
 
 
-def _household(h: Household, can_see_minors: bool) -> dict[str, Any]:
+def _household(h: Household, shown: HouseholdShown) -> dict[str, Any]:
     return {
         "id": h.pk,
         "number": h.number,
         "head_name": h.head_name,
-        "address": h.address,
+        "address": shown.field(h, "address"),
         "village": h.village_id,
         "node": h.node_id,
         "phone": _masked(h.phone),
         "tags": [t.code for t in h.tags.all()],
-        "income_source": h.income_source,
-        "family_situation": h.family_situation,
+        "income_source": shown.field(h, "income_source"),
+        "family_situation": shown.field(h, "family_situation"),
         "version": h.version,
-        "members": [_resident(r, can_see_minors) for r in h.members.all()],
+        "members": [_resident(r, shown) for r in shown.members],
     }
 
 
@@ -226,14 +231,37 @@ def node_detail(request: HttpRequest, pk: int) -> dict[str, Any]:
 def household_detail(request: HttpRequest, pk: int) -> dict[str, Any]:
     """One household with its members."""
     household = selectors.household_for_page(request.user, pk)
-    return _household(household, scope_for(request.user).can_see_minors)
+    return _household(household, HouseholdShown(request.user, household))
 
 
-@router.get("search/", url_name="search", response={200: SearchOut, **error_responses()})
+class SearchIn(Schema):
+    q: str = ""
+
+
+PRIVATE_IN_URL = _lazy(
+    "ID numbers and phone numbers are not searched from the address (addresses are kept in "
+    "logs): send them in the body of POST /api/v1/search/."
+)
+
+
+@router.get("search/", url_name="search", response={200: SearchOut, **error_responses(400)})
 def search(request: HttpRequest, q: str = "") -> dict[str, Any]:
-    """Exact ID number or phone (through the keyed hash), else name / address / place prefix."""
+    """Name, address, household number or place prefix. An ID number or phone (any run of
+    seven or more digits) is refused here (400): POST it, so it never stands in a URL."""
+    if selectors.query_is_private(q):
+        raise ValidationError({"q": [PRIVATE_IN_URL]})
+    return _search_answer(request, q)
+
+
+@router.post("search/", url_name="search_post", response={200: SearchOut, **error_responses(400)})
+def search_post(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    """Exact ID number or phone (through the keyed hash), else as the GET search; the query
+    travels in the body."""
+    return _search_answer(request, payload.q)
+
+
+def _search_answer(request: HttpRequest, q: str) -> dict[str, Any]:
     results = selectors.search(request.user, q)
-    minors_ok = scope_for(request.user).can_see_minors
     return {
         "query": results.query,
         "kind": results.kind,
@@ -252,7 +280,8 @@ def search(request: HttpRequest, q: str = "") -> dict[str, Any]:
             {
                 "id": r.pk,
                 "household": r.household_id,
-                "name": r.name if minors_ok or not r.is_minor else r.name[:1] + "*",
+                # decided per resident: one search can list two villages' residents
+                "name": r.name if minors_visible(request.user, r) else r.name[:1] + "*",
             }
             for r in results.residents
         ],

@@ -38,7 +38,9 @@ def keep_blank_confidential(form: forms.Form, fields: frozenset[str]) -> None:
 
 class HouseholdForm(_RuleForm):
     rule = staticmethod(clean_household)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    #: The version the editor saw. Not required by the form, so a post without it still gets
+    #: the service's clear refusal and keeps what was typed (a new household needs none).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     number = forms.CharField(label=_("Household number"), max_length=32)
     head_name = forms.CharField(label=_("Head of household"), max_length=50)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
@@ -82,6 +84,8 @@ class HouseholdForm(_RuleForm):
 
 class ResidentForm(_RuleForm):
     rule = staticmethod(clean_resident)
+    #: The member's version the editor saw; an edit without it is refused (SECURITY.md 18).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     name = forms.CharField(label=_("Name"), max_length=50)
     relation = forms.ChoiceField(label=_("Relation to head"), choices=Relation.choices)
     sex = forms.ChoiceField(label=_("Sex"), choices=[("", "—"), *Sex.choices], required=False)
@@ -111,7 +115,7 @@ class ResidentForm(_RuleForm):
 
 
 class VillageArchiveForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     committee = forms.CharField(
         label=_("Village committee (两委班子)"),
         required=False,

@@ -25,6 +25,15 @@ from minqing.lib.sqlite_plans import rows_reading
 from minqing.org.models import Node, subtree_q
 
 SEARCH_LIMIT = 50
+#: A run of digits as long as a landline: an ID number, a phone, or a part of one.
+_PRIVATE_DIGITS = re.compile(r"\d{7,}")
+
+
+def query_is_private(query: str) -> bool:
+    """Is this search for personal numbers? Then it travels in a POST body, never in a URL
+    (proxies and server logs keep URLs; issue 10, item 12)."""
+    digits = re.sub(r"[\s\-_.()]", "", unicodedata.normalize("NFKC", query or ""))
+    return bool(_PRIVATE_DIGITS.search(digits))
 
 
 def prefix_q(field_name: str, prefix: str) -> Q:
@@ -305,3 +314,56 @@ def _shown_history(field_name: str, value: str) -> str:
     if field_name == "tags":
         return "、".join(sorted(v for v in value.split("、") if v))
     return value
+
+
+def member_conflicts(
+    resident: Resident, base_version: int, yours: dict[str, Any], labels: dict[str, str]
+) -> list[Conflict]:
+    """A member's stale edit: what the other person changed since ``base_version`` (each
+    member change steps the version once and writes one history row naming the member),
+    beside what the editor typed. Confidential values and the birth date show masked."""
+    from minqing.households.services import RESIDENT_FIELDS, SENSITIVE_FIELDS
+    from minqing.lib.masking import mask_birth_date
+
+    steps = max(0, min(resident.version - base_version, 50))
+    rows = list(
+        resident.household.changes.filter(
+            resident_name=resident.name, action=ArchiveChange.Action.UPDATE
+        )
+        .select_related("actor")
+        .order_by("-at", "-id")[:steps]
+    )
+    touched: dict[str, list[ArchiveChange]] = {}
+    before: dict[str, str] = {}
+    for change in rows:
+        for name, old, _new in change.changes:
+            touched.setdefault(name, []).append(change)
+            before[name] = old
+    found: list[Conflict] = []
+    for name in RESIDENT_FIELDS:
+        if name not in touched or name not in yours:
+            continue
+        mine = yours[name]
+        if name in SENSITIVE_FIELDS or name == "birth_date":
+            if not mine:
+                continue  # blank keeps what is recorded
+            shown = "******" if name in SENSITIVE_FIELDS else mask_birth_date(mine)
+            found.append(
+                Conflict(name, labels.get(name, name), "******", shown, touched[name], "mine")
+            )
+            continue
+        theirs, typed = _shown(name, getattr(resident, name)), _shown(name, mine)
+        if theirs == typed:
+            continue
+        untouched = typed == before.get(name)
+        found.append(
+            Conflict(
+                name,
+                labels.get(name, name),
+                theirs,
+                typed,
+                touched[name],
+                "theirs" if untouched else "mine",
+            )
+        )
+    return found

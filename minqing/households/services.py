@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from minqing.accounts.permissions import Action, allowed, require
 from minqing.audit.services import audit_record
@@ -57,6 +58,19 @@ RESIDENT_FIELDS = (
     "notes",
 )
 CHANGED = "******"
+
+MISSING_VERSION = _lazy(
+    "This form was sent without the version of the record it was based on, so nothing was "
+    "saved. Check your input below against the record as it is now, then save again."
+)
+
+
+def require_version(base_version: int | None) -> int:
+    """Every edit names the version it was based on (SECURITY.md 18): an edit without one
+    could silently overwrite someone else's change, so it is refused and nothing is written."""
+    if base_version is None:
+        raise ValidationError(MISSING_VERSION, code="version_missing")
+    return base_version
 
 
 def _raw(value: Any) -> str:
@@ -158,11 +172,13 @@ def household_update(
     request: Any = None,
     action: str = ArchiveChange.Action.UPDATE,
 ) -> Household:
-    """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit)."""
+    """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit,
+    missing → ValidationError ``version_missing``)."""
+    require_version(base_version)
     _require_edit(by, household.node)
     with transaction.atomic():
         locked = Household.objects.select_for_update().get(pk=household.pk)
-        if base_version is not None and locked.version != base_version:
+        if locked.version != base_version:
             raise StaleEdit
         if (
             "number" in data
@@ -216,7 +232,7 @@ def resident_add(
 ) -> Resident:
     """Add a member to a household; an ID number may belong to one resident only."""
     _require_edit(by, household.node)
-    _check_id_unique(data.get("id_number", ""), exclude_pk=None)
+    _check_id_unique(data.get("id_number", ""), exclude_pk=None, by=by, request=request)
     with transaction.atomic():
         resident = Resident(household=household)
         _apply(resident, RESIDENT_FIELDS, data)
@@ -241,17 +257,24 @@ def resident_update(
     by: Any,
     resident: Resident,
     data: dict[str, Any],
+    base_version: int | None,
     request: Any = None,
     action: str = ArchiveChange.Action.UPDATE,
 ) -> Resident:
+    """Change a member; ``base_version`` is the member's version the editor saw (stale →
+    StaleEdit, missing → ValidationError ``version_missing``)."""
+    require_version(base_version)
     _require_edit(by, resident.household.node, resident)
     if "id_number" in data:
-        _check_id_unique(data["id_number"], exclude_pk=resident.pk)
+        _check_id_unique(data["id_number"], exclude_pk=resident.pk, by=by, request=request)
     with transaction.atomic():
         locked = Resident.objects.select_for_update().get(pk=resident.pk)
+        if locked.version != base_version:
+            raise StaleEdit
         diff = _apply(locked, RESIDENT_FIELDS, data)
         if not diff:
             return locked
+        locked.version += 1
         locked.updated_at = timezone.now()
         locked.save()
         # Incremented in the database: a version read here could be stale by the time the
@@ -309,7 +332,8 @@ def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = 
 def village_archive_update(
     *, by: Any, village: Node, data: dict[str, Any], base_version: int | None, request: Any = None
 ) -> VillageArchive:
-    """Edit the 村情档案 of a village."""
+    """Edit the 村情档案 of a village; ``base_version`` 0 stands for "no archive yet"."""
+    require_version(base_version)
     if village.level != Level.VILLAGE:
         raise ValidationError({"village": _("Only a village or community has a village archive.")})
     _require_edit(by, village)
@@ -323,10 +347,10 @@ def village_archive_update(
         "office_phone",
     )
     with transaction.atomic():
-        archive, _created = VillageArchive.objects.select_for_update().get_or_create(
-            village=village
-        )
-        if base_version is not None and archive.version != base_version:
+        archive, created = VillageArchive.objects.select_for_update().get_or_create(village=village)
+        if created:
+            archive.version = 0
+        if archive.version != base_version:
             raise StaleEdit
         diff = _apply(archive, fields, data)
         if not diff:
@@ -373,7 +397,13 @@ def _member_count(household: Household) -> int:
     return Resident.objects.filter(household=household).count()
 
 
-def _check_id_unique(id_number: str, exclude_pk: int | None) -> None:
+def _check_id_unique(
+    id_number: str, exclude_pk: int | None, by: Any = None, request: Any = None
+) -> None:
+    """An ID number belongs to one resident. Where that resident lies within the editor's
+    reach the message names the household; elsewhere it says no more than that the number
+    cannot be registered here, and the attempt is audited (a cadre must not learn from the
+    message that someone is registered in another village — issue 10, item 12)."""
     if not id_number:
         return
     from minqing.lib.crypto import blind_index
@@ -381,7 +411,31 @@ def _check_id_unique(id_number: str, exclude_pk: int | None) -> None:
     qs = Resident.objects.filter(id_number_hash=blind_index(id_number, "id_number"))
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    if qs.exists():
+    holder = qs.select_related("household", "household__village", "household__node").first()
+    if holder is None:
+        return
+    if by is not None and allowed(by, Action.VIEW, holder.household):
         raise ValidationError(
-            {"id_number": _("This ID number is already registered to another resident.")}
+            {
+                "id_number": _(
+                    "This ID number is already registered to a member of household "
+                    "%(number)s in %(village)s."
+                )
+                % {"number": holder.household.number, "village": holder.household.village.name}
+            }
         )
+    with transaction.atomic():
+        audit_record(
+            action="resident.id_refused",
+            user=by,
+            request=request,
+            success=False,
+            detail={"reason": "registered_elsewhere"},
+        )
+    raise ValidationError({"id_number": ID_NOT_REGISTRABLE})
+
+
+ID_NOT_REGISTRABLE = _lazy(
+    "This ID number cannot be registered here. Check it against the identity card; if it is "
+    "right, ask the county office to look into it."
+)

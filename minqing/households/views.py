@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts.permissions import Action, refusal
 from minqing.contacts.selectors_manage import household_contacts
@@ -69,22 +71,45 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _submit(
-    request: HttpRequest, form: Any, run: Any, *, success: str, done: Any
+    request: HttpRequest,
+    form: Any,
+    run: Any,
+    *,
+    success: str,
+    done: Any,
+    version_now: Any = None,
 ) -> HttpResponse | int:
     """Run a service for a valid form: the redirect on success, a 403 page, or the status to
-    re-render the form with (200 with field errors, 409 for a stale edit) — input kept."""
+    re-render the form with (200 with field errors, 409 for a stale edit, 400 for an edit that
+    names no version) — input kept. Refused for want of a version, the form comes back with
+    the record's version now, so saving again is a decision taken over the record as it is."""
     try:
         run()
     except StaleEdit:
         form.add_error(None, StaleEdit.message)
         return 409
     except ValidationError as exc:
+        if getattr(exc, "code", None) == "version_missing" and version_now is not None:
+            form.add_error(None, exc.messages)
+            _set_posted(form, "version", version_now())
+            return 400
         _file_errors(form, exc)
         return 200
     except PermissionDenied as exc:
         return forbidden(request, exc)
     messages.success(request, success)
     return redirect(*done())
+
+
+def _set_posted(form: Any, name: str, value: Any) -> None:
+    """Change one posted value of a bound form before it is shown again."""
+    data = form.data.copy()
+    data[name] = "" if value is None else str(value)
+    form.data = data
+
+
+#: Never pre-filled on a member's form: the birth date is shown only in a reveal (masking).
+RESIDENT_UNFILLED = services.SENSITIVE_FIELDS | {"birth_date"}
 
 
 def _form_page(
@@ -95,9 +120,11 @@ def _form_page(
     return render(request, "households/form.html", {"form": form, **context}, status=outcome)
 
 
-def _keep_blank_sensitive(data: dict[str, Any]) -> dict[str, Any]:
+def _keep_blank_sensitive(
+    data: dict[str, Any], fields: frozenset[str] = services.SENSITIVE_FIELDS
+) -> dict[str, Any]:
     """A blank sensitive field means "keep what is recorded": forms never pre-fill them."""
-    return {k: v for k, v in data.items() if not (k in services.SENSITIVE_FIELDS and not v)}
+    return {k: v for k, v in data.items() if not (k in fields and not v)}
 
 
 def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
@@ -166,6 +193,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             success=_("Household saved."),
             done=lambda: ("households:detail", household.pk),
+            version_now=lambda: Household.objects.get(pk=household.pk).version,
         )
         if outcome == 409:
             conflicts = selectors.stale_conflicts(
@@ -271,30 +299,52 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a member. The form carries the member's version; a stale edit (409) lists what the
+    other person changed beside what the editor typed, keeps the input, and takes their value
+    where the editor had left a field as it was."""
     resident = _resident(request, pk)
     if page := refusal(request, Action.EDIT_ARCHIVE, resident):
         return page
     if resident.is_minor and (page := refusal(request, Action.SEE_MINORS, resident)):
         return page
-    initial = {
-        f: getattr(resident, f)
-        for f in services.RESIDENT_FIELDS
-        if f not in services.SENSITIVE_FIELDS
+    initial: dict[str, Any] = {
+        f: getattr(resident, f) for f in services.RESIDENT_FIELDS if f not in RESIDENT_UNFILLED
     }
-    form = ResidentForm(request.POST or None, initial=initial)
-    keep_blank_confidential(form, services.SENSITIVE_FIELDS)
+    initial["version"] = resident.version
+    data = _resolved_member(request.POST, resident) if request.method == "POST" else None
+    form = ResidentForm(data, initial=initial)
+    keep_blank_confidential(form, RESIDENT_UNFILLED)
     outcome: HttpResponse | int = 200
+    conflicts: list[selectors.Conflict] = []
     if request.method == "POST" and form.is_valid():
-        data = _keep_blank_sensitive(form.cleaned_data)
+        cleaned = _keep_blank_sensitive(form.cleaned_data, RESIDENT_UNFILLED)
+        version = cleaned.pop("version", None)
         outcome = _submit(
             request,
             form,
             lambda: services.resident_update(
-                by=request.user, resident=resident, data=data, request=request
+                by=request.user,
+                resident=resident,
+                data=cleaned,
+                base_version=version,
+                request=request,
             ),
             success=_("Member saved."),
             done=lambda: ("households:detail", resident.household_id),
+            version_now=lambda: Resident.objects.get(pk=resident.pk).version,
         )
+        if outcome == 409:
+            current = Resident.objects.get(pk=resident.pk)
+            conflicts = selectors.member_conflicts(
+                current,
+                version or 0,
+                cleaned,
+                {name: str(f.label) for name, f in form.fields.items()},
+            )
+            _set_posted(form, "version", current.version)
+            for conflict in conflicts:
+                if conflict.default == "theirs":
+                    _take_recorded_member(form, conflict.field, current)
     return _form_page(
         request,
         form,
@@ -302,7 +352,45 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         title=_("Edit %(name)s") % {"name": resident.name},
         crumbs=breadcrumbs(resident.household.node, request.user),
         household=resident.household,
+        conflicts=conflicts,
+        both_changed=any(c.default == "mine" for c in conflicts),
+        stale=outcome == 409,
     )
+
+
+def _take_recorded_member(form: Any, name: str, resident: Resident) -> None:
+    """Put the recorded value of a member's field into the posted form (a blank unfilled field
+    keeps the record)."""
+    data = form.data.copy()
+    _put_member_value(data, name, resident)
+    form.data = data
+
+
+def _put_member_value(data: Any, name: str, resident: Resident) -> None:
+    if name in RESIDENT_UNFILLED:
+        data[name] = ""
+    elif name == "works_away":
+        if resident.works_away:
+            data[name] = "on"
+        else:
+            data.pop(name, None)
+    elif name in services.RESIDENT_FIELDS:
+        data[name] = getattr(resident, name) or ""
+
+
+def _resolved_member(post: Any, resident: Resident) -> Any:
+    """The posted member form with the editor's "take theirs" choices applied."""
+    wanted = {k[len("resolve_") :]: v for k, v in post.items() if k.startswith("resolve_")}
+    every = wanted.pop("all", "")
+    if not wanted:
+        return post
+    data = post.copy()
+    for name, choice in wanted.items():
+        if (every or choice) == "theirs":
+            _put_member_value(data, name, resident)
+        del data["resolve_" + name]
+    data.pop("resolve_all", None)
+    return data
 
 
 def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
@@ -345,7 +433,7 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
     if page := refusal(request, Action.EDIT_ARCHIVE, village):
         return page
     archive = VillageArchive.objects.filter(village=village).first()
-    initial: dict[str, Any] = {"version": archive.version if archive else None}
+    initial: dict[str, Any] = {"version": archive.version if archive else 0}
     if archive:
         initial.update(
             {f: getattr(archive, f) for f in VillageArchiveForm.base_fields if f != "version"}
@@ -363,6 +451,12 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
             ),
             success=_("Village archive saved."),
             done=lambda: ("org:node", village.pk),
+            version_now=lambda: (
+                VillageArchive.objects.filter(village=village)
+                .values_list("version", flat=True)
+                .first()
+                or 0
+            ),
         )
     return _form_page(
         request,
@@ -397,14 +491,34 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
     return response
 
 
+@require_http_methods(["GET", "POST"])
 def search_view(request: HttpRequest) -> HttpResponse:
+    """The search page. Its form posts; a search for words is then redirected to a shareable
+    ``?q=`` address, but one for an ID number or phone is answered to the POST itself, so the
+    number never stands in a URL (nor in a proxy's log, the history or a Referer). A ``?q=``
+    holding such a number is not searched: the bare search page says to use the form."""
+    if request.method == "POST":
+        query = request.POST.get("q", "").strip()
+        if not selectors.query_is_private(query):
+            return redirect(f"{reverse('households:search')}?{urlencode({'q': query})}")
+        return _search_page(request, query)
     query = request.GET.get("q", "")
+    if selectors.query_is_private(query):
+        # Off the address at once: not searched, not echoed, not kept in the history entry.
+        messages.error(request, PRIVATE_IN_URL)
+        return redirect("households:search")
+    return _search_page(request, query)
+
+
+PRIVATE_IN_URL = _lazy(
+    "ID numbers and phone numbers are searched through this form only, never in the address "
+    "bar (addresses are kept in logs). Type the number again below."
+)
+
+
+def _search_page(request: HttpRequest, query: str) -> HttpResponse:
     results = selectors.search(request.user, query)
-    return render(
-        request,
-        "households/search.html",
-        {"results": results, "search_query": query},
-    )
+    return render(request, "households/search.html", {"results": results, "search_query": query})
 
 
 def _file_errors(form: Any, exc: ValidationError) -> None:

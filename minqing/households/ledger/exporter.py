@@ -1,10 +1,12 @@
 """Writing the ledger of a subtree (xlsx or csv), and the blank template to fill in.
 
 An export has exactly the template's columns, so it re-imports cleanly. It is masked by default
-(SECURITY.md 11): ID ``3201**********1234``, phone ``138****5678``; an unmasked export needs the
-reveal permission over the node, is audited as ``personal_data.export`` and carries who/when in
-the file (a "导出说明" sheet in xlsx, a leading ``#`` line in csv — both skipped on import).
-Rows stream from the database in chunks, so a town of ~20,000 households stays in bounded memory.
+(SECURITY.md 11): ID ``3201*************4``, phone ``138****5678``, birth date ``1986-**-**``
+(``minqing.lib.masking``), and children's names masked in the free text where the reader may
+not see the children's records. An unmasked export needs the reveal permission over the node,
+is audited as ``personal_data.export`` and carries who/when in the file (a "导出说明" sheet in
+xlsx, a leading ``#`` line in csv — both skipped on import). Rows stream from the database in
+chunks, so a town of ~20,000 households stays in bounded memory.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from minqing.households.ledger.columns import (
     relation_word,
 )
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
+from minqing.households.presentation import HouseholdShown
 from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import Sensitive, plain
 from minqing.lib.idcard import make_id_number
+from minqing.lib.masking import mask_birth_date
 from minqing.org.models import Level, Node, subtree_q
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,7 +79,7 @@ class _Stamp:
                 "内容",
                 "完整个人信息（未脱敏），请妥善保管，用完即删"
                 if self.unmasked
-                else "已脱敏：身份证号和电话已遮盖",
+                else "已脱敏：身份证号和电话已遮盖，出生日期只显示年份",
             ),
         ]
 
@@ -168,8 +172,18 @@ def ledger_rows(
         .iterator(chunk_size=_CHUNK)
     )
     secret = plain if unmasked else _masked
+    born = (lambda d: d or "") if unmasked else mask_birth_date
     pending = next(residents, None)
     for household in households.iterator(chunk_size=_CHUNK):
+        members: list[Resident] = []
+        while pending is not None and pending.household_id == household.pk:
+            members.append(pending)
+            pending = next(residents, None)
+        minors_here = True
+        if any(r.is_minor for r in members):
+            minors_here = minors(household) if callable(minors) else minors
+        # One rule with the page and the API: the children's names masked in the free text.
+        shown = HouseholdShown(None, household, members, minors_ok=minors_here)
         ids = [int(p) for p in household.node.path.strip("/").split("/")]
         below = ids[ids.index(household.village_id) + 1 :] if household.village_id in ids else []
         head = [
@@ -177,34 +191,29 @@ def ledger_rows(
             "/".join(names.get(i, "") for i in below),
             household.number,
             household.head_name,
-            household.address,
+            shown.field(household, "address"),
             secret(household.phone),
             "、".join(tags.get(household.pk, [])),
-            household.income_source,
+            shown.field(household, "income_source"),
         ]
         wrote = False
-        minors_here: bool | None = minors if isinstance(minors, bool) else None
-        while pending is not None and pending.household_id == household.pk:
-            resident, pending = pending, next(residents, None)
-            if resident.is_minor:
-                if minors_here is None and callable(minors):
-                    minors_here = minors(household)
-                if not minors_here:
-                    continue
+        for resident in members:
+            if shown.restricted(resident):
+                continue
             wrote = True
             yield head + [
                 resident.name,
                 relation_word(resident.relation, resident.sex),
                 SEX_WORD.get(resident.sex, ""),
                 secret(resident.id_number),
-                resident.birth_date or "",
+                born(resident.birth_date),
                 secret(resident.phone),
                 POLITICS_WORD.get(resident.politics, ""),
-                resident.education,
-                resident.occupation,
+                shown.field(resident, "education"),
+                shown.field(resident, "occupation"),
                 "是" if resident.works_away else "否",
                 HEALTH_WORD.get(resident.health, ""),
-                resident.notes,
+                shown.field(resident, "notes"),
             ]
         if not wrote:
             yield head + [""] * (len(HEADERS) - len(head))

@@ -35,7 +35,7 @@ from minqing.households.services_bulk import HouseholdImport, ResidentImport
 from minqing.households.validation import RELATION_WORDS, clean_household, clean_resident
 from minqing.lib.crypto import blind_index
 from minqing.lib.fields import plain
-from minqing.lib.masking import mask_id_number, mask_phone
+from minqing.lib.masking import birth_mask_matches, id_mask_matches, mask_phone
 from minqing.org.models import Level, Node
 
 #: Ledger household columns that ``clean_household`` checks, by its field names.
@@ -97,6 +97,7 @@ class _Member:
     provided: set[str]
     masked_id: str = ""
     masked_phone: str = ""
+    masked_birth: str = ""
     pk: int | None = None
 
 
@@ -388,9 +389,13 @@ class _Planner:
     def _clean_member(self, row: LedgerRow) -> _Member:
         raw = {key: row.cells.get(key, "") for key in _RESIDENT_FIELDS}
         member = _Member(row=row, data=None, provided={k for k in _RESIDENT_FIELDS if row.text(k)})
-        for key in ("id_number", "phone"):
+        for key, attr in (
+            ("id_number", "masked_id"),
+            ("phone", "masked_phone"),
+            ("birth_date", "masked_birth"),
+        ):
             if "*" in row.text(key):
-                setattr(member, f"masked_{'id' if key == 'id_number' else key}", row.text(key))
+                setattr(member, attr, row.text(key))
                 raw[key] = ""
                 member.provided.discard(key)
         works_away = row.text("works_away")
@@ -547,7 +552,7 @@ class _Planner:
                 same = [
                     r
                     for r in same
-                    if r.id_number and mask_id_number(plain(r.id_number)) == member.masked_id
+                    if r.id_number and id_mask_matches(plain(r.id_number), member.masked_id)
                 ]
                 if len(same) != 1:
                     self.error(
@@ -585,7 +590,20 @@ class _Planner:
                 ),
             )
             return
+        if member.masked_birth and (
+            found is None or not birth_mask_matches(found.birth_date, member.masked_birth)
+        ):
+            self.error(
+                row,
+                "birth_date",
+                _(
+                    "A masked birth date cannot be imported unless it matches the record; "
+                    "enter the full date."
+                ),
+            )
+            return
         if found is not None:
+            _keep_masked_text(member, found, group.existing)
             if found.pk in claimed:
                 self.error(
                     row,
@@ -615,6 +633,13 @@ class _Planner:
         for key in ("address", "income_source"):
             if key in group.merged or group.existing is None:
                 data[key] = group.data.get(key, "")
+                existing = group.existing
+                if (
+                    existing is not None
+                    and "*" in str(data[key])
+                    and data[key] == _masked_for_children(existing, getattr(existing, key) or "")
+                ):
+                    del data[key]  # the masked export's text: unchanged
         if group.existing is None or ("household_phone" in group.merged and not group.masked_phone):
             data["phone"] = group.data.get("phone", "")
         residents = []
@@ -637,3 +662,28 @@ class _Planner:
             pk=group.existing.pk if group.existing else None,
             residents=residents,
         )
+
+
+def _keep_masked_text(member: _Member, found: Resident, household: Household | None) -> None:
+    """A masked export names no child in its free text (``households.presentation``): a cell
+    that is the record with the children's names masked means "unchanged", never "write the
+    stars over the names"."""
+    from minqing.households.presentation import RESIDENT_TEXT_FIELDS
+
+    if member.data is None or household is None:
+        return
+    data = member.data
+    starred = [
+        k
+        for k in RESIDENT_TEXT_FIELDS
+        if k in member.provided and "*" in str(data.get(k)) and data.get(k) != getattr(found, k)
+    ]
+    for key in starred:  # rare: only then are the household's children read
+        if data.get(key) == _masked_for_children(household, getattr(found, key) or ""):
+            member.provided.discard(key)
+
+
+def _masked_for_children(household: Household, text: str) -> str:
+    from minqing.households.presentation import HouseholdShown
+
+    return HouseholdShown(None, household, minors_ok=False).text(text)

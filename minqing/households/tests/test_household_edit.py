@@ -181,10 +181,11 @@ def test_representative_may_read_but_not_edit(client, county):
 def test_village_archive_edit_and_stale_version(client, county, owner, county_user):
     client.force_login(owner)
     url = reverse("households:village_archive_edit", kwargs={"node_pk": county.village_a.pk})
-    assert client.post(url, {"committee": "书记：王建华", "year_plan": "修渠"}).status_code == 302
+    first = {"version": 0, "committee": "书记：王建华", "year_plan": "修渠"}
+    assert client.post(url, first).status_code == 302
     archive = VillageArchive.objects.get(village=county.village_a)
-    assert archive.committee == "书记：王建华" and archive.version == 2
-    response = client.post(url, {"version": 1, "committee": "旧版本上的修改"})
+    assert archive.committee == "书记：王建华" and archive.version == 1
+    response = client.post(url, {"version": 0, "committee": "旧版本上的修改"})
     assert response.status_code == 409
     archive.refresh_from_db()
     assert archive.committee == "书记：王建华"
@@ -231,7 +232,7 @@ def test_a_member_edit_bumps_the_household_version_in_the_database(county, owner
     resident = Resident.objects.select_related("household").get(pk=county.resident_a1.pk)
     Household.objects.filter(pk=household.pk).update(version=before + 5)
     with CaptureQueriesContext(connection) as ctx:
-        resident_update(by=owner, resident=resident, data={"occupation": "木匠"})
+        resident_update(by=owner, resident=resident, data={"occupation": "木匠"}, base_version=1)
     assert Household.objects.get(pk=household.pk).version == before + 6
     bumps = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
     household_bump = [q for q in bumps if "households_household" in q.split("SET")[0]]
@@ -248,12 +249,12 @@ def test_a_member_edit_bumps_the_household_version_in_the_database(county, owner
 def test_the_village_office_phone_is_kept_and_checked(client, county, owner):
     url = reverse("households:village_archive_edit", kwargs={"node_pk": county.village_a.pk})
     client.force_login(owner)
-    bad = client.post(url, {"office_phone": "办公室"})
+    bad = client.post(url, {"office_phone": "办公室", "version": 0})
     assert bad.status_code == 200  # the form again, with the message beside the field
     assert "Enter the office phone in digits" in bad.content.decode()
     assert 'value="办公室"' in bad.content.decode()  # the typed text stays
     assert not VillageArchive.objects.filter(
         village=county.village_a, office_phone="办公室"
     ).exists()
-    client.post(url, {"office_phone": "0558-5123456"})
+    client.post(url, {"office_phone": "0558-5123456", "version": 0})
     assert VillageArchive.objects.get(village=county.village_a).office_phone == "0558-5123456"

@@ -15,7 +15,8 @@ def _issue_ids(html: str) -> list[int]:
 
 
 def _search(client, q: str):
-    response = client.get(reverse("households:search"), {"q": q})
+    """As the search form does: POST, and follow the redirect a search for words gets."""
+    response = client.post(reverse("households:search"), {"q": q}, follow=True)
     assert response.status_code == 200
     return response.content.decode()
 
