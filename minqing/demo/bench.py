@@ -363,7 +363,7 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
     write(f"Built in {report.seconds:.1f} s; measuring the reference insert…")
     reference_s = reference_insert_seconds(report.rows)
     # The issue rows build on this module's helpers, hence the import here.
-    from minqing.demo import bench_contacts, bench_issues
+    from minqing.demo import bench_contacts, bench_import, bench_issues
 
     rows = build_rows(report, reference_s) + bench_issues.issue_build_row(report, reference_s)
     for row in rows:
@@ -381,6 +381,7 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
         ),
         ("Measuring the assignment…", lambda: bench_contacts.assignment_rows(report)),
         ("Timing visit submission through the API…", bench_contacts.api_rows),
+        ("Timing visits while a ledger is imported…", bench_import.import_rows),
         ("Timing audited transactions side by side…", _audit_lock_rows),
         ("Timing my households…", lambda: bench_contacts.my_households_rows(repeat)),
         ("Sweeping deadlines…", bench_issues.sweep_rows),
