@@ -43,6 +43,7 @@ def test_bench_runs_end_to_end():
         "| Full assignment: 30 households",
         "| Assignment again, nothing changed (stability) |",
         "| Visit submission through the API (",
+        "| Visits through the API while a 2,000-row ledger is imported (",
         "| My households · group leader (",
     ):
         assert figure in table
