@@ -28,8 +28,18 @@ FORMATS = ("xlsx", "csv")
 MAX_ROWS = 100_000
 #: How far down a title block may push the header row.
 HEADER_SEARCH_ROWS = 20
+#: Columns a ledger sheet may use (the template has about 30): a stray cell in column XFD made
+#: every row 16,384 cells wide, and a 51 KB file took 750 MB to read.
+MAX_COLUMNS = 200
+#: Rows a sheet may reach, blank ones included (a stray cell at row 1,048,576 is not a ledger).
+MAX_SHEET_ROWS = 2 * MAX_ROWS
+#: A workbook's parts: how many, and how much one may unpack to per compressed byte (zip bomb).
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_COMPRESSION_RATIO = 200
 _INJECTION_QUOTE = re.compile(r"^'(?=[=+\-@])")
 _MERGE_RE = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"([A-Z]+)(\d+):([A-Z]+)(\d+)\"")
+#: A cell's reference (``<c r="XFD6000"``): the sheet's real extent, whatever its dimension says.
+_CELL_RE = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{1,3})(\d+)\"")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff"))
 
 
@@ -235,8 +245,44 @@ def _column_index(letters: bytes) -> int:
     return n - 1
 
 
-def _merged_ranges(archive: zipfile.ZipFile, sheet_path: str | None) -> list[tuple[int, ...]]:
-    """Merged cell ranges (0-based columns, 1-based rows) of one sheet.
+def _column_letters(index: int) -> str:
+    """0-based column index → its letters (``0`` → ``A``, ``16383`` → ``XFD``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _too_wide(column: int) -> LedgerFileError:
+    return LedgerFileError(
+        _(
+            "The sheet has cells as far right as column %(column)s; a ledger may use at most "
+            "%(n)d columns (up to column %(last)s). Delete the columns to the right of the "
+            "table in Excel or WPS, save and upload again."
+        )
+        % {
+            "column": _column_letters(column),
+            "n": MAX_COLUMNS,
+            "last": _column_letters(MAX_COLUMNS - 1),
+        }
+    )
+
+
+def _too_long(row: int) -> LedgerFileError:
+    return LedgerFileError(
+        _(
+            "The sheet has cells as far down as row %(row)d; a ledger sheet may reach at most "
+            "row %(n)d. Delete the rows below the table, or split the file by village."
+        )
+        % {"row": row, "n": MAX_SHEET_ROWS}
+    )
+
+
+def _scan_sheet(archive: zipfile.ZipFile, sheet_path: str | None) -> list[tuple[int, ...]]:
+    """Merged cell ranges (0-based columns, 1-based rows) of one sheet, refusing a sheet whose
+    cells reach past ``MAX_COLUMNS`` or ``MAX_SHEET_ROWS`` before openpyxl reads a row of it.
 
     Ledgers merge the household cells over the household's rows; read-only openpyxl does not
     report merges, so scan the sheet XML for them (no XML parser: nothing is expanded).
@@ -248,8 +294,18 @@ def _merged_ranges(archive: zipfile.ZipFile, sheet_path: str | None) -> list[tup
     with archive.open(sheet_path.lstrip("/")) as stream:
         while chunk := stream.read(1 << 20):
             buf = tail + chunk
+            for m in _CELL_RE.finditer(buf):
+                if (column := _column_index(m[1])) >= MAX_COLUMNS:
+                    raise _too_wide(column)
+                if (row := int(m[2])) > MAX_SHEET_ROWS:
+                    raise _too_long(row)
             for m in _MERGE_RE.finditer(buf):
-                ranges.append((_column_index(m[1]), int(m[2]), _column_index(m[3]), int(m[4])))
+                merge = (_column_index(m[1]), int(m[2]), _column_index(m[3]), int(m[4]))
+                if max(merge[0], merge[2]) >= MAX_COLUMNS:
+                    raise _too_wide(max(merge[0], merge[2]))
+                if max(merge[1], merge[3]) > MAX_SHEET_ROWS:
+                    raise _too_long(max(merge[1], merge[3]))
+                ranges.append(merge)
             cut = buf.rfind(b"<")
             tail = buf[cut:] if cut >= 0 and len(buf) - cut < 200 else b""
     return sorted(set(ranges))
@@ -271,18 +327,32 @@ def _rows_with_merges(rows: list[list[Any]], merges: list[tuple[int, ...]]) -> N
 
 
 def _sheet_rows(sheet: Any) -> list[list[Any]]:
-    """All rows as lists (blank rows as empty lists), refusing oversized sheets early."""
+    """All rows as lists (blank rows as empty lists), refusing oversized sheets early.
+
+    Rows are cut at ``MAX_COLUMNS + 1`` cells and reading stops past ``MAX_SHEET_ROWS``, so
+    memory stays bounded even for cells the XML scan could not place (no ``r`` attribute).
+    """
     rows: list[list[Any]] = []
     filled = 0
-    for values in sheet.iter_rows(values_only=True):
-        if any(v is not None for v in values):
+    for number, values in enumerate(
+        sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1, max_row=MAX_SHEET_ROWS + 1),
+        start=1,
+    ):
+        if number > MAX_SHEET_ROWS:
+            raise _too_long(number)
+        if len(values) > MAX_COLUMNS and values[MAX_COLUMNS] is not None:
+            raise _too_wide(MAX_COLUMNS)
+        width = min(len(values), MAX_COLUMNS)
+        while width and values[width - 1] is None:
+            width -= 1  # openpyxl pads every row to the widest one
+        if width:
             filled += 1
             if filled > MAX_ROWS + HEADER_SEARCH_ROWS:
                 raise LedgerFileError(
                     _("The file has more than %(n)d rows. Split it, e.g. by village.")
                     % {"n": MAX_ROWS}
                 )
-            rows.append(list(values))
+            rows.append(list(values[:width]))
         else:
             rows.append([])
     return rows
@@ -300,10 +370,21 @@ def _read_xlsx(data: bytes) -> LedgerTable:
         raise LedgerFileError(bad)
     try:
         archive = zipfile.ZipFile(buffer)
-        unpacked = sum(info.file_size for info in archive.infolist())
+        members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise LedgerFileError(bad) from None
-    if unpacked > 10 * max(settings.LEDGER_MAX_UPLOAD_BYTES, 1 << 20):
+    # Declared sizes bound what zipfile will unpack (it stops at file_size), so checking them
+    # here bounds every later read (zip bombs).
+    unpacked = sum(info.file_size for info in members)
+    packed_too_tight = any(
+        info.file_size > (1 << 20) and info.file_size > MAX_COMPRESSION_RATIO * info.compress_size
+        for info in members
+    )
+    if (
+        len(members) > MAX_ARCHIVE_MEMBERS
+        or packed_too_tight
+        or unpacked > 10 * max(settings.LEDGER_MAX_UPLOAD_BYTES, 1 << 20)
+    ):
         raise LedgerFileError(_("The workbook unpacks to an unreasonable size; it cannot be read."))
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -313,11 +394,10 @@ def _read_xlsx(data: bytes) -> LedgerTable:
         for sheet in workbook.worksheets:
             if not hasattr(sheet, "iter_rows"):
                 continue  # chart sheets
+            merges = _scan_sheet(archive, getattr(sheet, "_worksheet_path", None))
             sheet.reset_dimensions()  # some writers record a wrong size; read every row
             rows = _sheet_rows(sheet)
-            _rows_with_merges(
-                rows, _merged_ranges(archive, getattr(sheet, "_worksheet_path", None))
-            )
+            _rows_with_merges(rows, merges)
             table = _table("xlsx", sheet.title, iter(enumerate(rows, start=1)))
             if table is not None:
                 return table
