@@ -36,6 +36,31 @@ def keep_blank_confidential(form: forms.Form, fields: frozenset[str]) -> None:
         form.fields[name].help_text = _("Leave blank to keep what is recorded.")
 
 
+CHILD_TEXT_LOCKED = _(
+    "This text names a child under 14: only someone with the minors permission here may change it."
+)
+
+
+def lock_child_texts(form: forms.Form, obj: Any, shown: Any, fields: tuple[str, ...]) -> set[str]:
+    """For an editor without the minors permission: a free-text field that names one of the
+    household's children is shown masked and read-only (a masked copy saved back would write
+    the stars over the names). Returns the locked fields, to leave out of the edit."""
+    locked: set[str] = set()
+    if shown is None or not shown.text:
+        return locked
+    for name in fields:
+        if name not in form.fields:
+            continue
+        recorded = getattr(obj, name) or ""
+        masked = shown.text(recorded)
+        if masked != recorded:
+            form.fields[name].disabled = True
+            form.fields[name].help_text = CHILD_TEXT_LOCKED
+            form.initial = {**form.initial, name: masked}
+            locked.add(name)
+    return locked
+
+
 class HouseholdForm(_RuleForm):
     rule = staticmethod(clean_household)
     #: The version the editor saw. Not required by the form, so a post without it still gets

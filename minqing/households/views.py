@@ -24,9 +24,14 @@ from minqing.households.forms import (
     ResidentForm,
     VillageArchiveForm,
     keep_blank_confidential,
+    lock_child_texts,
 )
 from minqing.households.models import Household, Resident, VillageArchive
-from minqing.households.presentation import HouseholdShown
+from minqing.households.presentation import (
+    HOUSEHOLD_TEXT_FIELDS,
+    RESIDENT_TEXT_FIELDS,
+    HouseholdShown,
+)
 from minqing.issues.selectors import issues_of_household
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
@@ -175,10 +180,14 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     data = _resolved(request.POST, household) if request.method == "POST" else None
     form = HouseholdForm(data, village=household.village, initial=initial)
     keep_blank_confidential(form, services.SENSITIVE_FIELDS)
+    shown = HouseholdShown(request.user, household)
+    locked = lock_child_texts(form, household, shown, HOUSEHOLD_TEXT_FIELDS)
     outcome: HttpResponse | int = 200
     conflicts: list[selectors.Conflict] = []
     if request.method == "POST" and form.is_valid():
-        cleaned = _keep_blank_sensitive(form.cleaned_data)
+        cleaned = {
+            k: v for k, v in _keep_blank_sensitive(form.cleaned_data).items() if k not in locked
+        }
         outcome = _submit(
             request,
             form,
@@ -199,10 +208,11 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
             conflicts = selectors.stale_conflicts(
                 household,
                 cleaned.get("version") or 0,
-                form.cleaned_data,
+                {k: v for k, v in form.cleaned_data.items() if k not in locked},
                 {name: str(f.label) for name, f in form.fields.items()},
             )
-            form = _rebased(form, household, initial, conflicts)
+            _mask_conflicts(conflicts, shown)
+            form = _rebased(form, household, initial, conflicts, shown)
     return _form_page(
         request,
         form,
@@ -221,6 +231,7 @@ def _rebased(
     household: Household,
     initial: dict[str, Any],
     conflicts: list[selectors.Conflict],
+    shown: HouseholdShown,
 ) -> HouseholdForm:
     """The editor's input again, now based on the version they have just been shown; a field
     only the other person changed takes their value (the editor's copy was the old one)."""
@@ -233,9 +244,16 @@ def _rebased(
             _take_recorded(data, conflict.field, household)
     rebased = HouseholdForm(data, village=household.village, initial=initial)
     keep_blank_confidential(rebased, services.SENSITIVE_FIELDS)
+    lock_child_texts(rebased, household, shown, HOUSEHOLD_TEXT_FIELDS)
     rebased.is_valid()
     rebased.add_error(None, STALE_MERGE)
     return rebased
+
+
+def _mask_conflicts(conflicts: list[selectors.Conflict], shown: HouseholdShown) -> None:
+    """Both sides of a conflict as the editor may read them (children's names masked)."""
+    for conflict in conflicts:
+        conflict.theirs, conflict.yours = shown.text(conflict.theirs), shown.text(conflict.yours)
 
 
 def _take_recorded(data: Any, name: str, household: Household) -> None:
@@ -314,10 +332,16 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     data = _resolved_member(request.POST, resident) if request.method == "POST" else None
     form = ResidentForm(data, initial=initial)
     keep_blank_confidential(form, RESIDENT_UNFILLED)
+    shown = HouseholdShown(request.user, resident.household)
+    locked = lock_child_texts(form, resident, shown, RESIDENT_TEXT_FIELDS)
     outcome: HttpResponse | int = 200
     conflicts: list[selectors.Conflict] = []
     if request.method == "POST" and form.is_valid():
-        cleaned = _keep_blank_sensitive(form.cleaned_data, RESIDENT_UNFILLED)
+        cleaned = {
+            k: v
+            for k, v in _keep_blank_sensitive(form.cleaned_data, RESIDENT_UNFILLED).items()
+            if k not in locked
+        }
         version = cleaned.pop("version", None)
         outcome = _submit(
             request,
@@ -341,6 +365,7 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 cleaned,
                 {name: str(f.label) for name, f in form.fields.items()},
             )
+            _mask_conflicts(conflicts, shown)
             _set_posted(form, "version", current.version)
             for conflict in conflicts:
                 if conflict.default == "theirs":

@@ -132,3 +132,35 @@ def test_name_mask_full_names_given_names_and_compound_surnames():
     assert mask("李明明天来") == "李*明天来"
     assert mask("") == ""
     assert not NameMask([])
+
+
+def test_an_editor_without_the_minors_permission_sees_the_text_masked_and_cannot_overwrite_it(
+    client, county, family, member
+):
+    from .test_household_edit import _form
+
+    client.force_login(member)  # a grid worker: edits archives, may not see minors
+    url = reverse("households:edit", kwargs={"pk": family.pk})
+    form = client.get(url).content.decode()
+    for name in NAMES:
+        assert name not in form
+    assert "邱**在读小学三年级" in form
+    household = Household.objects.get(pk=family.pk)
+    saved = client.post(
+        url,
+        _form(
+            household,
+            address="一组9号",
+            children_education="邱**在读小学三年级",  # the masked copy, posted back
+            family_situation="改掉孙子的名字",
+        ),
+    )
+    assert saved.status_code == 302
+    household.refresh_from_db()
+    assert household.address == "一组9号"
+    assert household.children_education == "邱鑫豪在读小学三年级"
+    assert household.family_situation == "孙子邱鑫豪随祖父生活，父母外出务工"
+    member_form = client.get(
+        reverse("households:resident_edit", kwargs={"pk": county.resident_a1.pk})
+    ).content.decode()
+    assert "鑫豪" not in member_form and "每天接送**上学" in member_form
