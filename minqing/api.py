@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
@@ -65,12 +66,18 @@ _ERROR_SCHEMAS: dict[int, type[Schema]] = {
 }
 
 
+#: What any operation may answer: bad input (its parameters, or a NUL, a lone surrogate or a
+#: number past 64 bits refused by minqing.lib.inputs) and no credentials. The OpenAPI schema
+#: lists them on every operation (``MinqingAPI``; schemathesis checks every answer is listed).
+DEFAULT_ERRORS: dict[int, type[Schema]] = {400: FieldErrorsOut, 401: ErrorOut}
+
+
 def error_responses(*codes: int) -> dict[int, type[Schema]]:
-    """Error answers for an operation's ``response=``: 401 always, plus ``codes``.
+    """Error answers for an operation's ``response=``: 400 and 401 always, plus ``codes``.
 
     ``@router.get("x/{pk}/", response={200: XOut, **error_responses(404)})``
     """
-    return {401: ErrorOut, **{code: _ERROR_SCHEMAS.get(code, ErrorOut) for code in codes}}
+    return {**DEFAULT_ERRORS, **{code: _ERROR_SCHEMAS.get(code, ErrorOut) for code in codes}}
 
 
 class BearerTokenAuth(HttpBearer):
@@ -143,7 +150,33 @@ def _openapi_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapper
 
 
-api = NinjaAPI(
+class MinqingAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """Every operation documents ``DEFAULT_ERRORS`` (error answers are made by the exception
+        handlers, not validated against ``response=``, so only the schema needs them)."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in DEFAULT_ERRORS.values():
+            components.setdefault(model.__name__, model.model_json_schema())
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, model in DEFAULT_ERRORS.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": "Bad input" if status == 400 else "Unauthorized",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                                }
+                            },
+                        },
+                    )
+        return schema
+
+
+api = MinqingAPI(
     title="Minqing API",
     version="1",
     description=(
@@ -164,6 +197,75 @@ def _answer(request: HttpRequest, status: int, detail: str, **extra: Any) -> Htt
     if status == 401:
         response["WWW-Authenticate"] = "Bearer"
     return response
+
+
+#: pydantic's error types → our messages (Django's own wording, so the catalogue has them).
+_PARAM_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "missing": lambda ctx: _("This field is required."),
+    "int_parsing": lambda ctx: _("Enter a whole number."),
+    "int_type": lambda ctx: _("Enter a whole number."),
+    "int_from_float": lambda ctx: _("Enter a whole number."),
+    "bool_parsing": lambda ctx: _("Enter true or false."),
+    "bool_type": lambda ctx: _("Enter true or false."),
+    "greater_than_equal": lambda ctx: (
+        _("Ensure this value is greater than or equal to %(n)s.") % {"n": ctx.get("ge")}
+    ),
+    "greater_than": lambda ctx: (
+        _("Ensure this value is greater than %(n)s.") % {"n": ctx.get("gt")}
+    ),
+    "less_than_equal": lambda ctx: (
+        _("Ensure this value is less than or equal to %(n)s.") % {"n": ctx.get("le")}
+    ),
+    "less_than": lambda ctx: _("Ensure this value is less than %(n)s.") % {"n": ctx.get("lt")},
+    "uuid_parsing": lambda ctx: _("Enter a valid UUID."),
+    "uuid_type": lambda ctx: _("Enter a valid UUID."),
+    "date_parsing": lambda ctx: _("Enter a valid date."),
+    "date_from_datetime_parsing": lambda ctx: _("Enter a valid date."),
+    "datetime_parsing": lambda ctx: _("Enter a valid date/time."),
+    "datetime_from_date_parsing": lambda ctx: _("Enter a valid date/time."),
+    "enum": lambda ctx: _("Select a valid choice."),
+    "literal_error": lambda ctx: _("Select a valid choice."),
+    "string_type": lambda ctx: _("Enter text."),
+    "string_too_long": lambda ctx: (
+        _("Ensure this value has at most %(n)s characters.") % {"n": ctx.get("max_length")}
+    ),
+    "string_too_short": lambda ctx: (
+        _("Ensure this value has at least %(n)s characters.") % {"n": ctx.get("min_length")}
+    ),
+    "json_invalid": lambda ctx: _("The body is not valid JSON."),
+}
+
+
+def _param_field(loc: tuple[Any, ...] | list[Any], request: HttpRequest) -> str:
+    """The parameter as the client wrote it: ``("body", "payload", "notes")`` → ``notes``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "form", "header", "cookie"):
+        kind, parts = parts[0], parts[1:]
+        # a body schema is one argument of the view: its name is not in the client's JSON
+        if kind in ("body", "form") and len(parts) > 1:
+            parts = parts[1:]
+    return ".".join(parts) or NON_FIELD_ERRORS
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid_params(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    """ninja's 422 becomes the documented 400 ``FieldErrorsOut``, in the reader's language."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        message = _PARAM_MESSAGES.get(error.get("type", ""))
+        text = message(error.get("ctx") or {}) if message else _("This value is not valid.")
+        errors.setdefault(_param_field(error.get("loc", ()), request), []).append(text)
+    return _answer(request, 400, _("Check the values sent."), errors=errors)
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    """The 404 of every unknown address under /api/ (Django's handler404 asks here first)."""
+    return _answer(request, 404, _("Not found."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 under /api/, in JSON like every other answer there."""
+    return _answer(request, 500, _("Server error. The administrators have been told."))
 
 
 @api.exception_handler(AuthenticationError)

@@ -40,7 +40,11 @@ def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: the page in the reader's language with the site's navigation. Out-of-scope
     records answer this too, so it says nothing about why, and it reads the same for every
-    address (no CSRF token, no "next" path: SECURITY.md 6)."""
+    address (no CSRF token, no "next" path: SECURITY.md 6). Under /api/ it is JSON."""
+    if request.path_info.startswith("/api/"):
+        from minqing.api import not_found
+
+        return not_found(request)
     return render(request, "404.html", {"error_page": True}, status=404)
 
 
@@ -58,5 +62,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
     if is_busy(sys.exc_info()[1]):
         return busy_response(request)
+    if request.path_info.startswith("/api/"):
+        from minqing.api import server_error as api_server_error
+
+        return api_server_error(request)
     html = loader.get_template("500.html").render({"error_page": True})
     return HttpResponse(html, status=500)
