@@ -209,7 +209,9 @@ def test_the_tokens_page_makes_a_token_shown_once(client, county, owner):
     token = ApiToken.objects.get()
     assert token.expires_at - token.created_at == dt.timedelta(days=7)
     body = response.content.decode()
-    start = body.index('<code class="secret">') + len('<code class="secret">')
+    start = body.index('<code class="secret token-secret">') + len(
+        '<code class="secret token-secret">'
+    )
     key = body[start : body.index("</code>", start)]
     assert key.startswith(token.prefix)
     assert _bearer(key).get(_node(county)).status_code == 200
