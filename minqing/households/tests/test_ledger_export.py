@@ -246,3 +246,41 @@ def test_export_command(county, owner, ledger, tmp_path):
     text = out.read_text(encoding="utf-8-sig")
     assert county.resident_a1.id_number.reveal() in text
     assert AuditEvent.objects.get(action="personal_data.export").username == "owner"
+
+
+def test_a_masked_export_naming_children_reimports_without_writing_the_stars(county, owner, member):
+    """A grid worker's masked file masks the children's names in the free text; importing it
+    leaves the recorded text as it was (issue 10, item 11)."""
+    from minqing.households.ledger.exporter import ledger_export
+
+    add_child(owner, county.household_a1, "王小宝")
+    Resident.objects.filter(pk=county.resident_a1.pk).update(notes="接送王小宝上学")
+    Household.objects.filter(pk=county.household_a1.pk).update(income_source="务农，小宝父母寄钱")
+    data = b"".join(ledger_export(by=member, node=county.grid_a1, file_format="xlsx").chunks)
+    text = unzipped(data).decode("utf-8", "replace")
+    assert "小宝" not in text and "接送王**上学" in text
+    # The village cadre imports the grid worker's file (grid workers import nothing).
+    checked = ledger_check(by=owner, node=county.village_a, filename="m.xlsx", data=data)
+    assert checked.report["errors"] == []
+    assert checked.report["plan"]["residents"]["update"] == 0
+    assert checked.report["plan"]["households"]["update"] == 0
+    ledger_import(by=owner, ledger_import=checked)
+    assert Resident.objects.get(pk=county.resident_a1.pk).notes == "接送王小宝上学"
+
+
+def test_a_file_with_the_old_id_mask_still_reimports(county, owner):
+    """Exports made before issue 10 masked an ID as 3416**********0119: still "unchanged"."""
+    from minqing.households.ledger.exporter import ledger_rows
+    from minqing.lib.masking import legacy_mask_id_number
+
+    rows = list(ledger_rows(county.village_a, unmasked=False, minors=True))
+    column = HEADERS.index("身份证号")
+    by_masked = {mask_id_number(r.id_number.reveal()): r for r in village_a_people()}
+    for row in rows:
+        if row[column]:
+            row[column] = legacy_mask_id_number(by_masked[row[column]].id_number.reveal())
+    checked = ledger_check(
+        by=owner, node=county.village_a, filename="old.xlsx", data=xlsx_bytes(rows)
+    )
+    assert checked.report["errors"] == []
+    assert checked.report["plan"]["residents"] == {"create": 0, "update": 0, "unchanged": 2}
