@@ -206,9 +206,7 @@ def register(request: HttpRequest) -> HttpResponse:
                     **{k: data[k] for k in _REGISTER_FIELDS},
                 )
                 if data.get("photo"):
-                    photo_add(
-                        by=request.user, issue=issue, data=data["photo"].read(), request=request
-                    )
+                    photo_add(by=request.user, issue=issue, data=data["photo"], request=request)
         except ValidationError as exc:
             _file_errors(form, exc)
             status = 400

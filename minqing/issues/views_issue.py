@@ -420,9 +420,7 @@ def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, error)
         return redirect("issues:detail", pk=issue.pk)
     try:
-        photo_add(
-            by=request.user, issue=issue, data=form.cleaned_data["photo"].read(), request=request
-        )
+        photo_add(by=request.user, issue=issue, data=form.cleaned_data["photo"], request=request)
     except ValidationError as exc:
         for msg in exc.messages:
             messages.error(request, msg)
