@@ -7,6 +7,12 @@ Variables:
 - ``MINQING_KEYRING``: the personal-data key ring (default ``$MINQING_DATA_DIR/keyring.json``);
   keep it outside the database and its backups.
 - ``MINQING_DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``MINQING_PASSWORD_EXPIRY_DAYS``.
+- ``MINQING_HTTPS`` (default on unless debugging or the demo): redirect to HTTPS (except
+  ``/healthz``), HSTS for ``MINQING_HSTS_SECONDS`` (a year), with subdomains unless
+  ``MINQING_HSTS_SUBDOMAINS=0``; ``MINQING_HSTS_PRELOAD=1`` only for a public domain entered in
+  the browsers' preload list. ``manage.py check --deploy`` is clean with these.
+- ``MINQING_PHOTO_MAX_BYTES``, ``MINQING_PHOTO_MAX_PIXELS``, ``MINQING_LEDGER_MAX_BYTES``: upload
+  limits (8 MB, 50 megapixels, 20 MB); uploads are cut off at them while they arrive.
 - ``MINQING_SQLITE_BUSY_TIMEOUT_MS``: how long a SQLite writer waits for another's lock before
   the request answers 503 "busy, try again" (default 10000).
 - ``MINQING_OTP_REQUIRED_ROLES``: roles whose users must pass the second factor (TOTP) at
@@ -173,7 +179,22 @@ if _env_bool("MINQING_HTTPS", SESSION_COOKIE_SECURE):
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("MINQING_HSTS_SECONDS", str(365 * 24 * 3600)))
-    SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Load balancers probe /healthz over plain HTTP inside the network (Django's own name).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # HSTS for every subdomain (check --deploy W005) unless the host shares its domain with
+    # plain-HTTP services (MINQING_HSTS_SUBDOMAINS=0). Preload (W021) is off and its warning
+    # silenced: the browsers' preload list holds public domains only, and entering one is a
+    # commitment for the whole domain a deployment cannot make alone (MINQING_HSTS_PRELOAD=1).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("MINQING_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("MINQING_HSTS_PRELOAD", False)
+    SILENCED_SYSTEM_CHECKS = [
+        check
+        for check, on in (
+            ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+            ("security.W021", SECURE_HSTS_PRELOAD),
+        )
+        if not on
+    ]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
