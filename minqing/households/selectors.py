@@ -322,8 +322,7 @@ def member_conflicts(
     """A member's stale edit: what the other person changed since ``base_version`` (each
     member change steps the version once and writes one history row naming the member),
     beside what the editor typed. Confidential values and the birth date show masked."""
-    from minqing.households.services import RESIDENT_FIELDS, SENSITIVE_FIELDS
-    from minqing.lib.masking import mask_birth_date
+    from minqing.households.services import RESIDENT_FIELDS
 
     steps = max(0, min(resident.version - base_version, 50))
     rows = list(
@@ -333,6 +332,35 @@ def member_conflicts(
         .select_related("actor")
         .order_by("-at", "-id")[:steps]
     )
+    return _field_conflicts(rows, RESIDENT_FIELDS, resident, yours, labels)
+
+
+def archive_conflicts(
+    archive: Any, base_version: int, yours: dict[str, Any], labels: dict[str, str]
+) -> list[Conflict]:
+    """A village archive's stale edit: each change steps the version and writes one row."""
+    steps = max(0, min(archive.version - base_version, 50))
+    rows = list(
+        ArchiveChange.objects.filter(village_id=archive.village_id, household__isnull=True)
+        .select_related("actor")
+        .order_by("-at", "-id")[:steps]
+    )
+    fields = tuple(name for name in labels if name != "version")
+    return _field_conflicts(rows, fields, archive, yours, labels)
+
+
+def _field_conflicts(
+    rows: list[ArchiveChange],
+    fields: tuple[str, ...],
+    current: Any,
+    yours: dict[str, Any],
+    labels: dict[str, str],
+) -> list[Conflict]:
+    """The fields the history ``rows`` (newest first) changed, beside what the editor typed;
+    "theirs" is the default where the editor had left the field as it was."""
+    from minqing.households.services import SENSITIVE_FIELDS
+    from minqing.lib.masking import mask_birth_date
+
     touched: dict[str, list[ArchiveChange]] = {}
     before: dict[str, str] = {}
     for change in rows:
@@ -340,7 +368,7 @@ def member_conflicts(
             touched.setdefault(name, []).append(change)
             before[name] = old
     found: list[Conflict] = []
-    for name in RESIDENT_FIELDS:
+    for name in fields:
         if name not in touched or name not in yours:
             continue
         mine = yours[name]
@@ -348,11 +376,10 @@ def member_conflicts(
             if not mine:
                 continue  # blank keeps what is recorded
             shown = "******" if name in SENSITIVE_FIELDS else mask_birth_date(mine)
-            found.append(
-                Conflict(name, labels.get(name, name), "******", shown, touched[name], "mine")
-            )
+            label = labels.get(name, name)
+            found.append(Conflict(name, label, "******", shown, touched[name], "mine"))
             continue
-        theirs, typed = _shown(name, getattr(resident, name)), _shown(name, mine)
+        theirs, typed = _shown(name, getattr(current, name)), _shown(name, mine)
         if theirs == typed:
             continue
         untouched = typed == before.get(name)

@@ -405,6 +405,12 @@ def _put_member_value(data: Any, name: str, resident: Resident) -> None:
 
 def _resolved_member(post: Any, resident: Resident) -> Any:
     """The posted member form with the editor's "take theirs" choices applied."""
+    return _choices_applied(post, lambda data, name: _put_member_value(data, name, resident))
+
+
+def _choices_applied(post: Any, put: Any) -> Any:
+    """The posted form with the editor's conflict choices applied: ``put(data, name)`` puts
+    the recorded value for each "theirs"; ``resolve_all`` chooses for every field."""
     wanted = {k[len("resolve_") :]: v for k, v in post.items() if k.startswith("resolve_")}
     every = wanted.pop("all", "")
     if not wanted:
@@ -412,7 +418,7 @@ def _resolved_member(post: Any, resident: Resident) -> Any:
     data = post.copy()
     for name, choice in wanted.items():
         if (every or choice) == "theirs":
-            _put_member_value(data, name, resident)
+            put(data, name)
         del data["resolve_" + name]
     data.pop("resolve_all", None)
     return data
@@ -463,8 +469,14 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
         initial.update(
             {f: getattr(archive, f) for f in VillageArchiveForm.base_fields if f != "version"}
         )
-    form = VillageArchiveForm(request.POST or None, initial=initial)
+    posted = (
+        _choices_applied(request.POST, lambda d, n: _put_archive_value(d, n, archive))
+        if request.method == "POST"
+        else None
+    )
+    form = VillageArchiveForm(posted, initial=initial)
     outcome: HttpResponse | int = 200
+    conflicts: list[selectors.Conflict] = []
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
@@ -483,13 +495,36 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
                 or 0
             ),
         )
+        if outcome == 409:
+            current = VillageArchive.objects.get(village=village)
+            conflicts = selectors.archive_conflicts(
+                current,
+                version or 0,
+                data,
+                {name: str(f.label) for name, f in form.fields.items()},
+            )
+            _set_posted(form, "version", current.version)
+            for conflict in conflicts:
+                if conflict.default == "theirs":
+                    rebased = form.data.copy()
+                    _put_archive_value(rebased, conflict.field, current)
+                    form.data = rebased
     return _form_page(
         request,
         form,
         outcome,
         title=_("Village archive of %(name)s") % {"name": village.name},
         crumbs=breadcrumbs(village, request.user),
+        conflicts=conflicts,
+        both_changed=any(c.default == "mine" for c in conflicts),
+        stale=outcome == 409,
     )
+
+
+def _put_archive_value(data: Any, name: str, archive: VillageArchive | None) -> None:
+    if archive is not None and name in VillageArchiveForm.base_fields and name != "version":
+        value = getattr(archive, name)
+        data[name] = "" if value is None else str(value)
 
 
 @require_POST

@@ -163,3 +163,30 @@ def test_a_village_archive_form_without_its_version_is_refused(client, county, o
     stale = client.post(url, {"committee": "书记 李某", "version": "0"})
     assert stale.status_code == 409
     assert VillageArchive.objects.get(village=county.village_a).committee == "书记 王某"
+
+
+def test_a_stale_village_archive_edit_shows_what_changed_and_saves_on_the_new_version(
+    client, county, owner, county_user
+):
+    village_archive_update(
+        by=owner, village=county.village_a, data={"committee": "书记 王某"}, base_version=0
+    )
+    url = reverse("households:village_archive_edit", kwargs={"node_pk": county.village_a.pk})
+    client.force_login(owner)
+    village_archive_update(
+        by=county_user,
+        village=county.village_a,
+        data={"committee": "书记 张某", "year_plan": "修路"},
+        base_version=1,
+    )
+    stale = client.post(url, {"version": "1", "committee": "书记 李某"})
+    assert stale.status_code == 409
+    page = stale.content.decode()
+    conflict = page.split('class="card conflict"', 1)[1].split("</section>", 1)[0]
+    assert "书记 张某" in conflict and "书记 李某" in conflict and "county_user" in conflict
+    assert 'name="version" value="2"' in page
+    assert VillageArchive.objects.get(village=county.village_a).committee == "书记 张某"
+    saved = client.post(url, {"version": "2", "committee": "书记 李某", "year_plan": "修路"})
+    assert saved.status_code == 302
+    archive = VillageArchive.objects.get(village=county.village_a)
+    assert (archive.committee, archive.year_plan, archive.version) == ("书记 李某", "修路", 3)
