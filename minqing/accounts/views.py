@@ -67,4 +67,10 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         audit_record(action="logout", user=request.user, request=request)
     logout(request)
-    return redirect("accounts:login")
+    response = redirect("accounts:login")
+    # What the browser keeps of the session goes with it (issue 10 item 17): the HTTP cache
+    # always; the phone's storage (kept pages, the visit outbox and its key) when phone.js has
+    # checked that no visit recorded here is still unsent — those are never destroyed unasked.
+    cleared = request.POST.get("phone") == "cleared"
+    response["Clear-Site-Data"] = '"cache", "storage"' if cleared else '"cache"'
+    return response

@@ -57,6 +57,9 @@ def outbox_texts() -> dict[str, str]:
         ),
         "not_found": _("This household is not among those you look after, or no longer exists."),
         "unreadable": _("The server could not read this record: open it, check it, save again."),
+        "unreadable_here": _(
+            "This phone can no longer read this record (its key is gone): it can only be discarded."
+        ),
         "open": _("Open and correct"),
         "send_again": _("Send again"),
         "discard": _("Discard"),
@@ -98,12 +101,23 @@ def _precache_urls() -> list[str]:
     return [reverse("visits:mine"), reverse("visits:new")]
 
 
+#: The header that lets the service worker keep a page for offline use. Only pages that list
+#: the visitor's own households with masked values only (no revealed value, no ID number or
+#: phone at all) carry it; a page without it is never kept (issue 10 item 17).
+OFFLINE_HEADER = "X-Minqing-Offline"
+
+
+def offline_copy(response: HttpResponse) -> HttpResponse:
+    response[OFFLINE_HEADER] = "keep"
+    return response
+
+
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
     """我的联户 — the households in my care, the most overdue first."""
     rows = selectors.my_households(request.user)
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("overdue", "due", "fine")}
-    return render(
+    response = render(
         request,
         "visits/mine.html",
         {
@@ -113,6 +127,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             "precache": json.dumps(_precache_urls()),
         },
     )
+    return offline_copy(response) if not request.GET else response
 
 
 def _form_context(request: HttpRequest, values: dict[str, Any], errors: dict[str, Any]) -> dict:
@@ -200,7 +215,10 @@ def visit_new(request: HttpRequest) -> HttpResponse:
         "mode": Mode.NIGHT if night else Mode.HOME,
         "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     }
-    return render(request, "visits/form.html", _form_context(request, values, {}))
+    response = render(request, "visits/form.html", _form_context(request, values, {}))
+    if not request.GET:
+        offline_copy(response)  # the one copy of the form the phone keeps: only my households
+    return response
 
 
 def _values(post: Any) -> dict[str, Any]:

@@ -143,13 +143,20 @@ def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server, bro
     _until(page, "() => document.querySelector('[data-outbox-count]').textContent[0] === '2'")
     assert shell_json(server.env, COUNT)["visits"] == []  # nothing reached the server
 
-    # Keep a copy of what the phone will send, to replay it afterwards.
+    # Keep a copy of what the phone will send, to replay it afterwards (the outbox is sealed:
+    # read it as the page does, with the phone's key).
     outbox = page.evaluate(
         """() => new Promise((resolve) => {
-            const req = indexedDB.open("minqing", 1);
+            const req = indexedDB.open("minqing");
             req.onsuccess = () => {
-              const all = req.result.transaction("outbox").objectStore("outbox").getAll();
-              all.onsuccess = () => resolve(all.result);
+              const t = req.result.transaction(["outbox", "keys"]);
+              const all = t.objectStore("outbox").getAll();
+              const key = t.objectStore("keys").get("outbox");
+              t.oncomplete = () => resolve(Promise.all(all.result.map((r) =>
+                crypto.subtle.decrypt({ name: "AES-GCM", iv: r.iv,
+                  additionalData: new TextEncoder().encode(r.client_uuid) }, key.result, r.ct)
+                .then((b) => ({ ...JSON.parse(new TextDecoder().decode(b)),
+                  client_uuid: r.client_uuid })))));
             };
         })"""
     )

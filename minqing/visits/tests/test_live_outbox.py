@@ -41,7 +41,7 @@ print("{}")
 """
 
 OUTBOX = """() => new Promise((resolve) => {
-  const req = indexedDB.open("minqing", 1);
+  const req = indexedDB.open("minqing");
   req.onupgradeneeded = () => req.result.createObjectStore("outbox", { keyPath: "client_uuid" });
   req.onsuccess = () => {
     const all = req.result.transaction("outbox").objectStore("outbox").getAll();
@@ -210,7 +210,7 @@ def test_offline_after_a_reload_my_households_and_a_form_open_and_the_visit_arri
     # "My households" online: the service worker keeps it and the visit form of my households.
     _until(
         page,
-        """() => caches.open("minqing-visits-v2").then((c) =>
+        """() => caches.open("minqing-visits-v3").then((c) =>
              Promise.all([c.match("/visits/"), c.match("/visits/new/")]))
            .then((hits) => hits.every(Boolean))""",
     )

@@ -14,10 +14,17 @@
  *            open and correct it (then it is sent again), send it again as it is, or discard it.
  * The visit time is the phone's, with its UTC offset (ISO 8601): taken when "save" is tapped
  * unless the visitor changed the time field.
+ *
+ * At rest a kept record is ciphertext: AES-GCM under a key this phone made for it, generated
+ * non-extractable and kept as a CryptoKey in IndexedDB (script can use it, nothing can read it
+ * out). Only the client id and the time it was saved stay readable; a record is
+ * {client_uuid, saved_at, iv, ct}. Without WebCrypto (a page not served over HTTPS) nothing is
+ * kept on the phone: the form posts to the server as a plain form.
  */
 (function () {
   "use strict";
-  var DB = "minqing", STORE = "outbox", SKEW_MS = 10 * 60 * 1000;
+  var DB = "minqing", STORE = "outbox", KEYS = "keys", SKEW_MS = 10 * 60 * 1000;
+  var subtle = window.crypto && window.crypto.subtle;
   var form = document.getElementById("visit-form");
   var box = document.getElementById("outbox");
   var textsNode = document.getElementById("outbox-texts");
@@ -51,27 +58,93 @@
   /* ------------------------------------------------------------------ IndexedDB */
   function open() {
     return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB, 1);
+      var req = indexedDB.open(DB, 2);
       req.onupgradeneeded = function () {
-        req.result.createObjectStore(STORE, { keyPath: "client_uuid" });
+        var db = req.result;
+        if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: "client_uuid" });
+        if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS);
       };
       req.onsuccess = function () { resolve(req.result); };
       req.onerror = function () { reject(req.error); };
     });
   }
-  function tx(mode, work) {
+  function tx(mode, work, store) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var result = work(t.objectStore(STORE));
-        t.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : undefined); };
-        t.onerror = function () { reject(t.error); };
+        var t = db.transaction(store || STORE, mode);
+        var result = work(t.objectStore(store || STORE));
+        t.oncomplete = function () { db.close(); resolve(result && result.result !== undefined ? result.result : undefined); };
+        t.onerror = function () { db.close(); reject(t.error); };
       });
     });
   }
-  var all = function () { return tx("readonly", function (s) { return s.getAll(); }); };
-  var get = function (id) { return tx("readonly", function (s) { return s.get(id); }); };
-  var put = function (item) { return tx("readwrite", function (s) { s.put(item); }); };
+
+  /* The phone's key for the outbox: made once, never extractable (exportKey refuses it). */
+  var keyPromise = null;
+  function outboxKey() {
+    if (!keyPromise) {
+      keyPromise = tx("readonly", function (s) { return s.get("outbox"); }, KEYS).then(function (key) {
+        if (key) return key;
+        return subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"])
+          .then(function (made) {
+            // add(), not put(): a key another tab made first wins, and that one is used
+            return tx("readwrite", function (s) { s.add(made, "outbox"); }, KEYS)
+              .then(function () { return made; }, function () {
+                return tx("readonly", function (s) { return s.get("outbox"); }, KEYS);
+              });
+          });
+      });
+      keyPromise.catch(function () { keyPromise = null; });
+    }
+    return keyPromise;
+  }
+  function seal(item) {
+    var clear = {};
+    Object.keys(item).forEach(function (k) { if (k !== "client_uuid") clear[k] = item[k]; });
+    var iv = crypto.getRandomValues(new Uint8Array(12));
+    return outboxKey().then(function (key) {
+      var data = new TextEncoder().encode(JSON.stringify(clear));
+      // the client id is bound to the ciphertext: a record cannot be moved under another id
+      var aad = new TextEncoder().encode(item.client_uuid);
+      return subtle.encrypt({ name: "AES-GCM", iv: iv, additionalData: aad }, key, data);
+    }).then(function (ct) {
+      return { client_uuid: item.client_uuid, saved_at: item.saved_at, iv: iv, ct: ct };
+    });
+  }
+  function unseal(kept) {
+    if (!kept) return Promise.resolve(kept);
+    if (!kept.ct) return Promise.resolve(kept); // kept before records were sealed: sealed on next save
+    return outboxKey().then(function (key) {
+      var aad = new TextEncoder().encode(kept.client_uuid);
+      return subtle.decrypt({ name: "AES-GCM", iv: kept.iv, additionalData: aad }, key, kept.ct);
+    }).then(function (data) {
+      var item = JSON.parse(new TextDecoder().decode(data));
+      item.client_uuid = kept.client_uuid;
+      return item;
+    }, function () { // the key is gone (storage cleared in part): it can only be discarded
+      return { client_uuid: kept.client_uuid, saved_at: kept.saved_at, state: "refused",
+        unreadable: true, household_label: "—", reason: T.unreadable_here || "" };
+    });
+  }
+  var all = function () {
+    return tx("readonly", function (s) { return s.getAll(); }).then(function (kept) {
+      return Promise.all((kept || []).map(function (k) {
+        // a record kept in the clear by an older version of this script is sealed now
+        if (!k.ct) return seal(k).then(function (sealed) {
+          return tx("readwrite", function (s) { s.put(sealed); }).then(function () { return k; });
+        });
+        return unseal(k);
+      }));
+    });
+  };
+  var get = function (id) {
+    return tx("readonly", function (s) { return s.get(id); }).then(unseal);
+  };
+  // Sealed first, then written in a transaction of its own (an IndexedDB transaction ends
+  // while WebCrypto works).
+  var put = function (item) {
+    return seal(item).then(function (sealed) { return tx("readwrite", function (s) { s.put(sealed); }); });
+  };
   var drop = function (id) { return tx("readwrite", function (s) { s.delete(id); }); };
 
   function uuid4() {
@@ -180,7 +253,7 @@
   }
 
   /* ------------------------------------------------------------------ sending */
-  function sendable(item) { return item.state !== "refused"; }
+  function sendable(item) { return item.state !== "refused" && !item.unreadable; }
   function refusal(status, answer) {
     if (status === 409) return { reason: T.conflict || "", conflict: true };
     if (status === 404) return { reason: T.not_found || "" };
@@ -212,7 +285,9 @@
   function sendNow(only) {
     var note = "";
     return all().then(function (items) {
-      var todo = items.filter(function (i) { return only ? i.client_uuid === only : sendable(i); });
+      var todo = items.filter(function (i) {
+        return only ? i.client_uuid === only && !i.unreadable : sendable(i);
+      });
       if (!todo.length) return;
       if (!navigator.onLine) { note = T.offline || ""; return; }
       return fetch(tokenUrl, { credentials: "same-origin", redirect: "manual", cache: "no-store" })
@@ -277,7 +352,7 @@
         send(id);
         return;
       }
-      if (act === "open") get(id).then(function (item) { if (item) load(item); });
+      if (act === "open") get(id).then(function (item) { if (item && !item.unreadable) load(item); });
     });
   }
 
@@ -528,10 +603,13 @@
       if (event.target.dataset && event.target.dataset.limit) counters();
     });
     setInterval(function () { if (timeAuto && !busy) setTimeNow(); }, 30000);
-    if (params.get("open")) get(params.get("open")).then(function (item) { if (item) load(item); });
+    if (params.get("open") && subtle) {
+      get(params.get("open")).then(function (item) { if (item && !item.unreadable) load(item); });
+    }
 
     form.addEventListener("submit", function (event) {
-      if (!window.indexedDB) return; // no outbox: the plain form post still works
+      // no outbox (no IndexedDB, or no WebCrypto to seal it): the plain form post still works
+      if (!window.indexedDB || !subtle) return;
       event.preventDefault();
       if (busy) return; // a second tap while the first is on its way
       var errors = check();
@@ -570,6 +648,7 @@
         .then(function () { setBusy(false); });
     });
   }
+  if (!window.indexedDB || !subtle) return;
   window.addEventListener("online", function () { send(); });
   setInterval(function () { send(); }, 30000);
   if (box) send();

@@ -5,9 +5,12 @@
  * "My households" asks for both to be kept when it loads online (message "precache"), so the
  * form of each of my households opens in a farmyard with no network even if it was never
  * opened before. Sent to log in: the kept pages are forgotten (the outbox stays).
+ * A page is kept only when the server marks it X-Minqing-Offline: keep — the copies that list
+ * the visitor's own households and nothing revealed; the form opened for a household outside
+ * my care (a night-visit stop, ?household=) is shown but never kept.
  */
 const ASSETS = {{ assets|safe }};
-const CACHE = "minqing-visits-v2";
+const CACHE = "minqing-visits-v3";
 const PAGES = ["/visits/", "/visits/new/"];
 const OFFLINE = "<!DOCTYPE html><html lang=\"{{ LANGUAGE_CODE|default:'zh-hans' }}\"><head><meta charset=\"utf-8\">" +
   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
@@ -35,7 +38,9 @@ function forgetPages(cache) {
  * whoever uses the phone now must not find the last user's households in the kept pages. */
 function keep(path, res) {
   return caches.open(CACHE).then((c) => {
-    if (res.ok && !res.redirected && res.type !== "opaqueredirect") return c.put(path, res);
+    if (res.ok && !res.redirected && res.type !== "opaqueredirect") {
+      return res.headers.get("X-Minqing-Offline") === "keep" ? c.put(path, res) : undefined;
+    }
     if (res.redirected || res.type === "opaqueredirect") return forgetPages(c);
   });
 }
