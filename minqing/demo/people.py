@@ -92,6 +92,12 @@ RESIDENT_PHONE = "households_resident.phone"
 RESIDENT_HEALTH = "households_resident.health_notes"
 
 
+class _ContextBytes(dict):
+    def __missing__(self, context: str) -> bytes:
+        self[context] = context.encode()
+        return self[context]
+
+
 class Sealer:
     """``crypto.encrypt`` / ``crypto.blind_index`` with the cipher and HMAC keyed once.
 
@@ -105,16 +111,21 @@ class Sealer:
         self._prefix = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
         self._hmac = hmac.new(ring.index_key, digestmod="sha256")  # OpenSSL's, copied in C
         self._seal_as_text = seal_as_text  # SQLite keeps a UUIDField as 32 hex digits
+        self._pool, self._pool_at = b"", 0
+        self._contexts = _ContextBytes()
 
     def seal_id(self) -> tuple[bytes, Any]:
         """A new row's seal id: its bytes and its column value."""
-        raw = os.urandom(16)
+        if self._pool_at >= len(self._pool):
+            self._pool, self._pool_at = os.urandom(16 * 4096), 0  # one call per 4,096 rows
+        raw = self._pool[self._pool_at : self._pool_at + 16]
+        self._pool_at += 16
         return raw, (raw.hex() if self._seal_as_text else uuid.UUID(bytes=raw))
 
     def encrypt(self, plaintext: str, context: str, seal_id: bytes) -> bytes:
         header = self._prefix + seal_id
         nonce = os.urandom(12)
-        aad = header + context.encode()
+        aad = header + self._contexts[context]
         return header + nonce + self._aes.encrypt(nonce, plaintext.encode(), aad)
 
     def blind_index(self, value: str, purpose: str) -> str:
