@@ -19,6 +19,7 @@ index key of the ring, so lookups keep working while a rotation rewrites the has
 
 from __future__ import annotations
 
+import functools
 import uuid
 import weakref
 from typing import Any
@@ -96,6 +97,7 @@ def plain(value: Sensitive | str | None) -> str:
     return value.reveal() if isinstance(value, Sensitive) else str(value)
 
 
+@functools.cache
 def _seal_field(model: type[models.Model]) -> SealIdField:
     for f in model._meta.concrete_fields:
         if isinstance(f, SealIdField):
