@@ -255,3 +255,23 @@ def test_a_ring_written_before_index_keys_were_versioned_still_reads():
 def test_encrypted_value_cannot_be_written_by_queryset_update(county):
     with pytest.raises(ValueError, match="through its row"):
         Resident.objects.filter(pk=county.resident_a1.pk).update(phone="13800000000")
+
+
+def test_rotate_keys_command_rotates_retires_and_audits(county, data_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from minqing.audit.models import AuditEvent
+
+    out = StringIO()
+    call_command("rotate_keys", stdout=out)
+    assert "households.Resident: 3 rows re-sealed" in out.getvalue()
+    assert "data key 2, index key 2" in out.getvalue()
+    call_command("rotate_keys", "--retire", stdout=out)
+    ring = crypto.keyring()
+    assert (list(ring.keys), list(ring.index_keys)) == ([2], [2])
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="keys.").values_list("action", flat=True)
+    )
+    assert sorted(actions) == ["keys.retire", "keys.rotate"]
