@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -198,12 +200,34 @@ def user_enable(*, user: User, by: Any, request: Any = None) -> User:
     return user
 
 
+@receiver(pre_save, sender=User, dispatch_uid="minqing_password_watch")
+def _password_watch(sender: Any, instance: User, update_fields: Any = None, **kwargs: Any) -> None:
+    """Note whether this save writes a new password (however it was set: a page, a command,
+    the shell), so that ``_password_saved`` ends the account's tokens."""
+    instance._minqing_password_changed = bool(  # type: ignore[attr-defined]
+        instance.pk
+        and (update_fields is None or "password" in update_fields)
+        and User.objects.filter(pk=instance.pk).exclude(password=instance.password).exists()
+    )
+
+
+@receiver(post_save, sender=User, dispatch_uid="minqing_password_saved")
+def _password_saved(sender: Any, instance: User, created: bool = False, **kwargs: Any) -> None:
+    """A new password revokes every token of the account (issue 10 item 5), audited."""
+    if getattr(instance, "_minqing_password_changed", False):
+        instance._minqing_password_changed = False  # type: ignore[attr-defined]
+        revoked = _end_tokens(instance, by=None, request=None, reason="password_changed")
+        instance._minqing_tokens_revoked = revoked  # type: ignore[attr-defined]
+
+
 def password_changed(*, user: User, by: Any = None, request: Any = None) -> None:
     """After ``user``'s password was set (and saved): audited; their API tokens are revoked
-    and their other sessions end (Django's session hash follows the password; the one making
-    the change keeps theirs through ``update_session_auth_hash``)."""
+    (already by the save, see ``_password_saved``) and their other sessions end (Django's
+    session hash follows the password; the one making the change keeps theirs through
+    ``update_session_auth_hash``)."""
     with transaction.atomic():
-        prefixes = _end_tokens(user, by=by or user, request=request, reason="password_changed")
+        prefixes = getattr(user, "_minqing_tokens_revoked", [])
+        prefixes += _end_tokens(user, by=by or user, request=request, reason="password_changed")
         audit_record(
             action="password.change",
             user=by or user,
@@ -339,9 +363,8 @@ def api_token_revoke(
 def api_token_refusal(key: str) -> tuple[ApiToken | None, str]:
     """The token for ``key`` and why it may not be used ("" when it may).
 
-    Refused: unknown, revoked or expired tokens, every token of a disabled account
-    (SECURITY.md 4) and tokens issued before the account's last password change (however the
-    password was set).
+    Refused: unknown, revoked or expired tokens and every token of a disabled account
+    (SECURITY.md 4). A password change revoked the older ones (``_password_saved``).
     """
     if not key.startswith(API_TOKEN_PREFIX) or len(key) > 200:
         return None, "malformed"
@@ -355,9 +378,6 @@ def api_token_refusal(key: str) -> tuple[ApiToken | None, str]:
         return token, "expired"
     if not token.user.is_active:
         return token, "disabled"
-    changed = token.user.password_changed_at
-    if changed is not None and token.created_at < changed:
-        return token, "password_changed"
     return token, ""
 
 

@@ -122,12 +122,16 @@ def test_changing_the_password_revokes_tokens_and_ends_other_sessions(client, co
 
 
 def test_a_password_set_by_any_other_path_also_ends_older_tokens(county, owner):
-    """``set_password`` outside the service (a shell, ``changepassword``): the token was made
-    before the password changed, so it no longer works although nobody revoked it."""
+    """``set_password`` outside the service (a shell, ``changepassword``): saving the new
+    password revokes the account's tokens all the same, audited."""
     _token, key = api_token_issue(user=owner)
     owner.set_password(NEW_PASSWORD)
     owner.save()
     assert _bearer(key).get(_node(county)).status_code == 401
+    row = AuditEvent.objects.get(action="api_token.revoke")
+    assert (row.detail["reason"], row.detail["user"]) == ("password_changed", "owner")
+    owner.full_name = "王主任"
+    owner.save()  # a save without a new password revokes nothing
     _token, fresh = api_token_issue(user=owner)
     assert _bearer(fresh).get(_node(county)).status_code == 200
 
