@@ -253,7 +253,7 @@ def search(request: HttpRequest, q: str = "") -> dict[str, Any]:
     return _search_answer(request, q)
 
 
-@router.post("search/", url_name="search_post", response={200: SearchOut, **error_responses(400)})
+@router.post("search/", url_name="search", response={200: SearchOut, **error_responses(400)})
 def search_post(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
     """Exact ID number or phone (through the keyed hash), else as the GET search; the query
     travels in the body."""

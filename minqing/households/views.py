@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts.permissions import Action, refusal
@@ -551,12 +552,15 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
     return response
 
 
+@csrf_exempt  # it only reads; error pages carry no token and post it from the top bar
 @require_http_methods(["GET", "POST"])
 def search_view(request: HttpRequest) -> HttpResponse:
     """The search page. Its form posts; a search for words is then redirected to a shareable
     ``?q=`` address, but one for an ID number or phone is answered to the POST itself, so the
     number never stands in a URL (nor in a proxy's log, the history or a Referer). A ``?q=``
-    holding such a number is not searched: the bare search page says to use the form."""
+    holding such a number is not searched: the bare search page says to use the form. The
+    POST changes nothing, so it needs no CSRF token (another site's page could make a
+    browser search, but never read the answer)."""
     if request.method == "POST":
         query = request.POST.get("q", "").strip()
         if not selectors.query_is_private(query):
