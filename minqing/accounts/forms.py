@@ -16,7 +16,8 @@ class LoginForm(AuthenticationForm):
     refusal: LoginRefused | None = None
 
     def clean_username(self) -> str:
-        return normalise_username(self.cleaned_data.get("username") or "")
+        # NFKC can lengthen a name (ﷺ is 18 letters): cut to what the audit trail keeps.
+        return normalise_username(self.cleaned_data.get("username") or "")[:150]
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")

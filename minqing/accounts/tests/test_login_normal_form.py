@@ -163,3 +163,15 @@ def test_one_name_is_limited_across_addresses(client, county, owner, settings):
         AuditEvent.objects.filter(action="rate_limited", detail__limit="login.username").count()
         == 1
     )
+
+
+def test_a_name_that_grows_under_nfkc_is_cut_to_what_the_audit_keeps(client, county, settings):
+    """Each U+FDFA becomes 18 letters: 150 of them would be 2,700, past the audit column."""
+    settings.MINQING_RATE_LIMITS = {"login.address": (1, 900)}
+    raw = "\ufdfa" * 150
+    assert len(normalise_username(raw)) == 2700
+    assert _login(client, raw, "Wrong-guess-1").status_code == 200
+    assert _login(client, raw, "Wrong-guess-1").status_code == 429
+    failure = AuditEvent.objects.get(action="login")
+    assert failure.username == normalise_username(raw)[:150]
+    assert AuditEvent.objects.get(action="rate_limited").username == failure.username
