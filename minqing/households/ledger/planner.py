@@ -536,9 +536,11 @@ class _Planner:
                         "of %(village)s."
                     ) % {"number": other.number, "village": other.village.name}
                 else:
-                    message = _(
-                        "This ID number is already registered to a resident outside %(node)s."
-                    ) % {"node": self.target.name}
+                    # Not where: the importer may not see that village (an existence oracle,
+                    # issue 10 item 12); the same words as the member form's refusal.
+                    from minqing.households.services import ID_NOT_REGISTRABLE
+
+                    message = str(ID_NOT_REGISTRABLE)
                 self.error(row, "id_number", message)
                 return
             if found is not None:  # the fully loaded member, not the slim lookup row

@@ -111,8 +111,13 @@ def bad_ledger(county):
     r[i][COL["身份证号"]] = other.id_number.reveal()
     r[i][COL["性别"]] = "男"
     r[i][COL["出生日期"]] = other.birth_date.isoformat()
-    expected.append(
-        (i, "身份证号", "This ID number is already registered to a resident outside 王庄村.")
+    expected.append(  # not where (the importer may not see that village): issue 10, item 12
+        (
+            i,
+            "身份证号",
+            "This ID number cannot be registered here. Check it against the identity card; "
+            "if it is right, ask the county office to look into it.",
+        )
     )
     expected.sort()
     return ledger, expected
