@@ -258,6 +258,19 @@ def _invalid_params(request: HttpRequest, exc: NinjaValidationError) -> HttpResp
     return _answer(request, 400, _("Check the values sent."), errors=errors)
 
 
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja's own refusals; its 400 (a body that is not JSON) in the documented 400 shape."""
+    if exc.status_code != 400:
+        return _answer(request, exc.status_code, str(exc.message))
+    message = (
+        _("The body is not valid JSON.")
+        if str(exc.message).startswith("Cannot parse request body")
+        else str(exc.message)
+    )
+    return _answer(request, 400, message, errors={NON_FIELD_ERRORS: [message]})
+
+
 def not_found(request: HttpRequest) -> HttpResponse:
     """The 404 of every unknown address under /api/ (Django's handler404 asks here first)."""
     return _answer(request, 404, _("Not found."))
