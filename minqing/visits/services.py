@@ -333,11 +333,13 @@ def _companions(by: Any, household: Household, ids: list[int]) -> list[Any]:
 def _update_archive(by: Any, household: Household, data: VisitInput, visit: Visit) -> bool:
     """The archive follows the visit: a changed family situation is written to the household
     (as an edit of the version the visitor saw; a later edit by someone else wins, and the
-    visitor's text stays on the visit notes)."""
+    visitor's text stays on the visit notes; so it does when the visit names no version)."""
     text = (data.situation or "").strip()
     if not text or text == household.family_situation:
         return False
-    if data.household_version is not None and data.household_version != household.version:
+    # Without the version the visitor saw, a write could overwrite a later edit unseen
+    # (SECURITY.md 18): the words then stay on the visit, like a stale one's.
+    if data.household_version is None or data.household_version != household.version:
         visit.notes = "\n".join(filter(None, [visit.notes, _("Family situation: ") + text]))
         visit.save(update_fields=["notes"])
         return False

@@ -242,3 +242,13 @@ def test_api_refuses_out_of_scope_and_bad_input(client, county, leader):
         "visited_at": ["A visit cannot be in the future (it is 2026-12-01 12:00 now)."]
     }
     assert not Visit.objects.exists()
+
+
+def test_a_visit_naming_no_household_version_leaves_the_archive_alone(county, leader):
+    """Issue 10, item 9: no version, no write — the words stay on the visit."""
+    household = county.household_a1
+    done = visit_record(by=leader, data=_input(household, situation="儿子已返乡创业"))
+    household.refresh_from_db()
+    assert household.family_situation == "" and household.version == 1
+    assert not done.archive_updated
+    assert "儿子已返乡创业" in done.visit.notes
