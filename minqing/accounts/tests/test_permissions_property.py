@@ -205,7 +205,7 @@ def check_resident(client, world, grants, r: Resident) -> None:
             "politics": r.politics,
             "health": r.health,
             "occupation": marker,
-            "version": Household.objects.get(pk=r.household_id).version,
+            "version": Resident.objects.get(pk=r.pk).version,
         },
     )
     want = 404 if not may[VIEW] else (302 if may[EDIT] and sees_record else 403)
@@ -237,7 +237,7 @@ def check_village(client, world, grants, v: Node) -> None:
     marker = f"两委{next(_serial)}"
     response = client.post(
         reverse("households:village_archive_edit", kwargs={"node_pk": v.pk}),
-        {"version": archive.version if archive else "", "committee": marker},
+        {"version": archive.version if archive else 0, "committee": marker},
     )
     want = 404 if not may[VIEW] else (302 if may[EDIT] else 403)
     assert response.status_code == want, (v.name, may)
