@@ -210,7 +210,9 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         query=query,
         kind="text",
         households=households,
-        residents=list(residents.filter(prefix_q("name", query)).order_by("name", "id")[:limit]),
+        residents=_not_hidden_children(
+            user, query, residents.filter(prefix_q("name", query)).order_by("name", "id")[:limit]
+        ),
         nodes=list(nodes),
         issues=issues,
     )
@@ -394,3 +396,15 @@ def _field_conflicts(
             )
         )
     return found
+
+
+def _not_hidden_children(user: Any, query: str, residents: Any) -> list[Resident]:
+    """A child whose record the reader may not see shows as its surname's character ("邱*");
+    a name search longer than that does not find the child, for "邱*" found by "邱鑫" would
+    tell the name the record withholds (issue 10, item 11)."""
+    from minqing.accounts.permissions import minors_visible
+
+    found = list(residents)
+    if len(query) <= 1:
+        return found
+    return [r for r in found if minors_visible(user, r)]

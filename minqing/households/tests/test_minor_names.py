@@ -164,3 +164,17 @@ def test_an_editor_without_the_minors_permission_sees_the_text_masked_and_cannot
         reverse("households:resident_edit", kwargs={"pk": county.resident_a1.pk})
     ).content.decode()
     assert "鑫豪" not in member_form and "每天接送**上学" in member_form
+
+
+def test_a_name_search_does_not_find_a_child_the_reader_may_not_see(
+    client, county, family, party, owner
+):
+    client.force_login(party)
+    page = client.post(reverse("households:search"), {"q": "邱鑫"}, follow=True)
+    assert "邱*" not in page.content.decode()
+    answer = client.get(reverse("api:search"), {"q": "邱鑫"}).json()
+    assert answer["residents"] == []
+    client.force_login(owner)
+    assert [
+        r["name"] for r in client.get(reverse("api:search"), {"q": "邱鑫"}).json()["residents"]
+    ] == [CHILD]
