@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
@@ -148,7 +149,11 @@ def check_request(request: HttpRequest) -> None:
             # Keep the body readable for the API, which parses it itself: once a multipart
             # form is read from the stream, request.body raises (a 500, not a 4xx).
             request.body  # noqa: B018
-        for key, values in request.POST.lists():
+        try:
+            form = request.POST
+        except MultiPartParserError:
+            raise BadInput("body", _("The form data is malformed; send the form again.")) from None
+        for key, values in form.lists():
             check_text(key, key)
             for value in values:
                 check_text(key, value)

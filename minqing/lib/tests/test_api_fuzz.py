@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
@@ -54,6 +56,12 @@ FUZZ = settings(
 def _no_rate_limits(settings):
     settings.MINQING_RATE_LIMITS = {name: (10**9, 60) for name in ratelimit.DEFAULT_LIMITS}
     APP.handler = WSGIHandler()
+    # as Django's test client does: the test's transaction outlives each request
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -197,3 +197,13 @@ def test_numbers_at_the_limits_and_long_digit_text_pass(client, county, leader, 
 def test_an_address_with_a_number_past_64_bits_is_not_found(client, leader, bearer, path):
     client.force_login(leader)
     assert client.get(path, headers=bearer).status_code == 404
+
+
+def test_a_malformed_multipart_body_is_a_400(client, bearer):
+    response = client.generic(
+        "POST", "/api/v1/visits/", b"--x\r\n", content_type="multipart/form-data", headers=bearer
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "body": ["The form data is malformed; send the form again."]
+    }
