@@ -157,3 +157,21 @@ def test_reading_the_xfd_bomb_stays_within_100_mb(tmp_path: Path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert "XFD" in result["outcome"]
     assert result["growth_mb"] < 100, result
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, county, owner, settings):
+    from django.urls import reverse
+
+    from minqing.households.models import LedgerImport
+
+    settings.LEDGER_MAX_UPLOAD_BYTES = 64 * 1024
+    settings.MINQING_UPLOAD_LIMITS = {"file": 64 * 1024, "photo": 64 * 1024}
+    big = io.BytesIO(xlsx_bytes([]) + b"\0" * (1 << 20))
+    big.name = "台账.xlsx"
+    client.force_login(owner)
+    response = client.post(
+        reverse("ledger:import", kwargs={"node_pk": county.village_a.pk}), {"file": big}
+    )
+    assert response.status_code == 400
+    assert "The file is larger than 64 KB." in response.content.decode()
+    assert not LedgerImport.objects.exists()
