@@ -295,6 +295,8 @@ class LedgerImport(models.Model):
 
     class Status(models.TextChoices):
         CHECKED = "checked", _("checked")
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("importing")
         IMPORTED = "imported", _("imported")
         FAILED = "failed", _("failed")
 
@@ -321,6 +323,11 @@ class LedgerImport(models.Model):
     report = models.JSONField(default=dict, help_text="errors [{row, column, message}] and counts")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: "Import" pressed (the worker writes it: ``minqing.households.jobs``).
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: The last sign of life of a running import (claimed, each batch written): a ``running``
+    #: import whose progress has not moved for ``importer.STALE_RUN`` lost its worker.
+    progress_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("ledger import")
@@ -331,7 +338,17 @@ class LedgerImport(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    #: States from which "Import" may be pressed: checked, or failed/stopped (continues).
+    IMPORTABLE = (Status.CHECKED, Status.FAILED)
+    #: States the worker holds: the page refreshes itself while in one.
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     @property
     def can_import(self) -> bool:
-        """Still waiting for the user's decision (a finished import is never run twice)."""
-        return self.status == self.Status.CHECKED
+        """Still waiting for the user's decision, or stopped part-way and to be continued (a
+        finished import is never run twice)."""
+        return self.status in self.IMPORTABLE
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
