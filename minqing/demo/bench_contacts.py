@@ -271,6 +271,10 @@ def _server_env() -> dict[str, str]:
         url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = server_env(settings.DATA_DIR, url)
     env["MINQING_KEYRING"] = str(settings.MINQING_KEYRING)
+    # Speed, not the rate limits, is measured (see bench.UNLIMITED).
+    from minqing.demo.bench import UNLIMITED
+
+    env["MINQING_RATE_LIMITS"] = ",".join(f"{n}={c}/{s}" for n, (c, s) in UNLIMITED.items())
     return env
 
 
