@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from minqing.demo import names
 from minqing.demo.plan import GridPlan, VillagePlan
-from minqing.lib.crypto import _FORMAT_VERSION, Keyring
+from minqing.lib.crypto import _FORMAT_VERSION, Keyring, cipher_for
 
 REGION = "341602"
 ID_SEQUENCES = 500  # distinct order codes per birth date and sex that make_id_number can build
@@ -93,8 +91,12 @@ RESIDENT_HEALTH = "households_resident.health_notes"
 
 
 class _ContextBytes(dict):
+    def __init__(self, suffix: bytes = b"") -> None:
+        super().__init__()
+        self.suffix = suffix
+
     def __missing__(self, context: str) -> bytes:
-        self[context] = context.encode()
+        self[context] = context.encode() + self.suffix
         return self[context]
 
 
@@ -103,16 +105,17 @@ class Sealer:
 
     Byte-for-byte the format of ``minqing.lib.crypto`` (version, key id, seal id, nonce,
     ciphertext+tag, bound to the row's seal id and the column), so the ORM decrypts these values
-    like any other; only the per-call key setup is saved.
+    like any other; only the per-call key setup is saved. The cipher is the current key's
+    (SM4-GCM or AES-256-GCM, ``crypto.cipher_for``).
     """
 
     def __init__(self, ring: Keyring, *, seal_as_text: bool = True) -> None:
-        self._aes = AESGCM(ring.keys[ring.current])
+        self._aead, self._aad_suffix = cipher_for(ring, ring.current)
         self._prefix = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
         self._hmac = hmac.new(ring.index_key, digestmod="sha256")  # OpenSSL's, copied in C
         self._seal_as_text = seal_as_text  # SQLite keeps a UUIDField as 32 hex digits
         self._pool, self._pool_at = b"", 0
-        self._contexts = _ContextBytes()
+        self._contexts = _ContextBytes(self._aad_suffix)
 
     def seal_id(self) -> tuple[bytes, Any]:
         """A new row's seal id: its bytes and its column value."""
@@ -126,7 +129,7 @@ class Sealer:
         header = self._prefix + seal_id
         nonce = os.urandom(12)
         aad = header + self._contexts[context]
-        return header + nonce + self._aes.encrypt(nonce, plaintext.encode(), aad)
+        return header + nonce + self._aead.encrypt(nonce, plaintext.encode(), aad)
 
     def blind_index(self, value: str, purpose: str) -> str:
         mac = self._hmac.copy()

@@ -1,6 +1,11 @@
 """Encryption at rest for personal data (SECURITY.md 9).
 
-AES-256-GCM (authenticated) from ``cryptography``; the keys live in a key ring file outside the
+An authenticated cipher from ``cryptography``: SM4-GCM (GB/T 32907 SM4 in GCM mode, 16-byte
+tag; GB/T 39786) where the running OpenSSL has it, else AES-256-GCM. Each key in the ring
+records its algorithm (``algorithms``; a key without one, from a ring written before SM4, is
+AES-256-GCM); a new ring or ``rotate_keys`` makes an SM4-GCM key when ``sm4_gcm_available()``
+(encrypts and opens the RFC 8998 A.1 vector once per process), so old values keep reading under
+their AES key and a rotation moves them to SM4. The keys live in a key ring file outside the
 database (``settings.MINQING_KEYRING``), never in a row. A ciphertext names the key that sealed
 it, so keys can rotate: new writes use the newest key, old rows stay readable until
 ``minqing rotate_keys`` re-seals them.
@@ -9,7 +14,9 @@ Binding: a ciphertext (format 2) carries the row's random seal id (``SealIdField
 header, and its associated data is that header plus the *context* (``table.column`` for a
 field, ``file:store/path`` for a sealed file). A value moved to another field fails
 authentication; a value moved to another row decrypts only under the seal id it names, which
-then differs from the row's (``fields.EncryptedField`` refuses it).
+then differs from the row's (``fields.EncryptedField`` refuses it). Under an SM4-GCM key the
+associated data also ends with ``\\0sm4-gcm`` (the algorithm is implied by the key id; this binds
+it too, AES values keep their associated data as it was).
 
 Exact lookup uses a keyed hash (HMAC-SHA256, "blind index") under index keys that are
 versioned like the data keys: new hashes use ``index_current``; a lookup asks for the hash
@@ -29,15 +36,27 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+
+log = logging.getLogger("minqing.crypto")
+
+AES_256_GCM = "aes-256-gcm"
+SM4_GCM = "sm4-gcm"
+KEY_BYTES = {AES_256_GCM: 32, SM4_GCM: 16}
+#: appended to the associated data under a key of this algorithm (AES: none, as before SM4)
+_ALGORITHM_AAD = {AES_256_GCM: b"", SM4_GCM: b"\0sm4-gcm"}
+_TAG = 16
 
 _LEGACY_FORMAT = 1  # version, key id, nonce, ct+tag; AAD = the 3-byte header; no binding
 _FORMAT_VERSION = 2  # version, key id, seal id (16), nonce, ct+tag; AAD = header + context
@@ -57,6 +76,80 @@ class BindingError(KeyringError):
     """A stored value is sealed for another row or field than the one it was read from."""
 
 
+class Aead(Protocol):
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes: ...
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes: ...
+
+
+class SM4GCM:
+    """SM4 (GB/T 32907) in GCM mode with a 16-byte tag, with ``AESGCM``'s interface.
+
+    ``cryptography`` has no SM4 AEAD class, so this is ``Cipher(SM4, GCM)``: the associated
+    data through ``authenticate_additional_data``, the tag appended to the ciphertext like
+    ``AESGCM`` does, and on opening a tag shorter than 16 bytes refused. The keyed ``SM4``
+    algorithm object is reused; a ``Cipher`` is per nonce by construction.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES[SM4_GCM]:
+            raise ValueError("SM4 keys are 16 bytes")
+        self._algorithm = algorithms.SM4(key)
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes:
+        if len(nonce) != 12:
+            raise ValueError("nonce must be 12 bytes")
+        enc = Cipher(self._algorithm, modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(associated_data)
+        body = enc.update(data) + enc.finalize()
+        return body + enc.tag
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes) -> bytes:
+        if len(nonce) != 12 or len(data) < _TAG:
+            raise InvalidTag
+        body, tag = data[:-_TAG], data[-_TAG:]
+        dec = Cipher(self._algorithm, modes.GCM(nonce, tag, min_tag_length=_TAG)).decryptor()
+        dec.authenticate_additional_data(associated_data)
+        return dec.update(body) + dec.finalize()
+
+
+#: RFC 8998 appendix A.1 (SM4-GCM): key, nonce, associated data, plaintext, ciphertext + tag
+RFC8998_A1 = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "0123456789ABCDEFFEDCBA9876543210",
+        "00001234567800000000ABCD",
+        "FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2",
+        "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDD"
+        "EEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA",
+        "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735"
+        "D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D"
+        "83DE3541E4C2B58177E065A9BF7B62EC",
+    )
+)
+
+
+@functools.cache
+def sm4_gcm_available() -> bool:
+    """Whether this ``cryptography``/OpenSSL seals and opens SM4-GCM (the RFC 8998 vector)."""
+    key, nonce, aad, plain, sealed = RFC8998_A1
+    try:
+        aead = SM4GCM(key)
+        return (
+            aead.encrypt(nonce, plain, aad) == sealed and aead.decrypt(nonce, sealed, aad) == plain
+        )
+    except (UnsupportedAlgorithm, AttributeError, ValueError, InvalidTag):
+        return False
+
+
+def preferred_algorithm() -> str:
+    """The algorithm of a new key: SM4-GCM where this process has it, else AES-256-GCM."""
+    return SM4_GCM if sm4_gcm_available() else AES_256_GCM
+
+
+def _new_key(algorithm: str) -> bytes:
+    return os.urandom(KEY_BYTES[algorithm])
+
+
 @dataclass(frozen=True)
 class Keyring:
     """Data keys by id (``current`` seals) plus the blind-index keys (``index_current``)."""
@@ -65,28 +158,41 @@ class Keyring:
     current: int
     index_keys: dict[int, bytes]
     index_current: int
+    #: data key id -> ``SM4_GCM`` or ``AES_256_GCM``; a key not named here is AES-256-GCM
+    algorithms: dict[int, str] = field(default_factory=dict)
 
     @property
     def index_key(self) -> bytes:
         return self.index_keys[self.index_current]
 
+    def algorithm(self, key_id: int | None = None) -> str:
+        """The cipher of data key ``key_id`` (default: the current key)."""
+        return self.algorithms.get(self.current if key_id is None else key_id, AES_256_GCM)
+
     @classmethod
-    def generate(cls) -> Keyring:
+    def generate(cls, algorithm: str | None = None) -> Keyring:
+        algorithm = algorithm or preferred_algorithm()
         return cls(
-            keys={1: AESGCM.generate_key(bit_length=256)},
+            keys={1: _new_key(algorithm)},
             current=1,
             index_keys={1: os.urandom(32)},
             index_current=1,
+            algorithms={1: algorithm},
         )
 
-    def with_new_key(self) -> Keyring:
+    def with_new_key(self, algorithm: str | None = None) -> Keyring:
+        algorithm = algorithm or preferred_algorithm()
         new_id = max(self.keys) + 1
         return Keyring(
-            keys={**self.keys, new_id: AESGCM.generate_key(bit_length=256)},
+            keys={**self.keys, new_id: _new_key(algorithm)},
             current=new_id,
             index_keys=self.index_keys,
             index_current=self.index_current,
+            algorithms={**self._named_algorithms(), new_id: algorithm},
         )
+
+    def _named_algorithms(self) -> dict[int, str]:
+        return {k: self.algorithm(k) for k in self.keys}
 
     def with_new_index_key(self) -> Keyring:
         new_id = max(self.index_keys) + 1
@@ -95,6 +201,7 @@ class Keyring:
             current=self.current,
             index_keys={**self.index_keys, new_id: os.urandom(32)},
             index_current=new_id,
+            algorithms=self._named_algorithms(),
         )
 
     def retired(self) -> Keyring:
@@ -104,6 +211,7 @@ class Keyring:
             current=self.current,
             index_keys={self.index_current: self.index_key},
             index_current=self.index_current,
+            algorithms={self.current: self.algorithm()},
         )
 
     def to_json(self) -> str:
@@ -116,6 +224,7 @@ class Keyring:
                 "keys": b64(self.keys),
                 "index_current": self.index_current,
                 "index_keys": b64(self.index_keys),
+                "algorithms": {str(k): v for k, v in self._named_algorithms().items()},
             },
             indent=2,
         )
@@ -131,8 +240,13 @@ class Keyring:
             else:  # a ring written before index keys were versioned
                 index_keys = {1: base64.b64decode(raw["index_key"])}
                 index_current = 1
-            ring = cls(keys, int(raw["current"]), index_keys, index_current)
+            named = {int(k): str(v) for k, v in raw.get("algorithms", {}).items()}
+            ring = cls(keys, int(raw["current"]), index_keys, index_current, named)
             ring.keys[ring.current], ring.index_keys[ring.index_current]  # noqa: B018
+            for key_id, key in keys.items():
+                algorithm = ring.algorithm(key_id)
+                if KEY_BYTES.get(algorithm) != len(key):
+                    raise ValueError(f"key {key_id}: {len(key)} bytes is no {algorithm} key")
             return ring
         except (ValueError, KeyError, TypeError) as exc:
             raise KeyringError(f"malformed key ring: {exc}") from exc
@@ -187,7 +301,26 @@ def keyring() -> Keyring:
             stamp = _stamp(os.fstat(fh.fileno()))
         ring = Keyring.from_json(text)
         _cached = _Cached(path, stamp, ring)
+        _log_cipher(ring)
         return ring
+
+
+def _log_cipher(ring: Keyring) -> None:
+    """Say at start (and after a rotation) which cipher seals, and whether SM4 is here."""
+    algorithm = ring.algorithm()
+    if algorithm == SM4_GCM and not sm4_gcm_available():
+        log.error(
+            "personal data: the key ring's current key %s is SM4-GCM, which this "
+            "cryptography/OpenSSL cannot run: nothing can be sealed or read here",
+            ring.current,
+        )
+        return
+    log.info(
+        "personal data sealed with %s (data key %s; SM4-GCM %s here)",
+        algorithm.upper(),
+        ring.current,
+        "available" if sm4_gcm_available() else "NOT available",
+    )
 
 
 def forget_cached_keyring() -> None:
@@ -208,8 +341,21 @@ def accepting_unbound() -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=16)
-def _aead(key: bytes) -> AESGCM:
+def _cipher(algorithm: str, key: bytes) -> Aead:
+    if algorithm == SM4_GCM:
+        return SM4GCM(key)
     return AESGCM(key)
+
+
+def cipher_for(ring: Keyring, key_id: int) -> tuple[Aead, bytes]:
+    """The keyed cipher of data key ``key_id`` and what its associated data ends with."""
+    algorithm = ring.algorithm(key_id)
+    try:
+        return _cipher(algorithm, ring.keys[key_id]), _ALGORITHM_AAD[algorithm]
+    except UnsupportedAlgorithm as exc:
+        raise KeyringError(
+            f"key {key_id} is {algorithm}, which this cryptography/OpenSSL cannot run"
+        ) from exc
 
 
 def seal(
@@ -221,10 +367,11 @@ def seal(
     associated data is the header and the context, so neither can be changed or moved.
     """
     ring = ring or keyring()
+    aead, suffix = cipher_for(ring, ring.current)
     header = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big") + seal_id
     nonce = os.urandom(12)
-    aad = header + context.encode()
-    return header + nonce + _aead(ring.keys[ring.current]).encrypt(nonce, data, aad)
+    aad = header + context.encode() + suffix
+    return header + nonce + aead.encrypt(nonce, data, aad)
 
 
 def key_id_of(blob: bytes) -> int:
@@ -261,8 +408,9 @@ def unseal(blob: bytes, *, context: str, ring: Keyring | None = None) -> bytes:
         ring = keyring()
     if key_id not in ring.keys:
         raise KeyringError(f"{context}: key {key_id} is not in the key ring")
+    aead, suffix = cipher_for(ring, key_id)
     try:
-        return _aead(ring.keys[key_id]).decrypt(nonce, body, aad)
+        return aead.decrypt(nonce, body, aad + suffix)
     except InvalidTag as exc:
         raise KeyringError(
             f"{context}: value sealed with key {key_id} fails authentication: wrong key "

@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 "files": report.files,
                 "unreadable": {k: len(v) for k, v in report.unreadable.items()},
                 "data_key": ring.current,
+                "cipher": ring.algorithm(),
                 "index_key": ring.index_current,
             },
         )
@@ -57,9 +58,15 @@ class Command(BaseCommand):
         if report.changed_meanwhile:
             self.stdout.write(f"rows edited during the rotation: {report.changed_meanwhile}")
         self.stdout.write(
-            f"data key {ring.current}, index key {ring.index_current}; "
+            f"data key {ring.current} ({ring.algorithm().upper()}), index key "
+            f"{ring.index_current}; "
             f"data keys still in use: {sorted(keys_in_use())}"
         )
+        if ring.algorithm() != crypto.SM4_GCM:
+            self.stdout.write(
+                "SM4-GCM is not available in this cryptography/OpenSSL: the data key is "
+                "AES-256-GCM (GB/T 39786 asks for SM4: rotate again on a build that has it)."
+            )
         if not options["retire"]:
             self.stdout.write(
                 "Old keys stay in the ring for reading; once every server runs with the new "
