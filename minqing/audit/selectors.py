@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "personal_data.export": gettext_lazy("Unmasked export"),
     "ledger.export": gettext_lazy("Ledger exported (masked)"),
     "ledger.import": gettext_lazy("Ledger imported"),
+    "ledger.import_queue": gettext_lazy("Ledger import queued"),
     "household.create": gettext_lazy("Household created"),
     "household.update": gettext_lazy("Household changed"),
     "resident.create": gettext_lazy("Member added"),

@@ -31,8 +31,9 @@ from minqing.households.ledger.exporter import XLSX_TYPE, ledger_export, ledger_
 from minqing.households.ledger.importer import (
     IMPORT_LEVELS,
     ImportRefused,
+    failure_message,
     ledger_check,
-    ledger_import,
+    ledger_queue,
     require_import,
 )
 from minqing.households.ledger.reader import LedgerFileError, check_upload
@@ -125,8 +126,14 @@ def _count_rows(report: dict[str, Any], key: str) -> list[tuple[str, dict[str, i
     ]
 
 
+#: How often the report page asks for news while its import waits or runs (htmx polling).
+POLL_SECONDS = 3
+
+
 @require_http_methods(["GET", "POST"])
 def import_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The check's report; "Import" queues it for the worker, and the page then shows its
+    state and progress, refreshing itself while it waits or runs, then the result."""
     ledger = _own_import(request, pk)
     status = 200
     if request.method == "POST":
@@ -134,7 +141,7 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
         if action not in ("import", "valid_only"):
             return HttpResponseBadRequest()
         try:
-            ledger_import(
+            ledger_queue(
                 by=request.user,
                 ledger_import=ledger,
                 valid_only=action == "valid_only",
@@ -147,28 +154,36 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
             status = 400
             ledger.refresh_from_db()
         else:
-            messages.success(request, _("The ledger was imported."))
+            messages.success(
+                request,
+                _(
+                    "The import is queued: the background worker writes it, and this page shows "
+                    "how far it got and the result."
+                ),
+            )
             return redirect("ledger:report", pk=ledger.pk)
     report = ledger.report
     errors = report.get("errors", [])
-    checked = ledger.status == LedgerImport.Status.CHECKED
-    return render(
-        request,
-        "households/ledger_report.html",
-        {
-            "ledger": ledger,
-            "node": ledger.node,
-            "report": report,
-            "crumbs": breadcrumbs(ledger.node, request.user),
-            "errors": errors[:ERRORS_ON_PAGE],
-            "more_errors": max(0, len(errors) - ERRORS_ON_PAGE),
-            "plan": _count_rows(report, "plan"),
-            "result": _count_rows(report, "result"),
-            "can_import": checked and not errors and report.get("valid_households", 0) > 0,
-            "can_import_valid": checked and bool(errors) and report.get("valid_households", 0) > 0,
-        },
-        status=status,
-    )
+    importable = ledger.can_import and report.get("valid_households", 0) > 0
+    progress = report.get("progress") or {}
+    context = {
+        "ledger": ledger,
+        "node": ledger.node,
+        "report": report,
+        "progress": progress if ledger.is_active or progress.get("households_done") else {},
+        "failure": failure_message(ledger),
+        "poll_seconds": POLL_SECONDS,
+        "crumbs": breadcrumbs(ledger.node, request.user),
+        "errors": errors[:ERRORS_ON_PAGE],
+        "more_errors": max(0, len(errors) - ERRORS_ON_PAGE),
+        "plan": _count_rows(report, "plan"),
+        "result": _count_rows(report, "result"),
+        "can_import": importable and not errors,
+        "can_import_valid": importable and bool(errors),
+    }
+    if request.headers.get("HX-Request") and request.method == "GET":
+        return render(request, "households/_ledger_state.html", context)
+    return render(request, "households/ledger_report.html", context, status=status)
 
 
 def _csv_safe(value: Any) -> Any:

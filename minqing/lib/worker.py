@@ -126,21 +126,24 @@ def _run_quietly(path: str, kwargs: dict[str, Any], label: str = "") -> bool:
 # --- one-off jobs -------------------------------------------------------------------------
 
 
-def enqueue(path: str, **kwargs: Any) -> None:
+def enqueue(path: str, *, job_timeout: int | None = None, **kwargs: Any) -> None:
     """Run the job ``path(**kwargs)`` in the background once the current transaction commits.
 
-    With ``MINQING_REDIS_URL`` it goes to the RQ queue (a worker runs it); without, it runs in
-    this process right after the commit. Nothing runs when the transaction rolls back. If Redis
-    cannot be reached at commit time, the job runs in-process instead (logged).
+    With ``MINQING_REDIS_URL`` it goes to the RQ queue (a worker runs it, for at most
+    ``job_timeout`` seconds: RQ's default of 180 when None); without, it runs in this process
+    right after the commit. Nothing runs when the transaction rolls back. If Redis cannot be
+    reached at commit time, the job runs in-process instead (logged).
     """
-    transaction.on_commit(partial(_dispatch, path, kwargs))
+    transaction.on_commit(partial(_dispatch, path, kwargs, job_timeout))
 
 
-def _dispatch(path: str, kwargs: dict[str, Any]) -> None:
+def _dispatch(path: str, kwargs: dict[str, Any], job_timeout: int | None = None) -> None:
     url = redis_url()
     if url:
         try:
-            RedisBroker.for_url(url, queue_name=queue_name()).enqueue(path, kwargs)
+            RedisBroker.for_url(url, queue_name=queue_name()).enqueue(
+                path, kwargs, timeout=job_timeout
+            )
             return
         except Exception:
             logger.exception("job %s: cannot enqueue to Redis, running it here", path)

@@ -27,6 +27,7 @@ from pathlib import PurePath
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -123,9 +124,15 @@ BATCH_MAX_ROWS = 1000
 #: that has been waiting wakes up while the lock is free instead of the import taking it again at
 #: once (SQLite does not queue waiting writers).
 BATCH_PAUSE_S = 0.12
-#: A run whose progress has not moved for this long is taken for dead (its process stopped): a
-#: new "import" continues it. A live run writes a batch every second or so.
-STALE_RUN_S = 120
+#: A ``running`` import whose progress has not moved for this long lost its worker (the process
+#: was killed, the machine restarted): it is marked failed and "Import" continues it. A live
+#: import moves at every batch (a second or so) and after checking the whole file first (well
+#: under a minute for the largest file the upload takes).
+STALE_RUN = dt.timedelta(minutes=5)
+#: The worker job that writes a queued import (``minqing.households.jobs``), and how long RQ
+#: lets it run: a 24,000-row ledger takes minutes in short batches.
+IMPORT_JOB = "minqing.households.jobs.run_import"
+IMPORT_JOB_TIMEOUT = 3 * 3600
 
 
 class _BatchChanged(Exception):
@@ -133,7 +140,7 @@ class _BatchChanged(Exception):
 
 
 class _RunTakenOver(Exception):
-    """Another run of the same import took it over (this one was thought dead)."""
+    """The import is no longer this run's (it was failed as abandoned, or another run took it)."""
 
 
 def _batch(item_rows: list[list[Any]], start: int, size: int) -> tuple[list[Any], int]:
@@ -198,36 +205,25 @@ def _now() -> str:
     return timezone.now().isoformat()
 
 
-def _is_live(progress: dict[str, Any]) -> bool:
-    if progress.get("state") != "running":
-        return False
-    try:
-        at = dt.datetime.fromisoformat(progress["at"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    return (timezone.now() - at).total_seconds() < STALE_RUN_S
+# --- why an import did not (all) happen -----------------------------------------------------
+#
+# The worker has no reader, so a failure is stored as a code and put in words when it is shown,
+# in the language of whoever reads it.
 
 
-def _save_report(pk: int, report: dict[str, Any]) -> None:
-    """Store a refusal's report, keeping how far an earlier run got."""
-    with transaction.atomic():
-        locked = LedgerImport.objects.select_for_update().get(pk=pk)
-        if "progress" in locked.report:
-            report = {**report, "progress": locked.report["progress"]}
-        locked.report = report
-        locked.save(update_fields=["report"])
-
-
-def _stop(pk: int, run: str, reason: str) -> dict[str, Any]:
-    """Mark the run stopped (the batches written so far stay) and return its progress."""
-    with transaction.atomic():
-        locked = LedgerImport.objects.select_for_update().get(pk=pk)
-        progress = dict(locked.report.get("progress") or {})
-        if progress.get("run") == run:
-            progress.update(state="stopped", reason=reason, at=_now())
-            locked.report = {**locked.report, "progress": progress}
-            locked.save(update_fields=["report"])
-        return progress
+def _why(code: str) -> str:
+    return {
+        "errors": _(
+            "The file has errors, so nothing was imported. Correct "
+            "them and upload the file again, or import the valid "
+            "rows only."
+        ),
+        "no_valid": _("No household in the file is free of errors; nothing was imported."),
+        "file_gone": _("The uploaded file is no longer available; upload it again."),
+        "archive_changed": _("The archive changed during the import."),
+        "not_allowed": _("Your role may no longer import household ledgers here."),
+        "abandoned": _("The background worker stopped during the import."),
+    }.get(code, _("The import stopped on an error."))
 
 
 def _stopped_message(progress: dict[str, Any], why: str) -> str:
@@ -241,6 +237,229 @@ def _stopped_message(progress: dict[str, Any], why: str) -> str:
     }
 
 
+def failure_message(ledger: LedgerImport) -> str:
+    """Why a failed import stopped, and how far it got: "" when it did not fail."""
+    failure = ledger.report.get("failure") or {}
+    if ledger.status != LedgerImport.Status.FAILED or not failure:
+        return ""
+    code = failure.get("code", "")
+    progress = ledger.report.get("progress") or {}
+    if code in ("errors", "no_valid", "file_gone"):
+        return _why(code)
+    if progress.get("households_done") and progress.get("state") != "done":
+        return _stopped_message(progress, _why(code))
+    if code == "archive_changed":
+        return (
+            _("The archive changed during the import, so nothing was imported.")
+            + " "
+            + _("Press “Import” again to check it.")
+        )
+    return _why(code)
+
+
+class ImportFailed(ImportRefused):
+    """A refusal with the code it is stored under (``report["failure"]["code"]``)."""
+
+    def __init__(self, code: str, message: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.report = report
+
+
+def _fail(
+    pk: int, code: str, *, run: str = "", report: dict[str, Any] | None = None
+) -> LedgerImport | None:
+    """Mark a running import failed (the batches written so far stay); None when it is no
+    longer running (or no longer ``run``'s)."""
+    with transaction.atomic():
+        locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        progress = dict(locked.report.get("progress") or {})
+        if locked.status != LedgerImport.Status.RUNNING or (run and progress.get("run") != run):
+            return None
+        if progress.get("state") == "running":
+            progress.update(state="stopped", reason=code, at=_now())
+        base = report if report is not None else locked.report
+        locked.report = {**base, "progress": progress, "failure": {"code": code, "at": _now()}}
+        if not progress:
+            del locked.report["progress"]
+        locked.status = LedgerImport.Status.FAILED
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["report", "status", "finished_at"])
+        return locked
+
+
+def expire_stale(pk: int | None = None) -> int:
+    """Fail running imports that have not moved for ``STALE_RUN`` (their worker died), so they
+    can be imported again to continue. Reads first: nothing is written when none is stale."""
+    stale = LedgerImport.objects.filter(
+        Q(progress_at__lt=timezone.now() - STALE_RUN) | Q(progress_at__isnull=True),
+        status=LedgerImport.Status.RUNNING,
+    )
+    if pk is not None:
+        stale = stale.filter(pk=pk)
+    failed = 0
+    for stale_pk in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Checked again under the row lock: a batch may have been written meanwhile.
+            if (
+                LedgerImport.objects.select_for_update()
+                .filter(pk=stale_pk)
+                .filter(Q(progress_at__lt=timezone.now() - STALE_RUN) | Q(progress_at__isnull=True))
+                .exists()
+            ):
+                failed += _fail(stale_pk, "abandoned") is not None
+    return failed
+
+
+# --- checking the whole file first ----------------------------------------------------------
+
+
+def _prepare(
+    by: Any, ledger: LedgerImport, *, valid_only: bool, today: dt.date | None
+) -> tuple[LedgerTable, Plan, dict[str, Any]]:
+    """Re-read the stored file and check all of it against the archive as it is now; raises
+    ``ImportFailed`` (with the report to keep) when it may not be written. Writes nothing."""
+    try:
+        data = storage.load(ledger.stored_path)
+    except (OSError, ValueError, KeyringError):
+        raise ImportFailed("file_gone", _why("file_gone")) from None
+    table = read_ledger(data, ledger.file_format)
+    # Outside any transaction: reading takes no lock that another user's write would wait for.
+    plan = plan_ledger(table, target=ledger.node, today=today)
+    report = _report(table, plan, {})
+    code = ""
+    if plan.errors and not valid_only:
+        code = "errors"
+    elif not plan.items:
+        code = "no_valid"
+    if code:
+        report["plan"] = households_import(
+            by=by, target=ledger.node, items=plan.items, dry_run=True
+        ).as_dict()
+        raise ImportFailed(code, _why(code), report)
+    return table, plan, report
+
+
+def _save_report(pk: int, report: dict[str, Any]) -> None:
+    """Store a refusal's report, keeping how far an earlier run got."""
+    with transaction.atomic():
+        locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        if "progress" in locked.report:
+            report = {**report, "progress": locked.report["progress"]}
+        locked.report = report
+        locked.save(update_fields=["report"])
+
+
+def _refuse_unless_importable(current: LedgerImport) -> None:
+    if current.status == LedgerImport.Status.IMPORTED:
+        raise ImportRefused(_("This file has been imported already."))
+    if current.is_active:
+        raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+
+
+def _owned(by: Any, ledger_import: LedgerImport) -> LedgerImport:
+    """The import, fresh, if ``by`` checked it and may still import into its place."""
+    if ledger_import.user_id != by.pk:
+        raise LedgerImport.DoesNotExist
+    require_import(by, ledger_import.node)
+    expire_stale(ledger_import.pk)
+    return LedgerImport.objects.select_related("node").get(pk=ledger_import.pk)
+
+
+# --- queued: the page's "Import" ------------------------------------------------------------
+
+
+def ledger_queue(
+    *, by: Any, ledger_import: LedgerImport, valid_only: bool = False, request: Any = None
+) -> LedgerImport:
+    """Hand a checked ledger to the background worker (a large one takes minutes, longer than a
+    request may); returns at once, having written no archive row.
+
+    Refused (``ImportRefused``, nothing changed) when the check found errors and ``valid_only``
+    is false, when no household is valid, when it is queued, running or imported already. The
+    worker checks the whole file again before writing (``run_queued_import``). With Redis the
+    job goes on the queue at once; the periodic ``minqing.households.jobs.run_queued_imports``
+    takes whatever still waits, with or without Redis.
+    """
+    from minqing.audit.services import audit_record
+    from minqing.lib.worker import enqueue, redis_url
+
+    current = _owned(by, ledger_import)
+    _refuse_unless_importable(current)
+    report = current.report
+    if report.get("errors") and not valid_only:
+        raise ImportRefused(_why("errors"))
+    if not report.get("valid_households"):
+        raise ImportRefused(_why("no_valid"))
+    with transaction.atomic():
+        queued = LedgerImport.objects.filter(
+            pk=current.pk, status__in=LedgerImport.IMPORTABLE
+        ).update(
+            status=LedgerImport.Status.QUEUED,
+            valid_only=valid_only,
+            queued_at=timezone.now(),
+            finished_at=None,
+        )
+        if queued != 1:  # the other click won
+            raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+        audit_record(
+            action="ledger.import_queue",
+            user=by,
+            request=request,
+            obj=current.node,
+            detail={
+                "ledger_import": current.pk,
+                "file": current.original_name,
+                "valid_only": valid_only,
+            },
+        )
+        if redis_url():
+            enqueue(IMPORT_JOB, job_timeout=IMPORT_JOB_TIMEOUT, ledger_import_id=current.pk)
+    return LedgerImport.objects.select_related("node").get(pk=current.pk)
+
+
+def run_queued_import(pk: int, *, today: dt.date | None = None) -> str:
+    """Take a queued import for this worker and write it; returns what happened: "imported",
+    "failed", or "claimed_elsewhere" (another worker took it, or it is no longer queued).
+
+    The user who queued it must still be active and still allowed to edit the archive there;
+    the whole file is checked again first (a file with errors writes nothing unless "valid rows
+    only" was chosen).
+    """
+    claimed = LedgerImport.objects.filter(pk=pk, status=LedgerImport.Status.QUEUED).update(
+        status=LedgerImport.Status.RUNNING, progress_at=timezone.now()
+    )
+    if claimed != 1:
+        return "claimed_elsewhere"
+    ledger = LedgerImport.objects.select_related("node", "user").get(pk=pk)
+    by = ledger.user
+    if not (
+        by.is_active
+        and allowed(by, Action.VIEW, ledger.node)
+        and allowed(by, Action.EDIT_ARCHIVE, ledger.node)
+    ):
+        _fail(pk, "not_allowed")
+        return "failed"
+    try:
+        table, plan, report = _prepare(by, ledger, valid_only=ledger.valid_only, today=today)
+    except ImportFailed as exc:
+        _fail(pk, exc.code, report=exc.report)
+        return "failed"
+    except BaseException:
+        _fail(pk, "error")
+        raise
+    try:
+        _write(by, ledger, table, plan, report, valid_only=ledger.valid_only, today=today)
+    except _RunTakenOver:
+        return "claimed_elsewhere"
+    except ImportRefused:
+        return "failed"
+    return "imported"
+
+
+# --- in the caller's process: the import_ledger command -------------------------------------
+
+
 def ledger_import(
     *,
     by: Any,
@@ -249,62 +468,64 @@ def ledger_import(
     request: Any = None,
     today: dt.date | None = None,
 ) -> LedgerImport:
-    """Import a checked ledger in short batches; ``valid_only`` skips households with errors.
+    """Import a checked ledger now, in this process, in short batches (the command's way; the
+    pages queue it for the worker with :func:`ledger_queue`). ``valid_only`` skips households
+    with errors.
 
     Raises ``ImportRefused`` when the file still has errors and ``valid_only`` is false, when no
-    row is valid, or when it was imported already (nothing written then); and when a batch could
-    not be written (the batches before it stay; the message and ``report["progress"]`` say how
-    far it got, and calling again continues).
+    row is valid, or when it is imported, queued or running already (nothing written then); and
+    when a batch could not be written (the batches before it stay, the import is failed; the
+    message and ``report["progress"]`` say how far it got, and calling again continues).
     """
-    if ledger_import.user_id != by.pk:
-        raise LedgerImport.DoesNotExist
-    node = ledger_import.node
-    require_import(by, node)
+    current = _owned(by, ledger_import)
+    _refuse_unless_importable(current)
     try:
-        data = storage.load(ledger_import.stored_path)
-    except (OSError, ValueError, KeyringError):
-        raise ImportRefused(
-            _("The uploaded file is no longer available; upload it again.")
-        ) from None
-    table = read_ledger(data, ledger_import.file_format)
-    started = time.monotonic()
-    pk = ledger_import.pk
-    current = LedgerImport.objects.get(pk=pk)
-    if not current.can_import:
-        raise ImportRefused(_("This file has been imported already."))
-    if _is_live(current.report.get("progress") or {}):
+        table, plan, report = _prepare(by, current, valid_only=valid_only, today=today)
+    except ImportFailed as exc:
+        if exc.report is not None:
+            _save_report(current.pk, exc.report)
+        raise
+    claimed = LedgerImport.objects.filter(pk=current.pk, status__in=LedgerImport.IMPORTABLE).update(
+        status=LedgerImport.Status.RUNNING, valid_only=valid_only, progress_at=timezone.now()
+    )
+    if claimed != 1:
         raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
-    # The whole file is checked before anything is written, outside any transaction: reading
-    # takes no lock that another user's write would wait for.
-    plan = plan_ledger(table, target=node, today=today)
-    report = _report(table, plan, {})
-    refused: ImportRefused | None = None
-    if plan.errors and not valid_only:
-        refused = ImportRefused(
-            _(
-                "The file has errors, so nothing was imported. Correct "
-                "them and upload the file again, or import the valid "
-                "rows only."
-            )
+    try:
+        return _write(
+            by, current, table, plan, report, valid_only=valid_only, request=request, today=today
         )
-    elif not plan.items:
-        refused = ImportRefused(
-            _("No household in the file is free of errors; nothing was imported.")
-        )
-    if refused is not None:
-        report["plan"] = households_import(
-            by=by, target=node, items=plan.items, dry_run=True
-        ).as_dict()
-        _save_report(pk, report)
-        raise refused
+    except _RunTakenOver:
+        raise ImportRefused(
+            _("This file is being imported right now; wait for it to finish.")
+        ) from None
+
+
+# --- writing, batch by batch ----------------------------------------------------------------
+
+
+def _write(
+    by: Any,
+    ledger: LedgerImport,
+    table: LedgerTable,
+    plan: Plan,
+    report: dict[str, Any],
+    *,
+    valid_only: bool,
+    request: Any = None,
+    today: dt.date | None = None,
+) -> LedgerImport:
+    """Write a checked plan of a ``running`` import in short batches; on success the import is
+    ``imported``. A batch the archive no longer allows, or any error, fails the import (raising
+    ``ImportFailed``; the batches before stay); ``_RunTakenOver`` when it stopped being ours."""
+    node = ledger.node
+    pk = ledger.pk
+    started = time.monotonic()
     run = uuid.uuid4().hex
     with transaction.atomic():
         locked = LedgerImport.objects.select_for_update().get(pk=pk)
+        if locked.status != LedgerImport.Status.RUNNING:
+            raise _RunTakenOver
         earlier = dict(locked.report.get("progress") or {})
-        if not locked.can_import:
-            raise ImportRefused(_("This file has been imported already."))
-        if _is_live(earlier):
-            raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
         previous: dict[str, dict[str, int]] = {}
         _add_counts(previous, earlier.get("earlier") or {})
         _add_counts(previous, earlier.get("written") or {})
@@ -326,11 +547,12 @@ def ledger_import(
         }
         report["plan"] = locked.report.get("plan", {})
         locked.report = {**report, "progress": progress}
-        locked.save(update_fields=["report"])
+        locked.progress_at = timezone.now()
+        locked.save(update_fields=["report", "progress_at"])
     written: dict[str, dict[str, int]] = {}
     detail = {
         "ledger_import": pk,
-        "file": ledger_import.original_name,
+        "file": ledger.original_name,
         "valid_only": valid_only,
         "rows": plan.rows,
         "skipped_households": plan.skipped_households,
@@ -352,7 +574,7 @@ def ledger_import(
             with transaction.atomic():
                 locked = LedgerImport.objects.select_for_update().get(pk=pk)
                 progress = dict(locked.report.get("progress") or {})
-                if progress.get("run") != run:
+                if locked.status != LedgerImport.Status.RUNNING or progress.get("run") != run:
                     raise _RunTakenOver
                 # Checked again in the batch's own transaction: what the archive holds now.
                 batch = plan_ledger(_sub_table(table, rows), target=node, today=today)
@@ -377,7 +599,8 @@ def ledger_import(
                     batch_rows=[*progress.get("batch_rows", []), len(rows)],
                     written=written,
                 )
-                fields = ["report"]
+                locked.progress_at = timezone.now()
+                fields = ["report", "progress_at"]
                 if last:
                     progress["state"] = "done"
                     locked.status = LedgerImport.Status.IMPORTED
@@ -394,20 +617,17 @@ def ledger_import(
                 locked.report = {**locked.report, "progress": progress}
                 locked.save(update_fields=fields)
         except _RunTakenOver:
-            raise ImportRefused(
-                _("This file is being imported right now; wait for it to finish.")
-            ) from None
+            raise
         except (_BatchChanged, IntegrityError):
             # Someone changed the same records meanwhile; this batch rolled back entirely.
-            stopped = _stop(pk, run, "archive changed")
-            why = _("The archive changed during the import.")
-            if not stopped.get("households_done"):
-                why = _("The archive changed during the import, so nothing was imported.")
-                raise ImportRefused(why + " " + _("Press “Import” again to check it.")) from None
-            raise ImportRefused(_stopped_message(stopped, why)) from None
+            failed = _fail(pk, "archive_changed", run=run)
+            raise ImportFailed(
+                "archive_changed",
+                failure_message(failed) if failed is not None else _why("archive_changed"),
+            ) from None
         except BaseException:
             try:
-                _stop(pk, run, "error")
+                _fail(pk, "error", run=run)
             except Exception:  # noqa: S110 - the first error is the one to report
                 pass
             raise

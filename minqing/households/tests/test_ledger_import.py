@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from minqing.accounts.models import Role
 from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
+from minqing.households.jobs import run_queued_imports
 from minqing.households.ledger import storage
 from minqing.households.ledger.importer import ImportRefused, ledger_check, ledger_import
 from minqing.households.ledger.reader import LedgerFileError
@@ -602,7 +603,11 @@ def test_upload_report_and_import_pages(client, county, owner):
     assert len(b"".join(errors.streaming_content).decode("utf-8-sig").splitlines()) == 11
     assert client.post(response["Location"], {"action": "import"}).status_code == 400
     assert Household.objects.count() == 3
+    # "Import valid rows only" queues it: the worker writes it (issue 10 item 8)
     assert client.post(response["Location"], {"action": "valid_only"}).status_code == 302
+    assert Household.objects.count() == 3
+    assert client.post(response["Location"], {"action": "valid_only"}).status_code == 400
+    assert run_queued_imports()["imported"] == 1
     assert Household.objects.count() == 3 + 324
     assert client.post(response["Location"], {"action": "valid_only"}).status_code == 400
     assert Household.objects.count() == 3 + 324
@@ -665,12 +670,13 @@ def test_an_import_stopped_mid_way_says_how_far_it_got_and_continues_without_dup
         f"The archive changed during the import. {done} of {len(ledger.households)} households "
         "were imported; the others were not."
     )
-    assert checked.status == LedgerImport.Status.CHECKED  # it can be imported again
+    assert checked.status == LedgerImport.Status.FAILED
+    assert checked.can_import  # it can be imported again
     assert Household.objects.count() == households_before + done
     # the user sees how far it got, and the button to finish
     client.force_login(owner)
     page = client.get(reverse("ledger:report", kwargs={"pk": checked.pk})).content.decode()
-    assert f"The import stopped after {done} of {len(ledger.households)} households" in page
+    assert refused.value.message in page
     assert 'value="import"' in page
 
     monkeypatch.setattr(importer, "households_import", real)
