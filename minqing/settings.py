@@ -311,6 +311,15 @@ MINQING_PERIODIC_JOBS["audit.seal_all"] = {
 }
 LOGGING.setdefault("loggers", {})["minqing.audit"] = {"level": "INFO"}  # the anchors
 
+# Ledger imports (issue 10 item 8; minqing.households.jobs): the import page queues an import and
+# the worker writes it in short batches; this takes what waits and fails imports whose worker
+# died. RQ may let it run for hours (a 24,000-row ledger takes minutes).
+MINQING_PERIODIC_JOBS["households.run_queued_imports"] = {
+    "path": "minqing.households.jobs.run_queued_imports",
+    "every": 5,
+    "timeout": 3 * 3600,
+}
+
 # Second factor (issue 10 item 13, SECURITY.md 5; minqing.accounts.services_otp): the roles that
 # must enter a TOTP code at every login. 等保 deployments keep the default.
 MINQING_OTP_REQUIRED_ROLES = frozenset(
