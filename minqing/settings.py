@@ -310,6 +310,9 @@ MINQING_PERIODIC_JOBS["audit.seal_all"] = {
     "kwargs": {"full": True},
 }
 LOGGING.setdefault("loggers", {})["minqing.audit"] = {"level": "INFO"}  # the anchors
+# Personal data cipher (SECURITY.md 9, minqing.lib.crypto): each process logs whether it seals
+# with SM4-GCM or AES-256-GCM when it reads the key ring.
+LOGGING["loggers"]["minqing.crypto"] = {"level": "INFO"}
 
 # Ledger imports (issue 10 item 8; minqing.households.jobs): the import page queues an import and
 # the worker writes it in short batches; this takes what waits and fails imports whose worker
