@@ -3,8 +3,9 @@
 A 24,000-row import used to hold SQLite's one write lock for 22–28 s, so logins and visits of
 other users failed with "database is locked" (500) once they had waited the 10 s busy timeout.
 Here the server and the import wait at most 2 s for a lock, and a 6,000-row import (which held
-the lock about 6 s in one transaction) runs in another process while users log in and post
-visits: every one of them succeeds, and the import says how long its longest write lasted.
+the lock about 6 s in one transaction) is queued as the import page does and written by
+``minqing worker`` in another process while users log in and post visits: every one of them
+succeeds, and the import says how long its longest write lasted.
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ print(json.dumps({
     "token": api_token_issue(user=leader)[1],
 }))
 """.replace("PASSWORD", PASSWORD)
+
+QUEUE = """
+import json
+from pathlib import Path
+from minqing.accounts.models import User
+from minqing.households.ledger.importer import ledger_check, ledger_queue
+from minqing.households.models import Household
+from minqing.org.models import Node
+cadre = User.objects.get(username="cadre")
+path = Path(LEDGER)
+checked = ledger_check(
+    by=cadre, node=Node.objects.get(pk=VILLAGE), filename=path.name, data=path.read_bytes()
+)
+queued = ledger_queue(by=cadre, ledger_import=checked)
+print(json.dumps({"status": queued.status, "households": Household.objects.count()}))
+"""
 
 REPORT = """
 import json
@@ -168,11 +185,13 @@ def test_visits_and_logins_during_a_large_import_all_succeed(tmp_path):
         env["MINQING_SQLITE_BUSY_TIMEOUT_MS"] = str(BUSY_TIMEOUT_MS)
         run_minqing(env, "migrate", "--verbosity", "0")
         data = shell_json(env, SETUP)
+        queue = QUEUE.replace("LEDGER", repr(str(ledger))).replace("VILLAGE", str(data["village"]))
+        queued = shell_json(env, queue)
+        assert queued == {"status": "queued", "households": 3}  # nothing written when queued
         visits, logins = _Calls(), _Calls()
         with live_server(env, workers=2, threads=4) as live:
             importer = subprocess.Popen(  # noqa: S603 - our own interpreter and command
-                [sys.executable, "-m", "minqing", "import_ledger", str(ledger)]
-                + ["--node", str(data["village"]), "--user", "cadre"],
+                [sys.executable, "-m", "minqing", "worker", "--once"],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -227,3 +246,49 @@ def test_visits_and_logins_during_a_large_import_all_succeed(tmp_path):
         f"visits: {len(visits.answers)}, slowest {visits.slowest:.2f} s; "
         f"logins: {len(logins.answers)}, slowest {logins.slowest:.2f} s"
     )
+
+
+RUNS = """
+import json
+from minqing.audit.models import AuditEvent
+from minqing.households.models import Household, LedgerImport
+done = LedgerImport.objects.get()
+audits = AuditEvent.objects.filter(action="ledger.import")
+print(json.dumps({
+    "status": done.status,
+    "runs": done.report["progress"]["runs"],
+    "households_done": done.report["progress"]["households_done"],
+    "households": Household.objects.count(),
+    "run_ids": sorted({a.detail["run"] for a in audits}),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_two_workers_started_at_once_write_a_queued_import_once(tmp_path):
+    """Two ``minqing worker --once`` processes find the same queued import: the conditional
+    UPDATE (queued → running) gives it to one of them, and it is written once."""
+    ledger = tmp_path / "台账.csv"
+    ledger.write_bytes(csv_bytes(make_ledger(600, prefix="W", day_step=1).rows))
+    with fresh_database_url("minqing_claim") as database_url:
+        env = server_env(tmp_path / "data", database_url)
+        run_minqing(env, "migrate", "--verbosity", "0")
+        data = shell_json(env, SETUP)
+        queue = QUEUE.replace("LEDGER", repr(str(ledger))).replace("VILLAGE", str(data["village"]))
+        assert shell_json(env, queue)["status"] == "queued"
+        workers = [
+            subprocess.Popen(  # noqa: S603 - our own interpreter and command
+                [sys.executable, "-m", "minqing", "worker", "--once"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        logs = [worker.communicate(timeout=600) for worker in workers]
+        assert [w.returncode for w in workers] == [0, 0], logs
+        result = shell_json(env, RUNS)
+    assert result["status"] == "imported"
+    assert result["runs"] == 1 and len(result["run_ids"]) == 1  # one run wrote every batch
+    assert result["households"] == 3 + result["households_done"] == 3 + 200
