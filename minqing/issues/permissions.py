@@ -39,6 +39,14 @@ UNIT_ROLES = frozenset({Role.VILLAGE_CADRE, Role.TOWN_STAFF, Role.COMMAND_CENTRE
 OVERRIDE_ROLES = frozenset({Role.TOWN_STAFF, Role.COMMAND_CENTRE})
 
 
+#: Roles that group alike issues of the places they cover into a topic (一类事).
+TOPIC_ROLES = frozenset({Role.TOWN_STAFF, Role.COMMAND_CENTRE})
+
+
+def can_group_at(user: Any, node_path: str) -> bool:
+    return scope_for(user).covers_path(node_path, TOPIC_ROLES)
+
+
 def can_register_at(user: Any, node_path: str) -> bool:
     return scope_for(user).covers_path(node_path, REGISTER_ROLES)
 

@@ -371,7 +371,7 @@ def attach(request: HttpRequest, pk: int) -> HttpResponse:
 def topics(request: HttpRequest) -> HttpResponse:
     """一类事 — alike issues across places, proposed as groups, and the topics made of them."""
     scope = scope_for(request.user)
-    if not scope.has_any(frozenset({Role.TOWN_STAFF, Role.COMMAND_CENTRE})):
+    if not scope.paths_for(permissions.TOPIC_ROLES):
         return forbidden(request, _("Only town or county staff group issues into topics."))
     county = selectors.county_for(request.user)
     groups: list[list[Issue]] = []
@@ -381,7 +381,12 @@ def topics(request: HttpRequest) -> HttpResponse:
             county_path=county.path,
             category_id=_int(category) if category else None,
         )
-        visible = Issue.objects.visible_to(request.user).select_related("village", "category")
+        # Only issues of the places where the user groups them (not every place they see).
+        visible = (
+            Issue.objects.visible_to(request.user)
+            .filter(scope.node_q("node_path", roles=permissions.TOPIC_ROLES))
+            .select_related("village", "category")
+        )
         by_id = visible.in_bulk([i for g in raw for i in g])
         groups = [[by_id[i] for i in g if i in by_id] for g in raw]
         groups = [g for g in groups if len(g) >= 2]

@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import Role, User
+from minqing.accounts.models import User
 from minqing.accounts.scope import scope_for
 from minqing.audit.services import audit_record
-from minqing.issues import actions, deadlines
+from minqing.issues import actions, deadlines, permissions
 from minqing.issues.models import (
     COLOUR_LEVEL,
     COLOUR_ORDER,
@@ -352,9 +352,10 @@ def topic_create(
     title = clean_text(title, "title", required=True, max_length=100)
     if not issues:
         raise ValidationError({"issues": _("Choose the issues that belong together.")})
-    scope = scope_for(by)
+    # Asked of every issue's place: town staff of one town who is a party member elsewhere
+    # groups only the issues of their own town.
     require(
-        Role.COMMAND_CENTRE in scope.roles or Role.TOWN_STAFF in scope.roles,
+        all(permissions.can_group_at(by, i.node_path) for i in issues),
         _("Only town or county staff group issues into topics."),
     )
     counties = {county_of(i).pk for i in issues}

@@ -255,6 +255,41 @@ def test_topics_page_proposes_alike_issues_across_villages(
     assert set(Issue.objects.values_list("topic__title", flat=True)) == {"水渠老化"}
 
 
+def test_town_staff_of_one_town_groups_only_its_own_issues(client, county, irrigation, clock):
+    """Town staff of 古井镇 who is also a party member of a village of 华佗镇 sees that village's
+    issues, but groups only 古井镇's (the question is asked of each issue's place)."""
+    from minqing.accounts.models import Role, User
+    from minqing.accounts.services import role_assign
+    from minqing.conftest import make_user
+    from minqing.issues.models import Topic
+
+    builder = User.objects.get(username="fixture_builder")
+    own, own_too, other = (
+        issue_register(
+            by=builder,
+            node=node,
+            category=irrigation,
+            description="灌溉水渠年久失修，到处漏水",
+            colour="blue",
+        )
+        for node in (county.grid_a1, county.grid_a2, county.grid_b1)
+    )
+    both = make_user("two_towns", Role.TOWN_STAFF, county.town_a)
+    role_assign(user=both, role=Role.PARTY_MEMBER, node=county.village_b)
+    client.force_login(both)
+    assert client.get(reverse("issues:detail", args=[other.pk])).status_code == 200  # sees it
+    page = client.get(reverse("issues:topics")).content.decode()
+    assert page.count('name="issue"') == 2  # the two of 古井镇 proposed together
+    assert f'name="issue" value="{other.pk}"' not in page
+    response = client.post(
+        reverse("issues:topic_create"),
+        {"title": "水渠老化", "issue": [str(own.pk), str(own_too.pk), str(other.pk)]},
+    )
+    assert response.status_code == 403
+    assert Topic.objects.count() == 0
+    assert set(Issue.objects.values_list("topic", flat=True)) == {None}
+
+
 def test_everyone_logged_in_can_open_the_lists(client, county, owner, water, clock):
     for user in (owner, water):
         client.force_login(user)
