@@ -176,7 +176,7 @@ def test_a_stale_running_import_is_failed_and_can_be_continued(
         # the page shows how far it got and keeps asking
         page = client.get(report_url(checked)).content.decode()
         assert f"Being imported: {done} of {total} households so far." in page
-        assert f'<progress value="{done}" max="{total}">' in page
+        assert f'<progress class="import-progress" value="{done}" max="{total}">' in page
         assert "hx-trigger" in page
         # the refresh answers the state alone, without the page around it
         part = client.get(report_url(checked), headers={"HX-Request": "true"}).content.decode()
