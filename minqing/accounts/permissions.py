@@ -105,3 +105,24 @@ def refusal(request: Any, action: str, place: Any) -> Any:
     from minqing.lib.views import forbidden
 
     return forbidden(request, DENIED[action])
+
+
+def covers_every_county(user: Any, roles: frozenset[str]) -> bool:
+    """For the settings every county of this installation shares today (issue categories and
+    deadline rules, the working-day calendar): the user must hold one of ``roles`` over every
+    county, so a command centre of one county cannot change another's. A system-wide role
+    (the system admin, scoped to no place) covers them all when it is among ``roles``."""
+    from minqing.accounts.models import SEPARATED_ROLES
+    from minqing.org.models import Level, Node
+
+    scope = scope_for(user)
+    if scope.roles & roles & SEPARATED_ROLES:
+        return True
+    if not scope.paths_for(roles):
+        return False
+    # Asked by a page and its service in one request: the counties are read once per user.
+    paths = getattr(user, "_minqing_county_paths", None)
+    if paths is None:
+        paths = list(Node.objects.filter(level=Level.COUNTY).values_list("path", flat=True))
+        user._minqing_county_paths = paths
+    return bool(paths) and all(scope.covers_path(p, roles=roles) for p in paths)

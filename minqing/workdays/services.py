@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import covers_every_county
 from minqing.audit.services import audit_record
 from minqing.lib.errors import PermissionDenied
 from minqing.workdays.calendar import MAX_YEAR, MIN_YEAR, WorkCalendar
@@ -29,7 +29,7 @@ NOTE_MAX = CalendarYear._meta.get_field("note").max_length or 200
 
 
 def can_edit_calendar(user: Any) -> bool:
-    return scope_for(user).has_any(EDIT_ROLES)
+    return covers_every_county(user, EDIT_ROLES)
 
 
 def _require_edit(by: Any) -> None:

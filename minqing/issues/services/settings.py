@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role
-from minqing.accounts.scope import scope_for
+from minqing.accounts.permissions import covers_every_county
 from minqing.audit.services import audit_record
 from minqing.issues.models import Category, DeadlineRule
 from minqing.issues.permissions import require
@@ -21,7 +21,7 @@ MAX_MONTHS = 6
 
 
 def can_edit_settings(user: Any) -> bool:
-    return scope_for(user).has_any(SETTINGS_ROLES)
+    return covers_every_county(user, SETTINGS_ROLES)
 
 
 def category_save(

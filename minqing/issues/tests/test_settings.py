@@ -58,6 +58,47 @@ def test_village_cadre_cannot_edit_settings(client, county, owner):
     assert client.get(reverse("issues:settings")).status_code == 403
 
 
+def test_a_command_centre_of_one_county_cannot_change_what_every_county_shares(
+    client, county, county_user
+):
+    """Categories, deadline rules and the calendar are shared by every county of the
+    installation today: the command centre of 谯城区 may change them only while it is the
+    only county, and a system admin may always."""
+    import datetime as dt
+
+    import pytest
+
+    from minqing.accounts.models import Role
+    from minqing.conftest import make_user
+    from minqing.lib.errors import PermissionDenied
+    from minqing.org.models import Level
+    from minqing.org.services import node_create
+    from minqing.workdays.models import CalendarDay
+    from minqing.workdays.services import calendar_day_set, can_edit_calendar
+
+    rule = DeadlineRule.objects.get(colour="blue", complexity="general")
+    client.force_login(county_user)
+    assert client.get(reverse("issues:settings")).status_code == 200
+    assert can_edit_calendar(county_user)
+
+    node_create(name="涡阳县", level=Level.COUNTY, code="341621")
+    county_user = type(county_user).objects.get(pk=county_user.pk)  # a new request's user
+    response = client.post(
+        reverse("issues:settings"),
+        {"what": "rule", "rule": rule.pk, "amount": "1", "unit": "workdays"},
+    )
+    assert response.status_code == 403
+    rule.refresh_from_db()
+    assert rule.amount == 5
+    assert not can_edit_calendar(county_user)
+    with pytest.raises(PermissionDenied):
+        calendar_day_set(by=county_user, date=dt.date(2027, 10, 8), is_workday=False, name="x")
+    assert not CalendarDay.objects.filter(date=dt.date(2027, 10, 8)).exists()
+
+    admin = make_user("sysadmin", Role.SYSTEM_ADMIN)
+    assert can_edit_calendar(admin)
+
+
 def test_command_centre_adds_a_category_and_reroutes_one(client, county, county_user):
     client.force_login(county_user)
     added = client.post(
