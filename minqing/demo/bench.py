@@ -379,6 +379,12 @@ def _audit_lock_rows() -> list[Row]:
     return lock_rows()
 
 
+def _cipher_name() -> str:
+    from minqing.lib.crypto import SM4_GCM, keyring
+
+    return "SM4-GCM" if keyring().algorithm() == SM4_GCM else "AES-256-GCM"
+
+
 def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None] = print) -> str:
     """Build, measure, and return the Markdown report."""
     write(f"Building the county ({options.size.households:,} households)…")
@@ -441,8 +447,10 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
         f"Pages: {repeat} requests each through django.test.Client (whole middleware stack, "
         "session saved on every request), after "
         f"{WARM_UP} warm-up requests; query counts include session and user.",
-        "ID numbers and phones are sealed with AES-256-GCM and indexed by HMAC-SHA256 as in "
-        "production; searches match the keyed hash.",
+        f"ID numbers and phones are sealed with {_cipher_name()} and indexed by HMAC-SHA256 "
+        "as in production (each bound to its row and column); searches match the keyed hash, "
+        "and those for an ID number or a phone are posted. Rate limits are lifted while "
+        "measuring.",
     ]
     title = f"Minqing benchmark — {machine_line()}"
     return markdown(rows, title, notes)
