@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import register_converter
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from ninja import Router, Schema
 
 from minqing.accounts.permissions import minors_visible
@@ -238,7 +238,7 @@ class SearchIn(Schema):
     q: str = ""
 
 
-PRIVATE_IN_URL = _lazy(
+PRIVATE_IN_URL = gettext_lazy(
     "ID numbers and phone numbers are not searched from the address (addresses are kept in "
     "logs): send them in the body of POST /api/v1/search/."
 )

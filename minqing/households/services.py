@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from minqing.accounts.permissions import Action, allowed, require
 from minqing.audit.services import audit_record
@@ -59,7 +59,7 @@ RESIDENT_FIELDS = (
 )
 CHANGED = "******"
 
-MISSING_VERSION = _lazy(
+MISSING_VERSION = gettext_lazy(
     "This form was sent without the version of the record it was based on, so nothing was "
     "saved. Check your input below against the record as it is now, then save again."
 )
@@ -435,7 +435,7 @@ def _check_id_unique(
     raise ValidationError({"id_number": ID_NOT_REGISTRABLE})
 
 
-ID_NOT_REGISTRABLE = _lazy(
+ID_NOT_REGISTRABLE = gettext_lazy(
     "This ID number cannot be registered here. Check it against the identity card; if it is "
     "right, ask the county office to look into it."
 )

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -270,7 +270,7 @@ def _take_recorded(data: Any, name: str, household: Household) -> None:
         data[name] = getattr(household, name) or ""
 
 
-STALE_MERGE = _lazy(
+STALE_MERGE = gettext_lazy(
     "Someone else changed this household after you opened it. For each item they changed, "
     "choose whether to keep what you typed or take their version, then save; nothing you "
     "typed is lost."
@@ -574,7 +574,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     return _search_page(request, query)
 
 
-PRIVATE_IN_URL = _lazy(
+PRIVATE_IN_URL = gettext_lazy(
     "ID numbers and phone numbers are searched through this form only, never in the address "
     "bar (addresses are kept in logs). Type the number again below."
 )
