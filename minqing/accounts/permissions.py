@@ -15,10 +15,16 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from minqing.accounts.models import ARCHIVE_EDIT_ROLES, MINOR_ROLES, NODE_ROLES, REVEAL_ROLES
+from minqing.accounts.models import (
+    ARCHIVE_EDIT_ROLES,
+    MINOR_ROLES,
+    NODE_ROLES,
+    REVEAL_ROLES,
+    SEPARATED_ROLES,
+)
 from minqing.accounts.scope import scope_for
 from minqing.lib.errors import PermissionDenied
-from minqing.org.models import Node
+from minqing.org.models import Level, Node
 
 
 class Action:
@@ -112,9 +118,6 @@ def covers_every_county(user: Any, roles: frozenset[str]) -> bool:
     deadline rules, the working-day calendar): the user must hold one of ``roles`` over every
     county, so a command centre of one county cannot change another's. A system-wide role
     (the system admin, scoped to no place) covers them all when it is among ``roles``."""
-    from minqing.accounts.models import SEPARATED_ROLES
-    from minqing.org.models import Level, Node
-
     scope = scope_for(user)
     if scope.roles & roles & SEPARATED_ROLES:
         return True
