@@ -275,6 +275,7 @@ def _server_env() -> dict[str, str]:
     from minqing.demo.bench import UNLIMITED
 
     env["MINQING_RATE_LIMITS"] = ",".join(f"{n}={c}/{s}" for n, (c, s) in UNLIMITED.items())
+    env["MINQING_OTP_REQUIRED_ROLES"] = ""  # its users log in without a code, as in the demo
     return env
 
 
