@@ -27,7 +27,15 @@ from ninja.utils import check_csrf
 from minqing.accounts.middleware import public
 from minqing.accounts.services import BearerRefused, bearer_authenticate
 from minqing.lib import ratelimit
-from minqing.lib.errors import InvalidTransition, PermissionDenied, StaleEdit
+from minqing.lib.errors import (
+    ErrorCode,
+    InvalidTransition,
+    PermissionDenied,
+    StaleEdit,
+    all_codes,
+    codes_by_field,
+    first_code,
+)
 
 #: (URL prefix under /api/v1/, dotted path of an app's ``Router``), matched in this order.
 ROUTERS: list[tuple[str, str]] = [
@@ -39,23 +47,42 @@ ROUTERS: list[tuple[str, str]] = [
 
 
 class ErrorOut(Schema):
-    """A refusal: 401, 403, 404, 409, or 400 for a body that is not JSON."""
+    """A refusal: 401, 403, 404, 409, 429, or 400 for a body that is not JSON. ``code`` is a
+    stable machine code (the schema lists them all); ``detail`` is in the reader's language."""
 
     detail: str
+    code: str
 
 
 class FieldErrorsOut(Schema):
-    """Invalid input (400): one sentence, and the messages per field (``__all__``: no field)."""
+    """Invalid input (400): one sentence, the messages per field (``__all__``: no field) and,
+    parallel to them, their codes; ``code`` is the first of them."""
 
     detail: str
+    code: str
     errors: dict[str, list[str]]
+    codes: dict[str, list[str]]
 
 
 class ConflictOut(Schema):
     """409: an edit based on an old version, or a step the record's state does not allow."""
 
     detail: str
+    code: str
     errors: dict[str, list[str]] | None = None
+    codes: dict[str, list[str]] | None = None
+
+
+#: The code of an answer no service gave one (ninja's own refusals), by HTTP status.
+_STATUS_CODES: dict[int, str] = {
+    400: ErrorCode.INVALID,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.INVALID_TRANSITION,
+    429: ErrorCode.RATE_LIMITED,
+    500: ErrorCode.SERVER_ERROR,
+}
 
 
 _ERROR_SCHEMAS: dict[int, type[Schema]] = {
@@ -158,6 +185,27 @@ class MinqingAPI(NinjaAPI):
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in DEFAULT_ERRORS.values():
             components.setdefault(model.__name__, model.model_json_schema())
+        codes = all_codes()
+        for model in _ERROR_SCHEMAS.values():
+            properties = components.get(model.__name__, {}).get("properties", {})
+            if "code" in properties:
+                properties["code"] = {
+                    "title": "Code",
+                    "type": "string",
+                    "enum": codes,
+                    "description": "A stable machine code (minqing.lib.errors.ErrorCode and "
+                    "each app's errors.py); the text in detail is for people.",
+                }
+            if "codes" in properties:
+                properties["codes"] = {
+                    "title": "Codes",
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": codes},
+                    },
+                    **({"nullable": True} if model is ConflictOut else {}),
+                }
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
@@ -192,8 +240,16 @@ api = MinqingAPI(
 )
 
 
-def _answer(request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
-    response = api.create_response(request, {"detail": detail, **extra}, status=status)
+def _answer(
+    request: HttpRequest, status: int, detail: str, code: str | None = None, **extra: Any
+) -> HttpResponse:
+    if "errors" in extra and "codes" not in extra:
+        extra["codes"] = {
+            field: [str(code or _STATUS_CODES.get(status, ErrorCode.INVALID))] * len(messages)
+            for field, messages in extra["errors"].items()
+        }
+    body = {"detail": detail, "code": str(code or _STATUS_CODES.get(status, ErrorCode.INVALID))}
+    response = api.create_response(request, {**body, **extra}, status=status)
     if status == 401:
         response["WWW-Authenticate"] = "Bearer"
     return response
@@ -255,7 +311,7 @@ def _invalid_params(request: HttpRequest, exc: NinjaValidationError) -> HttpResp
         message = _PARAM_MESSAGES.get(error.get("type", ""))
         text = message(error.get("ctx") or {}) if message else _("This value is not valid.")
         errors.setdefault(_param_field(error.get("loc", ()), request), []).append(text)
-    return _answer(request, 400, _("Check the values sent."), errors=errors)
+    return _answer(request, 400, _("Check the values sent."), ErrorCode.INVALID, errors=errors)
 
 
 @api.exception_handler(HttpError)
@@ -263,12 +319,10 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """ninja's own refusals; its 400 (a body that is not JSON) in the documented 400 shape."""
     if exc.status_code != 400:
         return _answer(request, exc.status_code, str(exc.message))
-    message = (
-        _("The body is not valid JSON.")
-        if str(exc.message).startswith("Cannot parse request body")
-        else str(exc.message)
-    )
-    return _answer(request, 400, message, errors={NON_FIELD_ERRORS: [message]})
+    bad_json = str(exc.message).startswith("Cannot parse request body")
+    message = _("The body is not valid JSON.") if bad_json else str(exc.message)
+    code = ErrorCode.BAD_JSON if bad_json else ErrorCode.INVALID
+    return _answer(request, 400, message, code, errors={NON_FIELD_ERRORS: [message]})
 
 
 def not_found(request: HttpRequest) -> HttpResponse:
@@ -291,18 +345,25 @@ def _invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
     # A step the record's state does not allow is a conflict, not bad input.
     status = 409 if isinstance(exc, InvalidTransition) else 400
-    return _answer(request, status, " ".join(exc.messages), errors=errors)
+    return _answer(
+        request,
+        status,
+        " ".join(exc.messages),
+        first_code(exc),
+        errors=errors,
+        codes=codes_by_field(exc),
+    )
 
 
 @api.exception_handler(PermissionDenied)
 @api.exception_handler(DjangoPermissionDenied)
 def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return _answer(request, 403, str(exc) or _("You may not do this."))
+    return _answer(request, 403, str(exc) or _("You may not do this."), getattr(exc, "code", None))
 
 
 @api.exception_handler(StaleEdit)
 def _stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
-    return _answer(request, 409, str(exc) or str(StaleEdit.message))
+    return _answer(request, 409, str(exc) or str(StaleEdit.message), ErrorCode.STALE_EDIT)
 
 
 @api.exception_handler(Http404)

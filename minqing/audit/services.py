@@ -16,6 +16,8 @@ from django.utils import timezone
 from minqing.audit.chain import ChainReport, anchor_path, seal_pending, sign, verify_chain
 from minqing.audit.models import AuditEvent
 from minqing.lib import ratelimit
+from minqing.lib.context import AuditContext
+from minqing.lib.context import client_ip as lib_client_ip
 
 __all__ = [
     "ChainReport",
@@ -27,16 +29,16 @@ __all__ = [
 ]
 
 
-def client_ip(request: Any) -> str:
-    if request is None:
-        return ""
-    return str(request.META.get("REMOTE_ADDR", ""))[:45]
+def client_ip(context: Any) -> str:
+    """The client address of an ``AuditContext`` or a request (``""`` for none)."""
+    return lib_client_ip(context)
 
 
 def audit_record(
     *,
     action: str,
     user: Any = None,
+    context: AuditContext | None = None,
     request: Any = None,
     obj: Any = None,
     object_type: str = "",
@@ -45,7 +47,13 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     username: str = "",
 ) -> AuditEvent:
-    """Write one signed event; raises (and so rolls back the caller) on failure."""
+    """Write one signed event; raises (and so rolls back the caller) on failure.
+
+    ``context`` says where the action came from (``AuditContext.of(request)`` in a view);
+    ``request`` is accepted from views that record their own events (login, logout).
+    """
+    if context is None and request is not None:
+        context = AuditContext.of(request)
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if obj is not None:
@@ -58,7 +66,7 @@ def audit_record(
         at=now.replace(microsecond=now.microsecond // 1000 * 1000),
         user_id_value=getattr(user, "pk", None),
         username=username or (getattr(user, "username", "") if user else ""),
-        ip=client_ip(request),
+        ip=context.ip if context is not None else "",
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -36,6 +36,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
+from minqing.lib.context import AuditContext, client_ip
+
 #: Defaults; ``MINQING_RATE_LIMITS`` in settings (and the environment) overrides per name.
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     # Failed logins per client address (web form, API token issue, OTP) — beside the lockout
@@ -105,8 +107,6 @@ def limit(name: str) -> Limit:
 
 def client_address(request: Any) -> str:
     """The address a request came from (what the audit trail records as its IP)."""
-    from minqing.audit.services import client_ip
-
     return client_ip(request) or "unknown"
 
 
@@ -165,7 +165,9 @@ def check(name: str, who: Any) -> None:
         raise RateLimited(lim, left)
 
 
-def consume(name: str, who: Any, *, request: Any = None, audit: bool = False) -> None:
+def consume(
+    name: str, who: Any, *, context: Any = None, request: Any = None, audit: bool = False
+) -> None:
     """Count one hit; raise ``RateLimited`` if it is past the limit.
 
     With ``audit`` the limit's trip writes one ``rate_limited`` audit row per window (unmasked
@@ -184,7 +186,7 @@ def consume(name: str, who: Any, *, request: Any = None, audit: bool = False) ->
             audit_record(
                 action="rate_limited",
                 user=user,
-                request=request,
+                context=AuditContext.of(context if context is not None else request),
                 success=False,
                 detail={"limit": name, "count": lim.count, "seconds": lim.seconds},
             )

@@ -1,0 +1,107 @@
+"""Every action the audit trail records: one constants class, its labels the audit page's words.
+
+Code writes ``AuditAction.LOGIN``, never the string; an issue step ``x`` is recorded as
+``issue.x`` (``AuditAction.for_issue_step``), with the issue timeline's words.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    """审计事项 — what happened, as ``AuditEvent.action`` stores it."""
+
+    LOGIN = "login", _("Log in")
+    LOGIN_LOCKED = "login.locked", _("Login locked out")
+    RATE_LIMITED = "rate_limited", _("Refused: too many requests")
+    LOGOUT = "logout", _("Log out")
+    PASSWORD_CHANGE = "password.change", _("Password changed")
+    PERMISSION_GRANT = "permission.grant", _("Role granted")
+    PERMISSION_REVOKE = "permission.revoke", _("Role revoked")
+    ACCOUNT_CREATE = "account.create", _("Account created")
+    ACCOUNT_DISABLE = "account.disable", _("Account disabled")
+    ACCOUNT_ENABLE = "account.enable", _("Account enabled")
+    PASSWORD_RESET = "password.reset", _("Password reset")
+    OTP_ENROL = "otp.enrol", _("Two-step verification set up")
+    OTP_RESET = "otp.reset", _("Two-step verification reset")
+    OTP_RECOVERY_CODES = "otp.recovery_codes", _("New recovery codes")
+    API_TOKEN_ISSUE = "api_token.issue", _("API token issued")
+    API_TOKEN_REVOKE = "api_token.revoke", _("API token revoked")
+    PERSONAL_DATA_REVEAL = "personal_data.reveal", _("Shown in full")
+    PERSONAL_DATA_EXPORT = "personal_data.export", _("Unmasked export")
+    LEDGER_EXPORT = "ledger.export", _("Ledger exported (masked)")
+    LEDGER_IMPORT = "ledger.import", _("Ledger imported")
+    LEDGER_IMPORT_QUEUE = "ledger.import_queue", _("Ledger import queued")
+    HOUSEHOLD_CREATE = "household.create", _("Household created")
+    HOUSEHOLD_UPDATE = "household.update", _("Household changed")
+    RESIDENT_CREATE = "resident.create", _("Member added")
+    RESIDENT_UPDATE = "resident.update", _("Member changed")
+    RESIDENT_DELETE = "resident.delete", _("Member removed")
+    VILLAGE_ARCHIVE_UPDATE = "village_archive.update", _("Village archive changed")
+    CALENDAR_DAY_SET = "calendar.day_set", _("Calendar day set")
+    CALENDAR_DAY_CLEAR = "calendar.day_clear", _("Calendar day cleared")
+    CALENDAR_YEAR_ENTERED = "calendar.year_entered", _("Holiday year entered")
+    ISSUE_CATEGORY_SAVE = "issue.category_save", _("Issue categories saved")
+    ISSUE_DEADLINE_RULE_SAVE = "issue.deadline_rule_save", _("Issue deadlines saved")
+    ISSUE_TOPIC_CREATE = "issue.topic_create", _("Topic created")
+    CONTACTS_ASSIGN = "contacts.assign", _("Contact network assigned")
+    CONTACTS_ASSIGN_QUEUE = "contacts.assign_queue", _("Contact assignment queued")
+    CONTACTS_LIAISON_ADD = "contacts.liaison_add", _("Liaison added")
+    CONTACTS_LIAISON_UPDATE = "contacts.liaison_update", _("Liaison changed")
+    CONTACTS_LIAISON_RETIRE = "contacts.liaison_retire", _("Liaison retired")
+    CONTACTS_LINK = "contacts.link", _("Liaison linked by hand")
+    CONTACTS_RELEASE = "contacts.release", _("Liaison link ended")
+    CONTACTS_RULES_SAVE = "contacts.rules_save", _("Contact rules saved")
+    CONTACTS_CARDS = "contacts.cards", _("Contact cards printed")
+    CONTACTS_LEDGER_EXPORT = "contacts.ledger_export", _("Contact ledger exported")
+    PUBLIC_SUBMIT = "public.submit", _("Resident submission")
+    VISIT_RECORD = "visit.record", _("Visit recorded")
+    VISITS_QUOTAS_SAVE = "visits.quotas_save", _("Visit quotas saved")
+    VISITS_EVENT_RECORD = "visits.event_record", _("Household event recorded")
+    VISITS_CAMPAIGN_START = "visits.campaign_start", _("Holiday campaign started")
+    VISITS_NIGHT_PLAN = "visits.night_plan", _("Night visit planned")
+    VISITS_NIGHT_SESSION = "visits.night_session", _("Night visit scheduled")
+    KEYS_ROTATE = "keys.rotate", _("Encryption keys rotated")
+    DEMO_BUILD = "demo.build", _("Demo county built")
+    DEMO_CONTACTS = "demo.contacts", _("Demo contact network built")
+    DEMO_PASSWORDS_RESET = "demo.passwords_reset", _("Demo passwords reset")
+    AUDIT_EXPORT = "audit.export", _("Audit trail exported")
+    KEYS_RETIRE = "keys.retire", _("Retired encryption keys removed")
+    BACKUP_CREATE = "backup.create", _("Backup made")
+    BENCH_AUDIT = "bench.audit", _("Benchmark audit row")
+    VISITS_LOOKBACK_SAVE = "visits.lookback_save", _("Visit look-back saved")
+    RESIDENT_ID_REFUSED = "resident.id_refused", _("ID number refused")
+    # the issue loop's steps (IssueEvent.action), recorded as issue.<step>
+    ISSUE_REGISTER = "issue.register", _("Issue: Registered")
+    ISSUE_ADD_REPORTER = "issue.add_reporter", _("Issue: Another household reported it")
+    ISSUE_DISPATCH = "issue.dispatch", _("Issue: Dispatched")
+    ISSUE_ACCEPT = "issue.accept", _("Issue: Accepted")
+    ISSUE_START = "issue.start", _("Issue: Work started")
+    ISSUE_RETURN = "issue.return", _("Issue: Returned as misrouted")
+    ISSUE_TRANSFER = "issue.transfer", _("Issue: Passed on")
+    ISSUE_RESOLVE = "issue.resolve", _("Issue: Resolved, residents replied to")
+    ISSUE_REVISIT = "issue.revisit", _("Issue: Revisited")
+    ISSUE_REOPEN = "issue.reopen", _("Issue: Reopened: resident not satisfied")
+    ISSUE_CLOSE = "issue.close", _("Issue: Closed (销号)")
+    ISSUE_SAMPLE_REVISIT = "issue.sample_revisit", _("Issue: Sample revisit")
+    ISSUE_ESCALATE = "issue.escalate", _("Issue: Escalated")
+    ISSUE_OVERDUE = "issue.overdue", _("Issue: Overdue at the top of the ladder")
+    ISSUE_EXTENSION_REQUEST = "issue.extension_request", _("Issue: More time requested")
+    ISSUE_EXTENSION_APPROVED = "issue.extension_approved", _("Issue: More time approved")
+    ISSUE_EXTENSION_REFUSED = "issue.extension_refused", _("Issue: More time refused")
+    ISSUE_MERGE = "issue.merge", _("Issue: Merged into another issue")
+    ISSUE_MERGED_IN = "issue.merged_in", _("Issue: Another issue merged in")
+    ISSUE_RAISE_COLOUR = "issue.raise_colour", _("Issue: Colour raised")
+    ISSUE_CALL_DEPARTMENTS = "issue.call_departments", _("Issue: Departments called (吹哨)")
+    ISSUE_CHECK_IN = "issue.check_in", _("Issue: Department reported in (报到)")
+    ISSUE_OFFER = "issue.offer", _("Issue: Offered to co-building units")
+    ISSUE_TAKE = "issue.take", _("Issue: Order taken")
+    ISSUE_EDIT = "issue.edit", _("Issue: Edited")
+    ISSUE_PHOTO = "issue.photo", _("Issue: Photo added")
+
+    @classmethod
+    def for_issue_step(cls, step: str) -> AuditAction:
+        """The audit action of an issue timeline step (``ValueError`` for an unknown step)."""
+        return cls(f"issue.{step}")
