@@ -25,6 +25,7 @@ from minqing.accounts import services_admin, services_otp
 from minqing.accounts.forms_admin import RoleGrantForm, UserCreateForm, UserSearchForm
 from minqing.accounts.models import RoleAssignment, TotpDevice, User
 from minqing.lib.errors import PermissionDenied
+from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
 
 PAGE_SIZE = 50
@@ -48,16 +49,6 @@ def security_admin_only(view: Callable[..., HttpResponse]) -> Callable[..., Http
 def _no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 @security_admin_only
@@ -98,7 +89,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         else:
             return _no_store(
                 render(
@@ -192,7 +183,7 @@ def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, _("Role granted."))
             return redirect("accounts:user_detail", pk=account.pk)

@@ -6,3 +6,6 @@ class OrgConfig(AppConfig):
     name = "minqing.org"
     label = "org"
     verbose_name = _("Organisation tree")
+
+    def ready(self) -> None:
+        from minqing.org import errors  # noqa: F401  (registers the app's error codes)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
 from minqing.accounts.scope import scope_for
+from minqing.org.errors import OrgErrorCode
 from minqing.org.models import Level, Node, NodeQuerySet
 
 
@@ -35,3 +39,22 @@ def village_of(node: Node) -> Node | None:
     if node.level == Level.VILLAGE:
         return node
     return Node.objects.ancestors_of(node).filter(level=Level.VILLAGE).first()
+
+
+def county_on_path(path: str) -> Node | None:
+    """The county among the nodes of a materialised path ("/1/7/42/"), or ``None`` outside any
+    county: one query by primary key (the cheap form for hot paths that hold a path)."""
+    return Node.objects.county_on_path(path)
+
+
+def county_of(node: Node) -> Node:
+    """The county at or above ``node`` (the node itself when it is one); a place outside any
+    county is refused (``org.not_in_county``)."""
+    if node.level == Level.COUNTY:
+        return node
+    county = county_on_path(node.path)
+    if county is None:
+        raise ValidationError(
+            _("This place is not inside a county."), code=OrgErrorCode.NOT_IN_COUNTY
+        )
+    return county

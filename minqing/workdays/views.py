@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from minqing.lib.errors import PermissionDenied
+from minqing.lib.forms import errors_text
 from minqing.lib.views import forbidden
 from minqing.workdays import selectors, services
 from minqing.workdays.calendar import MAX_YEAR, MIN_YEAR
@@ -44,15 +45,6 @@ def _year(request: HttpRequest) -> int:
     if not raw.isdigit() or not MIN_YEAR <= int(raw) <= MAX_YEAR:
         raise Http404
     return int(raw)
-
-
-def _form_errors(form: forms.Form) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else None
-        text = " ".join(str(e) for e in errors)
-        parts.append(f"{label}: {text}" if label else text)
-    return " ".join(parts)
 
 
 def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
@@ -121,7 +113,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             else:
                 messages.error(
                     request,
-                    _("Nothing was changed: %(errors)s") % {"errors": _form_errors(form)},
+                    _("Nothing was changed: %(errors)s") % {"errors": errors_text(form)},
                 )
             if action == "set_day":
                 day_form = form
