@@ -17,7 +17,7 @@ from typing import Any
 
 from minqing.demo import names
 from minqing.demo.plan import GridPlan, VillagePlan
-from minqing.lib.crypto import _FORMAT_VERSION, Keyring, cipher_for
+from minqing.lib.crypto import FORMAT_VERSION, Keyring, cipher_for
 
 REGION = "341602"
 ID_SEQUENCES = 500  # distinct order codes per birth date and sex that make_id_number can build
@@ -111,7 +111,7 @@ class Sealer:
 
     def __init__(self, ring: Keyring, *, seal_as_text: bool = True) -> None:
         self._aead, self._aad_suffix = cipher_for(ring, ring.current)
-        self._prefix = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
+        self._prefix = bytes([FORMAT_VERSION]) + ring.current.to_bytes(2, "big")
         self._hmac = hmac.new(ring.index_key, digestmod="sha256")  # OpenSSL's, copied in C
         self._seal_as_text = seal_as_text  # SQLite keeps a UUIDField as 32 hex digits
         self._pool, self._pool_at = b"", 0

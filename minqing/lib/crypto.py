@@ -59,7 +59,7 @@ _ALGORITHM_AAD = {AES_256_GCM: b"", SM4_GCM: b"\0sm4-gcm"}
 _TAG = 16
 
 _LEGACY_FORMAT = 1  # version, key id, nonce, ct+tag; AAD = the 3-byte header; no binding
-_FORMAT_VERSION = 2  # version, key id, seal id (16), nonce, ct+tag; AAD = header + context
+FORMAT_VERSION = 2  # version, key id, seal id (16), nonce, ct+tag; AAD = header + context
 _HEADER = 3 + 16
 NO_SEAL_ID = bytes(16)
 _lock = threading.Lock()
@@ -368,7 +368,7 @@ def seal(
     """
     ring = ring or keyring()
     aead, suffix = cipher_for(ring, ring.current)
-    header = bytes([_FORMAT_VERSION]) + ring.current.to_bytes(2, "big") + seal_id
+    header = bytes([FORMAT_VERSION]) + ring.current.to_bytes(2, "big") + seal_id
     nonce = os.urandom(12)
     aad = header + context.encode() + suffix
     return header + nonce + aead.encrypt(nonce, data, aad)
@@ -381,7 +381,7 @@ def key_id_of(blob: bytes) -> int:
 def seal_id_of(blob: bytes) -> bytes | None:
     """The seal id a format-2 value is bound to (None for a legacy, unbound value)."""
     blob = bytes(blob)
-    return blob[3:_HEADER] if blob[:1] == bytes([_FORMAT_VERSION]) else None
+    return blob[3:_HEADER] if blob[:1] == bytes([FORMAT_VERSION]) else None
 
 
 def unseal(blob: bytes, *, context: str, ring: Keyring | None = None) -> bytes:
@@ -389,7 +389,7 @@ def unseal(blob: bytes, *, context: str, ring: Keyring | None = None) -> bytes:
     ring = ring or keyring()
     blob = bytes(blob)
     version = blob[0] if blob else None
-    if version == _FORMAT_VERSION and len(blob) >= _HEADER + 12 + 16:
+    if version == FORMAT_VERSION and len(blob) >= _HEADER + 12 + 16:
         header, nonce, body = blob[:_HEADER], blob[_HEADER : _HEADER + 12], blob[_HEADER + 12 :]
         aad = header + context.encode()
     elif version == _LEGACY_FORMAT and len(blob) >= 3 + 12 + 16:

@@ -10,6 +10,7 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
+from minqing.org.errors import OrgErrorCode
 from minqing.org.models import LEVEL_ORDER, Kind, Level, Node
 
 
@@ -26,19 +27,38 @@ def node_create(
     """Add a node under ``parent`` (or a root); names are unique among siblings."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": _("Name is required.")})
+        raise ValidationError(
+            {"name": ValidationError(_("Name is required."), code=OrgErrorCode.NAME_REQUIRED)}
+        )
     if level not in LEVEL_ORDER:
-        raise ValidationError({"level": _("Unknown level %(level)s.") % {"level": level}})
+        raise ValidationError(
+            {
+                "level": ValidationError(
+                    _("Unknown level %(level)s.") % {"level": level},
+                    code=OrgErrorCode.UNKNOWN_LEVEL,
+                )
+            }
+        )
     if parent is not None and LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(parent.level):
         raise ValidationError(
             {
-                "level": _("A %(child)s cannot sit under a %(parent)s.")
-                % {"child": Level(level).label, "parent": parent.get_level_display()}
+                "level": ValidationError(
+                    _("A %(child)s cannot sit under a %(parent)s.")
+                    % {"child": Level(level).label, "parent": parent.get_level_display()},
+                    code=OrgErrorCode.LEVEL_ORDER,
+                )
             }
         )
     siblings = Node.objects.filter(parent=parent, name=name)
     if siblings.exists():
-        raise ValidationError({"name": _("%(name)s already exists here.") % {"name": name}})
+        raise ValidationError(
+            {
+                "name": ValidationError(
+                    _("%(name)s already exists here.") % {"name": name},
+                    code=OrgErrorCode.NAME_TAKEN,
+                )
+            }
+        )
     with transaction.atomic():
         node = Node.objects.create(
             parent=parent,
@@ -61,14 +81,30 @@ def node_move(*, node: Node, new_parent: Node) -> Node:
     if LEVEL_ORDER.index(node.level) <= LEVEL_ORDER.index(new_parent.level):
         raise ValidationError(
             {
-                "parent": _("A %(child)s cannot sit under a %(parent)s.")
-                % {"child": node.get_level_display(), "parent": new_parent.get_level_display()}
+                "parent": ValidationError(
+                    _("A %(child)s cannot sit under a %(parent)s.")
+                    % {"child": node.get_level_display(), "parent": new_parent.get_level_display()},
+                    code=OrgErrorCode.LEVEL_ORDER,
+                )
             }
         )
     if new_parent.is_descendant_of(node):
-        raise ValidationError({"parent": _("A node cannot move under itself.")})
+        raise ValidationError(
+            {
+                "parent": ValidationError(
+                    _("A node cannot move under itself."), code=OrgErrorCode.MOVE_UNDER_ITSELF
+                )
+            }
+        )
     if Node.objects.filter(parent=new_parent, name=node.name).exists():
-        raise ValidationError({"name": _("%(name)s already exists here.") % {"name": node.name}})
+        raise ValidationError(
+            {
+                "name": ValidationError(
+                    _("%(name)s already exists here.") % {"name": node.name},
+                    code=OrgErrorCode.NAME_TAKEN,
+                )
+            }
+        )
     with transaction.atomic():
         # counts on the caller's instance may be stale: they move by F() updates
         node = Node.objects.select_for_update().get(pk=node.pk)
