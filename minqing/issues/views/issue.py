@@ -20,7 +20,7 @@ from minqing.issues.actions import IllegalTransition
 from minqing.issues.models import ExtensionRequest, Issue, IssuePhoto
 from minqing.issues.photos import photo_add, photo_bytes
 from minqing.issues.services.handling import LevelConfirmationNeeded
-from minqing.issues.views import _file_errors, _issue
+from minqing.issues.views.common import file_errors, issue_or_404
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.org.models import Department, Node
@@ -62,7 +62,7 @@ def available_actions(
 
 
 def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    issue = _issue(request, pk)
+    issue = issue_or_404(request, pk)
     return _detail_page(request, issue)
 
 
@@ -186,7 +186,7 @@ def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
 @require_GET
 def issue_alike(request: HttpRequest, pk: int) -> HttpResponse:
     """The issue page's "alike open issues" section, loaded after the page (htmx)."""
-    issue = _issue(request, pk)
+    issue = issue_or_404(request, pk)
     supervisor = issue.is_open and actions.supervisor(request.user, issue)
     return render(
         request,
@@ -205,7 +205,7 @@ def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     form as typed and why: invalid input (400), a step the table refuses (403, or 409 when the
     issue's state no longer allows it), an edit based on an old version (409, with what changed
     since and the version refreshed, so the same text can be sent again). Done, it redirects."""
-    issue = _issue(request, pk)
+    issue = issue_or_404(request, pk)
     step = actions.STEPS.get(action)
     if step is None or step.form is None:
         raise Http404
@@ -220,7 +220,7 @@ def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     try:
         HANDLERS[action](request, issue, act.form)
     except StaleEdit:
-        fresh = _issue(request, pk)
+        fresh = issue_or_404(request, pk)
         again = _rebound(request, fresh, act)
         if again is None:
             refusal = actions.refusal(user, action, fresh)
@@ -237,10 +237,10 @@ def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         asked = Action(step.name, str(step.label), form, step.danger, question=exc.question)
         return _detail_page(request, issue, asked)
     except (IllegalTransition, PermissionDenied) as exc:  # changed under the row lock
-        fresh = _issue(request, pk)
+        fresh = issue_or_404(request, pk)
         return _refused(request, fresh, act, exc, based_on)
     except ValidationError as exc:
-        _file_errors(act.form, exc)
+        file_errors(act.form, exc)
         return _detail_page(request, issue, act, status=400)
     done = Issue.objects.select_related("owner_node", "owner_department").get(pk=issue.pk)
     messages.success(request, step.done(done, act.form))
@@ -412,7 +412,7 @@ HANDLERS: dict[str, Any] = {
 
 @require_POST
 def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    issue = _issue(request, pk)
+    issue = issue_or_404(request, pk)
     form = forms.PhotoForm(request.POST, request.FILES)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -434,7 +434,7 @@ def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def photo(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
     """A photo, only to people who can see its issue (404 like a missing one otherwise)."""
-    issue = _issue(request, pk)
+    issue = issue_or_404(request, pk)
     item = get_object_or_404(IssuePhoto, pk=photo_pk, issue=issue)
     response = HttpResponse(photo_bytes(item), content_type=item.content_type)
     response["Cache-Control"] = "private, max-age=3600"
