@@ -1,4 +1,4 @@
-"""Benchmark rows of the issue loop (issue 3): similar-issue lookup, deadline sweep, dispatch
+"""Benchmark rows of the issue loop: similar-issue lookup, deadline sweep, dispatch
 board and issue page, each beside a reference measured in the same run.
 
 The sweep changes the data (it escalates and warns), so ``sweep_rows`` runs last.
@@ -23,10 +23,11 @@ from django.utils import timezone
 from minqing.accounts.models import RoleAssignment, User
 from minqing.demo.bench import WARM_UP, Row, Timing, _url, measure
 from minqing.demo.builder import BuildReport
+from minqing.demo.issue_texts import fake_issue_texts
+from minqing.demo.similarity_reference import similar_issues_bruteforce
 from minqing.issues.jobs import sweep_deadlines
 from minqing.issues.models import OPEN_STATES, Category, Colour, Issue, IssueEvent, Status
-from minqing.issues.similarity import similar_issues, similar_issues_bruteforce
-from minqing.issues.testing import fake_issue_texts
+from minqing.issues.similarity import similar_issues
 from minqing.org.models import Level, Node
 
 ISSUE_BUILD_TARGET_S = 60.0

@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from minqing.accounts.models import Role, RoleAssignment, User
 from minqing.demo import names
+from minqing.demo.issue_texts import fake_issue_texts
 from minqing.issues import deadlines
 from minqing.issues.models import DeadlineRule, Level, Status
-from minqing.issues.testing import fake_issue_texts
 from minqing.org.models import Department, Kind
 from minqing.workdays.selectors import WorkCalendar, work_calendar
 

@@ -37,7 +37,8 @@ Lookup (``similar_issues``) — four SQL queries whatever the town's size:
        postings of words like 希望/解决 are read only when they could matter;
     4. the candidates' term vectors, category and village (index issue_term_issue);
     then the candidates are re-ranked by the exact score in Python; ties go to the newer issue.
-    ``similar_issues_bruteforce`` computes the same scores from every open issue of the town.
+    ``minqing.demo.similarity_reference.similar_issues_bruteforce`` (the bench's and the tests'
+    reference) computes the same scores from every open issue of the town.
     The two can differ only where the index is approximate: an issue sharing nothing but
     common words with the text (cosine below ``COMMON_REACH`` from those), or one outside the
     ``CANDIDATES`` best by Σ q(t) that would rank higher once its length is counted.
@@ -147,7 +148,7 @@ def _score(cos: float, same_category: bool, same_village: bool) -> float:
     return round(cos * boost / (1.0 + CATEGORY_BOOST + VILLAGE_BOOST), 3)
 
 
-def _rank(
+def rank(
     docs: Iterable[tuple[int, Mapping[str, int], int | None, int | None]],
     *,
     query: Mapping[str, int],
@@ -299,7 +300,7 @@ def similar_issues(
     candidates = _candidates(
         town_id, {t: weights[t] for t in selecting}, sorted(set(exclude_ids)), CANDIDATES
     )
-    return _rank(
+    return rank(
         _vectors(candidates),
         query=query,
         idfs=idfs,
@@ -393,45 +394,6 @@ def similar_to_issue(issue: Issue, limit: int = 5, min_score: float = MIN_SCORE)
         village_id=issue.village_id,
         town_id=issue.town_id,
         exclude_ids=[issue.pk, *merged],
-        limit=limit,
-        min_score=min_score,
-    )
-
-
-def similar_issues_bruteforce(
-    *,
-    text: str,
-    category_id: int | None,
-    village_id: int | None,
-    town_id: int,
-    exclude_ids: Iterable[int] = (),
-    limit: int = 5,
-    min_score: float = MIN_SCORE,
-) -> list[Similar]:
-    """The reference the index replaces: reads and scores every open issue of the town."""
-    query = terms(text)
-    if not query or limit <= 0:
-        return []
-    exclude = set(exclude_ids)
-    docs = []
-    n = 0
-    df: Counter[str] = Counter()
-    rows = Issue.objects.filter(town_id=town_id, status__in=OPEN_STATES).values_list(
-        "id", "title", "description", "category_id", "village_id"
-    )
-    for issue_id, title, description, category, village in rows.iterator(chunk_size=2000):
-        n += 1
-        counts = terms(f"{title}\n{description}")
-        df.update(counts.keys() & query.keys())
-        if issue_id not in exclude:
-            docs.append((issue_id, counts, category, village or 0))
-    idfs = {t: idf(df.get(t, 0), n) for t in query}
-    return _rank(
-        (d for d in docs if not d[1].keys().isdisjoint(query)),
-        query=query,
-        idfs=idfs,
-        category_id=category_id,
-        village_id=village_id,
         limit=limit,
         min_score=min_score,
     )

@@ -37,7 +37,7 @@ def alike_groups(
 
     Limits: everything is read and split in Python, since finished issues are not in the
     ``IssueTerm`` index (≈ 0.1 ms per issue). The cost grows with how alike the texts are: on
-    the template-made ``testing.fake_issue_texts`` corpus, where every category is a few
+    the template-made ``demo/issue_texts.fake_issue_texts`` corpus, where every category is a few
     hundred near-copies, 5,000 issues take ≈ 1 s and 20,000 ≈ 10 s of CPU at the default
     threshold — run it in the worker or cache it for the analysis page. Single link can chain
     two different problems through a text in between; a higher ``threshold`` splits them.

@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from minqing.demo.issue_texts import fake_issue_texts
+from minqing.demo.similarity_reference import similar_issues_bruteforce
 from minqing.issues.models import Category, Colour, Issue, IssueTerm, Level, Source, Status
 from minqing.issues.similarity import (
     MIN_SCORE,
@@ -17,13 +19,11 @@ from minqing.issues.similarity import (
     index_issue,
     index_issues_bulk,
     similar_issues,
-    similar_issues_bruteforce,
     similar_to_issue,
     sync_index,
     terms,
     unindex_issue,
 )
-from minqing.issues.testing import fake_issue_texts
 from minqing.issues.topics import alike_groups
 from minqing.org.models import Level as NodeLevel
 from minqing.org.models import Node

@@ -2,7 +2,7 @@
 
 ``bench_similarity`` needs a migrated database and nothing else: it builds its own minimal tree
 (a new root county "相似度基准区…" with ``towns`` towns of ``villages_per_town`` villages), fills
-it with ``n_issues`` open issues from ``testing.fake_issue_texts``, indexes them with
+it with ``n_issues`` open issues from ``issue_texts.fake_issue_texts``, indexes them with
 ``index_issues_bulk``, times ``lookups`` lookups (a fresh text, a random village) and a few
 brute-force lookups of the same texts, then deletes everything it made unless ``keep``. It can
 run beside the demo county: it touches no other rows. Call it outside a transaction: it
@@ -20,13 +20,10 @@ import uuid
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from minqing.demo.issue_texts import fake_issue_texts
+from minqing.demo.similarity_reference import similar_issues_bruteforce
 from minqing.issues.models import Category, Colour, Issue, IssueTerm, Level, Source, Status
-from minqing.issues.similarity import (
-    index_issues_bulk,
-    similar_issues,
-    similar_issues_bruteforce,
-)
-from minqing.issues.testing import fake_issue_texts
+from minqing.issues.similarity import index_issues_bulk, similar_issues
 from minqing.org.models import Level as NodeLevel
 from minqing.org.models import Node
 from minqing.org.services import node_create
