@@ -78,8 +78,12 @@ INSTALLED_APPS = [
     "minqing.contacts",
     "minqing.visits",
     "minqing.public",
-    "minqing.demo",
 ]
+# The demo county and the bench (minqing.demo, which can drop every table) are no part of the
+# product: installed only when `minqing demo`/`minqing bench` run (minqing/__main__.py sets
+# MINQING_DEMO_APP for them) and in the test suite (minqing/tests/settings.py).
+if _env_bool("MINQING_DEMO_APP"):
+    INSTALLED_APPS.append("minqing.demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -94,7 +98,7 @@ MIDDLEWARE = [
     "minqing.lib.inputs.InputGuardMiddleware",
     "minqing.accounts.middleware.SessionLifetimeMiddleware",
     "minqing.accounts.middleware.LoginRequiredMiddleware",
-    "minqing.accounts.middleware_otp.SecondFactorMiddleware",
+    "minqing.accounts.middleware.SecondFactorMiddleware",
     "minqing.accounts.middleware.PasswordExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Auth: a RateLimited raised in a page answers 429 with the input kept (lib/ratelimit).
@@ -278,7 +282,7 @@ CACHES = {
         }
     )
 }
-# Auth (issue 10 items 3, 5, 15): API token lifetime and the rate limits (minqing.lib.ratelimit).
+# Auth: API tokens expire, and rate limits bound guessers (minqing.lib.ratelimit).
 MINQING_API_TOKEN_DAYS = int(os.environ.get("MINQING_API_TOKEN_DAYS", "90"))
 MINQING_RATE_LIMITS: dict[str, tuple[int, int]] = {
     name: (int(count), int(seconds))
@@ -291,7 +295,7 @@ MINQING_WORKER_QUEUE = "minqing"
 # Where notifications go besides the in-app list (minqing.notifications.channels).
 MINQING_NOTIFY_CHANNELS = ["minqing.notifications.channels.LogChannel"]
 
-# Audit trail (issue 10 item 4, SECURITY.md 13; minqing.audit.chain): the HMAC key of the chain
+# Audit trail (docs/SECURITY-BAR.md §13; minqing.audit.chain): the HMAC key of the chain
 # and the anchor file, both outside the database; the worker seals new rows every few seconds.
 MINQING_AUDIT_KEY = Path(os.environ.get("MINQING_AUDIT_KEY", DATA_DIR / "audit_key.json"))
 MINQING_AUDIT_ANCHORS = Path(
@@ -310,11 +314,12 @@ MINQING_PERIODIC_JOBS["audit.seal_all"] = {
     "kwargs": {"full": True},
 }
 LOGGING.setdefault("loggers", {})["minqing.audit"] = {"level": "INFO"}  # the anchors
-# Personal data cipher (SECURITY.md 9, minqing.lib.crypto): each process logs whether it seals
-# with SM4-GCM or AES-256-GCM when it reads the key ring.
+# Personal data cipher (docs/SECURITY-BAR.md §9, minqing.lib.crypto): each process logs whether it
+# seals with SM4-GCM or AES-256-GCM when it reads the key ring.
 LOGGING["loggers"]["minqing.crypto"] = {"level": "INFO"}
 
-# Ledger imports (issue 10 item 8; minqing.households.jobs): the import page queues an import and
+# Ledger imports (minqing.households.jobs; a large import must not block the county on SQLite):
+# the import page queues an import and
 # the worker writes it in short batches; this takes what waits and fails imports whose worker
 # died. RQ may let it run for hours (a 24,000-row ledger takes minutes).
 MINQING_PERIODIC_JOBS["households.run_queued_imports"] = {
@@ -323,7 +328,7 @@ MINQING_PERIODIC_JOBS["households.run_queued_imports"] = {
     "timeout": 3 * 3600,
 }
 
-# Second factor (issue 10 item 13, SECURITY.md 5; minqing.accounts.services_otp): the roles that
+# Second factor (docs/SECURITY-BAR.md §5; minqing.accounts.services.otp): the roles that
 # must enter a TOTP code at every login. 等保 deployments keep the default.
 MINQING_OTP_REQUIRED_ROLES = frozenset(
     role.strip()

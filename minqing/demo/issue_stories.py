@@ -9,6 +9,7 @@ import random
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from minqing.demo.issue_cast import (
     CO_BUILDING_UNITS,
@@ -20,6 +21,7 @@ from minqing.demo.issue_cast import (
     Texts,
     light,
 )
+from minqing.issues.actions import COLOUR_TARGET_LEVELS
 from minqing.issues.models import COLOUR_LEVEL, Category, Colour, Level, Source, Status
 
 if TYPE_CHECKING:
@@ -209,6 +211,13 @@ class StoryTeller:
             added.append((at, d.created_by_id, "add_reporter", status, status, words, data))
         # right after the registration, before the next step even at the same instant
         d.events[1:1] = sorted(added, key=lambda e: e[0])
+        # they were waiting for the reply too when it was resolved (in order of reporting)
+        for e in d.events:
+            if e[2] == "resolve":
+                e[6]["replies"] = sorted(
+                    e[6]["replies"] + [(a[6]["reporter"], first[6]) for a in added],
+                    key=lambda pair: pair[0][5],
+                )
 
     def dispatch_to(self, d: Draft) -> tuple[int | None, int | None]:
         dept = self.departments.get(d.department_code)
@@ -219,11 +228,25 @@ class StoryTeller:
             return (None, dept.pk)
         return (d.place.village_id if r < 0.85 else d.place.town_id, None)
 
+    def target_level(self, d: Draft, to: tuple[int | None, int | None]) -> str:
+        """The level a dispatch puts the issue in the hands of (``handling._target``)."""
+        node, department = to
+        if department is not None:
+            return Level.DEPARTMENT
+        if node == d.place.village_id:
+            return Level.VILLAGE
+        return Level.TOWN if node == d.place.town_id else Level.COMMITTEE
+
     def dispatch(self, d: Draft, at: dt.datetime, to: tuple[int | None, int | None]) -> None:
         by = self.supervisor(d)
         d.owner_node_id, d.owner_department_id = to
         self.schedule(d, at, "accept")
-        self.event(d, at, by, "dispatch", Status.DISPATCHED, **{"to": self.label(*to)})
+        data: dict[str, object] = {"to": self.label(*to)}
+        level = self.target_level(d, to)
+        if level not in COLOUR_TARGET_LEVELS[d.colour]:
+            # another level than the colour's: the dispatcher confirmed it (``issue_dispatch``)
+            data |= {"level_confirmed": True, "colour": d.colour, "to_level": level}
+        self.event(d, at, by, "dispatch", Status.DISPATCHED, **data)
 
     def accept(self, d: Draft, at: dt.datetime, action: str = "accept") -> None:
         by = self.actors.unit(d.owner_node_id, d.owner_department_id)
@@ -236,6 +259,14 @@ class StoryTeller:
             name = self.actors.names.get(by or 0, "")
             self.event(d, at, by, "accept", Status.ACCEPTED, responsible=name)
 
+    def offer(self, d: Draft, at: dt.datetime) -> None:
+        """Offered to the co-building units (``issue_offer``): any of them may take it, so
+        nobody holds it until one does."""
+        d.offered = True
+        d.owner_node_id = d.owner_department_id = d.responsible_id = None
+        self.schedule(d, at, "accept")
+        self.event(d, at, self.supervisor(d), "offer", Status.DISPATCHED)
+
     def start(self, d: Draft, at: dt.datetime) -> None:
         self.event(d, at, d.responsible_id, "start", Status.IN_PROGRESS, note="已到现场查看")
 
@@ -247,7 +278,9 @@ class StoryTeller:
         waiting = [r for r in d.reporters if r[7] is None]
         for r in waiting:
             r[6], r[7], r[8] = self.rng.choice(REPLIES), at, by
-        self.event(d, at, by, "resolve", Status.RESOLVED, note=d.resolution, replied=len(waiting))
+        # the timeline keeps each reply given (named once the reporters are: ``issues._write``)
+        replies = [(r, r[6]) for r in waiting]
+        self.event(d, at, by, "resolve", Status.RESOLVED, note=d.resolution, replies=replies)
 
     def revisit(self, d: Draft, at: dt.datetime, result: str) -> None:
         by = self.supervisor(d)
@@ -306,9 +339,7 @@ class StoryTeller:
     def _offered(self, d: Draft) -> None:
         at = self.ago(self.period(d, False))
         self.register(d, self.before(at, self.rng.uniform(1, 30)))
-        d.offered = True
-        self.schedule(d, at, "accept")
-        self.event(d, at, self.supervisor(d), "offer", Status.DISPATCHED)
+        self.offer(d, at)
 
     def _escalated(self, d: Draft) -> None:
         at = self.ago(self.period(d, False))
@@ -328,7 +359,7 @@ class StoryTeller:
             None,
             "escalate",
             Status.DISPATCHED,
-            note="时限已过，自动升级。",
+            note=gettext("Deadline passed: escalated automatically."),
             from_level=Level.VILLAGE,
             to_level=Level.TOWN,
             **{"from": self.label(village, None), "to": self.label(d.owner_node_id, None)},
@@ -339,10 +370,7 @@ class StoryTeller:
         accepted = self.between(created, self.now, 0.03, 0.3)
         self.register(d, created)
         if take:
-            offered = self.between(created, accepted)
-            d.offered = True
-            self.schedule(d, offered, "accept")
-            self.event(d, offered, self.supervisor(d), "offer", Status.DISPATCHED)
+            self.offer(d, self.between(created, accepted))
             unit = self.departments[self.rng.choice(CO_BUILDING_UNITS)[1]]
             d.offered, d.owner_department_id = False, unit.pk
             self.accept(d, accepted, "take")
@@ -405,7 +433,15 @@ class StoryTeller:
             self.register(d, at)
             by = d.created_by_id
             d.responsible_id = by
-            self.resolve(d, at)
+            # solved on the spot (``registration._solve_on_the_spot``): the resolution is the
+            # reply to every reporter
+            d.resolution = self.rng.choice(RESOLUTIONS).format(
+                unit=self.label(d.owner_node_id, None)
+            )
+            d.resolved_at = at
+            for r in d.reporters:
+                r[6], r[7], r[8] = d.resolution, at, by
+            self.event(d, at, by, "resolve", Status.RESOLVED, note=d.resolution)
             d.revisits.append((by, at, "home", "satisfied", "", False))
             self.event(
                 d, at, by, "revisit", Status.REVISITED, result="satisfied", mode="home",

@@ -314,11 +314,15 @@ def _write(drafts: list[Draft], loader: Loader, report: IssueReport) -> None:
     sealer = Sealer(keyring(), seal_as_text=sqlite)
     stamp: Callable[[Any], Any] = _SqliteStamps() if sqlite else (lambda v: v)
 
+    def value(key: str, v: Any) -> Any:
+        if isinstance(v, Draft):
+            return v.id
+        if key == "replies":  # (reporter row, the reply given then)
+            return [[row[1], reply] for row, reply in v]
+        return v[1] if isinstance(v, list) else v  # a reporter row: its name
+
     def data(values: dict[str, Any]) -> Any:
-        plain = {
-            k: v.id if isinstance(v, Draft) else v[1] if isinstance(v, list) else v
-            for k, v in values.items()
-        }
+        plain = {k: value(k, v) for k, v in values.items()}
         return json.dumps(plain) if sqlite else plain
 
     cal, tz = work_calendar(), timezone.get_default_timezone()

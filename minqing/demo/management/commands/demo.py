@@ -161,7 +161,8 @@ def serve(port: int, workers: int, *, logs: Any, banner: str, write: Any) -> Non
     logs.mkdir(parents=True, exist_ok=True)
     server_log = (logs / "server.log").open("ab")
     worker_log = (logs / "worker.log").open("ab")
-    env = {**os.environ, "MINQING_DEMO": "1"}
+    # The server and worker are the product's: without the demo app (MINQING_DEMO_APP).
+    env = {k: v for k, v in os.environ.items() if k != "MINQING_DEMO_APP"} | {"MINQING_DEMO": "1"}
     address = f"127.0.0.1:{port}"
     if importlib.util.find_spec("gunicorn") is not None and os.name == "posix":
         cmd = [
