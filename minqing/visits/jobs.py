@@ -12,8 +12,8 @@ import logging
 from django.db.models import F
 from django.utils import timezone
 
-from minqing.visits import night
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan
+from minqing.visits.services import night
 
 log = logging.getLogger(__name__)
 

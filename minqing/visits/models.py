@@ -1,4 +1,5 @@
-"""The visit diary — 民情日记/问题日记, must-visit tasks (三必报、四必到) and quotas (DOMAIN §3)."""
+"""The visit diary — 民情日记/问题日记, must-visit tasks (三必报、四必到) and quotas (docs/DOMAIN.md
+§3)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Visit(models.Model):
     """走访记录 — one entry in the diary: who saw whom, when, how, and what came of it.
 
     ``client_uuid`` is made by the phone when the visit is written, so a record synced twice
-    (offline capture, a retry after a lost answer) is still one visit (SECURITY.md 17);
+    (offline capture, a retry after a lost answer) is still one visit (docs/SECURITY-BAR.md §17);
     ``content_hash`` tells a replay of the same record from a different record under the same id.
     """
 

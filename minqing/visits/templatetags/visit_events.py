@@ -5,7 +5,8 @@ import uuid
 from django import template
 from django.utils import timezone
 
-from minqing.visits import events
+from minqing.visits import selectors
+from minqing.visits.services import events
 
 register = template.Library()
 
@@ -16,7 +17,7 @@ def household_events(context, household):
     return {
         "csrf_token": context.get("csrf_token"),  # the section holds a form
         "household": household,
-        **events.household_events(household),
+        **selectors.household_events(household),
         "kinds": [(k.value, k.label) for k in events.FORM_KINDS],
         "values": {"client_uuid": str(uuid.uuid4()), "occurred_on": today.isoformat()},
         "errors": {},

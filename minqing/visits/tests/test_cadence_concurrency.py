@@ -15,8 +15,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from minqing.lib.testing_live import fresh_database_url, run_minqing, server_env, shell_json
-from minqing.visits import cadence, quotas
 from minqing.visits.models import QuotaRule
+from minqing.visits.services import cadence, quotas
 
 SETUP = """
 import json
@@ -33,7 +33,7 @@ import os, time
 from pathlib import Path
 from django.db import connection
 from minqing.org.models import Node
-from minqing.visits import cadence, quotas
+from minqing.visits.services import cadence, quotas
 
 barrier = Path(BARRIER)
 held = []

@@ -15,9 +15,9 @@ from minqing.conftest import make_user
 from minqing.contacts.models import ContactLink, LiaisonKind
 from minqing.contacts.services import liaison_add, link_set
 from minqing.households.services import household_create
-from minqing.visits import cadence
-from minqing.visits.compliance import compliance, person_households, window_for
 from minqing.visits.models import Period, QuotaRule, Visit
+from minqing.visits.selectors.compliance import compliance, person_households, window_for
+from minqing.visits.services import cadence
 
 TODAY = dt.date(2026, 3, 18)  # a Wednesday: this week 16–22 March, last week 9–15 March
 

@@ -14,8 +14,8 @@ from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
 from minqing.contacts.models import LiaisonKind
 from minqing.contacts.services import liaison_add, link_set
-from minqing.visits import cadence
 from minqing.visits.models import QuotaRule
+from minqing.visits.services import cadence
 
 #: The routes of this work, for the project-wide route coverage test.
 ROUTE_NAMES = {
@@ -239,7 +239,7 @@ def test_anonymous_users_are_sent_to_log_in(client, county):
 def test_outsider_gets_404_exactly_like_missing_on_every_route(client, county, owner, outsider):
     from minqing.households.models import HouseholdTag
     from minqing.visits.models import LifeEvent, NightVisitPlan, VisitCampaign, VisitTask
-    from minqing.visits.night import NightInput, night_plan_create
+    from minqing.visits.services.night import NightInput, night_plan_create
 
     leader = make_user("town_leader", Role.TOWN_STAFF, county.town_a)
     duty = [make_user(f"duty{i}", Role.TOWN_STAFF, county.town_a).pk for i in (1, 2)]

@@ -19,9 +19,9 @@ from minqing.contacts.services import liaison_add, link_set
 from minqing.households.models import ArchiveChange, Household, HouseholdTag
 from minqing.lib.errors import PermissionDenied
 from minqing.notifications.models import Notification
-from minqing.visits.events import campaign_start, event_record, must_visit_due
 from minqing.visits.models import LifeEvent, VisitCampaign, VisitTask
 from minqing.visits.services import VisitInput, visit_record
+from minqing.visits.services.events import campaign_start, event_record, must_visit_due
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Visits against a real server: twenty concurrent posts of one record make one row
-(SECURITY.md 17), and the form taken offline in a real browser loses and doubles nothing
-(issue 4, "Done when" 2)."""
+(docs/SECURITY-BAR.md §17), and the form taken offline in a real browser loses and doubles
+nothing."""
 
 from __future__ import annotations
 
@@ -177,7 +177,8 @@ def test_the_visit_form_offline_keeps_two_visits_and_sends_each_once(server, bro
 
 @pytest.mark.slow
 def test_a_group_leader_logs_a_visit_with_a_green_and_a_yellow_issue_in_six_taps(server, browser):
-    """Issue 4, "Done when" 1: on a 360-px phone, from the page after logging in."""
+    """A visit with two issues in six taps plus typing, on a 360-px phone, from the page after
+    logging in."""
     taps = 0
     context = browser.new_context(
         viewport={"width": 360, "height": 740},

@@ -1,4 +1,4 @@
-"""The visit outbox on a phone against a real server (issue 9, parts 1d, 2 and 5a): a refused
+"""The visit outbox never traps or loses a record, on a phone against a real server: a refused
 visit is corrected and sent, another is discarded after a confirmation, a visit made offline
 after a reload reaches the server exactly once, two quick taps make one visit, and "my
 households" and a household's visit form open with no network.
@@ -33,7 +33,7 @@ print(json.dumps([
 
 LOOKBACK = """
 from minqing.org.models import Level, Node
-from minqing.visits.cadence import settings_for
+from minqing.visits.services.cadence import settings_for
 from minqing.visits.models import VisitSettings
 county = Node.objects.get(level=Level.COUNTY)
 VisitSettings.objects.filter(pk=settings_for(county).pk).update(lookback_days=DAYS)

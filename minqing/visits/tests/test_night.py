@@ -21,9 +21,10 @@ from minqing.issues.models import Category
 from minqing.issues.services import issue_register
 from minqing.lib.errors import PermissionDenied
 from minqing.notifications.models import Notification
-from minqing.visits import jobs, night
+from minqing.visits import jobs
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan, NightVisitStop, Visit
-from minqing.visits.night import NightInput, night_plan_create, service_day
+from minqing.visits.services import night
+from minqing.visits.services.night import NightInput, night_plan_create, service_day
 
 TODAY = dt.date(2026, 9, 1)
 

@@ -1,7 +1,7 @@
-"""What the phone keeps (issue 10 item 17), in a real browser against a real server: the kept
-pages list only the visitor's own households and nothing revealed; a visit queued offline is
-ciphertext in IndexedDB under a key the page cannot export; logging out with it unsent warns
-and keeps it until it is deliberately sent or discarded, then the phone keeps nothing.
+"""What the phone keeps (a lost or shared phone gives little away), in a real browser against a real
+server: the kept pages list only the visitor's own households and nothing revealed; a visit queued
+offline is ciphertext in IndexedDB under a key the page cannot export; logging out with it unsent
+warns and keeps it until it is deliberately sent or discarded, then the phone keeps nothing.
 
 A 360-px phone in Chinese; set MINQING_SHOTS to a folder to keep screenshots.
 """

@@ -19,9 +19,8 @@ from minqing.accounts.services import api_token_issue
 from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
 from minqing.lib.errors import PermissionDenied
-from minqing.visits import cadence, quotas
 from minqing.visits.models import DEFAULT_LOOKBACK_DAYS, Visit, VisitSettings
-from minqing.visits.services import VisitInput, visit_record
+from minqing.visits.services import VisitInput, cadence, quotas, visit_record
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 #: The server's clock in these tests: noon in the county.

@@ -245,7 +245,7 @@ def test_api_refuses_out_of_scope_and_bad_input(client, county, leader):
 
 
 def test_a_visit_naming_no_household_version_leaves_the_archive_alone(county, leader):
-    """Issue 10, item 9: no version, no write — the words stay on the visit."""
+    """No version, no write (docs/SECURITY-BAR.md §18) — the words stay on the visit."""
     household = county.household_a1
     done = visit_record(by=leader, data=_input(household, situation="儿子已返乡创业"))
     household.refresh_from_db()

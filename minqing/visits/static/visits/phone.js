@@ -1,4 +1,4 @@
-/* What a phone keeps ends with the session (issue 10 item 17).
+/* What a phone keeps ends with the session (a lost or shared phone gives nothing away).
  *
  * Logging out: when visits recorded on this phone are not sent yet, the logout waits and says
  * so — send them (the outbox on "my households"), discard them deliberately, or (a shared phone,

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from minqing.contacts.models import ContactLink, LiaisonKind
 from minqing.org.models import Node, subtree_q
-from minqing.visits import cadence
 from minqing.visits.models import HOME_MODES, Visit, VisitTask
+from minqing.visits.services import cadence
 
 OVERDUE, DUE, FINE = "overdue", "due", "fine"
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.accounts.middleware import public
+from minqing.lib.access import public
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour
 from minqing.visits import selectors, services
@@ -103,7 +103,7 @@ def _precache_urls() -> list[str]:
 
 #: The header that lets the service worker keep a page for offline use. Only pages that list
 #: the visitor's own households with masked values only (no revealed value, no ID number or
-#: phone at all) carry it; a page without it is never kept (issue 10 item 17).
+#: phone at all) carry it; a page without it is never kept (what the phone keeps is bounded).
 OFFLINE_HEADER = "X-Minqing-Offline"
 
 
@@ -161,8 +161,8 @@ def _lookback_days(user: Any) -> int:
     """The look-back of the visitor's county, for the form's own check before queuing."""
     from minqing.accounts.scope import scope_for
     from minqing.org.models import Node
-    from minqing.visits.cadence import settings_for
     from minqing.visits.models import DEFAULT_LOOKBACK_DAYS
+    from minqing.visits.services.cadence import settings_for
 
     paths = scope_for(user).node_paths
     county = Node.objects.county_on_path(paths[0]) if paths else None

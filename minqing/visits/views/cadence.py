@@ -25,8 +25,10 @@ from minqing.lib.views import forbidden
 from minqing.org.models import Level, Node
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
-from minqing.visits import cadence, compliance, events, quotas
+from minqing.visits import selectors
 from minqing.visits.models import MAX_LOOKBACK_DAYS, EventKind, Period, QuotaRule
+from minqing.visits.selectors import compliance
+from minqing.visits.services import cadence, events, quotas
 
 # --------------------------------------------------------------------------- quota rules
 
@@ -375,7 +377,7 @@ def campaigns(request: HttpRequest, node_pk: int) -> HttpResponse:
         {
             "village": village,
             "crumbs": breadcrumbs(village, request.user),
-            "campaigns": events.campaigns_of(village),
+            "campaigns": selectors.campaigns_of(village),
             "tags": HouseholdTag.objects.all(),
             "values": values,
             "errors": errors,

@@ -41,8 +41,8 @@ from minqing.accounts.models import Role
 from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
 from minqing.households.models import Household
 from minqing.org.models import Level, Node, subtree_q
-from minqing.visits import cadence
 from minqing.visits.models import HOME_MODES, Period, QuotaRule, Visit
+from minqing.visits.services import cadence
 
 #: Who reads the compliance pages of a place they look after.
 VIEW_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER})

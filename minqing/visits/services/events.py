@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -136,7 +136,7 @@ def _replay(client_uuid: uuid.UUID, household: Household, by: Any) -> EventRecor
 
 
 def _clean(kind: str, occurred_on: dt.date | None, note: str, today: dt.date) -> str:
-    from minqing.issues.services.common import clean_text
+    from minqing.lib.text import clean_text
 
     errors: dict[str, str] = {}
     if kind not in FORM_KINDS:
@@ -241,14 +241,6 @@ def _users(counts: dict[int, int]) -> list[Any]:
     return list(User.objects.filter(pk__in=list(counts)))
 
 
-def household_events(household: Household, limit: int = 5) -> dict[str, Any]:
-    """The household page's section: recent events and open must-visit tasks."""
-    return {
-        "events": list(household.life_events.select_related("recorded_by")[:limit]),
-        "tasks": list(household.visit_tasks.filter(done_at__isnull=True).order_by("due_on")),
-    }
-
-
 # --------------------------------------------------------------------------- campaigns
 
 
@@ -280,7 +272,7 @@ def campaign_start(
     Idempotent: the same title and date in the village is the same campaign, and a household
     gets one task per campaign however often (or however concurrently) it is started.
     """
-    from minqing.issues.services.common import clean_text
+    from minqing.lib.text import clean_text
 
     if not can_run_campaign(by, village):
         raise PermissionDenied(_("Only cadres of this village, its town or the county do this."))
@@ -366,15 +358,3 @@ def _campaign_write(
             ]
         )
     return CampaignStarted(campaign, created=len(missing), households=len(wanted))
-
-
-def campaigns_of(village: Node, limit: int = 20) -> list[VisitCampaign]:
-    """The village's campaigns, newest first, with ``total`` and ``done`` task counts."""
-    return list(
-        VisitCampaign.objects.filter(village=village)
-        .annotate(
-            total=Count("tasks"),
-            done=Count("tasks", filter=Q(tasks__done_at__isnull=False)),
-        )
-        .prefetch_related("tags")[:limit]
-    )

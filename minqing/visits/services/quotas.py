@@ -1,7 +1,8 @@
 """Editing a county's visit quotas (走访频次): the command centre sets them, all rows at once.
 
 The page sends every row; either all of them are saved or none. An edit based on rules that
-someone else changed since the page was opened is stale (SECURITY.md 18), never an overwrite.
+someone else changed since the page was opened is stale (docs/SECURITY-BAR.md §18), never an
+overwrite.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def _save(
 
 def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> bool:
     """Set how many days back the county's visits may be dated (补录期限). True if it changed."""
-    from minqing.visits.cadence import settings_for
+    from minqing.visits.services.cadence import settings_for
 
     if not can_edit(by, county):
         raise PermissionDenied(_("Only the county command centre sets the visit quotas."))

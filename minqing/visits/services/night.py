@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -341,7 +341,7 @@ def night_plan_create(
     Raises ``PermissionDenied`` (403) for a role that does not plan, ``ValidationError`` with
     every problem of the input at once (nothing written).
     """
-    from minqing.issues.services.common import clean_text
+    from minqing.lib.text import clean_text
 
     if not can_plan(by, village):
         raise PermissionDenied(_("Only cadres of this village, its town or the county plan."))
@@ -484,41 +484,3 @@ def session_next(template: NightVisitPlan, today: dt.date) -> NightVisitPlan | N
     except IntegrityError:  # another worker made it a moment ago
         return None
     return plan
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass
-class StopRow:
-    order: int
-    household: Household
-    reason: str
-    visited_at: dt.datetime | None
-
-
-def plan_stops(plan: NightVisitPlan) -> list[StopRow]:
-    """The stops in visiting order, each with the time it was visited on this night visit."""
-    visited = dict(
-        Visit.objects.filter(night_plan=plan)
-        .order_by()
-        .values("household_id")
-        .annotate(at=Max("visited_at"))
-        .values_list("household_id", "at")
-    )
-    return [
-        StopRow(s.order, s.household, s.reason, visited.get(s.household_id))
-        for s in plan.stops.select_related("household__node").order_by("order")
-    ]
-
-
-def plans_at(node: Node, limit: int = 50) -> list[NightVisitPlan]:
-    """Night visits to the villages of ``node``, the latest first, with stop/visited counts."""
-    return list(
-        NightVisitPlan.objects.filter(subtree_q(node.path, "village__path"))
-        .select_related("village", "leader")
-        .annotate(
-            stop_count=Count("stops", distinct=True),
-            visited_count=Count("visits__household", distinct=True),
-        )[:limit]
-    )

@@ -1,6 +1,6 @@
 """Visit quotas (走访频次) and when each household is next due.
 
-DOMAIN §3: cadres ≥1 home visit a month and ≥1 phone/WeChat contact a week per linked
+docs/DOMAIN.md §3: cadres ≥1 home visit a month and ≥1 phone/WeChat contact a week per linked
 household; representatives weekly. Group leaders and party members default to one contact a
 month per household. A county edits its own rules (``QuotaRule``) and how far back a visit may
 be dated (``VisitSettings``); the defaults are written the first time they are read.

@@ -20,8 +20,9 @@ from minqing.lib.views import forbidden
 from minqing.org.models import Level
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
-from minqing.visits import night
+from minqing.visits import selectors
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan
+from minqing.visits.services import night
 
 
 @require_GET
@@ -38,7 +39,7 @@ def night_list(request: HttpRequest, node_pk: int) -> HttpResponse:
         {
             "node": node,
             "crumbs": breadcrumbs(node, request.user),
-            "plans": night.plans_at(node),
+            "plans": selectors.plans_at(node),
             "can_plan": node.level == Level.VILLAGE and night.can_plan(request.user, node),
             "today": timezone.localdate(),
         },
@@ -161,7 +162,7 @@ def night_detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     if not (on_team or night.can_view(request.user, plan.village)):
         return forbidden(request, _("Only cadres and grid workers of this place see this."))
-    stops = night.plan_stops(plan)
+    stops = selectors.plan_stops(plan)
     return render(
         request,
         "visits/night_detail.html",

@@ -3,7 +3,7 @@
 A visit is written once per ``client_uuid``. The phone makes the id when the visit is typed, so
 whatever happens to the connection the server sees the same record: a replay (same id, same
 content) answers the visit already saved and changes nothing; the same id with other content is
-a conflict (409), never an overwrite (SECURITY.md 17). Problems raised on the visit are
+a conflict (409), never an overwrite (docs/SECURITY-BAR.md §17). Problems raised on the visit are
 registered as issues in the same transaction — a visit and its issues are saved together or not
 at all.
 """
@@ -26,7 +26,7 @@ from minqing.audit.services import audit_record
 from minqing.households.models import ArchiveChange, Household
 from minqing.issues.models import Category, Colour, Source
 from minqing.issues.services import issue_register
-from minqing.issues.services.common import clean_text
+from minqing.lib.text import clean_text
 from minqing.org.models import Node
 from minqing.visits.models import (
     DEFAULT_LOOKBACK_DAYS,
@@ -257,7 +257,7 @@ def _time_problem(visited_at: dt.datetime, household: Household) -> str:
     ledger imported today holds households that lived there before — but not further back than
     the county's look-back (``VisitSettings.lookback_days``, by the county's calendar).
     """
-    from minqing.visits.cadence import settings_for
+    from minqing.visits.services.cadence import settings_for
 
     if timezone.is_naive(visited_at):
         return _("Give the time with its time zone.")
@@ -338,7 +338,7 @@ def _update_archive(by: Any, household: Household, data: VisitInput, visit: Visi
     if not text or text == household.family_situation:
         return False
     # Without the version the visitor saw, a write could overwrite a later edit unseen
-    # (SECURITY.md 18): the words then stay on the visit, like a stale one's.
+    # (docs/SECURITY-BAR.md §18): the words then stay on the visit, like a stale one's.
     if data.household_version is None or data.household_version != household.version:
         visit.notes = "\n".join(filter(None, [visit.notes, _("Family situation: ") + text]))
         visit.save(update_fields=["notes"])
