@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from minqing.lib.collations import BYTEWISE, PostgresCollatedCharField
 from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
 from minqing.org.models import Node
 
@@ -89,14 +90,19 @@ class Household(models.Model):
         related_name="village_households",
         verbose_name=_("village/community"),
     )
-    number = models.CharField(
+    number = PostgresCollatedCharField(
         _("household number"),
         max_length=32,
         db_index=True,
+        db_collation=BYTEWISE,
         help_text=_("户编号, unique within the village."),
     )
-    address = models.CharField(_("address"), max_length=200, blank=True, db_index=True)
-    head_name = models.CharField(_("head of household"), max_length=50, db_index=True)
+    address = PostgresCollatedCharField(
+        _("address"), max_length=200, blank=True, db_index=True, db_collation=BYTEWISE
+    )
+    head_name = PostgresCollatedCharField(
+        _("head of household"), max_length=50, db_index=True, db_collation=BYTEWISE
+    )
     seal_id = SealIdField()  # the row its encrypted values are bound to
     phone = EncryptedField(_("contact phone"), kind="phone")
     phone_hash = BlindIndexField(source="phone", purpose="phone")
@@ -150,7 +156,7 @@ class Resident(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.CASCADE, related_name="members", verbose_name=_("household")
     )
-    name = models.CharField(_("name"), max_length=50, db_index=True)
+    name = PostgresCollatedCharField(_("name"), max_length=50, db_index=True, db_collation=BYTEWISE)
     relation = models.CharField(
         _("relation to head"), max_length=16, choices=Relation.choices, default=Relation.OTHER
     )

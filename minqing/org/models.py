@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from minqing.lib.collations import BYTEWISE, PostgresCollatedCharField
+
 
 class Level(models.TextChoices):
     """What a node is, whatever the place calls it (``Node.level_name`` holds the local word)."""
@@ -70,7 +72,9 @@ class Node(models.Model):
         related_name="children",
         verbose_name=_("parent"),
     )
-    name = models.CharField(_("name"), max_length=100, db_index=True)
+    name = PostgresCollatedCharField(
+        _("name"), max_length=100, db_index=True, db_collation=BYTEWISE
+    )
     level = models.CharField(_("level"), max_length=16, choices=Level.choices)
     level_name = models.CharField(
         _("local level name"),
@@ -82,7 +86,9 @@ class Node(models.Model):
     kind = models.CharField(
         _("urban/rural"), max_length=8, choices=Kind.choices, default=Kind.RURAL
     )
-    path = models.CharField(max_length=255, unique=True, editable=False)
+    path = PostgresCollatedCharField(
+        max_length=255, unique=True, editable=False, db_collation=BYTEWISE
+    )
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     sort_key = models.PositiveIntegerField(default=0)
     household_count = models.PositiveIntegerField(default=0, editable=False)

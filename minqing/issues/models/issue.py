@@ -16,6 +16,7 @@ from minqing.issues.models.states import (
     Source,
     Status,
 )
+from minqing.lib.collations import BYTEWISE, PostgresCollatedCharField
 from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
 
 
@@ -123,7 +124,7 @@ class Issue(models.Model):
     town = models.ForeignKey(
         "org.Node", null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("town")
     )
-    node_path = models.CharField(max_length=255, editable=False)
+    node_path = PostgresCollatedCharField(max_length=255, editable=False, db_collation=BYTEWISE)
     household = models.ForeignKey(
         "households.Household",
         null=True,

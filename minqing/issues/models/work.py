@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.issues.models.issue import Issue
 from minqing.issues.models.states import ContactMode, Level, Satisfaction
+from minqing.lib.collations import BYTEWISE, PostgresCollatedCharField
 
 
 class Revisit(models.Model):
@@ -128,7 +129,7 @@ class IssueTerm(models.Model):
     )
     town_id_value = models.BigIntegerField()
     village_id_value = models.BigIntegerField()
-    term = models.CharField(max_length=16)
+    term = PostgresCollatedCharField(max_length=16, db_collation=BYTEWISE)
     count = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
