@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ContactsConfig(AppConfig):
     name = "minqing.contacts"
     verbose_name = _("Contact network")
+
+    def ready(self) -> None:
+        from minqing.contacts import errors  # noqa: F401  (registers the app's error codes)

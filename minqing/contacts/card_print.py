@@ -1,4 +1,6 @@
-"""What printing contact cards (联系卡) needs from the server it runs on.
+"""Contact cards (联系卡) on paper: what a card says, the PDF drawn from it, and what printing
+needs from the server it runs on. Pure computation and configuration: nothing here reads or
+writes the database (``selectors.cards`` reads the cards, ``services.cards`` prints them).
 
 - **An embeddable CJK TrueType font.** The card's text must print on any machine, so the PDF
   carries the glyphs it uses (a subset of the font). reportlab embeds TrueType outlines only:
@@ -14,16 +16,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import io
 import ipaddress
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from minqing.lib.qr import qr_modules
 
 #: Looked for in this order when ``MINQING_CJK_FONT`` is not set (TrueType outlines only).
 CJK_FONT_CANDIDATES = (
@@ -38,8 +47,34 @@ FONT_PACKAGE = "fonts-wqy-microhei"
 #: Characters every card prints; a font lacking any of them is no use.
 _PROBE = "民情联系卡有事找我们户编号您的人扫一扫右边二维码年月日制村社区办公室电话"
 
+GREETING = "有事找我们"
+
 _lock = threading.Lock()
 _registered: dict[tuple[str, float], str] = {}
+
+
+@dataclass
+class CardPerson:
+    """One responsible person on a card."""
+
+    kind: str
+    word: str
+    name: str
+    phone: str
+
+
+@dataclass
+class Card:
+    """What one household's card says."""
+
+    household_id: int
+    village: str
+    place: str
+    number: str
+    head_name: str
+    url: str
+    people: list[CardPerson] = field(default_factory=list)
+    office_phone: str = ""  # 村（社区）办公室电话, when the village archive has one
 
 
 class CardFontMissing(Exception):
@@ -163,3 +198,141 @@ def unreachable_host(base_url: str) -> str | None:
     if mapped is not None and (mapped.is_loopback or mapped.is_unspecified):
         return host
     return None
+
+
+# --------------------------------------------------------------------------- the PDF
+
+
+_ACCENT = (0xB3 / 255, 0x26 / 255, 0x1E / 255)
+_MUTED = (0x5F / 255, 0x6B / 255, 0x76 / 255)
+
+
+def render_pdf(card_list: Iterable[Card], *, font: str | None = None) -> bytes:
+    """Draw the cards, one A6 page each (a blank-free PDF even with no cards: one note page),
+    in ``font`` (a registered TrueType name; default ``card_font()``, which may raise
+    ``CardFontMissing``)."""
+    from reportlab.lib.pagesizes import A6
+    from reportlab.pdfgen.canvas import Canvas
+
+    font = font or card_font()
+    out = io.BytesIO()
+    # The initial font too, or every page would name a non-embedded Helvetica.
+    canvas = Canvas(out, pagesize=A6, pageCompression=1, initialFontName=font)
+    canvas.setTitle("联系卡")
+    canvas.setCreator("Minqing")
+    today = timezone.localdate()
+    drew = False
+    for card in card_list:
+        _draw_card(canvas, card, font, today)
+        canvas.showPage()
+        drew = True
+    if not drew:
+        canvas.setFont(font, 12)
+        canvas.drawString(24, A6[1] - 48, "没有可打印的户。")
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _fit(canvas: Any, text: str, font: str, size: float, width: float) -> float:
+    """The largest font size up to ``size`` at which ``text`` fits in ``width``."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while size > 6 and stringWidth(text, font, size) > width:
+        size -= 0.5
+    canvas.setFont(font, size)
+    return size
+
+
+def _draw_card(canvas: Any, card: Card, font: str, today: dt.date) -> None:
+    from reportlab.lib.pagesizes import A6
+
+    width, height = A6
+    margin = 18
+    inner = width - 2 * margin
+
+    # Header band
+    canvas.setFillColorRGB(*_ACCENT)
+    canvas.rect(0, height - 54, width, 54, stroke=0, fill=1)
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.setFont(font, 20)
+    canvas.drawString(margin, height - 36, "民情联系卡")
+    _fit(canvas, card.village, font, 11, inner / 2)
+    canvas.drawRightString(width - margin, height - 34, card.village)
+
+    # The household
+    y = height - 80
+    canvas.setFillColorRGB(0, 0, 0)
+    where = " ".join(p for p in (card.village, card.place) if p)
+    _fit(canvas, where, font, 11, inner)
+    canvas.drawString(margin, y, where)
+    y -= 18
+    line = f"户编号 {card.number}    户主 {card.head_name}"
+    _fit(canvas, line, font, 11, inner)
+    canvas.drawString(margin, y, line)
+
+    # The people
+    y -= 26
+    canvas.setFillColorRGB(*_MUTED)
+    canvas.setFont(font, 9)
+    canvas.drawString(margin, y, "您的联系人")
+    canvas.setStrokeColorRGB(*_MUTED)
+    canvas.setLineWidth(0.5)
+    canvas.line(margin, y - 4, width - margin, y - 4)
+    canvas.setFillColorRGB(0, 0, 0)
+    y -= 22
+    if not card.people:
+        canvas.setFont(font, 10)
+        canvas.drawString(margin, y, "联系人正在安排中，")
+        canvas.drawString(margin, y - 14, "有事请先找村（社区）两委。")
+        y -= 36
+    rows = [(f"{p.word}  {p.name}", p.phone) for p in card.people[:4]]
+    if card.office_phone:
+        rows.append(("村（社区）办公室", card.office_phone))
+    for text, phone in rows:
+        _fit(canvas, text, font, 11, inner)
+        canvas.drawString(margin, y, text)
+        if phone:
+            _fit(canvas, phone, font, 15, inner)
+            canvas.drawString(margin + 12, y - 17, phone)
+        y -= 36
+
+    # The QR code and the greeting
+    size = 104
+    _draw_qr(canvas, card.url, x=width - margin - size + 4, y=margin - 4, size=size)
+    canvas.setFillColorRGB(*_ACCENT)
+    canvas.setFont(font, 18)
+    canvas.drawString(margin, margin + 62, GREETING)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.setFont(font, 9)
+    canvas.drawString(margin, margin + 44, "扫一扫右边的二维码，")
+    canvas.drawString(margin, margin + 31, "反映问题或提出需求，")
+    canvas.drawString(margin, margin + 18, "我们会尽快给您回电话。")
+    canvas.setFillColorRGB(*_MUTED)
+    canvas.setFont(font, 7)
+    canvas.drawString(margin, margin, f"{today:%Y年%m月%d日}制")
+
+
+def _draw_qr(canvas: Any, text: str, *, x: float, y: float, size: float) -> None:
+    """The QR code of ``text`` in a ``size`` square at (x, y), quiet zone included."""
+    modules = qr_modules(text)
+    count = len(modules)
+    unit = size / (count + 8)  # four modules of quiet zone on each side
+    ops = []
+    for r, row in enumerate(modules):
+        c = 0
+        while c < count:
+            if row[c]:
+                start = c
+                while c < count and row[c]:
+                    c += 1
+                ops.append(f"{start} {r} {c - start} 1 re")
+            c += 1
+    canvas.saveState()
+    # In module units from the top left corner, so each dark run is a short whole-number
+    # rectangle ("x y w h re"); reportlab would format every coordinate as a float in Python.
+    canvas.translate(x + 4 * unit, y + size - 4 * unit)
+    canvas.scale(unit, -unit)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.addLiteral("\n".join([*ops, "f"]))
+    canvas.restoreState()

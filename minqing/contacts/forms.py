@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from minqing.contacts.defaults import CATEGORY_BITS
 from minqing.contacts.models import LiaisonCategory, LiaisonKind
 from minqing.contacts.services.liaisons import MAX_CAPACITY
-from minqing.contacts.services.rules import CATEGORY_BITS, MAX_LOAD, check_rule
+from minqing.contacts.services.rules import MAX_LOAD, check_rule
 from minqing.households.models import HouseholdTag
 from minqing.org.models import Node
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 
 from minqing.contacts.models import AssignmentRun, RunStatus
-from minqing.contacts.services import assign, run_claim
-from minqing.contacts.services.assignment import expire_stale
+from minqing.contacts.services import assign, expire_stale, run_claim
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The contact network — 划片包干, 代表联户, 党员联户 and the 包保台账 (DOMAIN §2).
+"""The contact network — 划片包干, 代表联户, 党员联户 and the 包保台账 (docs/DOMAIN.md §2).
 
 A *liaison* (联系人) is a person who answers for households: a residents' group leader, a
 villagers' representative, a party member or a cadre. A *contact link* (联户关系) ties one
@@ -30,7 +30,7 @@ class LiaisonKind(models.TextChoices):
 
 
 class LiaisonCategory(models.TextChoices):
-    """The kinds of party member the matching rules of DOMAIN §2 speak of."""
+    """The kinds of party member the matching rules of docs/DOMAIN.md §2 speak of."""
 
     NONE = "", _("—")
     ORDINARY = "ordinary", _("Party member without post")  # 无职党员

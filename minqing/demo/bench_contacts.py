@@ -1,4 +1,4 @@
-"""Benchmark rows of the contact network and the visit diary (issue 4).
+"""Benchmark rows of the contact network and the visit diary.
 
 - The full assignment the demo build ran (the engine over every village, writing every link),
   and a second run with nothing changed; the load spread and the walking distance of its result
@@ -33,6 +33,7 @@ from minqing.accounts.services import api_token_issue
 from minqing.contacts import engine
 from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
 from minqing.contacts.services import assign
+from minqing.demo import contacts_measures
 from minqing.demo.bench import Row, measure, refusal
 from minqing.demo.builder import BuildReport
 from minqing.households.models import Household
@@ -99,7 +100,7 @@ class _Quality:
         self.spreads: list[float] = []
         self.metres = 0.0
 
-    def add(self, q: engine.Quality) -> None:
+    def add(self, q: contacts_measures.Quality) -> None:
         if len(q.loads) > 1:
             self.spreads.append(q.spread)
         self.metres += q.metres
@@ -170,8 +171,8 @@ def quality() -> dict[str, tuple[_Quality, _Quality]]:
             l_max=np.full(len(liaisons), len(links)),
         )
         chosen = engine.Solution(np.array([index[pk] for _h, pk in links]), 0)
-        solved.add(engine.quality(problem, chosen))
-        naive.add(engine.quality(problem, engine.round_robin(problem)))
+        solved.add(contacts_measures.quality(problem, chosen))
+        naive.add(contacts_measures.quality(problem, contacts_measures.round_robin(problem)))
     return result
 
 

@@ -10,30 +10,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
-from minqing.contacts.models import AssignmentRule, LiaisonCategory, LiaisonKind, MatchRule
-from minqing.contacts.services.common import can_edit_rules
+from minqing.contacts.defaults import CATEGORY_BITS, DEFAULT_MATCHES, DEFAULT_RULES, DIFFICULT_TAGS
+from minqing.contacts.errors import ContactErrorCode
+from minqing.contacts.models import AssignmentRule, LiaisonKind, MatchRule
+from minqing.contacts.permissions import can_edit_rules
 from minqing.households.models import HouseholdTag
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.org.models import Node
 
-#: kind → (min, max, required, active) for a county that has not set its own rules (DOMAIN §2).
-DEFAULT_RULES = {
-    LiaisonKind.GROUP_LEADER: (0, 120, True, True),
-    LiaisonKind.PARTY_MEMBER: (0, 40, True, True),
-    LiaisonKind.REPRESENTATIVE: (5, 15, True, False),
-    LiaisonKind.CADRE: (0, 2, False, False),
-}
-#: 病灾困难户: the households a cadre pairs with ("1+1") and 两委党员 are matched to.
-DIFFICULT_TAGS = ("poverty_exited", "monitored", "dibao", "wubao", "disabled", "elderly_alone")
-#: category → household tags it suits; () = households with none of the key tags (一般农户).
-DEFAULT_MATCHES = {
-    LiaisonCategory.ORDINARY: (),
-    LiaisonCategory.MOBILE: ("migrant_worker",),
-    LiaisonCategory.COMMITTEE: DIFFICULT_TAGS,
-    LiaisonCategory.YOUNG: ("old_party_member", *DIFFICULT_TAGS),
-}
-CATEGORY_BITS = {c: i for i, c in enumerate(c for c in LiaisonCategory.values if c)}
 #: The most households one person can be asked to take, whatever the rule says.
 MAX_LOAD = 1000
 WEIGHTS = range(1, 11)
@@ -68,17 +56,6 @@ def rules_for(county: Node) -> dict[str, AssignmentRule]:
                     )
                     match.tags.set([tags[c] for c in codes if c in tags])
     return rules
-
-
-def rule_limits(county: Node) -> dict[str, tuple[int, bool]]:
-    """kind → (most households per liaison, in use) — read only: a page showing them must not
-    write the defaults."""
-    limits = {kind: (high, active) for kind, (_low, high, _req, active) in DEFAULT_RULES.items()}
-    for kind, high, active in AssignmentRule.objects.filter(county=county).values_list(
-        "kind", "max_load", "active"
-    ):
-        limits[kind] = (high, active)
-    return limits
 
 
 def rules_stamp(county: Node) -> str:
@@ -145,12 +122,12 @@ def check_match(data: dict[str, Any]) -> dict[str, str]:
 
 def rules_save(
     *,
-    by: Any,
+    by: User,
     county: Node,
     rules: dict[str, dict[str, Any]],
     matches: list[dict[str, Any]],
     base_stamp: str | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> dict[str, Any]:
     """Save the county's rules in one go, or nothing at all.
 
@@ -162,36 +139,49 @@ def rules_save(
     """
     if not can_edit_rules(by, county):
         raise PermissionDenied(_("Only the county command centre sets the assignment rules."))
-    errors: list[str] = []
+    errors: list[ValidationError] = []
     for kind, data in rules.items():
         if kind not in LiaisonKind.values:
-            errors.append(_("Unknown kind of liaison."))
+            errors.append(
+                ValidationError(_("Unknown kind of liaison."), code=ContactErrorCode.KIND_UNKNOWN)
+            )
             continue
-        errors.extend(check_rule(kind, data).values())
+        errors.extend(
+            ValidationError(message, code=ContactErrorCode.LOAD_RANGE)
+            for message in check_rule(kind, data).values()
+        )
     kept = [m for m in matches if not m.get("delete")]
     for match in kept:
-        errors.extend(check_match(match).values())
+        errors.extend(
+            ValidationError(message, code=ContactErrorCode.MATCH_INVALID)
+            for message in check_match(match).values()
+        )
     pairs = [(m.get("kind"), m.get("category")) for m in kept]
     if len(set(pairs)) != len(pairs):
-        errors.append(_("Each kind and category can have one matching rule only."))
+        errors.append(_match_duplicate())
     if errors:
         raise ValidationError(errors)
     rules_for(county)  # the rows every kind needs
     try:
-        return _rules_write(by, county, rules, matches, base_stamp, request)
+        return _rules_write(by, county, rules, matches, base_stamp, context)
     except IntegrityError:  # two rows swapped their category in one edit
-        raise ValidationError(
-            _("Each kind and category can have one matching rule only.")
-        ) from None
+        raise _match_duplicate() from None
+
+
+def _match_duplicate() -> ValidationError:
+    return ValidationError(
+        _("Each kind and category can have one matching rule only."),
+        code=ContactErrorCode.MATCH_DUPLICATE,
+    )
 
 
 def _rules_write(
-    by: Any,
+    by: User,
     county: Node,
     rules: dict[str, dict[str, Any]],
     matches: list[dict[str, Any]],
     base_stamp: str | None,
-    request: Any,
+    context: AuditContext | None,
 ) -> dict[str, Any]:
     with transaction.atomic():
         current = {
@@ -220,26 +210,33 @@ def _rules_write(
         for data in sorted(matches, key=lambda m: not m.get("delete")):
             match = existing.get(data["id"]) if data.get("id") else None
             if data.get("id") and match is None:
-                raise ValidationError(_("A matching rule was removed meanwhile; reload the page."))
+                raise ValidationError(
+                    _("A matching rule was removed meanwhile; reload the page."),
+                    code=ContactErrorCode.MATCH_GONE,
+                )
             if match is not None and data.get("delete"):
                 changed[f"match:{match.pk}"] = {"old": _match_state(match), "new": None}
                 match.delete()
                 continue
             if data.get("delete"):
                 continue
-            before = _match_state(match) if match else None
+            match_before = _match_state(match) if match else None
             if match is None:
                 match = MatchRule(county=county)
             match.kind, match.category = data["kind"], data["category"]
             match.weight = data["weight"]
             match.save()
             match.tags.set(data.get("tags", []))
-            after = _match_state(MatchRule.objects.get(pk=match.pk))
-            if after != before:
-                changed[f"match:{match.pk}"] = {"old": before, "new": after}
+            match_after = _match_state(MatchRule.objects.get(pk=match.pk))
+            if match_after != match_before:
+                changed[f"match:{match.pk}"] = {"old": match_before, "new": match_after}
         if not changed:
             return changed
         audit_record(
-            action="contacts.rules_save", user=by, request=request, obj=county, detail=changed
+            action=AuditAction.CONTACTS_RULES_SAVE,
+            user=by,
+            context=context,
+            obj=county,
+            detail=changed,
         )
     return changed

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from minqing.audit.models import AuditEvent
 from minqing.contacts import card_print
-from minqing.contacts.card_print import CardFontMissing, card_font, unreachable_host
-from minqing.contacts.cards import Card, card_households, cards, office_phones, render_pdf
+from minqing.contacts.card_print import CardFontMissing, card_font, render_pdf, unreachable_host
+from minqing.contacts.selectors import Card, card_households, cards, office_phones
 from minqing.contacts.tests.test_ledger import build_network
 
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

@@ -12,19 +12,17 @@ from django.urls import reverse
 from minqing.accounts.models import Role
 from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
-from minqing.contacts.cards import (
+from minqing.contacts.card_print import render_pdf
+from minqing.contacts.models import LiaisonKind
+from minqing.contacts.selectors import (
     CARD_SALT,
     card_households,
     card_token,
     cards,
     household_for_token,
-    qr_codewords,
-    qr_modules,
-    qr_symbols,
-    render_pdf,
 )
-from minqing.contacts.models import LiaisonKind
 from minqing.contacts.tests.test_ledger import build_network
+from minqing.lib.qr import qr_codewords, qr_modules, qr_symbols
 
 PAGE = re.compile(rb"/Type /Page\b(?!s)")
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from minqing.accounts.models import Role
 from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
-from minqing.contacts.ledger import headers
+from minqing.contacts.ledger_sheet import headers
 from minqing.contacts.models import ContactLink, Liaison, LiaisonKind
 from minqing.contacts.selectors import kind_rules
 from minqing.contacts.services import liaison_add, liaison_retire, link_set, rules_for

@@ -9,7 +9,7 @@ from django.urls import reverse
 from minqing.audit.models import AuditEvent
 from minqing.contacts.models import AssignmentRun, ContactLink, Liaison, LiaisonKind
 from minqing.contacts.services import liaison_add, link_set
-from minqing.contacts.urls_manage import urlpatterns
+from minqing.contacts.urls import manage_patterns as urlpatterns
 
 MISSING = 999_999
 #: The routes of ``urls_manage`` (for the project-wide route coverage test).

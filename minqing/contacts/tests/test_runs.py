@@ -22,7 +22,7 @@ from minqing.contacts.models import (
     RunStatus,
 )
 from minqing.contacts.services import assign, assign_queue, liaison_add, rules_for
-from minqing.contacts.views import shortage_text
+from minqing.contacts.views.runs import shortage_text
 
 GL = LiaisonKind.GROUP_LEADER
 JOB = "minqing.contacts.jobs.run_assignment"
@@ -185,7 +185,7 @@ def test_a_failing_run_is_marked_failed(county, owner, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr("minqing.contacts.services.assignment._plan_village", boom)
+    monkeypatch.setattr("minqing.contacts.engine.solve", boom)  # deep inside the plan
     with pytest.raises(RuntimeError):
         assign(node=county.village_a, by=owner)
     run = AssignmentRun.objects.get()

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from minqing.accounts.models import Role, User
 from minqing.audit.models import AuditEvent
-from minqing.contacts.cards import CARD_SALT, card_token
+from minqing.contacts.selectors import CARD_SALT, card_token
 from minqing.issues.models import Colour, Issue, IssueReporter, Source, Status
 from minqing.lib.fields import plain
 from minqing.public.services import INTAKE_PREFIX, intake_account

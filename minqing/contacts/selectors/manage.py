@@ -2,7 +2,7 @@
 loads, the people who could become liaisons, a household's people, and the runs of a place.
 
 Functions here take nodes and households the caller has already checked against the user's
-scope. (The ledger and the coverage report read through ``selectors``.)
+scope. (The ledger and the coverage report: ``selectors.ledger``, ``selectors.coverage``.)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from minqing.accounts.models import RoleAssignment
+from minqing.contacts.defaults import ADULT, DEFAULT_RULES
 from minqing.contacts.models import (
     AssignmentRule,
     AssignmentRun,
@@ -23,10 +24,11 @@ from minqing.contacts.models import (
     LiaisonCategory,
     LiaisonKind,
 )
-from minqing.contacts.services import DEFAULT_RULES, can_manage, county_of, rule_limits
-from minqing.contacts.services.liaisons import ADULT
+from minqing.contacts.permissions import can_manage
+from minqing.contacts.selectors.network import rule_limits
 from minqing.households.models import Household, Politics, Resident
 from minqing.org.models import Level, Node, subtree_q
+from minqing.org.selectors import county_of
 
 KIND_ORDER = {kind: i for i, kind in enumerate(LiaisonKind.values)}
 #: Roles whose holders may become liaisons of a kind, and which kind that suggests.

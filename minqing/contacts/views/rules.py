@@ -6,17 +6,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from minqing.contacts import services
 from minqing.contacts.forms import MatchForm, RuleForm
 from minqing.contacts.models import LiaisonKind, MatchRule
+from minqing.contacts.permissions import can_edit_rules
+from minqing.contacts.views.common import AuthedRequest
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.org.models import Node
-from minqing.org.selectors import breadcrumbs
+from minqing.org.selectors import breadcrumbs, county_of
 from minqing.org.views import scoped_node
 
 
@@ -55,7 +58,7 @@ def _rule_forms(
     return rule_forms, matches, new
 
 
-def rules(request: HttpRequest, node_pk: int) -> HttpResponse:
+def rules(request: AuthedRequest, node_pk: int) -> HttpResponse:
     """包保规则 — the county's loads per kind and its matching rules; command centre only.
 
     The whole page is one form saved in one go: on any error nothing is saved and every field
@@ -63,10 +66,10 @@ def rules(request: HttpRequest, node_pk: int) -> HttpResponse:
     """
     node = scoped_node(request, node_pk)
     try:
-        county = services.county_of(node)
+        county = county_of(node)
     except ValidationError:
         raise Http404 from None
-    if not services.can_edit_rules(request.user, county):
+    if not can_edit_rules(request.user, county):
         return forbidden(request, _("Only the county command centre sets the assignment rules."))
     data = request.POST if request.method == "POST" else None
     rule_forms, matches, new = _rule_forms(county, data)
@@ -84,7 +87,7 @@ def rules(request: HttpRequest, node_pk: int) -> HttpResponse:
                     matches=[{"id": m.pk, **f.cleaned_data} for m, f in matches]
                     + ([] if new.is_blank else [{"id": None, **new.cleaned_data}]),
                     base_stamp=stamp or None,
-                    request=request,
+                    context=AuditContext.of(request),
                 )
             except StaleEdit:
                 messages.error(request, str(StaleEdit.message))
