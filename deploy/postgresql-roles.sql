@@ -1,4 +1,5 @@
--- Two database roles for a PostgreSQL deployment of Minqing (issue 10 item 4; SECURITY.md 8, 13).
+-- Two database roles for a PostgreSQL deployment of Minqing (docs/SECURITY-BAR.md §8, §13: the runtime
+-- role can neither change nor cut the audit trail).
 --
 --   minqing_owner  owns the database, its schema and every table: `minqing migrate` (and
 --                  backup/restore) run as this role, nothing else does.

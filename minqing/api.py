@@ -1,9 +1,9 @@
 """The JSON API under /api/v1/: one NinjaAPI, one ``Router`` per app, OpenAPI at openapi.json.
 
 Adding an app's endpoints is one line in ``ROUTERS``. Every operation needs a user (deny by
-default, SECURITY.md 6): a bearer token from ``minqing api_token`` or the web session (with the
-CSRF token on unsafe methods). Every refusal answers JSON ``{"detail": …}``; the handlers below
-turn the services' exceptions into HTTP answers for every router alike.
+default, docs/SECURITY-BAR.md §6): a bearer token from ``minqing api_token`` or the web session
+(with the CSRF token on unsafe methods). Every refusal answers JSON ``{"detail": …}``; the handlers
+below turn the services' exceptions into HTTP answers for every router alike.
 """
 
 from __future__ import annotations
@@ -369,7 +369,7 @@ def _stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
 @api.exception_handler(Http404)
 @api.exception_handler(ObjectDoesNotExist)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
-    # One fixed body: out of scope must read exactly like missing (SECURITY.md 7).
+    # One fixed body: out of scope must read exactly like missing (docs/SECURITY-BAR.md §7).
     return _answer(request, 404, _("Not found."))
 
 

@@ -1,4 +1,4 @@
-"""Fixtures shared by every app's tests: a small county, and the three users of STYLE.md.
+"""Fixtures shared by every app's tests: a small county, and the three users of docs/STYLE.md.
 
 - ``owner``: village cadre of 王庄村 (can edit and reveal there)
 - ``member``: grid worker of 王庄村 一组 (sees that grid only)

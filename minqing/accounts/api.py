@@ -1,7 +1,7 @@
 """``POST /api/v1/auth/token/``: a bearer token for a username and password (and the
 authenticator's code where the account needs one). A login path like the web form: one normal
 form of the username, the per-address and per-name limits, the lockout and the audit rows are
-those of ``accounts.services`` (SECURITY.md 3, 16)."""
+those of ``accounts.services`` (docs/SECURITY-BAR.md §3, §16)."""
 
 from __future__ import annotations
 

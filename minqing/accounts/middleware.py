@@ -1,4 +1,5 @@
-"""Deny by default (SECURITY.md 6): every URL needs a login unless its view is marked public."""
+"""Deny by default (docs/SECURITY-BAR.md §6): every URL needs a login unless its view is marked
+public."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class PasswordExpiryMiddleware:
 
 
 class SessionLifetimeMiddleware:
-    """Absolute session lifetime (SECURITY.md 4): 12 hours after login, whatever the activity.
+    """Absolute session lifetime (docs/SECURITY-BAR.md §4): 12 hours after login, whatever the
+    activity.
 
     The idle timeout is the session cookie's own age, renewed on every request.
     """

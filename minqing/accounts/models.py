@@ -1,4 +1,4 @@
-"""User accounts, roles and their scope (DOMAIN "Who uses it")."""
+"""User accounts, roles and their scope (docs/DOMAIN.md, "Who uses it")."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ REVEAL_ROLES = frozenset(
 ARCHIVE_EDIT_ROLES = frozenset(
     {Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER}
 )
-#: Roles that may see records of minors under 14 (SECURITY.md 12).
+#: Roles that may see records of minors under 14 (docs/SECURITY-BAR.md §12).
 MINOR_ROLES = frozenset({Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE})
 
 
@@ -66,7 +66,7 @@ class UserManager(DjangoUserManager["User"]):
         return super()._create_user(username, email, password, **extra_fields)
 
     def get_by_natural_key(self, username: str) -> User:
-        """Logins look the account up by the normal form (SECURITY.md 1, 3)."""
+        """Logins look the account up by the normal form (docs/SECURITY-BAR.md §1, §3)."""
         return self.get(username=self.model.normalize_username(username))
 
 
@@ -122,7 +122,7 @@ class User(AbstractUser):
         ).hexdigest()
 
     def set_password(self, raw_password: str | None) -> None:
-        """Every new password restarts the expiry clock (SECURITY.md 2)."""
+        """Every new password restarts the expiry clock (docs/SECURITY-BAR.md §2)."""
         super().set_password(raw_password)
         self.password_changed_at = timezone.now()
 
@@ -206,7 +206,7 @@ class ApiToken(models.Model):
 
 
 # --------------------------------------------------------------------------- second factor
-# (SECURITY.md 5; services in minqing.accounts.services_otp)
+# (docs/SECURITY-BAR.md §5; services in minqing.accounts.services_otp)
 
 
 class TotpDevice(models.Model):

@@ -36,7 +36,7 @@ class Action:
     REVEAL = "reveal"
     #: Create and edit household archives and village archives; import ledgers.
     EDIT_ARCHIVE = "edit_archive"
-    #: See records of minors under 14 (SECURITY.md 12).
+    #: See records of minors under 14 (docs/SECURITY-BAR.md §12).
     SEE_MINORS = "see_minors"
 
 

@@ -1,4 +1,4 @@
-"""Password rules of SECURITY.md 2: at least 3 of the 4 character classes."""
+"""Password rules of docs/SECURITY-BAR.md §2: at least 3 of the 4 character classes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bench row of the audit trail (issue 10 item 4): audited transactions side by side.
+"""Bench row of the audit trail (no global lock on audited writes): audited transactions side
+by side.
 
 Each of 8 threads runs transactions that write one audit row and then do 20 ms of other work
 before committing, as a visit does after its audit row. The old chain locked one head row from

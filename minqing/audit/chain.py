@@ -1,4 +1,5 @@
-"""Signing, sealing, anchoring and verifying the audit trail (SECURITY.md 13; issue 10 item 4).
+"""Signing, sealing, anchoring and verifying the audit trail (docs/SECURITY-BAR.md §13): keyed, so
+database access alone can neither forge a row nor cut the tail unnoticed.
 
 Three layers, each keyed with the audit key (``minqing.audit.keys``, outside the database):
 

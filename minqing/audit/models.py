@@ -1,4 +1,4 @@
-"""The append-only, keyed and sealed audit trail (SECURITY.md 13–14)."""
+"""The append-only, keyed and sealed audit trail (docs/SECURITY-BAR.md §13–14)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Writing the audit trail; verifying it is ``minqing.audit.chain`` (re-exported here).
 
 ``audit_record`` runs inside the caller's transaction: if the audit row cannot be written, the
-action it records rolls back with it (SECURITY.md 14). It signs the row with the audit key and
-inserts it — no lock, no shared row: the worker seals rows into the chain afterwards.
+action it records rolls back with it (docs/SECURITY-BAR.md §14). It signs the row with the audit key
+and inserts it — no lock, no shared row: the worker seals rows into the chain afterwards.
 """
 
 from __future__ import annotations

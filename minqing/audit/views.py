@@ -1,4 +1,4 @@
-"""The audit trail, readable by the auditor alone (三权分立, SECURITY.md 8)."""
+"""The audit trail, readable by the auditor alone (三权分立, docs/SECURITY-BAR.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Benchmark row of issue 10 item 8: other users' writes while a large ledger is imported.
+"""Benchmark row: other users' writes while a large ledger is imported (none may fail).
 
 A real server (gunicorn, as deployed) takes visits through the API from a few clients while
 ``minqing import_ledger`` writes a 24,000-row ledger into one village in another process; the

@@ -5,7 +5,7 @@ households (党员联户), chosen among the generated residents, then the assign
   in a big urban grid): the heads of the first households whose head is 25–65 and lives at
   home. In the demo village's first grid the demo login ``leader`` is the leader.
 - Party members: residents who are CPC members, 18–75, spread over the village's grids in turn,
-  one per 27 households of the village (≈20,000 at 谯城区 scale, DOMAIN §2), each at most 40
+  one per 27 households of the village (≈20,000 at 谯城区 scale, docs/DOMAIN.md §2), each at most 40
   households (the default rule). Category: works away → 流动党员, under 35 → 年轻党员, the first
   two of the village → 两委党员, else 无职党员.
 - Then ``contacts.services.assign`` over the county, as a cadre would press "run" (its run is

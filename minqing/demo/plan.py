@@ -33,7 +33,8 @@ class Size:
     @classmethod
     def preset(cls, name: str) -> Size:
         if name == "qiaocheng":
-            # DOMAIN seed 004: 275 villages/communities, 5,320 grids, ≈530,000 households.
+            # docs/DOMAIN.md, seed 004 (亳州 谯城区): 275 villages/communities, 5,320 grids,
+            # ≈530,000 households.
             return cls(households=530_000, towns=20, streets=4, villages=275, grids=5_320)
         raise ValueError(f"unknown preset {name!r}")
 

@@ -81,7 +81,7 @@ class ResidentOut(Schema):
 
 
 class RestrictedResidentOut(Schema):
-    """A child under 14 shown to a role without the minors permission (SECURITY.md 12)."""
+    """A child under 14 shown to a role without the minors permission (docs/SECURITY-BAR.md §12)."""
 
     id: int
     restricted: Literal[True]

@@ -109,7 +109,8 @@ class HouseholdForm(_RuleForm):
 
 class ResidentForm(_RuleForm):
     rule = staticmethod(clean_resident)
-    #: The member's version the editor saw; an edit without it is refused (SECURITY.md 18).
+    #: The member's version the editor saw; an edit without it is refused (docs/SECURITY-BAR.md
+    #: §18).
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     name = forms.CharField(label=_("Name"), max_length=50)
     relation = forms.ChoiceField(label=_("Relation to head"), choices=Relation.choices)

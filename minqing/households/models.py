@@ -178,7 +178,8 @@ class Resident(models.Model):
     )
     health_notes = EncryptedField(_("health notes"), kind="text")
     notes = models.TextField(_("notes"), blank=True)
-    #: The version an edit is based on (SECURITY.md 18); every change of the member adds one.
+    #: The version an edit is based on (docs/SECURITY-BAR.md §18); every change of the member adds
+    #: one.
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -217,7 +218,7 @@ class Resident(models.Model):
 
     @property
     def is_minor(self) -> bool:
-        """Under 14: the record needs the minors permission (SECURITY.md 12)."""
+        """Under 14: the record needs the minors permission (docs/SECURITY-BAR.md §12)."""
         age = self.age
         return age is not None and age < MINOR_AGE
 

@@ -31,7 +31,7 @@ _PRIVATE_DIGITS = re.compile(r"\d{7,}")
 
 def query_is_private(query: str) -> bool:
     """Is this search for personal numbers? Then it travels in a POST body, never in a URL
-    (proxies and server logs keep URLs; issue 10, item 12)."""
+    (proxies and server logs keep URLs)."""
     digits = re.sub(r"[\s\-_.()]", "", unicodedata.normalize("NFKC", query or ""))
     return bool(_PRIVATE_DIGITS.search(digits))
 
@@ -39,9 +39,9 @@ def query_is_private(query: str) -> bool:
 def prefix_q(field_name: str, prefix: str) -> Q:
     """Index-friendly "starts with" on both databases.
 
-    On PostgreSQL the search columns use the C collation (migration households 0005), so
-    LIKE 'x%' and ORDER BY share the plain b-tree index. SQLite's LIKE (case-insensitive, with
-    ESCAPE) cannot use an index, but a range on its binary collation can.
+    On PostgreSQL the search columns use the C collation (``db_collation`` on the fields,
+    minqing.lib.collations), so LIKE 'x%' and ORDER BY share the plain b-tree index. SQLite's LIKE
+    (case-insensitive, with ESCAPE) cannot use an index, but a range on its binary collation can.
     """
     if connection.vendor == "sqlite":
         return Q(**{f"{field_name}__gte": prefix, f"{field_name}__lt": prefix + "\U0010ffff"})
@@ -401,7 +401,7 @@ def _field_conflicts(
 def _not_hidden_children(user: Any, query: str, residents: Any) -> list[Resident]:
     """A child whose record the reader may not see shows as its surname's character ("邱*");
     a name search longer than that does not find the child, for "邱*" found by "邱鑫" would
-    tell the name the record withholds (issue 10, item 11)."""
+    tell the name the record withholds (a child's name in the free text)."""
     from minqing.accounts.permissions import minors_visible
 
     found = list(residents)

@@ -29,7 +29,7 @@ from minqing.org.models import Department, Level, Node, subtree_q
 
 
 def issue_scope_q(user: Any) -> Q:
-    """Issues a user may see (SECURITY.md 7).
+    """Issues a user may see (docs/SECURITY-BAR.md §7).
 
     - tree roles: issues placed in their subtrees;
     - department staff: issues dispatched to their department or that it checked in on;

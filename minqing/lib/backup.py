@@ -1,4 +1,4 @@
-"""``minqing backup`` and ``minqing restore`` (SECURITY.md 20, issue 10 item 16).
+"""``minqing backup`` and ``minqing restore`` (docs/SECURITY-BAR.md §20).
 
 One archive (tar, mode 0600) holds:
 

@@ -1,4 +1,4 @@
-"""Encryption at rest for personal data (SECURITY.md 9).
+"""Encryption at rest for personal data (docs/SECURITY-BAR.md §9).
 
 An authenticated cipher from ``cryptography``: SM4-GCM (GB/T 32907 SM4 in GCM mode, 16-byte
 tag; GB/T 39786) where the running OpenSSL has it, else AES-256-GCM. Each key in the ring

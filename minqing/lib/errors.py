@@ -112,7 +112,8 @@ def _flat(errors: Iterable[ValidationError]) -> list[ValidationError]:
 
 
 class StaleEdit(Exception):
-    """The edit was based on an older version of the record (SECURITY.md 18): answer 409."""
+    """The edit was based on an older version of the record (docs/SECURITY-BAR.md §18): answer
+    409."""
 
     code = ErrorCode.STALE_EDIT
     message = _(

@@ -1,4 +1,5 @@
-"""Input no field can hold, refused in one place before any view reads it (SECURITY.md 15).
+"""Input no field can hold, refused in one place before any view reads it (docs/SECURITY-BAR.md
+§15).
 
 ``InputGuardMiddleware`` looks at every request's path, query, form fields and JSON body once:
 

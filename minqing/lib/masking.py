@@ -1,5 +1,5 @@
-"""Server-side masking of personal data (SECURITY.md 10): the one place that decides what of a
-personal value may be shown beside what, on pages, API answers and exports alike.
+"""Server-side masking of personal data (docs/SECURITY-BAR.md §10): the one place that decides what
+of a personal value may be shown beside what, on pages, API answers and exports alike.
 
 An ID number (GB 11643) is region (digits 1–6), birth date (7–14), order code (15–17, its last
 digit odd for men) and a check character. Whatever is shown together must leave at least
@@ -8,7 +8,7 @@ digit odd for men) and a check character. Whatever is shown together must leave 
 birth year. With the year, the sex and even the exact county guessed from the village, that
 still leaves 365 days × 500 order codes ÷ 11 check characters ≈ 16,590 numbers. The older mask
 (digits 1–4 and 15–18) with the birth year left 365 ÷ 11 ≈ 33, with the birth date one: every
-number was rebuilt from one party member's masked export (issue 10, item 1). Age is not shown
+number was rebuilt from one party member's masked export. Age is not shown
 either: it changes on the birthday, so a reader watching the page learns the date.
 """
 
@@ -38,7 +38,7 @@ def mask_id_number(value: str) -> str:
 
 
 def legacy_mask_id_number(value: str) -> str:
-    """The mask of exports made before issue 10 (``3201**********1234``), so they re-import."""
+    """The old mask of exports (``3201**********1234``, rebuildable), so old files re-import."""
     if not value or len(value) <= 8:
         return mask_id_number(value)
     return value[:4] + "*" * (len(value) - 8) + value[-4:]

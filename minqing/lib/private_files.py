@@ -1,5 +1,5 @@
-"""The data dir is the owner's only (issue 10 item 12): directory 0700, the database, key ring,
-secret key, sealed files and logs 0600.
+"""The data dir is the owner's only (no other local account reads it): directory 0700, the database,
+key ring, secret key, sealed files and logs 0600.
 
 Every Minqing process starts with ``umask 077`` (``minqing`` console script and the WSGI entry
 point), so whatever it creates later — SQLite's database, WAL and shared-memory files, the key

@@ -1,4 +1,4 @@
-"""Rate limits (SECURITY.md 16, issue 10 item 15), counted in Django's cache.
+"""Rate limits (docs/SECURITY-BAR.md §16), counted in Django's cache.
 
 Every limit has a name and reads ``settings.MINQING_RATE_LIMITS[name]``: ``(count, seconds)``,
 at most ``count`` hits per fixed window of ``seconds``. The counters live in the ``default``

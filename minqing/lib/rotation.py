@@ -1,4 +1,4 @@
-"""Key rotation for encrypted personal data and sealed files (SECURITY.md 9).
+"""Key rotation for encrypted personal data and sealed files (docs/SECURITY-BAR.md §9).
 
 ``rotate_keys`` writes a key ring with a new data key and a new blind-index key first (every
 running process picks it up at its next seal or lookup: ``crypto.keyring`` re-reads a changed

@@ -1,4 +1,4 @@
-"""Files kept under the data dir, sealed with the personal-data key ring (SECURITY.md 9):
+"""Files kept under the data dir, sealed with the personal-data key ring (docs/SECURITY-BAR.md §9):
 uploaded ledgers, photos of problems. Never written in the clear (mode 0600 in 0700
 directories); paths cannot escape the store's directory. Each file is bound to its place: the
 associated data names the store and the relative path, so a sealed file copied over another

@@ -1,4 +1,4 @@
-"""Security headers Django 5.2 does not set itself (SECURITY.md 16).
+"""Security headers Django 5.2 does not set itself (docs/SECURITY-BAR.md §16).
 
 Every answer the server builds is ``Cache-Control: no-store`` (pages, API answers, exports,
 photos): they may hold personal data, and neither a proxy nor a shared office computer's disk
@@ -37,7 +37,8 @@ class SecurityHeadersMiddleware:
 
 
 def _cacheable(request: HttpRequest, response: HttpResponse) -> bool:
-    """Static files and answers marked public; nothing else (personal data, SECURITY.md 10)."""
+    """Static files and answers marked public; nothing else (personal data, docs/SECURITY-BAR.md
+    §10)."""
     if request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
         return True
     directives = {d.strip().lower() for d in response.headers.get("Cache-Control", "").split(",")}

@@ -40,7 +40,7 @@ def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: the page in the reader's language with the site's navigation. Out-of-scope
     records answer this too, so it says nothing about why, and it reads the same for every
-    address (no CSRF token, no "next" path: SECURITY.md 6). Under /api/ it is JSON."""
+    address (no CSRF token, no "next" path: docs/SECURITY-BAR.md §6). Under /api/ it is JSON."""
     if request.path_info.startswith("/api/"):
         from minqing.api import not_found
 

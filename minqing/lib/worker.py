@@ -5,8 +5,8 @@ behaves the same on both backends:
 
 - **database loop** (default): ``minqing worker`` runs each due periodic job in its own process,
   sleeping between ticks. Several such processes may run side by side: the jobs are idempotent
-  and claim their rows with conditional UPDATEs (SECURITY.md 19), so nothing here coordinates
-  them. :func:`enqueue` runs the job in-process once the caller's transaction commits.
+  and claim their rows with conditional UPDATEs (docs/SECURITY-BAR.md §19), so nothing here
+  coordinates them. :func:`enqueue` runs the job in-process once the caller's transaction commits.
 - **redis** (``MINQING_REDIS_URL`` or ``minqing worker --broker redis://…``): jobs go to the RQ
   queue ``MINQING_WORKER_QUEUE`` ("minqing"); every ``minqing worker`` consumes it and also ticks
   the periodic schedule. Each interval is a numbered slot (``int(time / every)``); the worker

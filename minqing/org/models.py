@@ -36,7 +36,7 @@ def subtree_q(path: str, field: str = "path") -> Q:
 
     Paths are digits and "/", and "0" sorts right after "/", so every path under "/1/7/" lies in
     ["/1/7/", "/1/70"). A range uses the plain b-tree index on SQLite (whose LIKE cannot) and on
-    PostgreSQL under the C collation of the column (see the migration).
+    PostgreSQL under the C collation the field declares (minqing.lib.collations).
     """
     return Q(**{f"{field}__gte": path, f"{field}__lt": path[:-1] + "0"})
 

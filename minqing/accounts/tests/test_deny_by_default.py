@@ -1,4 +1,5 @@
-"""Deny by default (SECURITY.md 6): walk the whole URL resolver, not a list of known routes.
+"""Deny by default (docs/SECURITY-BAR.md §6): walk the whole URL resolver, not a list of known
+routes.
 
 Every pattern the project serves is requested (GET and POST) as an anonymous visitor and as a
 logged-in user with no role. Anonymous: the login page (pages) or 401 (API), except the views

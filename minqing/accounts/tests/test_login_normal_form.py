@@ -1,5 +1,6 @@
-"""Issue 10 item 3: one normal form of the username before anything is counted or audited;
-usernames unique under it; a per-address and per-name limit on logins (SECURITY.md 1, 3, 16)."""
+"""One normal form of the username before anything is counted or audited (no lockout bypass);
+usernames unique under it; a per-address and per-name limit on logins (docs/SECURITY-BAR.md §1, §3,
+§16)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Second factor (SECURITY.md 3 and 5): TOTP with recovery codes, enforced per role.
+"""Second factor (docs/SECURITY-BAR.md §3 and §5): TOTP with recovery codes, enforced per role.
 
 The clock is pinned (time_machine) so codes and the lockout window are exact; it is moved one
 second between attempts so the audit rows keep their order in time.

@@ -1,4 +1,4 @@
-"""Two roles add up to exactly what each gives where it is held (issue 10 item 2).
+"""Two roles add up to exactly what each gives where it is held, never to more.
 
 The attack: a village cadre of 王庄村 (A) who is also a party member of 李集村 (B). The party
 member role lets them *see* B's households; before, "may reveal / edit / see minors" asked

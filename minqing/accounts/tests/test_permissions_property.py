@@ -1,7 +1,7 @@
 """Property: for random users holding 1–3 roles on random nodes, every page and API answer about
 a household, a resident or a village equals the oracle "some role held on an ancestor-or-self
 node of the object grants this action", and nothing outside the answer is read or written
-(SECURITY.md 7, 10–12; issue 10 item 2).
+(docs/SECURITY-BAR.md §7, §10–12; two roles never add up to more than each).
 
 The oracle walks ``parent`` links, not the materialised paths the code compares, and reads the
 policy table (which roles grant which action) from ``accounts.models``: what is tested is *where*

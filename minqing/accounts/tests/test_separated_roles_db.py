@@ -1,5 +1,5 @@
-"""三权分立 in the database (SECURITY.md 8): the trigger refuses what ``role_assign`` refuses,
-even for a raw SQL INSERT or UPDATE that skips the service."""
+"""三权分立 in the database (docs/SECURITY-BAR.md §8): the trigger refuses what ``role_assign``
+refuses, even for a raw SQL INSERT or UPDATE that skips the service."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 10 item 5 and SECURITY.md 3, 4: tokens expire by default, end with the password and
+"""docs/SECURITY-BAR.md §3, §4 for API tokens: tokens expire by default, end with the password and
 with the account, obey password expiry like sessions, and can be revoked on a page and by the
 command; the token-issue endpoint is a login path; failed bearer tokens are audited and
 limited per address."""

@@ -1,5 +1,5 @@
-"""Account and role management (issue 10 item 14): the security administrator alone; every
-action audited; everyone else refused with 403 and nothing written (SECURITY.md 8)."""
+"""Account and role management: the security administrator alone; every
+action audited; everyone else refused with 403 and nothing written (docs/SECURITY-BAR.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The attacks of issue 10 item 4, in raw SQL with the triggers dropped: each one that
+"""Forging and cutting the audit trail with database access, in raw SQL with the triggers
+dropped: each attack that
 ``verify_audit`` answered "intact" to before is now reported broken."""
 
 import pytest

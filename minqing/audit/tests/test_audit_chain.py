@@ -1,5 +1,5 @@
 """The keyed chain: rows signed as written (no lock), sealed by the worker, anchored outside the
-database, checked by ``verify_audit`` (SECURITY.md 13–14)."""
+database, checked by ``verify_audit`` (docs/SECURITY-BAR.md §13–14)."""
 
 import importlib
 import json
@@ -159,7 +159,7 @@ def test_failed_audit_write_rolls_back_the_change(county, owner, monkeypatch):
 
 
 def test_the_database_refusing_the_audit_row_rolls_back_the_change(county, owner):
-    """SECURITY.md 14 with a real failure: the database itself refuses the INSERT."""
+    """docs/SECURITY-BAR.md §14 with a real failure: the database itself refuses the INSERT."""
     household = county.household_a1
     address = household.address
     with connection.cursor() as cursor:
@@ -205,8 +205,8 @@ def test_login_success_and_failure_are_audited(client, county, owner):
 
 
 def test_dumpdata_and_loaddata_keep_the_chain(county, tmp_path):
-    """Issue 10 item 16: a dumpdata/loaddata round trip broke the old chain (the serializer keeps
-    milliseconds of the time it hashed to the microsecond)."""
+    """A backup by dumpdata/loaddata keeps the chain: a round trip broke the old chain (the
+    serializer keeps milliseconds of the time it hashed to the microsecond)."""
     audit_record(action="test", detail={"share": 1.5, "村": "王庄村", "rows": [1, 2]})
     seal_pending()
     count = AuditEvent.objects.count()

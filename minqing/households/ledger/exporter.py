@@ -1,10 +1,10 @@
 """Writing the ledger of a subtree (xlsx or csv), and the blank template to fill in.
 
 An export has exactly the template's columns, so it re-imports cleanly. It is masked by default
-(SECURITY.md 11): ID ``3201*************4``, phone ``138****5678``, birth date ``1986-**-**``
-(``minqing.lib.masking``), and children's names masked in the free text where the reader may
-not see the children's records. An unmasked export needs the reveal permission over the node,
-is audited as ``personal_data.export`` and carries who/when in the file (a "导出说明" sheet in
+(docs/SECURITY-BAR.md §11): ID ``3201*************4``, phone ``138****5678``, birth date
+``1986-**-**`` (``minqing.lib.masking``), and children's names masked in the free text where the
+reader may not see the children's records. An unmasked export needs the reveal permission over the
+node, is audited as ``personal_data.export`` and carries who/when in the file (a "导出说明" sheet in
 xlsx, a leading ``#`` line in csv — both skipped on import). Rows stream from the database in
 chunks, so a town of ~20,000 households stays in bounded memory.
 """
@@ -91,7 +91,7 @@ def ledger_export(
 
     Out-of-scope nodes raise ``Node.DoesNotExist`` (answer 404); an unmasked export without the
     reveal permission over the node raises ``PermissionDenied`` and writes nothing. Records of
-    children under 14 are left out unless the user may see them (SECURITY.md 12).
+    children under 14 are left out unless the user may see them (docs/SECURITY-BAR.md §12).
     """
     ratelimit.consume(
         "export.unmasked" if unmasked else "export", by, request=request, audit=unmasked

@@ -537,7 +537,7 @@ class _Planner:
                     ) % {"number": other.number, "village": other.village.name}
                 else:
                     # Not where: the importer may not see that village (an existence oracle,
-                    # issue 10 item 12); the same words as the member form's refusal.
+                    # an existence oracle); the same words as the member form's refusal.
                     from minqing.households.services import ID_NOT_REGISTRABLE
 
                     message = str(ID_NOT_REGISTRABLE)

@@ -1,7 +1,7 @@
 """Keeping uploaded ledger files between "check" and "import" (under ``DATA_DIR/imports``).
 
 A ledger holds whole villages' ID numbers and phones, so the file is sealed with the personal-data
-key ring (SECURITY.md 9) like any other stored personal data, never written in the clear.
+key ring (docs/SECURITY-BAR.md §9) like any other stored personal data, never written in the clear.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Issue 10, item 1: a masked ID number must not be rebuildable from what is shown beside it.
+"""A masked ID number must not be rebuildable from what is shown beside it.
 
 The attacker is a party member of the village with no reveal right. They take the household
 page, the API answer and the masked ledger export, and count the ID numbers consistent with
 everything shown together: the visible digits, the birth date, year or age, the sex (the order
 code's parity), the check character, and — stricter than the list of existing region codes —
 the region digits of the village's own county, which a reader guesses from the address. Fewer
-than ``MIN_ID_CANDIDATES`` numbers left is a rebuilt ID (the mask before issue 10 left one).
+than ``MIN_ID_CANDIDATES`` numbers left is a rebuilt ID (the old mask, with the birth date beside
+it, left one).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def test_the_masked_export_leaves_at_least_ten_thousand_id_numbers(client, count
 
 
 def test_the_counter_rebuilds_a_number_from_the_old_mask_and_the_birth_date(county):
-    """The attack as it worked before issue 10: 3416**********0119 beside 1970-03-12."""
+    """The attack as it worked on the old mask: 3416**********0119 beside 1970-03-12."""
     resident = county.resident_a1
     value = resident.id_number.reveal()
     old_mask = value[:4] + "*" * 10 + value[-4:]

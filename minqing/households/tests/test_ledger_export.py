@@ -250,7 +250,7 @@ def test_export_command(county, owner, ledger, tmp_path):
 
 def test_a_masked_export_naming_children_reimports_without_writing_the_stars(county, owner, member):
     """A grid worker's masked file masks the children's names in the free text; importing it
-    leaves the recorded text as it was (issue 10, item 11)."""
+    leaves the recorded text as it was (children's names stay masked)."""
     from minqing.households.ledger.exporter import ledger_export
 
     add_child(owner, county.household_a1, "王小宝")
@@ -269,7 +269,7 @@ def test_a_masked_export_naming_children_reimports_without_writing_the_stars(cou
 
 
 def test_a_file_with_the_old_id_mask_still_reimports(county, owner):
-    """Exports made before issue 10 masked an ID as 3416**********0119: still "unchanged"."""
+    """Exports made with the old mask show an ID as 3416**********0119: still "unchanged"."""
     from minqing.households.ledger.exporter import ledger_rows
     from minqing.lib.masking import legacy_mask_id_number
 

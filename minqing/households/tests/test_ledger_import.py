@@ -112,7 +112,7 @@ def bad_ledger(county):
     r[i][COL["身份证号"]] = other.id_number.reveal()
     r[i][COL["性别"]] = "男"
     r[i][COL["出生日期"]] = other.birth_date.isoformat()
-    expected.append(  # not where (the importer may not see that village): issue 10, item 12
+    expected.append(  # not where (the importer may not see that village: no existence oracle)
         (
             i,
             "身份证号",
@@ -603,7 +603,7 @@ def test_upload_report_and_import_pages(client, county, owner):
     assert len(b"".join(errors.streaming_content).decode("utf-8-sig").splitlines()) == 11
     assert client.post(response["Location"], {"action": "import"}).status_code == 400
     assert Household.objects.count() == 3
-    # "Import valid rows only" queues it: the worker writes it (issue 10 item 8)
+    # "Import valid rows only" queues it: the worker writes it (the county is not blocked)
     assert client.post(response["Location"], {"action": "valid_only"}).status_code == 302
     assert Household.objects.count() == 3
     assert client.post(response["Location"], {"action": "valid_only"}).status_code == 400
@@ -634,7 +634,7 @@ def test_import_command(county, owner, tmp_path, capsys):
     assert Household.objects.filter(number__startswith="L").count() == 8
 
 
-# --- short transactions (issue 10 item 8) -----------------------------------------------------
+# --- short transactions (a large import does not block other writers) ------------------------
 
 
 def test_an_import_stopped_mid_way_says_how_far_it_got_and_continues_without_duplicates(

@@ -1,4 +1,4 @@
-"""Small files that unpack into huge sheets are refused before they are read (issue 10, item 6):
+"""Small files that unpack into huge sheets are refused before they are read (no memory exhaustion):
 a 50 KB workbook with a cell in column XFD on 6,000 rows took a worker from 139 MB to 887 MB."""
 
 from __future__ import annotations

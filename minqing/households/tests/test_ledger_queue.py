@@ -1,4 +1,4 @@
-"""A ledger import runs in the background worker (issue 10 item 8).
+"""A ledger import runs in the background worker, so it cannot block the county's writers.
 
 Written in short batches with pauses, a 24,000-row ledger takes minutes: inside the web request
 gunicorn's 30 s timeout cut it off part-way. The page's "Import" now queues it (audited) and

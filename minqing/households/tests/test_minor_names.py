@@ -1,4 +1,4 @@
-"""Issue 10, item 11: a child's name does not leak through the household's free text.
+"""A child's name does not leak through the household's free text.
 
 "邱鑫豪在读小学" beside "邱* 未满14周岁" named the child the record withholds. For readers
 without the minors permission at the household's place, the page, the API answer and the

@@ -1,4 +1,4 @@
-"""Issue 10, item 12: ID numbers and phones never travel in a URL (proxies and server logs keep
+"""ID numbers and phones never travel in a URL (proxies and server logs keep
 URLs). The search form posts; a search for words is redirected to a shareable ``?q=``; one for a
 number is answered to the POST itself; a ``?q=`` holding a number is not searched."""
 

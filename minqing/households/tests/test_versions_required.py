@@ -1,4 +1,5 @@
-"""Issue 10, item 9 (SECURITY.md 18): every archive edit names the version it was based on.
+"""Every archive edit names the version it was based on (docs/SECURITY-BAR.md §18), with no
+exception.
 
 An edit without a version is refused with a clear message, writes nothing and keeps what was
 typed; two editors of one member: the second gets 409 with what the first changed.

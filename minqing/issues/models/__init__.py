@@ -1,4 +1,4 @@
-"""Issues (民情问题) and their closed loop: 发现 → 反映 → 解决 → 反馈 (DOMAIN §5).
+"""Issues (民情问题) and their closed loop: 发现 → 反映 → 解决 → 反馈 (docs/DOMAIN.md §5).
 
 States, colours and levels are documented constants; which step applies in which state, and
 who may take it, is the table of steps in ``minqing/issues/actions.py``; every transition is a

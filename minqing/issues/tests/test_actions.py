@@ -1,8 +1,9 @@
 """The table of steps (actions.py) is what the services enforce and what the page offers
-(issue 9, part 3): the two agree over every role × state; every note a form asks for reaches
-the timeline; the override row is refused to a village cadre with nothing changed; sending an
-issue outside its colour's level asks first and records the confirmation; a stale edit shows
-what changed and keeps the text; a refused POST re-renders with the text and the reason."""
+(nothing is offered that would then be refused): the two agree over every role × state; every note a
+form asks for reaches the timeline; the override row is refused to a village cadre with nothing
+changed; sending an issue outside its colour's level asks first and records the confirmation; a
+stale edit shows what changed and keeps the text; a refused POST re-renders with the text and the
+reason."""
 
 from __future__ import annotations
 

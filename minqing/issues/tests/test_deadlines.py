@@ -1,5 +1,5 @@
 """Deadlines in working days across a public holiday, the traffic lights, and escalation that
-happens exactly once (issue 3, "Done when" 2).
+happens exactly once, however many workers sweep (docs/SECURITY-BAR.md §19).
 
 2026 National Day: 1–7 October off (the 4th is a Sunday), Sunday 20 September and Saturday
 10 October are make-up working days. An issue accepted on Tuesday 29 September at 12:00 with

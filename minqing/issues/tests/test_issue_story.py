@@ -1,4 +1,4 @@
-"""The closed loop end to end (issue 3, "Done when" 1): a visitor registers a yellow issue, the
+"""The closed loop end to end, as one scripted story: a visitor registers a yellow issue, the
 town dispatches it to a department, the department accepts and resolves it, the revisit is
 不满意 and it reopens, then 满意 and it closes — the timeline shows every step with who and when.
 """

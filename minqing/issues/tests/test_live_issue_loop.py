@@ -1,4 +1,4 @@
-"""The issue loop in a real browser against gunicorn (issue 9, "Done when"): a group leader
+"""The issue loop in a real browser against gunicorn, as its users meet it: a group leader
 registers a yellow problem, the town dispatches it to the water bureau, the bureau accepts with
 a note, starts, resolves with a reply, the town revisits and closes. On every issue page each
 person sees, every button shown is a step the table allows them (and nothing it allows is

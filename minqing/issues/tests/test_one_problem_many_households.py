@@ -1,4 +1,4 @@
-"""One problem, many households (issue 3, "Done when" 3): three households report the same
+"""One problem, many households: three households report the same
 broken irrigation line in different words and end up as one issue with three reporters —
 one attaches at registration because the similar issue is shown, one registered apart is
 merged by the town dispatcher — and every reporter gets a reply when it is resolved."""

@@ -1,6 +1,6 @@
-"""Issues are seen only in one's jurisdiction (SECURITY.md 7): tree roles by place, departments
-by what was dispatched or called to them, co-building units by the orders offered to them.
-Out of scope answers 404 exactly like a missing issue, and nothing changes."""
+"""Issues are seen only in one's jurisdiction (docs/SECURITY-BAR.md §7): tree roles by place,
+departments by what was dispatched or called to them, co-building units by the orders offered to
+them. Out of scope answers 404 exactly like a missing issue, and nothing changes."""
 
 from __future__ import annotations
 

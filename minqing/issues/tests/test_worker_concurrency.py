@@ -1,5 +1,5 @@
 """Two real worker processes sweep the same overdue issues at the same time: each issue is
-escalated exactly once (SECURITY.md 19; issue 3, "Done when" 2).
+escalated exactly once (docs/SECURITY-BAR.md §19).
 
 Runs ``minqing worker --once`` twice in parallel against a real database: a SQLite file (WAL,
 busy timeout, as a county server runs it) or, when the suite runs on PostgreSQL, a database of

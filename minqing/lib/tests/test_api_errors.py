@@ -1,4 +1,4 @@
-"""The API answers JSON everywhere under /api/ (issue 10, item 12): unknown addresses are a JSON
+"""The API answers JSON everywhere under /api/, never an HTML page: unknown addresses are a JSON
 404, and invalid parameters the documented 400 ``FieldErrorsOut`` in the reader's language,
 never ninja's undocumented English 422."""
 

@@ -1,6 +1,6 @@
-"""The API fuzzed against its own OpenAPI schema with schemathesis (SECURITY.md 15): as a village
-cadre with a bearer token and as nobody, every operation, bounded examples. No answer is a 5xx,
-and every answer's status, content type and body are the ones the schema documents."""
+"""The API fuzzed against its own OpenAPI schema with schemathesis (docs/SECURITY-BAR.md §15): as a
+village cadre with a bearer token and as nobody, every operation, bounded examples. No answer is a
+5xx, and every answer's status, content type and body are the ones the schema documents."""
 
 from __future__ import annotations
 

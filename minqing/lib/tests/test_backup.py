@@ -1,4 +1,4 @@
-"""SECURITY.md 20, issue 10 item 16: the restore drill.
+"""docs/SECURITY-BAR.md §20: the restore drill.
 
 A small county is built into a real data dir (SQLite file, or a PostgreSQL database), a writer
 keeps writing while ``minqing backup`` runs, and the archive is restored into a fresh data dir

@@ -1,6 +1,6 @@
 """A write that waits for the database lock in vain answers 503 "busy, try again" (in the
-reader's language; JSON under /api/), never a 500 (issue 10 item 8). The real lock is in
-``households/tests/test_ledger_concurrency.py``."""
+reader's language; JSON under /api/), never a 500 (a large import must not fail other users). The
+real lock is in ``households/tests/test_ledger_concurrency.py``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Done-when of issue 2: no plaintext ID number or phone anywhere in the database files.
+"""No plaintext ID number or phone anywhere in the database files (docs/SECURITY-BAR.md §9).
 
 Builds a small demo county plus one household through the services into a real SQLite file
 (in a subprocess, as `minqing` would run), then reads every byte of the database, its

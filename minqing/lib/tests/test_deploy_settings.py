@@ -1,5 +1,5 @@
 """Production settings pass ``manage.py check --deploy`` without a warning, and the HTTPS
-redirect spares /healthz (issue 10, item 12: ``SECURE_SSL_REDIRECT_EXEMPT`` was no setting)."""
+redirect spares /healthz (``SECURE_SSL_REDIRECT_EXEMPT`` was no Django setting)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Input no field can hold is refused in one place (minqing.lib.inputs.InputGuardMiddleware):
 a NUL byte in any text, a lone surrogate in JSON, an integer past 64 bits in a query or a JSON
-body. Each of the hand attacks of issue 10 answers 400 with a message, and writes nothing."""
+body. Each of the bad inputs that once made a 500 answers 400 with a message, and writes nothing."""
 
 from __future__ import annotations
 

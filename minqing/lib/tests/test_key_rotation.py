@@ -1,6 +1,6 @@
-"""Issue 10 items 10 and 12 (SECURITY.md 9): rotation covers data keys, sealed files and the
-blind-index key; running processes pick the new ring up; ciphertexts are bound to their row and
-column, so one moved in the database is refused."""
+"""Rotation leaves nothing under an old key (docs/SECURITY-BAR.md §9): it covers data keys, sealed
+files and the blind-index key; running processes pick the new ring up; ciphertexts are bound to
+their row and column, so one moved in the database is refused."""
 
 from __future__ import annotations
 

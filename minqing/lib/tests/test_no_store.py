@@ -1,4 +1,4 @@
-"""Answers that may hold personal data are never cached (issue 10, item 12): a proxy or the
+"""Answers that may hold personal data are never cached: a proxy or the
 disk cache of a shared office computer would keep a household page after logout."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""SECURITY.md 9–10, 13: encrypted at rest, masked by default, audited reveal, rotation."""
+"""docs/SECURITY-BAR.md §9–10, §13: encrypted at rest, masked by default, audited reveal,
+rotation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 10 item 12: the data dir and what is in it are the owner's only."""
+"""The data dir and what is in it are the owner's only (no other local account reads them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rate limits (SECURITY.md 16, issue 10 item 15): the N+1-th request is refused with 429 and a
+"""Rate limits (docs/SECURITY-BAR.md §16): the N+1-th request is refused with 429 and a
 message, the limits are the settings', the window passing lets requests through again, counts
 are per user (or per address), and refused disclosures are audited."""
 

@@ -1,6 +1,6 @@
-"""SECURITY.md 9 (GB/T 39786): personal data sealed with SM4-GCM where ``cryptography``/OpenSSL
-has it, AES-256-GCM where not; keys sealed under AES before keep reading and ``rotate_keys``
-moves them to SM4."""
+"""docs/SECURITY-BAR.md §9 (GB/T 39786): personal data sealed with SM4-GCM where
+``cryptography``/OpenSSL has it, AES-256-GCM where not; keys sealed under AES before keep reading
+and ``rotate_keys`` moves them to SM4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The people who reported a problem hear of it (issue 9, part 5c): at dispatch, resolution,
+"""The people who reported a problem hear of it: at dispatch, resolution,
 reopening and closing, each in words with the issue's number; when nobody who logs in reported
 it (a resident's own submission), the liaisons of the reporting household hear it instead."""
 
