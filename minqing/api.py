@@ -24,7 +24,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from minqing.accounts.middleware import public
+from minqing.lib.access import public
 from minqing.accounts.services import BearerRefused, bearer_authenticate
 from minqing.lib import ratelimit
 from minqing.lib.errors import (

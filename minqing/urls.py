@@ -1,8 +1,14 @@
+import sys
+
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.i18n import set_language
 
 from minqing import api
-from minqing.accounts.middleware import public
+from minqing.households.urls import ledger_patterns
+from minqing.lib import views
+from minqing.lib.access import public
+from minqing.lib.busy import is_busy
 from minqing.lib.views import favicon, healthz
 
 urlpatterns = [
@@ -12,7 +18,7 @@ urlpatterns = [
     path("accounts/", include("minqing.accounts.urls")),
     path("households/", include("minqing.households.urls")),
     path("audit/", include("minqing.audit.urls")),
-    path("ledger/", include("minqing.households.ledger_urls")),
+    path("ledger/", include(ledger_patterns)),
     path("issues/", include("minqing.issues.urls")),
     path("notifications/", include("minqing.notifications.urls")),
     path("calendar/", include("minqing.workdays.urls")),
@@ -23,6 +29,22 @@ urlpatterns = [
     path("", include("minqing.org.urls")),
 ]
 
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: JSON under /api/ (the API's answer), else the page."""
+    if request.path_info.startswith("/api/"):
+        return api.not_found(request)
+    return views.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/ (unless the database is too busy: the 503 page), else the
+    page."""
+    if request.path_info.startswith("/api/") and not is_busy(sys.exc_info()[1]):
+        return api.server_error(request)
+    return views.server_error(request)
+
+
 handler403 = "minqing.lib.views.permission_denied"
-handler404 = "minqing.lib.views.page_not_found"
-handler500 = "minqing.lib.views.server_error"
+handler404 = page_not_found
+handler500 = server_error

@@ -48,5 +48,5 @@ def token_issue(request: HttpRequest, payload: TokenIn) -> Status:
             otp=payload.otp,
         )
     except LoginRefused as exc:
-        return Status(exc.status, {"detail": exc.message})
+        return Status(exc.status, {"detail": exc.message, "code": str(exc.code)})
     return Status(201, {"token": key, "prefix": token.prefix, "expires_at": token.expires_at})

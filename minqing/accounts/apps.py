@@ -8,4 +8,5 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and roles")
 
     def ready(self) -> None:
-        from minqing.accounts import services_otp  # noqa: F401 - connects the login receiver
+        from minqing.accounts import errors  # noqa: F401  (registers the app's error codes)
+        from minqing.accounts.services import otp  # noqa: F401  (connects the login receiver)

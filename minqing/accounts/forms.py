@@ -1,14 +1,20 @@
-"""The login form: the username is normalised, and the rate limits and lockout are checked
-before the password is even tried (accounts.services: one order for every login path)."""
+"""The accounts' forms: the login form (the username is normalised, and the rate limits and
+lockout are checked before the password is even tried: accounts.services, one order for every
+login path) and the security administrator's account pages (the rules live in
+``services.admin``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
+from minqing.accounts.models import Role
 from minqing.accounts.services import LoginRefused, login_guard, normalise_username
+from minqing.org.models import Department, Node
 
 
 class LoginForm(AuthenticationForm):
@@ -28,3 +34,47 @@ class LoginForm(AuthenticationForm):
                 self.refusal = exc
                 raise ValidationError(exc.message, code=exc.code) from None
         return super().clean()
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label=_("Username or name"), max_length=150, required=False)
+    role = forms.ChoiceField(
+        label=_("Role"), required=False, choices=[("", _("Any role"))] + list(Role.choices)
+    )
+    state = forms.ChoiceField(
+        label=_("State"),
+        required=False,
+        choices=[("", _("All")), ("active", _("Active")), ("disabled", _("Disabled"))],
+    )
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=50, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+
+
+class RoleGrantForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    node = forms.ModelChoiceField(
+        label=_("Place"),
+        queryset=Node.objects.none(),
+        required=False,
+        help_text=_("For roles over a place: the town, village or grid they cover."),
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department or unit"),
+        queryset=Department.objects.none(),
+        required=False,
+        help_text=_("For department staff and co-building units."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        node_field = self.fields["node"]
+        assert isinstance(node_field, forms.ModelChoiceField)
+        node_field.queryset = Node.objects.order_by("path")
+        node_field.label_from_instance = lambda n: "\u3000" * n.depth + n.name
+        dept_field = self.fields["department"]
+        assert isinstance(dept_field, forms.ModelChoiceField)
+        dept_field.queryset = Department.objects.order_by("name")

@@ -1,5 +1,7 @@
-"""Deny by default (docs/SECURITY-BAR.md §6): every URL needs a login unless its view is marked
-public."""
+"""The accounts' walls, in the order settings.MIDDLEWARE runs them: the absolute session
+lifetime; deny by default (docs/SECURITY-BAR.md §6: every URL needs a login unless its view is
+marked ``public``, minqing.lib.access); the second factor (docs/SECURITY-BAR.md §5: password alone
+reaches no protected view); the password's expiry (changed after the code)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,13 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import urlencode
 
-
-def public(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view as reachable without logging in."""
-    view.minqing_public = True  # type: ignore[attr-defined]
-    return view
+from minqing.accounts.errors import AccountErrorCode
+from minqing.accounts.services import otp as services_otp
+from minqing.lib.access import is_public
+from minqing.lib.errors import ErrorCode
 
 
 class LoginRequiredMiddleware:
@@ -35,13 +37,15 @@ class LoginRequiredMiddleware:
     ) -> HttpResponse | None:
         if request.user.is_authenticated:
             return None
-        target = getattr(view_func, "view_class", view_func)
-        if getattr(view_func, "minqing_public", False) or getattr(target, "minqing_public", False):
+        if is_public(view_func):
             return None
         if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": "Authentication required."}, status=401)
+            return JsonResponse(
+                {"detail": "Authentication required.", "code": ErrorCode.UNAUTHENTICATED},
+                status=401,
+            )
         return redirect_to_login(request.get_full_path())
 
 
@@ -63,7 +67,13 @@ class PasswordExpiryMiddleware:
             and not request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/")
         ):
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": "Password expired: change it first."}, status=403)
+                return JsonResponse(
+                    {
+                        "detail": "Password expired: change it first.",
+                        "code": AccountErrorCode.PASSWORD_EXPIRED,
+                    },
+                    status=403,
+                )
             return redirect("accounts:password_change")
         return self.get_response(request)
 
@@ -86,6 +96,69 @@ class SessionLifetimeMiddleware:
             if now - int(started) > settings.MINQING_SESSION_MAX_AGE:
                 logout(request)
                 if request.path.startswith("/api/"):
-                    return JsonResponse({"detail": "Session expired."}, status=401)
+                    return JsonResponse(
+                        {"detail": "Session expired.", "code": ErrorCode.UNAUTHENTICATED},
+                        status=401,
+                    )
                 return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+# ------------------------------------------------------------------ the second factor
+# The second-factor wall (docs/SECURITY-BAR.md §5): password alone reaches no protected view.
+#
+# A session whose user needs the second factor (``services_otp``) and has not entered a code
+# reaches only the views marked ``otp_exempt`` (enrol, verify), logout and the public pages; every
+# other page sends it to the code page, and the JSON API answers 403. Bearer tokens are not
+# stopped here: a token is issued from a page behind this wall or by the server's operator.
+#
+# It sits before ``PasswordExpiryMiddleware``, so an expired password is changed after the code.
+
+
+def otp_exempt(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as reachable before the second factor (the enrol and verify pages)."""
+    view.minqing_otp_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def _open_before_second_factor(request: HttpRequest) -> bool:
+    if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
+        return True
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True  # a 404 shows nothing
+    func = match.func
+    target = getattr(func, "view_class", func)
+    return any(
+        getattr(obj, attr, False)
+        for obj in (func, target)
+        for attr in ("minqing_otp_exempt", "minqing_public")
+    )
+
+
+class SecondFactorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and services_otp.session_state(request) == services_otp.PENDING
+            and not _open_before_second_factor(request)
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "detail": "Second factor required: enter the code on the web page first.",
+                        "code": AccountErrorCode.OTP_REQUIRED,
+                    },
+                    status=403,
+                )
+            target = reverse("accounts:otp_verify")
+            if request.method == "GET":
+                target += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(target)
         return self.get_response(request)

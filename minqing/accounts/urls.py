@@ -1,6 +1,9 @@
 from django.urls import path
 
-from minqing.accounts import views, views_admin, views_otp, views_tokens
+from minqing.accounts.views import admin as views_admin
+from minqing.accounts.views import auth as views
+from minqing.accounts.views import otp as views_otp
+from minqing.accounts.views import tokens as views_tokens
 
 app_name = "accounts"
 urlpatterns = [

@@ -10,7 +10,8 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.http import require_GET
 
-from minqing.accounts.middleware import public
+from minqing.lib.access import public
+from minqing.lib.busy import busy_response, is_busy
 
 FAVICON = Path(settings.BASE_DIR) / "static" / "minqing" / "favicon.ico"
 
@@ -40,11 +41,8 @@ def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: the page in the reader's language with the site's navigation. Out-of-scope
     records answer this too, so it says nothing about why, and it reads the same for every
-    address (no CSRF token, no "next" path: docs/SECURITY-BAR.md §6). Under /api/ it is JSON."""
-    if request.path_info.startswith("/api/"):
-        from minqing.api import not_found
-
-        return not_found(request)
+    address (no CSRF token, no "next" path: docs/SECURITY-BAR.md §6). (Under /api/ the site's
+    handler, minqing.urls, answers JSON instead.)"""
     return render(request, "404.html", {"error_page": True}, status=404)
 
 
@@ -57,14 +55,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: rendered without the request, so no context processor, session or user is
     read — the database may be what failed. Logged-out navigation only. A database too busy
-    to write (raised outside a view, e.g. saving the session) is the 503 "busy" answer."""
-    from minqing.lib.busy import busy_response, is_busy
-
+    to write (raised outside a view, e.g. saving the session) is the 503 "busy" answer.
+    (Under /api/ the site's handler, minqing.urls, answers JSON unless the database is busy.)"""
     if is_busy(sys.exc_info()[1]):
         return busy_response(request)
-    if request.path_info.startswith("/api/"):
-        from minqing.api import server_error as api_server_error
-
-        return api_server_error(request)
     html = loader.get_template("500.html").render({"error_page": True})
     return HttpResponse(html, status=500)

@@ -19,7 +19,7 @@ from minqing.api import api
 from minqing.audit.models import AuditEvent
 from minqing.lib.errors import StaleEdit
 
-UNAUTHENTICATED = {"detail": "Authentication required."}
+UNAUTHENTICATED = {"detail": "Authentication required.", "code": "unauthenticated"}
 
 
 def _issue_with_command(username: str, *args: str) -> str:
@@ -128,7 +128,7 @@ def test_expired_token_gets_401(county, owner, monkeypatch):
     token, key = api_token_issue(user=owner, expires_days=1)
     assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 200
     later = token.expires_at + dt.timedelta(seconds=1)
-    monkeypatch.setattr("minqing.accounts.services.timezone.now", lambda: later)
+    monkeypatch.setattr("minqing.accounts.services.auth.timezone.now", lambda: later)
     assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 401
 
 
@@ -170,7 +170,7 @@ def test_token_is_scoped_like_its_user(county, outsider):
         headers=_bearer(key),
     )
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert _reveals() == 0
 
 
@@ -228,13 +228,17 @@ def test_malformed_json_and_invalid_input_are_4xx_with_a_detail(client, county, 
     assert response.status_code == 400
     assert response.json() == {
         "detail": "Nothing to reveal in income.",
+        "code": "invalid",
         "errors": {"field": ["Nothing to reveal in income."]},
+        "codes": {"field": ["invalid"]},
     }
     response = client.post(_reveal_url(county), '{"field": 5}', "application/json")
     assert response.status_code == 400  # ninja's 422, as documented (minqing.api)
     assert response.json() == {
         "detail": "Check the values sent.",
+        "code": "invalid",
         "errors": {"field": ["Enter text."]},
+        "codes": {"field": ["invalid"]},
     }
     assert _reveals() == 0
 
@@ -245,11 +249,25 @@ def test_service_exceptions_map_to_their_status():
         (
             ValidationError({"number": ["Taken."]}),
             400,
-            {"detail": "Taken.", "errors": {"number": ["Taken."]}},
+            {
+                "detail": "Taken.",
+                "code": "invalid",
+                "errors": {"number": ["Taken."]},
+                "codes": {"number": ["invalid"]},
+            },
         ),
-        (ValidationError("Bad."), 400, {"detail": "Bad.", "errors": {"__all__": ["Bad."]}}),
-        (StaleEdit(), 409, {"detail": str(StaleEdit.message)}),
-        (ApiToken.DoesNotExist(), 404, {"detail": "Not found."}),
+        (
+            ValidationError("Bad.", code="x.bad"),
+            400,
+            {
+                "detail": "Bad.",
+                "code": "x.bad",
+                "errors": {"__all__": ["Bad."]},
+                "codes": {"__all__": ["x.bad"]},
+            },
+        ),
+        (StaleEdit(), 409, {"detail": str(StaleEdit.message), "code": "stale_edit"}),
+        (ApiToken.DoesNotExist(), 404, {"detail": "Not found.", "code": "not_found"}),
     ]
     for exc, status, body in cases:
         response = api.on_exception(request, exc)
@@ -259,7 +277,7 @@ def test_service_exceptions_map_to_their_status():
     response = api.on_exception(request, PermissionDenied("Not your village."))
     assert (response.status_code, json.loads(response.content)) == (
         403,
-        {"detail": "Not your village."},
+        {"detail": "Not your village.", "code": "forbidden"},
     )
 
 

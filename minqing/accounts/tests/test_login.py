@@ -27,7 +27,7 @@ def test_lockout_ends_after_fifteen_minutes(client, county, owner, monkeypatch):
     for _ in range(5):
         _login(client, "Wrong-password-9")
     later = timezone.now() + dt.timedelta(minutes=16)
-    monkeypatch.setattr("minqing.accounts.services.timezone.now", lambda: later)
+    monkeypatch.setattr("minqing.accounts.services.auth.timezone.now", lambda: later)
     response = _login(client, PASSWORD)
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(owner.pk)

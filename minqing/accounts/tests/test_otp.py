@@ -16,8 +16,8 @@ import time_machine
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from minqing.accounts import services_otp
 from minqing.accounts.models import RecoveryCode, Role, TotpDevice
+from minqing.accounts.services import otp as services_otp
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD
 

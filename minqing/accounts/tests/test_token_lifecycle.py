@@ -94,7 +94,10 @@ def test_an_expired_password_refuses_the_bearer_token_like_the_session(county, o
     with time_machine.travel(NOW + dt.timedelta(days=91), tick=False):
         response = _bearer(key).get(_node(county))
         assert response.status_code == 403
-        assert response.json() == {"detail": "Password expired: change it on the web page first."}
+        assert response.json() == {
+            "detail": "Password expired: change it on the web page first.",
+            "code": "forbidden",
+        }
         # no data in the refusal, and the session says the same
         session = _logged_in(owner).get(_node(county))
         assert session.status_code == 403
@@ -321,7 +324,10 @@ def test_the_token_endpoint_shares_the_lockout_with_the_web_form(client, county,
             content_type="application/json",
         )
         assert response.status_code == 401
-        assert response.json() == {"detail": "Wrong username or password."}
+        assert response.json() == {
+            "detail": "Wrong username or password.",
+            "code": "account.wrong_credentials",
+        }
     locked = Client().post(
         _token_url(), {"username": "owner", "password": PASSWORD}, content_type="application/json"
     )

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from minqing.accounts import services_otp
 from minqing.accounts.models import RecoveryCode, Role, RoleAssignment, TotpDevice, User
+from minqing.accounts.services import otp as services_otp
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD, make_user
 
@@ -99,7 +99,7 @@ def test_the_security_admin_alone_sees_the_accounts_link(client, county, secadmi
 
 
 def test_the_services_refuse_too(county, sysadmin, owner):
-    from minqing.accounts import services_admin
+    from minqing.accounts.services import admin as services_admin
     from minqing.lib.errors import PermissionDenied
 
     before = _snapshot()

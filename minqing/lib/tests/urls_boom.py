@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from minqing.accounts.middleware import public
+from minqing.lib.access import public
 from minqing.urls import handler403, handler404, handler500
 from minqing.urls import urlpatterns as site
 

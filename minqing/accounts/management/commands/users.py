@@ -1,7 +1,7 @@
 """``minqing users list|create|disable|enable|grant|revoke|reset-password|reset-otp``.
 
 The security administrator's account management from the server's shell (the pages do the same
-through the same services, ``accounts.services_admin``). Every change is audited with
+through the same services, ``accounts.services.admin``). Every change is audited with
 ``via: command``; passwords made here are printed once, on standard output.
 """
 
@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
-from minqing.accounts import services_admin
 from minqing.accounts.models import Role, RoleAssignment, User
+from minqing.accounts.services import admin as services_admin
 from minqing.accounts.services import normalise_username
-from minqing.accounts.services_admin import COMMAND_LINE
+from minqing.accounts.services.admin import COMMAND_LINE
 from minqing.org.models import Department, Node
 
 

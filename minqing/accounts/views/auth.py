@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from minqing.accounts.forms import LoginForm
-from minqing.accounts.middleware import public
 from minqing.accounts.services import login_failed, normalise_username, password_changed
 from minqing.audit.services import audit_record
+from minqing.lib.access import public
 
 
 class LoginView(auth_views.LoginView):
@@ -68,8 +68,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
         audit_record(action="logout", user=request.user, request=request)
     logout(request)
     response = redirect("accounts:login")
-    # What the browser keeps of the session goes with it (issue 10 item 17): the HTTP cache
-    # always; the phone's storage (kept pages, the visit outbox and its key) when phone.js has
+    # What the browser keeps of the session goes with it (a shared phone keeps nothing): the HTTP
+    # cache always; the phone's storage (kept pages, the visit outbox and its key) when phone.js has
     # checked that no visit recorded here is still unsent — those are never destroyed unasked.
     cleared = request.POST.get("phone") == "cleared"
     response["Clear-Site-Data"] = '"cache", "storage"' if cleared else '"cache"'

@@ -7,7 +7,7 @@ functions. The command line passes ``by=COMMAND_LINE``: whoever runs it has the 
 and the audit row says ``via: command``.
 
 Disabling and enabling reuse ``accounts.services.user_disable/user_enable`` (sessions and tokens
-end); the second factor is reset through ``services_otp.otp_remove``.
+end); the second factor is reset through ``otp.otp_remove``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from minqing.accounts import services, services_otp
+from minqing.accounts.errors import AccountErrorCode
 from minqing.accounts.models import Role, RoleAssignment, User
 from minqing.accounts.scope import scope_for
+from minqing.accounts.services import auth, otp
 from minqing.audit.services import audit_record
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.idcard import validate_phone
@@ -98,24 +99,35 @@ def user_create(
     """Make an account with a random initial password, returned to be shown once; the person
     must change it at the first login (``password_changed_at`` unset counts as expired)."""
     _check(by)
-    username = services.normalise_username(username or "")
+    username = auth.normalise_username(username or "")
     full_name = (full_name or "").strip()
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     if not username:
-        errors["username"] = [_("Enter a username.")]
+        errors["username"] = [
+            ValidationError(_("Enter a username."), code=AccountErrorCode.USERNAME_REQUIRED)
+        ]
     elif len(username) > 150 or not all(c.isalnum() or c in "@.+-_" for c in username):
         errors["username"] = [
-            _("A username has at most 150 letters, digits and the characters @ . + - _.")
+            ValidationError(
+                _("A username has at most 150 letters, digits and the characters @ . + - _."),
+                code=AccountErrorCode.USERNAME_INVALID,
+            )
         ]
     elif User.objects.filter(username=username).exists():
-        errors["username"] = [_("This username is taken.")]
+        errors["username"] = [
+            ValidationError(_("This username is taken."), code=AccountErrorCode.USERNAME_TAKEN)
+        ]
     if len(full_name) > User._meta.get_field("full_name").max_length:
-        errors["full_name"] = [_("The name is too long.")]
+        errors["full_name"] = [
+            ValidationError(_("The name is too long."), code=AccountErrorCode.NAME_TOO_LONG)
+        ]
     if phone and phone.strip():
         try:
             phone = validate_phone(phone)
         except ValidationError as exc:
-            errors["phone"] = exc.messages
+            errors["phone"] = [
+                ValidationError(m, code=AccountErrorCode.PHONE_INVALID) for m in exc.messages
+            ]
     if errors:
         raise ValidationError(errors)
     user = User(username=username, full_name=full_name, phone=phone.strip() or None)
@@ -133,20 +145,28 @@ def user_create(
                 detail={"user": username, **_via(by)},
             )
     except IntegrityError:
-        raise ValidationError({"username": [_("This username is taken.")]}) from None
+        raise ValidationError(
+            {
+                "username": ValidationError(
+                    _("This username is taken."), code=AccountErrorCode.USERNAME_TAKEN
+                )
+            }
+        ) from None
     return user, password
 
 
 def user_disable(*, by: Any, user: User, request: Any = None) -> User:
     _check(by)
     if by is not COMMAND_LINE and user.pk == by.pk:
-        raise ValidationError(_("You cannot disable your own account."))
-    return services.user_disable(user=user, by=_actor(by), request=request)
+        raise ValidationError(
+            _("You cannot disable your own account."), code=AccountErrorCode.DISABLE_SELF
+        )
+    return auth.user_disable(user=user, by=_actor(by), request=request)
 
 
 def user_enable(*, by: Any, user: User, request: Any = None) -> User:
     _check(by)
-    return services.user_enable(user=user, by=_actor(by), request=request)
+    return auth.user_enable(user=user, by=_actor(by), request=request)
 
 
 def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
@@ -165,14 +185,14 @@ def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
             obj=user,
             detail={"user": user.username, **_via(by)},
         )
-        services.password_changed(user=user, by=_actor(by) or user, request=request)
+        auth.password_changed(user=user, by=_actor(by) or user, request=request)
     return password
 
 
 def user_otp_reset(*, by: Any, user: User, request: Any = None) -> bool:
     """Remove the user's authenticator and recovery codes (a lost phone)."""
     _check(by)
-    return services_otp.otp_remove(user=user, by=_actor(by), request=request)
+    return otp.otp_remove(user=user, by=_actor(by), request=request)
 
 
 def role_grant(
@@ -190,11 +210,11 @@ def role_grant(
     with the password alone (the rule is decided at login) must not carry the new role."""
     _check(by)
     with transaction.atomic():
-        assignment = services.role_assign(
+        assignment = auth.role_assign(
             user=user, role=role, node=node, department=department, by=_actor(by), request=request
         )
-        if role in services_otp.required_roles():
-            services._end_sessions(user)
+        if role in otp.required_roles():
+            auth._end_sessions(user)
     return assignment
 
 

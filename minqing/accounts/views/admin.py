@@ -1,4 +1,4 @@
-"""账号与角色管理: the security administrator's pages (SECURITY.md 8, 三权分立).
+"""账号与角色管理: the security administrator's pages (docs/SECURITY-BAR.md §8, 三权分立).
 
 Every view asks ``services_admin.may_manage_accounts`` first (403, nothing read or written
 otherwise) and the services ask it again. Passwords made here are shown once, in the answer to
@@ -21,9 +21,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from minqing.accounts import services_admin, services_otp
-from minqing.accounts.forms_admin import RoleGrantForm, UserCreateForm, UserSearchForm
+from minqing.accounts.forms import RoleGrantForm, UserCreateForm, UserSearchForm
 from minqing.accounts.models import RoleAssignment, TotpDevice, User
+from minqing.accounts.services import admin as services_admin
+from minqing.accounts.services import otp as services_otp
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden

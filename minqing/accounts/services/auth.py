@@ -1,8 +1,9 @@
-"""Account rules: login lockout (SECURITY.md 3), role grants (SECURITY.md 8) and API tokens.
+"""Account rules: login lockout (docs/SECURITY-BAR.md §3), role grants (docs/SECURITY-BAR.md §8) and
+API tokens.
 
 Failures are counted from the audit trail itself, so every path that audits a failed login
 (web form, API token issue, bearer tokens, OTP) shares one lockout. Every path does the same
-three things, in this order (issue 10 item 3):
+three things, in this order (so no spelling of a name escapes the lockout):
 
 1. ``username = normalise_username(raw)`` — once, before anything is counted or audited;
 2. ``login_guard(request, username, via=...)`` before the password is tried: refuses (and
@@ -12,7 +13,7 @@ three things, in this order (issue 10 item 3):
    on success.
 
 Accounts end their sessions and tokens through ``user_disable`` and ``password_changed``
-(SECURITY.md 4, issue 10 item 5); ``user_enable`` brings back neither.
+(docs/SECURITY-BAR.md §4); ``user_enable`` brings back neither.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import hashlib
 import secrets
 import unicodedata
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -31,6 +33,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.errors import AccountErrorCode
 from minqing.accounts.models import (
     NODE_ROLES,
     SEPARATED_ROLES,
@@ -42,6 +45,7 @@ from minqing.accounts.models import (
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 from minqing.lib import ratelimit
+from minqing.lib.errors import ErrorCode
 
 if TYPE_CHECKING:
     from minqing.org.models import Department, Node
@@ -77,10 +81,10 @@ def is_locked_out(username: str) -> bool:
 
 
 class LoginRefused(Exception):
-    """A login refused before its password was tried: locked account (``code="locked"``) or a
-    rate-limited address or name (``code="rate_limited"``, HTTP 429). Already audited."""
+    """A login refused before its password was tried: locked account (``account.locked``) or a
+    rate-limited address or name (``rate_limited``, HTTP 429). Already audited."""
 
-    def __init__(self, message: str, code: str, status: int) -> None:
+    def __init__(self, message: str, code: StrEnum, status: int) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -108,7 +112,7 @@ def login_guard(request: Any, username: str, *, via: str) -> None:
             ratelimit.check(name, who)
         except ratelimit.RateLimited as exc:
             _rate_limited(request, exc, {"via": via, "username": username})
-            raise LoginRefused(exc.message, "rate_limited", 429) from None
+            raise LoginRefused(exc.message, ErrorCode.RATE_LIMITED, 429) from None
     if username and is_locked_out(username):
         ratelimit.hit("login.address", request)
         ratelimit.hit("login.username", f"name:{username}")
@@ -122,7 +126,7 @@ def login_guard(request: Any, username: str, *, via: str) -> None:
         raise LoginRefused(
             _("Too many failed attempts. This account is locked for %(minutes)d minutes.")
             % {"minutes": LOCKOUT_PERIOD.seconds // 60},
-            "locked",
+            AccountErrorCode.LOCKED,
             403,
         )
 
@@ -166,8 +170,9 @@ def _end_tokens(user: User, *, by: Any, request: Any, reason: str) -> list[str]:
 
 
 def user_disable(*, user: User, by: Any, request: Any = None) -> User:
-    """Disable an account (SECURITY.md 4): its sessions and API tokens end now and re-enabling
-    it brings neither back (the session hash includes ``auth_epoch``; tokens are revoked)."""
+    """Disable an account (docs/SECURITY-BAR.md §4): its sessions and API tokens end now and
+    re-enabling it brings neither back (the session hash includes ``auth_epoch``; tokens are
+    revoked)."""
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(
             is_active=False, auth_epoch=models.F("auth_epoch") + 1
@@ -213,7 +218,7 @@ def _password_watch(sender: Any, instance: User, update_fields: Any = None, **kw
 
 @receiver(post_save, sender=User, dispatch_uid="minqing_password_saved")
 def _password_saved(sender: Any, instance: User, created: bool = False, **kwargs: Any) -> None:
-    """A new password revokes every token of the account (issue 10 item 5), audited."""
+    """A new password revokes every token of the account (a leaked one ends with it), audited."""
     if getattr(instance, "_minqing_password_changed", False):
         instance._minqing_password_changed = False  # type: ignore[attr-defined]
         revoked = _end_tokens(instance, by=None, request=None, reason="password_changed")
@@ -252,20 +257,49 @@ def role_assign(
     admin and system admin roles exclude every other role on the same account.
     """
     if role not in Role.values:
-        raise ValidationError({"role": _("Unknown role %(role)s.") % {"role": role}})
+        raise ValidationError(
+            {
+                "role": ValidationError(
+                    _("Unknown role %(role)s.") % {"role": role}, code=AccountErrorCode.UNKNOWN_ROLE
+                )
+            }
+        )
     if role in NODE_ROLES and node is None:
-        raise ValidationError({"node": _("This role needs a place in the organisation tree.")})
+        raise ValidationError(
+            {
+                "node": ValidationError(
+                    _("This role needs a place in the organisation tree."),
+                    code=AccountErrorCode.ROLE_NEEDS_NODE,
+                )
+            }
+        )
     if role in (Role.DEPARTMENT, Role.CO_BUILDING_UNIT) and department is None:
-        raise ValidationError({"department": _("This role needs a department.")})
+        raise ValidationError(
+            {
+                "department": ValidationError(
+                    _("This role needs a department."), code=AccountErrorCode.ROLE_NEEDS_DEPARTMENT
+                )
+            }
+        )
     if role in SEPARATED_ROLES and (node is not None or department is not None):
-        raise ValidationError({"role": _("This role applies to the whole system, not a place.")})
+        raise ValidationError(
+            {
+                "role": ValidationError(
+                    _("This role applies to the whole system, not a place."),
+                    code=AccountErrorCode.ROLE_SYSTEM_WIDE,
+                )
+            }
+        )
     held = set(user.roles.values_list("role", flat=True))
     if (role in SEPARATED_ROLES and held - {role}) or (held & SEPARATED_ROLES and role not in held):
         raise ValidationError(
             {
-                "role": _(
-                    "Auditor, security admin and system admin cannot be combined with any "
-                    "other role on one account."
+                "role": ValidationError(
+                    _(
+                        "Auditor, security admin and system admin cannot be combined with any "
+                        "other role on one account."
+                    ),
+                    code=AccountErrorCode.ROLES_SEPARATED,
                 )
             }
         )
@@ -308,11 +342,30 @@ def api_token_issue(
     if expires_days is None:
         expires_days = int(getattr(settings, "MINQING_API_TOKEN_DAYS", 90)) or None
     if not user.is_active:
-        raise ValidationError({"user": _("This account is disabled.")})
+        raise ValidationError(
+            {
+                "user": ValidationError(
+                    _("This account is disabled."), code=AccountErrorCode.DISABLED
+                )
+            }
+        )
     if len(name) > ApiToken._meta.get_field("name").max_length:
-        raise ValidationError({"name": _("The name is too long.")})
+        raise ValidationError(
+            {
+                "name": ValidationError(
+                    _("The name is too long."), code=AccountErrorCode.NAME_TOO_LONG
+                )
+            }
+        )
     if expires_days is not None and expires_days < 1:
-        raise ValidationError({"expires_days": _("A token must be valid for at least one day.")})
+        raise ValidationError(
+            {
+                "expires_days": ValidationError(
+                    _("A token must be valid for at least one day."),
+                    code=AccountErrorCode.TOKEN_DAYS,
+                )
+            }
+        )
     key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -364,7 +417,7 @@ def api_token_refusal(key: str) -> tuple[ApiToken | None, str]:
     """The token for ``key`` and why it may not be used ("" when it may).
 
     Refused: unknown, revoked or expired tokens and every token of a disabled account
-    (SECURITY.md 4). A password change revoked the older ones (``_password_saved``).
+    (docs/SECURITY-BAR.md §4). A password change revoked the older ones (``_password_saved``).
     """
     if not key.startswith(API_TOKEN_PREFIX) or len(key) > 200:
         return None, "malformed"
@@ -396,38 +449,42 @@ def api_token_login(
         ratelimit.consume("api_token.issue", request)
     except ratelimit.RateLimited as exc:
         _rate_limited(request, exc, {"via": "api_token"})
-        raise LoginRefused(exc.message, "rate_limited", 429) from None
+        raise LoginRefused(exc.message, ErrorCode.RATE_LIMITED, 429) from None
     username = normalise_username(username)[:150]
     wrong = _("Wrong username or password.")
     if not username or not password:
-        raise LoginRefused(wrong, "invalid", 401)
+        raise LoginRefused(wrong, AccountErrorCode.WRONG_CREDENTIALS, 401)
     login_guard(request, username, via="api_token")
     user = authenticate(request, username=username, password=password)
     if user is None:
         login_failed(request, username, via="api_token")
-        raise LoginRefused(wrong, "invalid", 401)
-    from minqing.accounts import services_otp
+        raise LoginRefused(wrong, AccountErrorCode.WRONG_CREDENTIALS, 401)
+    from minqing.accounts.services import otp as second_factor
 
-    if services_otp.otp_needed(user):
+    if second_factor.otp_needed(user):
         if not otp.strip():
             raise LoginRefused(
                 _("This account also needs the code from its authenticator app (otp)."),
-                "otp_required",
+                AccountErrorCode.OTP_REQUIRED,
                 401,
             )
-        outcome = services_otp.otp_verify(user=user, code=otp, request=request)
-        if outcome is services_otp.Outcome.LOCKED:
+        outcome = second_factor.otp_verify(user=user, code=otp, request=request)
+        if outcome is second_factor.Outcome.LOCKED:
             raise LoginRefused(
                 _("Too many failed attempts. This account is locked for %(minutes)d minutes.")
                 % {"minutes": LOCKOUT_PERIOD.seconds // 60},
-                "locked",
+                AccountErrorCode.LOCKED,
                 403,
             )
-        if outcome is services_otp.Outcome.WRONG:
-            raise LoginRefused(_("The code is wrong or was already used."), "invalid", 401)
+        if outcome is second_factor.Outcome.WRONG:
+            raise LoginRefused(
+                _("The code is wrong or was already used."), AccountErrorCode.OTP_WRONG, 401
+            )
     if user.password_expired(settings.MINQING_PASSWORD_EXPIRY_DAYS):
         raise LoginRefused(
-            _("Password expired: change it on the web page first."), "password_expired", 403
+            _("Password expired: change it on the web page first."),
+            AccountErrorCode.PASSWORD_EXPIRED,
+            403,
         )
     with transaction.atomic():
         audit_record(action="login", user=user, request=request, detail={"via": "api_token"})

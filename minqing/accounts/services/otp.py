@@ -1,4 +1,4 @@
-"""Second factor (SECURITY.md 5): TOTP (RFC 6238) with one-time recovery codes.
+"""Second factor (docs/SECURITY-BAR.md §5): TOTP (RFC 6238) with one-time recovery codes.
 
 The algorithm is pyotp's (maintained, no dependencies, RFC 6238/4226 only); the device, the
 encrypted secret, replay refusal and the lockout are ours, because django-otp's TOTP device keeps
@@ -34,9 +34,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.errors import AccountErrorCode
 from minqing.accounts.models import RecoveryCode, TotpDevice, User
 from minqing.accounts.scope import scope_for
-from minqing.accounts.services import (
+from minqing.accounts.services.auth import (
     LOCKOUT_FAILURES,
     LOCKOUT_PERIOD,
     LoginRefused,
@@ -187,7 +188,7 @@ def _refusal(user: User, request: Any) -> Outcome | None:
         try:  # the login limits per client address and per name count code attempts too
             login_guard(request, user.username, via="otp")
         except LoginRefused as exc:
-            if exc.code == "locked":
+            if exc.code == AccountErrorCode.LOCKED:
                 return Outcome.LOCKED
             raise
     return None
@@ -201,7 +202,10 @@ def otp_enrol_start(*, user: User) -> TotpDevice:
     keeps the secret the phone scanned). Refused while a confirmed one exists."""
     device = TotpDevice.objects.filter(user=user).first()
     if device is not None and device.confirmed_at is not None:
-        raise ValidationError(_("An authenticator is already set up for this account."))
+        raise ValidationError(
+            _("An authenticator is already set up for this account."),
+            code=AccountErrorCode.OTP_ALREADY_SET_UP,
+        )
     if device is None:
         device = TotpDevice.objects.create(user=user, secret=pyotp.random_base32(length=32))
     return device
@@ -219,7 +223,7 @@ def otp_enrol_confirm(*, user: User, code: str, request: Any = None) -> tuple[Ou
     are shown once. A wrong code is a failed login like any other."""
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
-        raise ValidationError(_("Start the set-up again."))
+        raise ValidationError(_("Start the set-up again."), code=AccountErrorCode.OTP_RESTART)
     if (refused := _refusal(user, request)) is not None:
         return refused, []
     step = _matching_step(device.secret.reveal(), code)
@@ -237,7 +241,9 @@ def otp_enrol_confirm(*, user: User, code: str, request: Any = None) -> tuple[Ou
 def recovery_codes_renew(*, user: User, request: Any = None) -> list[str]:
     """Ten new recovery codes; the old ones stop working."""
     if confirmed_device(user) is None:
-        raise ValidationError(_("Set up an authenticator first."))
+        raise ValidationError(
+            _("Set up an authenticator first."), code=AccountErrorCode.OTP_NOT_SET_UP
+        )
     with transaction.atomic():
         codes = _new_recovery_codes(user)
         audit_record(action="otp.recovery_codes", user=user, request=request, obj=user)
@@ -255,7 +261,9 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
     """
     device = confirmed_device(user)
     if device is None:
-        raise ValidationError(_("No authenticator is set up for this account."))
+        raise ValidationError(
+            _("No authenticator is set up for this account."), code=AccountErrorCode.OTP_NOT_SET_UP
+        )
     if (refused := _refusal(user, request)) is not None:
         return refused
     step = _matching_step(device.secret.reveal(), code)

@@ -18,15 +18,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from minqing.accounts import services_otp
-from minqing.accounts.middleware_otp import otp_exempt
+from minqing.accounts.middleware import otp_exempt
 from minqing.accounts.services import LOCKOUT_PERIOD, LoginRefused
-from minqing.accounts.services_otp import Outcome
+from minqing.accounts.services import otp as services_otp
+from minqing.accounts.services.otp import Outcome
 
 
 def qr_svg(text: str, *, module: int = 4, quiet: int = 4) -> SafeString:
     """``text`` as an inline SVG QR code, drawn here: no image service, no CDN."""
-    from minqing.contacts.cards import qr_modules
+    from minqing.lib.qr import qr_modules
 
     rows = qr_modules(text)
     size = (len(rows) + 2 * quiet) * module

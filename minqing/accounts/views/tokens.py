@@ -1,4 +1,4 @@
-"""API tokens on the web (issue 10 item 5): everyone sees and revokes their own and may make
+"""API tokens on the web (each can be revoked): everyone sees and revokes their own and may make
 one (its secret shown once); the security administrator sees and revokes everybody's."""
 
 from __future__ import annotations
