@@ -21,7 +21,7 @@ from minqing.accounts.scope import scope_for
 from minqing.api import error_responses
 from minqing.households import selectors, services
 from minqing.households.models import Household, Resident
-from minqing.households.presentation import HouseholdShown, shown_birth_year
+from minqing.households.selectors.shown import HouseholdShown, shown_birth_year
 from minqing.org.models import Node
 from minqing.org.selectors import children_of, nodes_visible_to
 

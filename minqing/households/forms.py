@@ -10,7 +10,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from minqing.households.models import Health, HouseholdTag, Politics, Relation, Sex
-from minqing.households.validation import clean_household, clean_resident
+from minqing.households.services.validation import clean_household, clean_resident
 
 
 class _RuleForm(forms.Form):

@@ -17,6 +17,47 @@ from minqing.org.models import Node
 
 MINOR_AGE = 14
 
+#: Confidential fields: encrypted, shown only in a reveal, never in the history or the audit.
+SENSITIVE_FIELDS = frozenset({"id_number", "phone", "health_notes", "income_notes"})
+#: The fields of a household and of a member that the services write and the history names.
+HOUSEHOLD_FIELDS = (
+    "number",
+    "head_name",
+    "address",
+    "phone",
+    "family_situation",
+    "income_source",
+    "income_notes",
+    "children_education",
+    "social_relations",
+)
+RESIDENT_FIELDS = (
+    "name",
+    "relation",
+    "sex",
+    "birth_date",
+    "id_number",
+    "phone",
+    "politics",
+    "education",
+    "occupation",
+    "works_away",
+    "health",
+    "health_notes",
+    "notes",
+)
+
+
+def history_text(value: Any) -> str:
+    """How a value is kept in the history: codes, not labels, so any language can show it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Node):
+        return value.name
+    return str(value)
+
 
 class Relation(models.TextChoices):
     """与户主关系 — relation to the head of household."""

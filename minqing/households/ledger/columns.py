@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from minqing.households.models import Health, Politics, Relation, Sex
-from minqing.households.validation import HEALTH_WORDS, POLITICS_WORDS, RELATION_WORDS
+from minqing.households.services.validation import HEALTH_WORDS, POLITICS_WORDS, RELATION_WORDS
 
 
 @dataclass(frozen=True)

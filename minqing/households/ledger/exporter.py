@@ -37,7 +37,7 @@ from minqing.households.ledger.columns import (
     relation_word,
 )
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
-from minqing.households.presentation import HouseholdShown
+from minqing.households.selectors.shown import HouseholdShown
 from minqing.lib import ratelimit
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import Sensitive, plain

@@ -36,7 +36,7 @@ from minqing.households.ledger import storage
 from minqing.households.ledger.planner import Plan, plan_ledger
 from minqing.households.ledger.reader import LedgerFileError, LedgerTable, check_upload, read_ledger
 from minqing.households.models import LedgerImport
-from minqing.households.services_bulk import households_import
+from minqing.households.services.bulk import households_import
 from minqing.lib.crypto import KeyringError
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Level, Node

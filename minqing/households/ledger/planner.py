@@ -31,8 +31,8 @@ from minqing.households.ledger.columns import (
 )
 from minqing.households.ledger.reader import LedgerRow, LedgerTable, RowError
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
-from minqing.households.services_bulk import HouseholdImport, ResidentImport
-from minqing.households.validation import RELATION_WORDS, clean_household, clean_resident
+from minqing.households.services.bulk import HouseholdImport, ResidentImport
+from minqing.households.services.validation import RELATION_WORDS, clean_household, clean_resident
 from minqing.lib.crypto import blind_index
 from minqing.lib.fields import plain
 from minqing.lib.masking import birth_mask_matches, id_mask_matches, mask_phone
@@ -670,7 +670,7 @@ def _keep_masked_text(member: _Member, found: Resident, household: Household | N
     """A masked export names no child in its free text (``households.presentation``): a cell
     that is the record with the children's names masked means "unchanged", never "write the
     stars over the names"."""
-    from minqing.households.presentation import RESIDENT_TEXT_FIELDS
+    from minqing.households.selectors.shown import RESIDENT_TEXT_FIELDS
 
     if member.data is None or household is None:
         return
@@ -686,6 +686,6 @@ def _keep_masked_text(member: _Member, found: Resident, household: Household | N
 
 
 def _masked_for_children(household: Household, text: str) -> str:
-    from minqing.households.presentation import HouseholdShown
+    from minqing.households.selectors.shown import HouseholdShown
 
     return HouseholdShown(None, household, minors_ok=False).text(text)

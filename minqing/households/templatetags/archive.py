@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from minqing.households.models import ArchiveChange, Household, Resident, VillageArchive
-from minqing.households.presentation import HouseholdShown, shown_birth_year
+from minqing.households.selectors.shown import HouseholdShown, shown_birth_year
 from minqing.lib.masking import mask_birth_date
 
 register = template.Library()

@@ -89,7 +89,7 @@ def test_bad_phone_names_the_field_and_changes_nothing(client, county, owner):
 
 
 def test_bad_id_number_names_the_field(county, owner):
-    from minqing.households.validation import clean_resident
+    from minqing.households.services.validation import clean_resident
 
     with pytest.raises(ValidationError) as err:
         clean_resident({"name": "张三", "id_number": "341602197003110012"})

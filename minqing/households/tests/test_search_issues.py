@@ -72,14 +72,14 @@ def test_odd_queries_answer_without_error(client, county, owner, register, clock
 def test_words_are_looked_for_among_the_newest_issues_only(
     client, county, owner, register, clock, monkeypatch
 ):
-    from minqing.households import selectors
+    from minqing.households.selectors import find
 
     old = register(description="去年的水渠漏水")
     newer = [register(description=f"路灯不亮第{i}处") for i in range(2)]
-    monkeypatch.setattr(selectors, "ISSUE_WORDS_WINDOW", 2)
+    monkeypatch.setattr(find, "ISSUE_WORDS_WINDOW", 2)
     client.force_login(owner)
     assert _issue_ids(_search(client, "水渠")) == []  # older than the newest two
     assert _issue_ids(_search(client, f"#{old.pk}")) == [old.pk]  # its number still finds it
     assert sorted(_issue_ids(_search(client, "路灯"))) == sorted(n.pk for n in newer)
-    monkeypatch.setattr(selectors, "ISSUE_WORDS_WINDOW", 5000)  # fewer issues than the window
+    monkeypatch.setattr(find, "ISSUE_WORDS_WINDOW", 5000)  # fewer issues than the window
     assert _issue_ids(_search(client, "水渠")) == [old.pk]

@@ -1,10 +1,10 @@
 """Bulk import of household archives (台账导入), the one state change behind ledger import.
 
-The per-record services in ``services.py`` cost ~10 queries and one audit row per change, which
-turns a town's ledger (tens of thousands of rows) into minutes of work and tens of thousands of
-audit rows. ``households_import`` writes the same ArchiveChange rows (action "import"), keeps
-member and node counts right, and writes ONE audit row for the whole import, all in one
-transaction. Sensitive values never enter the history or the audit row.
+The per-record services in ``services/archive.py`` cost ~10 queries and one audit row per
+change, which turns a town's ledger (tens of thousands of rows) into minutes of work and tens of
+thousands of audit rows. ``households_import`` writes the same ArchiveChange rows (action
+"import"), keeps member and node counts right, and writes ONE audit row for the whole import, all
+in one transaction. Sensitive values never enter the history or the audit row.
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.audit.services import audit_record
-from minqing.households.models import ArchiveChange, Household, HouseholdTag, Resident
-from minqing.households.services import (
+from minqing.households.models import (
     HOUSEHOLD_FIELDS,
     RESIDENT_FIELDS,
     SENSITIVE_FIELDS,
-    _apply,
-    _require_edit,
+    ArchiveChange,
+    Household,
+    HouseholdTag,
+    Resident,
 )
+from minqing.households.services.archive import apply_changes, require_edit
 from minqing.lib.fields import BlindIndexField
 from minqing.org.models import Level, Node
 from minqing.org.services import adjust_counts
@@ -94,7 +96,7 @@ def households_import(
     ``dry_run`` only counts what would change (for the check page) and writes nothing. An
     unchanged record is not touched: no ArchiveChange row, no version bump.
     """
-    _require_edit(by, target)
+    require_edit(by, target)
     for item in items:
         node = item.node or item.village
         if (
@@ -224,11 +226,11 @@ class _ImportRun:
             updated_at=self.now,
             member_count=len(item.residents),
         )
-        _apply(household, HOUSEHOLD_FIELDS, item.data)
+        apply_changes(household, HOUSEHOLD_FIELDS, item.data)
         members = []
         for row in item.residents:
             resident = Resident(created_at=self.now, updated_at=self.now)
-            _apply(resident, RESIDENT_FIELDS, row.data)
+            apply_changes(resident, RESIDENT_FIELDS, row.data)
             members.append(resident)
         self.new_households.append((household, item, members))
         self.counts.households_created += 1
@@ -236,7 +238,7 @@ class _ImportRun:
         self._delta(node, households=1, residents=len(members))
 
     def _stage_existing(self, item: HouseholdImport, household: Household) -> None:
-        diff = _apply(household, HOUSEHOLD_FIELDS, item.data)
+        diff = apply_changes(household, HOUSEHOLD_FIELDS, item.data)
         self.household_fields.update(d[0] for d in diff)
         if item.tags is not None:
             old, new = self.tag_ids[household.pk], {t.pk for t in item.tags}
@@ -271,7 +273,7 @@ class _ImportRun:
         for row in item.residents:
             if row.pk is None:
                 resident = Resident(household=household, created_at=self.now, updated_at=self.now)
-                _apply(resident, RESIDENT_FIELDS, row.data)
+                apply_changes(resident, RESIDENT_FIELDS, row.data)
                 self.new_residents.append(resident)
                 household.member_count += 1
                 self._delta(node, residents=1)
@@ -283,7 +285,7 @@ class _ImportRun:
                 raise ValidationError(
                     {"id_number": _("Import cannot move a resident to another household.")}
                 )
-            rdiff = _apply(resident, RESIDENT_FIELDS, row.data)
+            rdiff = apply_changes(resident, RESIDENT_FIELDS, row.data)
             self.resident_fields.update(d[0] for d in rdiff)
             if not rdiff:
                 self.counts.residents_unchanged += 1

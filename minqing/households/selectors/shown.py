@@ -3,7 +3,7 @@
 Masks of single values live in ``minqing.lib.masking``; this module applies the rules that depend
 on the reader and the place: a child under 14 is restricted for readers without the minors
 permission *at the household's place*, and then the child's name is also masked wherever the
-household's free text mentions it ("邱鑫豪在读小学" → "邱**在读小学", SECURITY.md 12).
+household's free text mentions it ("邱鑫豪在读小学" → "邱**在读小学", docs/SECURITY-BAR.md §12).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""State changes of the household archives: one function per change, used by pages, API and CLI.
+"""State changes of the household archives, one record at a time: one function per change, used
+by pages, API and CLI.
 
 Every change writes an ``ArchiveChange`` row (shown on the page) and an audit row (SECURITY.md
 13) in the same transaction; sensitive values never enter either.
@@ -18,11 +19,15 @@ from django.utils.translation import gettext_lazy
 from minqing.accounts.permissions import Action, allowed, require
 from minqing.audit.services import audit_record
 from minqing.households.models import (
+    HOUSEHOLD_FIELDS,
+    RESIDENT_FIELDS,
+    SENSITIVE_FIELDS,
     ArchiveChange,
     Household,
     HouseholdTag,
     Resident,
     VillageArchive,
+    history_text,
 )
 from minqing.lib.errors import StaleEdit
 from minqing.lib.fields import plain
@@ -30,33 +35,6 @@ from minqing.org.models import Level, Node
 from minqing.org.selectors import village_of
 from minqing.org.services import adjust_counts
 
-SENSITIVE_FIELDS = frozenset({"id_number", "phone", "health_notes", "income_notes"})
-HOUSEHOLD_FIELDS = (
-    "number",
-    "head_name",
-    "address",
-    "phone",
-    "family_situation",
-    "income_source",
-    "income_notes",
-    "children_education",
-    "social_relations",
-)
-RESIDENT_FIELDS = (
-    "name",
-    "relation",
-    "sex",
-    "birth_date",
-    "id_number",
-    "phone",
-    "politics",
-    "education",
-    "occupation",
-    "works_away",
-    "health",
-    "health_notes",
-    "notes",
-)
 CHANGED = "******"
 
 MISSING_VERSION = gettext_lazy(
@@ -66,25 +44,14 @@ MISSING_VERSION = gettext_lazy(
 
 
 def require_version(base_version: int | None) -> int:
-    """Every edit names the version it was based on (SECURITY.md 18): an edit without one
+    """Every edit names the version it was based on (docs/SECURITY-BAR.md §18): an edit without one
     could silently overwrite someone else's change, so it is refused and nothing is written."""
     if base_version is None:
         raise ValidationError(MISSING_VERSION, code="version_missing")
     return base_version
 
 
-def _raw(value: Any) -> str:
-    """How a value is kept in the history: codes, not labels, so any language can show it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, Node):
-        return value.name
-    return str(value)
-
-
-def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list[str]]:
+def apply_changes(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list[str]]:
     """Set changed fields on ``obj``; return [[field, old, new], …] with sensitive values hidden."""
     diff: list[list[str]] = []
     for field in fields:
@@ -100,12 +67,12 @@ def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> list[list
             continue
         if old == new:
             continue
-        diff.append([field, _raw(old), _raw(new)])
+        diff.append([field, history_text(old), history_text(new)])
         setattr(obj, field, new)
     return diff
 
 
-def _require_edit(by: Any, node: Node, resident: Resident | None = None) -> None:
+def require_edit(by: Any, node: Node, resident: Resident | None = None) -> None:
     """Out of scope: not found; in scope without the archive-edit right *there*: 403. A
     minor's record also needs the minors permission there."""
     if not allowed(by, Action.VIEW, node):
@@ -138,7 +105,7 @@ def household_create(
     action: str = ArchiveChange.Action.CREATE,
 ) -> Household:
     """Register a household under a village or one of its groups/grids."""
-    _require_edit(by, node)
+    require_edit(by, node)
     village = village_of(node)
     if village is None:
         raise ValidationError({"node": _("A household must belong to a village or community.")})
@@ -151,7 +118,7 @@ def household_create(
         )
     with transaction.atomic():
         household = Household(node=node, village=village)
-        _apply(household, HOUSEHOLD_FIELDS, data)
+        apply_changes(household, HOUSEHOLD_FIELDS, data)
         household.save()
         if tags:
             household.tags.set(tags)
@@ -175,7 +142,7 @@ def household_update(
     """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit,
     missing → ValidationError ``version_missing``)."""
     require_version(base_version)
-    _require_edit(by, household.node)
+    require_edit(by, household.node)
     with transaction.atomic():
         locked = Household.objects.select_for_update().get(pk=household.pk)
         if locked.version != base_version:
@@ -191,12 +158,12 @@ def household_update(
                     % {"n": data["number"], "v": locked.village.name}
                 }
             )
-        diff = _apply(locked, HOUSEHOLD_FIELDS, data)
+        diff = apply_changes(locked, HOUSEHOLD_FIELDS, data)
         diff += _tags_diff(locked, tags)
         if node is not None and node.pk != locked.node_id:
             if village_of(node) != locked.village:
                 raise ValidationError({"node": _("Move the household within its own village.")})
-            _require_edit(by, node)
+            require_edit(by, node)
             old_node = locked.node
             diff.append(["node", old_node.name, node.name])
             adjust_counts(
@@ -231,11 +198,11 @@ def resident_add(
     action: str = ArchiveChange.Action.CREATE,
 ) -> Resident:
     """Add a member to a household; an ID number may belong to one resident only."""
-    _require_edit(by, household.node)
+    require_edit(by, household.node)
     _check_id_unique(data.get("id_number", ""), exclude_pk=None, by=by, request=request)
     with transaction.atomic():
         resident = Resident(household=household)
-        _apply(resident, RESIDENT_FIELDS, data)
+        apply_changes(resident, RESIDENT_FIELDS, data)
         resident.save()
         Household.objects.filter(pk=household.pk).update(member_count=_member_count(household))
         ArchiveChange.objects.create(
@@ -264,14 +231,14 @@ def resident_update(
     """Change a member; ``base_version`` is the member's version the editor saw (stale →
     StaleEdit, missing → ValidationError ``version_missing``)."""
     require_version(base_version)
-    _require_edit(by, resident.household.node, resident)
+    require_edit(by, resident.household.node, resident)
     if "id_number" in data:
         _check_id_unique(data["id_number"], exclude_pk=resident.pk, by=by, request=request)
     with transaction.atomic():
         locked = Resident.objects.select_for_update().get(pk=resident.pk)
         if locked.version != base_version:
             raise StaleEdit
-        diff = _apply(locked, RESIDENT_FIELDS, data)
+        diff = apply_changes(locked, RESIDENT_FIELDS, data)
         if not diff:
             return locked
         locked.version += 1
@@ -303,7 +270,7 @@ def resident_update(
 
 def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = None) -> None:
     """Remove a member (moved away, deceased…); the reason stays in the history."""
-    _require_edit(by, resident.household.node, resident)
+    require_edit(by, resident.household.node, resident)
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the member is removed.")})
     household = resident.household
@@ -336,7 +303,7 @@ def village_archive_update(
     require_version(base_version)
     if village.level != Level.VILLAGE:
         raise ValidationError({"village": _("Only a village or community has a village archive.")})
-    _require_edit(by, village)
+    require_edit(by, village)
     fields = (
         "committee",
         "collective_economy",
@@ -352,7 +319,7 @@ def village_archive_update(
             archive.version = 0
         if archive.version != base_version:
             raise StaleEdit
-        diff = _apply(archive, fields, data)
+        diff = apply_changes(archive, fields, data)
         if not diff:
             return archive
         archive.version += 1
@@ -403,7 +370,7 @@ def _check_id_unique(
     """An ID number belongs to one resident. Where that resident lies within the editor's
     reach the message names the household; elsewhere it says no more than that the number
     cannot be registered here, and the attempt is audited (a cadre must not learn from the
-    message that someone is registered in another village — issue 10, item 12)."""
+    message that someone is registered in another village is an existence oracle)."""
     if not id_number:
         return
     from minqing.lib.crypto import blind_index
