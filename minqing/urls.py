@@ -6,7 +6,6 @@ from django.views.i18n import set_language
 
 from minqing import api
 from minqing.households.urls import ledger_patterns
-from minqing.households.urls import ledger_patterns
 from minqing.lib import views
 from minqing.lib.access import public
 from minqing.lib.busy import is_busy
