@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "minqing.contacts",
     "minqing.visits",
     "minqing.public",
+    "minqing.auditor",  # the auditor's pages: reading the trail minqing.audit records
 ]
 # The demo county and the bench (minqing.demo, which can drop every table) are no part of the
 # product: installed only when `minqing demo`/`minqing bench` run (minqing/__main__.py sets

@@ -17,7 +17,7 @@ urlpatterns = [
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("accounts/", include("minqing.accounts.urls")),
     path("households/", include("minqing.households.urls")),
-    path("audit/", include("minqing.audit.urls")),
+    path("audit/", include("minqing.auditor.urls")),
     path("ledger/", include(ledger_patterns)),
     path("issues/", include("minqing.issues.urls")),
     path("notifications/", include("minqing.notifications.urls")),

@@ -10,6 +10,11 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from minqing.audit.roles import revoke_audit_changes
+        from minqing.audit.services import record_trip
+        from minqing.lib import ratelimit
+
+        # A tripped audited limit (unmasked exports, contact cards) is itself recorded.
+        ratelimit.on_trip(record_trip)
 
         # After every migrate: the runtime role may only INSERT and SELECT audit rows.
         post_migrate.connect(revoke_audit_changes, sender=self, dispatch_uid="audit_roles")

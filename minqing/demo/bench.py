@@ -374,7 +374,7 @@ def markdown(rows: list[Row], title: str, notes: list[str]) -> str:
 
 
 def _audit_lock_rows() -> list[Row]:
-    from minqing.audit.bench import lock_rows  # the audit app's own row (no global lock)
+    from minqing.demo.bench_audit import lock_rows  # the audit app's own row (no global lock)
 
     return lock_rows()
 

@@ -180,17 +180,24 @@ def consume(
     if used > lim.count:
         exc = RateLimited(lim, _window(lim)[1])
         if audit and first_in(f"audit:{name}", who, lim.seconds):
-            from minqing.audit.services import audit_record
-
             user = who if getattr(who, "pk", None) is not None else None
-            audit_record(
-                action="rate_limited",
-                user=user,
-                context=AuditContext.of(context if context is not None else request),
-                success=False,
-                detail={"limit": name, "count": lim.count, "seconds": lim.seconds},
-            )
+            ctx = AuditContext.of(context if context is not None else request)
+            for hook in _TRIP_HOOKS:
+                hook(name=name, limit=lim, user=user, context=ctx)
         raise exc
+
+
+#: Called once per window when a limit consumed with ``audit=True`` trips (the audit app
+#: registers the one that writes the ``rate_limited`` row: the library imports no app).
+TripHook = Callable[..., None]
+_TRIP_HOOKS: list[TripHook] = []
+
+
+def on_trip(hook: TripHook) -> TripHook:
+    """Register ``hook(name=, limit=, user=, context=)`` for the trips of audited limits."""
+    if hook not in _TRIP_HOOKS:
+        _TRIP_HOOKS.append(hook)
+    return hook
 
 
 def exceeded(name: str, who: Any) -> bool:

@@ -145,7 +145,7 @@ def test_failed_audit_write_rolls_back_the_change(county, owner, monkeypatch):
     def broken(*args, **kwargs):
         raise DatabaseError("audit store unavailable")
 
-    monkeypatch.setattr("minqing.households.services.audit_record", broken)
+    monkeypatch.setattr("minqing.households.services.archive.audit_record", broken)
     with pytest.raises(DatabaseError):
         household_update(
             by=owner,

@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from minqing.audit.backup import BackupError, create_backup
 from minqing.audit.services import audit_record
-from minqing.lib.backup import BackupError, create_backup
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from minqing.lib.backup import BackupError, restore_backup
+from minqing.audit.backup import BackupError, restore_backup
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from minqing.accounts.scope import scope_for
-from minqing.audit import selectors
-from minqing.audit.forms import AuditFilterForm
-from minqing.audit.services import audit_export
+from minqing.auditor import selectors
+from minqing.auditor.forms import AuditFilterForm
+from minqing.auditor.services import audit_export
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 
@@ -43,7 +43,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             query[key] = request.GET[key]
     return render(
         request,
-        "audit/log.html",
+        "auditor/log.html",
         {
             "form": form,
             "valid": valid,
@@ -64,7 +64,7 @@ def audit_log_export(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(
             request,
-            "audit/log.html",
+            "auditor/log.html",
             {"form": form, "valid": False, "page": None, "lines": [], "query": ""},
             status=400,
         )

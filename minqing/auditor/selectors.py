@@ -1,5 +1,6 @@
 """Reading the audit trail as a county auditor does: filtered, in words, whose record and which
-field ("户 A001 王**：身份证号"), people's names masked as on public pages.
+field ("户 A001 王**：身份证号"), people's names masked as on public pages. (The trail itself,
+written by every app, is minqing.audit.)
 
 Every page reads a constant number of queries: the count, the page's rows, and one query per
 kind of record the page names (households, residents, liaisons), whatever the number of rows.
@@ -16,89 +17,26 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
 from minqing.lib.masking import mask_name
 
-#: What each action is called on the page; ``issue.<step>`` takes the issue timeline's words.
-ACTION_LABELS = {
-    "login": gettext_lazy("Log in"),
-    "login.locked": gettext_lazy("Login locked out"),
-    "rate_limited": gettext_lazy("Refused: too many requests"),
-    "logout": gettext_lazy("Log out"),
-    "password.change": gettext_lazy("Password changed"),
-    "permission.grant": gettext_lazy("Role granted"),
-    "permission.revoke": gettext_lazy("Role revoked"),
-    "account.create": gettext_lazy("Account created"),
-    "account.disable": gettext_lazy("Account disabled"),
-    "account.enable": gettext_lazy("Account enabled"),
-    "password.reset": gettext_lazy("Password reset"),
-    "otp.enrol": gettext_lazy("Two-step verification set up"),
-    "otp.reset": gettext_lazy("Two-step verification reset"),
-    "otp.recovery_codes": gettext_lazy("New recovery codes"),
-    "api_token.issue": gettext_lazy("API token issued"),
-    "api_token.revoke": gettext_lazy("API token revoked"),
-    "personal_data.reveal": gettext_lazy("Shown in full"),
-    "personal_data.export": gettext_lazy("Unmasked export"),
-    "ledger.export": gettext_lazy("Ledger exported (masked)"),
-    "ledger.import": gettext_lazy("Ledger imported"),
-    "ledger.import_queue": gettext_lazy("Ledger import queued"),
-    "household.create": gettext_lazy("Household created"),
-    "household.update": gettext_lazy("Household changed"),
-    "resident.create": gettext_lazy("Member added"),
-    "resident.update": gettext_lazy("Member changed"),
-    "resident.delete": gettext_lazy("Member removed"),
-    "village_archive.update": gettext_lazy("Village archive changed"),
-    "calendar.day_set": gettext_lazy("Calendar day set"),
-    "calendar.day_clear": gettext_lazy("Calendar day cleared"),
-    "calendar.year_entered": gettext_lazy("Holiday year entered"),
-    "issue.category_save": gettext_lazy("Issue categories saved"),
-    "issue.deadline_rule_save": gettext_lazy("Issue deadlines saved"),
-    "issue.topic_create": gettext_lazy("Topic created"),
-    "contacts.assign": gettext_lazy("Contact network assigned"),
-    "contacts.assign_queue": gettext_lazy("Contact assignment queued"),
-    "contacts.liaison_add": gettext_lazy("Liaison added"),
-    "contacts.liaison_update": gettext_lazy("Liaison changed"),
-    "contacts.liaison_retire": gettext_lazy("Liaison retired"),
-    "contacts.link": gettext_lazy("Liaison linked by hand"),
-    "contacts.release": gettext_lazy("Liaison link ended"),
-    "contacts.rules_save": gettext_lazy("Contact rules saved"),
-    "contacts.cards": gettext_lazy("Contact cards printed"),
-    "contacts.ledger_export": gettext_lazy("Contact ledger exported"),
-    "public.submit": gettext_lazy("Resident submission"),
-    "visit.record": gettext_lazy("Visit recorded"),
-    "visits.quotas_save": gettext_lazy("Visit quotas saved"),
-    "visits.event_record": gettext_lazy("Household event recorded"),
-    "visits.campaign_start": gettext_lazy("Holiday campaign started"),
-    "visits.night_plan": gettext_lazy("Night visit planned"),
-    "visits.night_session": gettext_lazy("Night visit scheduled"),
-    "keys.rotate": gettext_lazy("Encryption keys rotated"),
-    "demo.build": gettext_lazy("Demo county built"),
-    "demo.contacts": gettext_lazy("Demo contact network built"),
-    "demo.passwords_reset": gettext_lazy("Demo passwords reset"),
-    "audit.export": gettext_lazy("Audit trail exported"),
-}
-
 
 def action_label(action: str) -> str:
-    if action in ACTION_LABELS:
-        return str(ACTION_LABELS[action])
-    if action.startswith("issue."):
-        from minqing.issues.models import EVENT_LABELS
-
-        step = action.removeprefix("issue.")
-        if step in EVENT_LABELS:
-            return _("Issue: %(step)s") % {"step": EVENT_LABELS[step]}
-    return action
+    """An action in the page's words (``AuditAction``'s labels; an action no longer written
+    reads as its stored name)."""
+    try:
+        return str(AuditAction(action).label)
+    except ValueError:
+        return action
 
 
 def action_choices() -> list[tuple[str, str]]:
     """Every action the filter offers, by its words (issue steps included)."""
-    from minqing.issues.models import EVENT_LABELS
-
-    actions = set(ACTION_LABELS) | {f"issue.{step}" for step in EVENT_LABELS}
-    return sorted(((a, action_label(a)) for a in actions), key=lambda c: (c[0].split(".")[0], c[1]))
+    return sorted(
+        ((a.value, str(a.label)) for a in AuditAction), key=lambda c: (c[0].split(".")[0], c[1])
+    )
 
 
 # --------------------------------------------------------------------------- filters

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from minqing.audit.selectors import AuditFilter, action_choices
+from minqing.auditor.selectors import AuditFilter, action_choices
 
 
 class AuditFilterForm(forms.Form):
