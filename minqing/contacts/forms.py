@@ -89,7 +89,8 @@ class RuleForm(forms.Form):
     )
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
-        super().__init__(*args, prefix=kind, **kwargs)
+        kwargs["prefix"] = kind
+        super().__init__(*args, **kwargs)
         self.kind = kind
         self.label = LiaisonKind(kind).label
 

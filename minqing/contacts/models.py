@@ -99,6 +99,13 @@ class Liaison(models.Model):
 
     objects = LiaisonQuerySet.as_manager()
 
+    # Not columns: set on the instances ``selectors.liaisons_by_kind`` reads for the liaison
+    # page (beside the ``load`` that ``selectors.with_load`` annotates).
+    #: its capacity, or the county's rule when it has none
+    capacity_or_rule: int
+    #: more households than ``capacity_or_rule``
+    over: bool
+
     class Meta:
         verbose_name = _("liaison")
         verbose_name_plural = _("liaisons")

@@ -189,7 +189,7 @@ def coverage(node: Node, rules: Sequence[KindRule] | None = None) -> dict[str, A
             group.pk in count_by_row or group.pk in with_people or group.level == Level.GRID
         ):
             continue  # an area, or the village itself, with nothing directly in it
-        row: dict[str, Any] = {
+        report_row: dict[str, Any] = {
             "id": group.pk,
             "name": group.name if by_village else _row_name(group, node, names),
             "households": count_by_row.get(group.pk, 0),
@@ -199,16 +199,16 @@ def coverage(node: Node, rules: Sequence[KindRule] | None = None) -> dict[str, A
             n_eligible = eligible[rule.kind].get(group.pk, 0)
             n_covered = min(covered[rule.kind].get(group.pk, 0), n_eligible)
             people_row = loads.get((group.pk, rule.kind), _Loads())
-            row["kinds"][rule.kind] = {
+            report_row["kinds"][rule.kind] = {
                 "eligible": n_eligible,
                 "covered": n_covered,
                 "missing": n_eligible - n_covered,
                 **people_row.as_dict(),
             }
             for field_name in ("eligible", "covered", "missing"):
-                totals[rule.kind][field_name] += row["kinds"][rule.kind][field_name]
+                totals[rule.kind][field_name] += report_row["kinds"][rule.kind][field_name]
             total_loads[rule.kind].merge(people_row)
-        rows.append(row)
+        rows.append(report_row)
 
     missing = sum(t["missing"] for t in totals.values())
     return {

@@ -81,6 +81,8 @@ class LedgerCell:
     #: the linked person has stopped taking households (counts as missing)
     retired: bool = False
     liaison_id: int | None = None
+    #: the kind's label, for the page (beside each cell on a phone)
+    column: str = ""
 
 
 @dataclass
@@ -200,12 +202,12 @@ def _rows(
         )
         for rule in rules:
             cell = LedgerCell(kind=rule.kind, concerned=rule.concerns(own))
-            liaison_id = links.get((pk, rule.kind))
-            if liaison_id is not None and liaison_id in liaisons.known:
-                cell.name, cell.phone, active = liaisons.known[liaison_id]
-                cell.liaison_id = liaison_id
+            linked_id = links.get((pk, rule.kind))
+            if linked_id is not None and linked_id in liaisons.known:
+                cell.name, cell.phone, active = liaisons.known[linked_id]
+                cell.liaison_id = linked_id
                 cell.retired = not active
-            cell.missing = rule.required and cell.concerned and (liaison_id is None or cell.retired)
+            cell.missing = rule.required and cell.concerned and (linked_id is None or cell.retired)
             row.cells.append(cell)
         yield row
 

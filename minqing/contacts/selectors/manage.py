@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from minqing.accounts.models import RoleAssignment
+from minqing.accounts.models import RoleAssignment, User
 from minqing.contacts.defaults import ADULT, DEFAULT_RULES
 from minqing.contacts.models import (
     AssignmentRule,
@@ -29,6 +29,9 @@ from minqing.contacts.selectors.network import rule_limits
 from minqing.households.models import Household, Politics, Resident
 from minqing.org.models import Level, Node, subtree_q
 from minqing.org.selectors import county_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 KIND_ORDER = {kind: i for i, kind in enumerate(LiaisonKind.values)}
 #: Roles whose holders may become liaisons of a kind, and which kind that suggests.
@@ -55,7 +58,13 @@ def liaison_place_q(node: Node, prefix: str = "") -> Q:
     return subtree_q(node.path, f"{prefix}node__path")
 
 
-def with_load(qs: QuerySet[Liaison]) -> QuerySet[Liaison]:
+class LoadAnnotation(TypedDict):
+    """What :func:`with_load` adds to each liaison: its number of current households."""
+
+    load: int
+
+
+def with_load(qs: QuerySet[Liaison]) -> QuerySet[WithAnnotations[Liaison, LoadAnnotation]]:
     return qs.annotate(load=Count("links", filter=Q(links__ended_at__isnull=True)))
 
 
@@ -68,7 +77,7 @@ class KindGroup:
     max_load: int
     #: the county's rule has this kind in use (the assignment gives households such people)
     active: bool
-    liaisons: list[Liaison] = field(default_factory=list)
+    liaisons: list[WithAnnotations[Liaison, LoadAnnotation]] = field(default_factory=list)
 
     @property
     def load(self) -> int:
@@ -79,7 +88,9 @@ class KindGroup:
         return sum(p.capacity_or_rule for p in self.liaisons)
 
 
-def liaisons_by_kind(node: Node) -> tuple[list[KindGroup], list[Liaison]]:
+def liaisons_by_kind(
+    node: Node,
+) -> tuple[list[KindGroup], list[WithAnnotations[Liaison, LoadAnnotation]]]:
     """The place's active liaisons grouped by kind (every kind, in order, even without anyone)
     with their current load and capacity; and the retired ones, latest first."""
     limits = rule_limits(county_of(node))
@@ -223,10 +234,20 @@ class HouseholdContacts:
     missing: list[tuple[str, str]]
     can_manage: bool
     #: (kind label, [liaisons]) the household can be put with by hand
-    choices: list[tuple[str, list[Liaison]]] = field(default_factory=list)
+    choices: list[tuple[str, list[LiaisonChoice]]] = field(default_factory=list)
 
 
-def household_contacts(user: Any, household: Household) -> HouseholdContacts:
+@dataclass(frozen=True)
+class LiaisonChoice:
+    """A liaison the household can be put with, and how many households they have now."""
+
+    pk: int
+    name: str
+    load: int
+    capacity: int | None
+
+
+def household_contacts(user: User, household: Household) -> HouseholdContacts:
     """For the household page, in a fixed number of queries (five for a manager)."""
     links = sorted(
         ContactLink.objects.current().filter(household=household).select_related("liaison"),
@@ -240,7 +261,7 @@ def household_contacts(user: Any, household: Household) -> HouseholdContacts:
         if kind not in linked
     ]
     manage = can_manage(user, household.node)
-    choices: list[tuple[str, list[Liaison]]] = []
+    choices: list[tuple[str, list[LiaisonChoice]]] = []
     if manage:
         # The household's own village; for "1+1" pairing, cadres anywhere in its town. Two
         # indexed reads and one count over their current links: an OR across the two, with the
@@ -262,10 +283,11 @@ def household_contacts(user: Any, household: Household) -> HouseholdContacts:
             .annotate(n=Count("id"))
             .values_list("liaison_id", "n")
         )
-        by_kind: dict[str, list[Liaison]] = {k: [] for k in LiaisonKind.values}
+        by_kind: dict[str, list[LiaisonChoice]] = {k: [] for k in LiaisonKind.values}
         for person in sorted(people, key=lambda p: (p.name, p.pk)):
-            person.load = loads.get(person.pk, 0)
-            by_kind[person.kind].append(person)
+            by_kind[person.kind].append(
+                LiaisonChoice(person.pk, person.name, loads.get(person.pk, 0), person.capacity)
+            )
         choices = [(str(label), by_kind[k]) for k, label in LiaisonKind.choices if by_kind[k]]
     return HouseholdContacts(links=links, missing=missing, can_manage=manage, choices=choices)
 

@@ -8,6 +8,7 @@ import datetime as dt
 import queue
 import threading
 from types import TracebackType
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -53,7 +54,7 @@ def insert_links(rows: list[NewLink], *, now: dt.datetime, by: User | None) -> N
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - fixed names
         for start in range(0, len(rows), INSERT_ROWS):
             chunk = rows[start : start + INSERT_ROWS]
-            params: list[object] = []
+            params: list[Any] = []
             for household_id, liaison_id, kind in chunk:
                 params += (household_id, liaison_id, kind, False, stamp, by_id)
             cur.execute(head + ", ".join([one] * len(chunk)), params)

@@ -120,6 +120,6 @@ def cards_pdf(request: AuthedRequest, node_pk: int) -> HttpResponse:
         return _card_page(request, node, household, status=503)
     name = f"联系卡-{household.number if household else node.name}.pdf"
     response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(False, name)
+    response["Content-Disposition"] = content_disposition_header(False, name) or "inline"
     response["Cache-Control"] = "no-store"
     return response

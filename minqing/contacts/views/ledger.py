@@ -16,6 +16,7 @@ from django.http import (
     QueryDict,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -109,7 +110,7 @@ def ledger(request: AuthedRequest, node_pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def ledger_xlsx(request: AuthedRequest, node_pk: int) -> HttpResponse:
+def ledger_xlsx(request: AuthedRequest, node_pk: int) -> HttpResponseBase:
     """The ledger as xlsx: masked on GET; unmasked on POST ``unmasked=1`` (reveal permission,
     audited). GET ``?unmasked=1`` asks first, so a link alone never exports full phones."""
     node = scoped_node(request, node_pk)

@@ -3,6 +3,7 @@ without the role, 403."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -82,14 +83,26 @@ def run_outcome(run: AssignmentRun) -> tuple[str, str]:
     }
 
 
+@dataclass
+class RunShown:
+    """A run on the runs page, with its verdict and shortages as sentences."""
+
+    run: AssignmentRun
+    tone: str
+    verdict: str
+    shortage_lines: list[str]
+
+
 def _runs_context(request: AuthedRequest, node: Node) -> dict[str, Any]:
     runs = selectors.runs_of(node)
+    shown = []
     for run in runs:
-        run.tone, run.verdict = run_outcome(run)
-        run.shortage_lines = [shortage_text(s) for s in (run.result or {}).get("shortages", [])]
+        tone, verdict = run_outcome(run)
+        lines = [shortage_text(s) for s in (run.result or {}).get("shortages", [])]
+        shown.append(RunShown(run, tone, verdict, lines))
     return {
         "node": node,
-        "runs": runs,
+        "runs": shown,
         "active": next((r for r in runs if r.is_active), None),
     }
 
