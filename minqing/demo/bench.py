@@ -413,6 +413,7 @@ def run_bench(options: BuildOptions, *, repeat: int, write: Callable[[str], None
         ("Timing visits while a ledger is imported…", bench_import.import_rows),
         ("Timing audited transactions side by side…", _audit_lock_rows),
         ("Timing my households…", lambda: bench_contacts.my_households_rows(repeat)),
+        ("Timing the quota report…", lambda: bench_contacts.compliance_rows(repeat)),
         ("Sweeping deadlines…", bench_issues.sweep_rows),
     ]
     with override_settings(

@@ -26,6 +26,7 @@ from minqing.audit.services import audit_record
 from minqing.households.models import ArchiveChange, Household
 from minqing.issues.models import Category, Colour, Source
 from minqing.issues.services import issue_register
+from minqing.lib.context import AuditContext
 from minqing.lib.text import clean_text
 from minqing.org.models import Node
 from minqing.visits.models import (
@@ -172,7 +173,7 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
                     colour=p.colour,
                     source=Source.VISIT,
                     resolution=p.resolution,
-                    request=request,
+                    context=AuditContext.of(request),
                 )
                 for i, p in enumerate(data.problems)
             ]

@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.lib.access import public
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour
+from minqing.lib.access import public
 from minqing.visits import selectors, services
 from minqing.visits.models import Mode
 
