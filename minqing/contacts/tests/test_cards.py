@@ -68,6 +68,7 @@ def test_one_household_card(client, county, owner, network):
     # A household of another village, named through this village, is not found.
     other = client.get(url + f"?household={county.household_b1.pk}")
     assert other.status_code == 404
+    assert AuditEvent.objects.filter(action="contacts.cards").count() == 1  # the first only
 
 
 def test_cards_name_the_people_with_full_phones_and_carry_a_token_to_the_household(county, network):

@@ -284,10 +284,14 @@ def test_grid_worker_reaches_own_grid_only(client, county, network, member):
     assert client.get(reverse("contacts:coverage", kwargs={"node_pk": grid.pk})).status_code == 200
     assert client.get(ledger_url(county.village_a)).status_code == 404
     other = network.households["A002"]  # 二组: not theirs, even named through their own grid
+    before = AuditEvent.objects.count()
     for name in ("contacts:cards", "contacts:cards_pdf"):
         cards = reverse(name, kwargs={"node_pk": grid.pk})
         assert client.get(cards + f"?household={other.pk}").status_code == 404
         assert client.get(cards + "?household=x").status_code == 404
+    xlsx = reverse("contacts:ledger_xlsx", args=[county.village_a.pk])
+    assert client.get(xlsx).status_code == 404
+    assert AuditEvent.objects.count() == before
 
 
 def test_owner_reaches_every_page_of_own_village(client, county, owner, network):

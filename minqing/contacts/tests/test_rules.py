@@ -182,6 +182,7 @@ def test_two_rules_for_one_category_are_refused(client, county, county_user):
     assert "Each kind and category can have one matching rule only." in response.content.decode()
     assert 'name="new-weight" value="4"' in response.content.decode()
     assert _stored(county) == before
+    assert not AuditEvent.objects.filter(action="contacts.rules_save").exists()
 
 
 def test_an_incomplete_new_matching_rule_is_refused(client, county, county_user):
@@ -194,23 +195,31 @@ def test_an_incomplete_new_matching_rule_is_refused(client, county, county_user)
     assert response.status_code == 400
     assert "The weight is a whole number from 1 to 10." in response.content.decode()
     assert _stored(county) == before
+    assert not AuditEvent.objects.filter(action="contacts.rules_save").exists()
 
 
 def test_an_edit_based_on_an_old_page_is_stale_and_keeps_the_input(client, county, county_user):
     client.force_login(county_user)
     data = _form(county) | {f"{GL}-max_load": "90"}
     AssignmentRule.objects.filter(county=county.county, kind=GL).update(max_load=100)  # meanwhile
+    before = _stored(county)
 
     response = client.post(_url(county), data)
 
     assert response.status_code == 409
     assert f'name="{GL}-max_load" value="90"' in response.content.decode()
     assert AssignmentRule.objects.get(county=county.county, kind=GL).max_load == 100
+    assert _stored(county) == before
+    assert not AuditEvent.objects.filter(action="contacts.rules_save").exists()
 
 
 def test_another_countys_command_centre_gets_404(client, county):
     elsewhere = node_create(name="利辛县", level=Level.COUNTY, code="341623")
     client.force_login(make_user("elsewhere", Role.COMMAND_CENTRE, elsewhere))
+    data = _form(county)
+    before = _stored(county)
     assert client.get(_url(county)).status_code == 404
-    assert client.post(_url(county), _form(county)).status_code == 404
+    assert client.post(_url(county), data).status_code == 404
+    assert _stored(county) == before
+    assert not AuditEvent.objects.filter(action="contacts.rules_save").exists()
     assert client.get(reverse("contacts:rules", args=[elsewhere.pk])).status_code == 200
