@@ -7,10 +7,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from minqing.accounts.models import Role, User
@@ -24,11 +32,98 @@ from minqing.org.services import node_create
 PASSWORD = "Correct-Horse-42"
 
 
+#: Absolute query counts of pages and services, by name and database vendor (``pinned_queries``).
+QUERY_COUNTS = Path(__file__).resolve().parent / "tests" / "query_counts.json"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-query-counts",
+        action="store_true",
+        default=False,
+        help=f"write the query counts the tests measure into {QUERY_COUNTS.name} instead of "
+        "comparing them (also MINQING_UPDATE_QUERY_COUNTS=1)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that drives the browser is marked ``browser`` (see minqing/lib/testing_browser)."""
+    """A test that drives the browser is marked ``browser`` (see minqing/lib/testing_browser),
+    and so is ``live`` (it starts a browser process)."""
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.live)
+
+
+class PinnedQueries:
+    """Query counts pinned in one baseline file (``minqing/tests/query_counts.json``), beside
+    the "few rows = many rows" checks: those say a page does not grow with the data, this says
+    how many queries it takes at all, so one more query anywhere shows in review.
+
+    ``with pinned_queries("issues.board"):`` captures the block; ``pinned_queries.pin(name,
+    captured)`` pins a ``CaptureQueriesContext`` (or a count) a test already has. The file keys
+    each name by database vendor (SQLite and PostgreSQL may differ); ``./dev test
+    --update-query-counts`` (or ``MINQING_UPDATE_QUERY_COUNTS=1``) rewrites the counts measured.
+    """
+
+    def __init__(self, update: bool) -> None:
+        self.update = update
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[CaptureQueriesContext]:
+        with CaptureQueriesContext(connection) as captured:
+            yield captured
+        self.pin(name, captured)
+
+    def pin(self, name: str, captured: CaptureQueriesContext | int) -> None:
+        vendor = connection.vendor
+        if isinstance(captured, int):
+            count, sql = captured, []
+        else:
+            count, sql = len(captured), [q["sql"] for q in captured.captured_queries]
+        if self.update:
+            _write_query_count(name, vendor, count)
+            return
+        baseline = _read_query_counts().get(name, {}).get(vendor)
+        if baseline == count:
+            return
+        listing = "\n".join(f"  {i}. {q[:300]}" for i, q in enumerate(sql, 1))
+        said = "has no pinned count" if baseline is None else f"pinned at {baseline}"
+        pytest.fail(
+            f"queries of {name!r} on {vendor}: {count}, {said} in "
+            f"{QUERY_COUNTS.relative_to(QUERY_COUNTS.parents[2])}"
+            + (f" ({count - baseline:+d})" if baseline is not None else "")
+            + ".\nIf the change is meant, run the test with --update-query-counts and commit "
+            "the file." + (f"\nThe queries:\n{listing}" if listing else ""),
+            pytrace=False,
+        )
+
+
+def _read_query_counts() -> dict[str, dict[str, int]]:
+    try:
+        return json.loads(QUERY_COUNTS.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def _write_query_count(name: str, vendor: str, count: int) -> None:
+    """Read, change, write under a lock: parallel workers (pytest-xdist) update one file."""
+    QUERY_COUNTS.parent.mkdir(exist_ok=True)
+    with QUERY_COUNTS.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        counts = _read_query_counts()
+        counts.setdefault(name, {})[vendor] = count
+        ordered = {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}
+        QUERY_COUNTS.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")
+
+
+@pytest.fixture
+def pinned_queries(request: pytest.FixtureRequest) -> PinnedQueries:
+    """Compare a block's query count with the baseline file (see ``PinnedQueries``)."""
+    update = request.config.getoption("--update-query-counts", default=False) or (
+        os.environ.get("MINQING_UPDATE_QUERY_COUNTS") == "1"
+    )
+    return PinnedQueries(bool(update))
 
 
 @pytest.fixture
