@@ -266,3 +266,26 @@ def test_the_page_sends_the_department_that_passed_it_on_somewhere_it_can_see(
     response = act(client, accepted, "transfer", body)
     assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Passing on a resident's order that was offered to co-building units leaves it "
+    "offered: the department it was passed to holds it, yet any co-building unit can still "
+    "take it away (issue_transfer does not reset `offered`, as issue_dispatch does).",
+)
+def test_an_offered_order_passed_on_to_a_department_is_no_longer_offered(
+    frozen,  # noqa: F811
+    town,
+    shop,
+    departments,
+    register,
+):
+    from minqing.issues.services import issue_offer
+
+    order = issue_offer(by=town, issue=register(source="resident"), note="请共建单位接单")
+    assert order.offered and order.status == Status.DISPATCHED
+    issue = issue_transfer(by=town, issue=order, to_department=departments.water, reason="归水利")
+    issue = Issue.objects.get(pk=issue.pk)
+    assert issue.owner_department == departments.water
+    assert not issue.offered
