@@ -6,10 +6,11 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Value
+from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
+from minqing.org import hooks
 from minqing.org.errors import OrgErrorCode
 from minqing.org.models import LEVEL_ORDER, Kind, Level, Node
 
@@ -136,11 +137,9 @@ def adjust_counts(node_ids: list[int], *, households: int = 0, residents: int = 
 
 
 def recount_tree() -> int:
-    """Recompute every node's cumulative counts from the households; returns nodes changed."""
-    from minqing.households.models import Household, Resident
-
-    own_households = dict(Household.objects.values_list("node").annotate(n=Count("id")))
-    own_residents = dict(Resident.objects.values_list("household__node").annotate(n=Count("id")))
+    """Recompute every node's cumulative counts from the households (their own counts per node
+    come from the households app, ``hooks.provide_own_counts``); returns nodes changed."""
+    own_households, own_residents = hooks.own_counts()
     nodes = list(Node.objects.only("id", "path", "household_count", "resident_count"))
     hh: dict[int, int] = defaultdict(int)
     rs: dict[int, int] = defaultdict(int)
