@@ -7,4 +7,7 @@ class ContactsConfig(AppConfig):
     verbose_name = _("Contact network")
 
     def ready(self) -> None:
-        from minqing.contacts import errors  # noqa: F401  (registers the app's error codes)
+        from minqing.contacts import (
+            errors,  # noqa: F401  (registers the app's error codes)
+            issue_contacts,  # noqa: F401  (liaisons hear of reported issues)
+        )

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from minqing.issues import forms, permissions
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import (
     COLOUR_ORDER,
     OPEN_STATES,
@@ -135,11 +136,12 @@ def offered(issue: Issue) -> bool:
 
 
 def pending_extension(issue: Issue) -> ExtensionRequest | None:
-    cached = getattr(issue, "_pending_extension", False)
-    if cached is False:
-        cached = issue.extensions.filter(decision=ExtensionRequest.Decision.PENDING).first()
-        issue._pending_extension = cached
-    return cached
+    memo = issue.__dict__  # read once per issue object (the page asks several times)
+    if "_pending_extension" not in memo:
+        pending = ExtensionRequest.Decision.PENDING
+        memo["_pending_extension"] = issue.extensions.filter(decision=pending).first()
+    found: ExtensionRequest | None = memo["_pending_extension"]
+    return found
 
 
 def no_pending_extension(issue: Issue) -> bool:
@@ -565,9 +567,9 @@ def refusal(user: Any, name: str, issue: Issue) -> Exception | None:
                 "status": _status_label(issue),
                 "action": step.verb,
             }
-        return IllegalTransition(text)
+        return IllegalTransition(text, code=IssueErrorCode.WRONG_STATE)
     if not step.applies(issue):
-        return IllegalTransition(str(step.not_now))
+        return IllegalTransition(str(step.not_now), code=IssueErrorCode.NOT_NOW)
     if not step.who(user, issue):
         return PermissionDenied(str(step.refusal))
     return None

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -19,7 +17,10 @@ from ninja import Field, Query, Router, Schema, Status
 from minqing.api import error_responses
 from minqing.households.models import Household
 from minqing.issues import selectors, services, similarity
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import OPEN_STATES, Category, Issue
+from minqing.issues.views.common import AuthedRequest
+from minqing.lib.context import AuditContext
 from minqing.org.models import Department, Node
 from minqing.org.selectors import nodes_visible_to
 
@@ -224,7 +225,7 @@ def _out(issue: Issue, now: dt.datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _detail(request: HttpRequest, pk: int) -> dict[str, Any]:
+def _detail(request: AuthedRequest, pk: int) -> dict[str, Any]:
     issue = selectors.issue_for_page(request.user, pk)
     return {
         **_out(issue),
@@ -255,7 +256,7 @@ def _detail(request: HttpRequest, pk: int) -> dict[str, Any]:
     }
 
 
-def _issue(request: HttpRequest, pk: int) -> Issue:
+def _issue(request: AuthedRequest, pk: int) -> Issue:
     return selectors.issue_for_page(request.user, pk)
 
 
@@ -267,7 +268,7 @@ def _units(to_node: int | None, to_department: int | None) -> tuple[Node | None,
     node = Node.objects.filter(pk=to_node).first() if to_node else None
     department = Department.objects.filter(pk=to_department).first() if to_department else None
     if (to_node and node is None) or (to_department and department is None):
-        raise ValidationError({"to": _("Unknown unit.")})
+        raise field_error("to", _("Unknown unit."), IssueErrorCode.UNKNOWN_TARGET)
     return node, department
 
 
@@ -275,7 +276,7 @@ def _units(to_node: int | None, to_department: int | None) -> tuple[Node | None,
 
 
 @router.get("", url_name="issues", response={200: IssueListOut, **error_responses()})
-def issue_list(request: HttpRequest, filters: Query[ListFilter]):
+def issue_list(request: AuthedRequest, filters: Query[ListFilter]):
     """Issues in the caller's jurisdiction, most urgent first."""
     qs = Issue.objects.visible_to(request.user).select_related("category", "responsible")
     if filters.status == "open":
@@ -294,7 +295,7 @@ def issue_list(request: HttpRequest, filters: Query[ListFilter]):
 
 
 @router.get("{int:pk}/", url_name="issue", response={200: IssueDetailOut, **error_responses(404)})
-def issue_detail(request: HttpRequest, pk: int):
+def issue_detail(request: AuthedRequest, pk: int):
     """One issue with its reporters (phones masked) and its timeline."""
     return _detail(request, pk)
 
@@ -304,7 +305,7 @@ def issue_detail(request: HttpRequest, pk: int):
     url_name="issue_similar",
     response={200: list[SimilarOut], **error_responses(404)},
 )
-def issue_similar(request: HttpRequest, pk: int):
+def issue_similar(request: AuthedRequest, pk: int):
     """Open issues alike this one, same village first, then the rest of its town."""
     found = similarity.similar_to_issue(_issue(request, pk))
     visible = set(
@@ -324,7 +325,7 @@ OK_EDIT = {200: IssueDetailOut, **error_responses(400, 403, 404, 409)}
 @router.post(
     "", url_name="issue_register", response={201: RegisteredOut, **error_responses(400, 403)}
 )
-def issue_register(request: HttpRequest, data: RegisterIn):
+def issue_register(request: AuthedRequest, data: RegisterIn):
     """Register a problem; the answer carries ranked ``similar`` open issues to attach to."""
     household = None
     if data.household is not None:
@@ -335,19 +336,19 @@ def issue_register(request: HttpRequest, data: RegisterIn):
             .first()
         )
         if household is None:
-            raise ValidationError({"household": _("Unknown household.")})
+            raise field_error("household", _("Unknown household."), IssueErrorCode.UNKNOWN_TARGET)
     node = nodes_visible_to(request.user).filter(pk=data.node).first()
     if node is None:
-        raise ValidationError({"node": _("Unknown place.")})
+        raise field_error("node", _("Unknown place."), IssueErrorCode.UNKNOWN_TARGET)
     category = Category.objects.filter(code=data.category, active=True).first()
     if category is None:
-        raise ValidationError({"category": _("Unknown category.")})
+        raise field_error("category", _("Unknown category."), IssueErrorCode.CATEGORY_REQUIRED)
     issue = services.issue_register(
         by=request.user,
         node=node,
         household=household,
         category=category,
-        request=request,
+        context=AuditContext.of(request),
         **data.dict(exclude={"node", "household", "category"}),
     )
     found = [s for s in similarity.similar_to_issue(issue) if s.issue_id != issue.pk]
@@ -355,20 +356,20 @@ def issue_register(request: HttpRequest, data: RegisterIn):
 
 
 @router.patch("{int:pk}/", url_name="issue_edit", response=OK_EDIT)
-def issue_edit(request: HttpRequest, pk: int, data: EditIn):
+def issue_edit(request: AuthedRequest, pk: int, data: EditIn):
     """Correct an open issue's title, description, category or complexity."""
     changes = data.dict(exclude={"version"}, exclude_none=True)
     if "category" in changes:
         category = Category.objects.filter(code=changes["category"], active=True).first()
         if category is None:
-            raise ValidationError({"category": _("Unknown category.")})
+            raise field_error("category", _("Unknown category."), IssueErrorCode.CATEGORY_REQUIRED)
         changes["category"] = category
     services.issue_update(
         by=request.user,
         issue=_issue(request, pk),
         data=changes,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
@@ -379,7 +380,7 @@ OK = {200: IssueDetailOut, **error_responses(400, 403, 404, 409)}
 
 
 @router.post("{int:pk}/dispatch/", url_name="issue_dispatch", response=OK)
-def dispatch(request: HttpRequest, pk: int, data: DispatchIn):
+def dispatch(request: AuthedRequest, pk: int, data: DispatchIn):
     """派单: to its village, its town, the county (to_node) or a department (to_department)."""
     to_node, to_department = _units(data.to_node, data.to_department)
     services.issue_dispatch(
@@ -390,13 +391,13 @@ def dispatch(request: HttpRequest, pk: int, data: DispatchIn):
         note=data.note,
         level_confirmed=data.level_confirmed,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/accept/", url_name="issue_accept", response=OK)
-def accept(request: HttpRequest, pk: int, data: NoteIn):
+def accept(request: AuthedRequest, pk: int, data: NoteIn):
     """接单: the unit it was sent to takes it on; the note (what it will do) goes on the
     timeline."""
     services.issue_accept(
@@ -404,38 +405,38 @@ def accept(request: HttpRequest, pk: int, data: NoteIn):
         issue=_issue(request, pk),
         note=data.note,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/start/", url_name="issue_start", response=OK)
-def start(request: HttpRequest, pk: int, data: NoteIn):
+def start(request: AuthedRequest, pk: int, data: NoteIn):
     services.issue_start(
         by=request.user,
         issue=_issue(request, pk),
         note=data.note,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/return/", url_name="issue_return", response=OK)
-def return_(request: HttpRequest, pk: int, data: ReasonIn):
+def return_(request: AuthedRequest, pk: int, data: ReasonIn):
     """退回: misrouted, back to its dispatcher with the reason."""
     services.issue_return(
         by=request.user,
         issue=_issue(request, pk),
         reason=data.reason,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/transfer/", url_name="issue_transfer", response=OK)
-def transfer(request: HttpRequest, pk: int, data: TransferIn):
+def transfer(request: AuthedRequest, pk: int, data: TransferIn):
     """逐级流转: pass to another unit up or down."""
     to_node, to_department = _units(data.to_node, data.to_department)
     services.issue_transfer(
@@ -445,13 +446,13 @@ def transfer(request: HttpRequest, pk: int, data: TransferIn):
         to_department=to_department,
         reason=data.reason,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/resolve/", url_name="issue_resolve", response=OK)
-def resolve(request: HttpRequest, pk: int, data: ResolveIn):
+def resolve(request: AuthedRequest, pk: int, data: ResolveIn):
     """办结: what was done, and a reply to every reporter still waiting for one."""
     services.issue_resolve(
         by=request.user,
@@ -459,13 +460,13 @@ def resolve(request: HttpRequest, pk: int, data: ResolveIn):
         resolution=data.resolution,
         replies=data.replies,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/revisit/", url_name="issue_revisit", response=OK)
-def revisit(request: HttpRequest, pk: int, data: RevisitIn):
+def revisit(request: AuthedRequest, pk: int, data: RevisitIn):
     """回访: unsatisfied reopens it to the same unit with the resident's words."""
     services.issue_revisit(
         by=request.user,
@@ -474,53 +475,56 @@ def revisit(request: HttpRequest, pk: int, data: RevisitIn):
         result=data.result,
         words=data.words,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/close/", url_name="issue_close", response=OK)
-def close(request: HttpRequest, pk: int, data: CloseIn):
+def close(request: AuthedRequest, pk: int, data: CloseIn):
     """销号: after a satisfied revisit, or with a supervisor's override reason."""
     services.issue_close(
         by=request.user,
         issue=_issue(request, pk),
         override_reason=data.override_reason,
         version=data.version,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/escalate/", url_name="issue_escalate", response=OK)
-def escalate(request: HttpRequest, pk: int, data: ReasonIn):
+def escalate(request: AuthedRequest, pk: int, data: ReasonIn):
     services.issue_escalate(
-        by=request.user, issue=_issue(request, pk), reason=data.reason, request=request
+        by=request.user,
+        issue=_issue(request, pk),
+        reason=data.reason,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/extension/", url_name="issue_extension", response=OK)
-def extension(request: HttpRequest, pk: int, data: ExtensionIn):
+def extension(request: AuthedRequest, pk: int, data: ExtensionIn):
     """延期申请: ask the supervisor for more working days."""
     services.extension_request(
         by=request.user,
         issue=_issue(request, pk),
         workdays=data.workdays,
         reason=data.reason,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/reporters/", url_name="issue_add_reporter", response=OK)
-def add_reporter(request: HttpRequest, pk: int, data: ReporterIn):
+def add_reporter(request: AuthedRequest, pk: int, data: ReporterIn):
     """One more household reports the same problem."""
     household = None
     if data.household is not None:
         household = Household.objects.visible_to(request.user).filter(pk=data.household).first()
         if household is None:
-            raise ValidationError({"household": _("Unknown household.")})
+            raise field_error("household", _("Unknown household."), IssueErrorCode.UNKNOWN_TARGET)
     services.issue_add_reporter(
         by=request.user,
         issue=_issue(request, pk),
@@ -528,23 +532,23 @@ def add_reporter(request: HttpRequest, pk: int, data: ReporterIn):
         name=data.name,
         phone=data.phone,
         words=data.words,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, pk)
 
 
 @router.post("{int:pk}/merge/", url_name="issue_merge", response=OK)
-def merge(request: HttpRequest, pk: int, data: MergeIn):
+def merge(request: AuthedRequest, pk: int, data: MergeIn):
     """合并: this issue's reporters join ``target``; answers the target."""
     source = _issue(request, pk)
     target = Issue.objects.visible_to(request.user).filter(pk=data.target).first()
     if target is None:
-        raise ValidationError({"target": _("Unknown issue.")})
+        raise field_error("target", _("Unknown issue."), IssueErrorCode.UNKNOWN_TARGET)
     services.issue_merge(
         by=request.user,
         source=source,
         target=target,
         reason=data.reason,
-        request=request,
+        context=AuditContext.of(request),
     )
     return _detail(request, target.pk)

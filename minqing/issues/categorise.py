@@ -15,7 +15,6 @@ Nothing found: ``None`` — the page leaves the choice empty, a visit files it u
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 
 from minqing.issues.models import Category, Issue
 
@@ -68,11 +67,12 @@ def _alike_vote(text: str, *, town_id: int, village_id: int | None) -> int | Non
     categories = dict(
         Issue.objects.filter(pk__in=[s.issue_id for s in found]).values_list("pk", "category_id")
     )
-    votes: Counter[int] = Counter()
+    votes: dict[int, float] = {}  # category id → the scores of its alike issues
     for s in found:
-        if categories.get(s.issue_id) is not None:
-            votes[categories[s.issue_id]] += s.score
-    return votes.most_common(1)[0][0] if votes else None
+        category = categories.get(s.issue_id)
+        if category is not None:
+            votes[category] = votes.get(category, 0.0) + s.score
+    return max(votes, key=votes.__getitem__) if votes else None
 
 
 def guess_by_words(text: str, categories: list[Category]) -> int | None:

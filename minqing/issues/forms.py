@@ -106,7 +106,8 @@ class DispatchForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to"].choices = choices
+        self.unit_field.choices = choices
+        self.unit_labels = dict(choices)
         self.question = ""  # "该问题为蓝色（村级），确定派到区水利局吗？" once the service asks
 
     def level_confirmed(self) -> bool:
@@ -116,12 +117,19 @@ class DispatchForm(forms.Form):
         )
 
     def unit_label(self) -> str:
-        return dict(self.fields["to"].choices).get(self.data.get("to", ""), "")
+        return self.unit_labels.get(self.data.get("to", ""), "")
+
+    @property
+    def unit_field(self) -> forms.ChoiceField:
+        field = self.fields["to"]
+        assert isinstance(field, forms.ChoiceField)  # declared above as a UnitField
+        return field
 
 
 class TransferForm(DispatchForm):
-    note = None  # the reason is what goes on the timeline
-    confirm_to = None
+    # Django's way to drop an inherited field; the stubs know fields only as declared.
+    note = None  # type: ignore[assignment]  # the reason is what goes on the timeline
+    confirm_to = None  # type: ignore[assignment]
     reason = forms.CharField(label=_("Why pass it on"), max_length=2000, widget=TEXT)
 
 
@@ -209,7 +217,9 @@ class ColourForm(forms.Form):
     def __init__(self, *args: Any, colours: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if colours is not None:  # only the colours above the issue's: it is never lowered
-            self.fields["colour"].choices = [c for c in Colour.choices if c[0] in colours]
+            field = self.fields["colour"]
+            assert isinstance(field, forms.ChoiceField)  # declared above
+            field.choices = [c for c in Colour.choices if c[0] in colours]
 
 
 class CallForm(forms.Form):
@@ -221,7 +231,9 @@ class CallForm(forms.Form):
 
     def __init__(self, *args: Any, departments: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departments"].queryset = departments
+        field = self.fields["departments"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)  # declared above
+        field.queryset = departments
 
 
 class EscalateForm(ReasonForm):

@@ -62,8 +62,9 @@ def is_owner(user: Any, issue: Issue) -> bool:
     scope = scope_for(user)
     if issue.owner_department_id is not None:
         return issue.owner_department_id in scope.department_ids
-    if issue.owner_node_id is not None:
-        return scope.covers_path(issue.owner_node.path, UNIT_ROLES)
+    owner = issue.owner_node if issue.owner_node_id is not None else None
+    if owner is not None:
+        return scope.covers_path(owner.path, UNIT_ROLES)
     return False
 
 

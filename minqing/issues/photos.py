@@ -21,9 +21,12 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
 from minqing.issues import actions
-from minqing.issues.models import Issue, IssuePhoto
+from minqing.issues.errors import IssueErrorCode, field_error
+from minqing.issues.models import EventAction, Issue, IssuePhoto
 from minqing.issues.services.common import record
+from minqing.lib.context import AuditContext
 from minqing.lib.inputs import read_upload
 from minqing.lib.sealed_files import SealedStore
 
@@ -60,25 +63,23 @@ def reencode(data: bytes) -> tuple[bytes, str, str]:
     metadata; ``ValidationError`` if it is no picture or too many pixels."""
     from PIL import Image, ImageOps
 
-    not_a_picture = ValidationError(
-        {"photo": _("The file is not a readable JPEG, PNG or WebP picture.")}
+    not_a_picture = field_error(
+        "photo",
+        _("The file is not a readable JPEG, PNG or WebP picture."),
+        IssueErrorCode.PHOTO_UNREADABLE,
     )
     max_pixels = settings.MINQING_PHOTO_MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            image: Image.Image = Image.open(io.BytesIO(data), formats=list(FORMATS))
             width, height = image.size
             if width * height > max_pixels:
-                raise ValidationError(
-                    {
-                        "photo": _(
-                            "The picture has %(mp).0f megapixels; photos may have at most "
-                            "%(max).0f. Take it again at a lower resolution."
-                        )
-                        % {"mp": width * height / 1e6, "max": max_pixels / 1e6}
-                    }
-                )
+                message = _(
+                    "The picture has %(mp).0f megapixels; photos may have at most "
+                    "%(max).0f. Take it again at a lower resolution."
+                ) % {"mp": width * height / 1e6, "max": max_pixels / 1e6}
+                raise field_error("photo", message, IssueErrorCode.PHOTO_PIXELS)
             kind = image.format or ""
             if kind == "JPEG":
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale
@@ -99,15 +100,19 @@ def reencode(data: bytes) -> tuple[bytes, str, str]:
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValidationError(
-            {"photo": _("The picture has too many pixels to be read safely.")}
+        raise field_error(
+            "photo",
+            _("The picture has too many pixels to be read safely."),
+            IssueErrorCode.PHOTO_PIXELS,
         ) from None
     except Exception:  # Pillow raises many types for damaged or disguised files
         raise not_a_picture from None
     return out.getvalue(), content_type, suffix
 
 
-def photo_add(*, by: Any, issue: Issue, data: Any, request: Any = None) -> IssuePhoto:
+def photo_add(
+    *, by: User, issue: Issue, data: Any, context: AuditContext | None = None
+) -> IssuePhoto:
     """Attach a photo: JPEG, PNG or WebP, at most ``MINQING_PHOTO_MAX_BYTES`` and
     ``MINQING_PHOTO_MAX_PIXELS``, re-encoded without its metadata; audited.
 
@@ -118,19 +123,23 @@ def photo_add(*, by: Any, issue: Issue, data: Any, request: Any = None) -> Issue
     if not isinstance(data, bytes):
         data = read_upload(data, limit, field="photo", message=too_large)
     if not data:
-        raise ValidationError({"photo": _("The photo is empty.")})
+        raise field_error("photo", _("The photo is empty."), IssueErrorCode.PHOTO_EMPTY)
     if len(data) > limit:
-        raise ValidationError({"photo": too_large})
+        raise field_error("photo", too_large, IssueErrorCode.PHOTO_TOO_LARGE)
     if sniff(data) is None:
-        raise ValidationError({"photo": _("Only JPEG, PNG or WebP photos can be attached.")})
+        raise field_error(
+            "photo", _("Only JPEG, PNG or WebP photos can be attached."), IssueErrorCode.PHOTO_TYPE
+        )
     actions.require(by, "photo", issue)
     data, content_type, suffix = reencode(data)
     stored = PHOTOS.store(data, suffix)
     try:
         with transaction.atomic():
             if issue.photos.count() >= MAX_PHOTOS:
-                raise ValidationError(
-                    {"photo": _("An issue holds at most %(n)d photos.") % {"n": MAX_PHOTOS}}
+                raise field_error(
+                    "photo",
+                    _("An issue holds at most %(n)d photos.") % {"n": MAX_PHOTOS},
+                    IssueErrorCode.PHOTO_COUNT,
                 )
             photo = IssuePhoto.objects.create(
                 issue=issue,
@@ -139,7 +148,9 @@ def photo_add(*, by: Any, issue: Issue, data: Any, request: Any = None) -> Issue
                 size=len(data),
                 uploaded_by=by,
             )
-            record(issue, by=by, action="photo", data={"photo": photo.pk}, request=request)
+            record(
+                issue, by=by, action=EventAction.PHOTO, data={"photo": photo.pk}, context=context
+            )
     except Exception:
         PHOTOS.remove(stored)  # nothing half-written: no orphan file without its row
         raise

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -26,6 +27,7 @@ from minqing.issues.models import (
 )
 from minqing.lib.sqlite_plans import rows_reading
 from minqing.org.models import Department, Level, Node, subtree_q
+from minqing.org.selectors import county_on_path
 
 
 def issue_scope_q(user: Any) -> Q:
@@ -261,9 +263,11 @@ def _most_urgent(qs: QuerySet, limit: int) -> list[tuple]:
 def _as_datetime(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
-    return connection.ops.convert_datetimefield_value(
-        value, Issue._meta.get_field("due_at"), connection
-    )
+    # Only SQLite hands a raw row's datetime over as text (PostgreSQL gives a datetime).
+    ops = connection.ops
+    if not isinstance(ops, SQLiteOperations):
+        raise TypeError(f"a datetime from {connection.vendor} as {type(value).__name__}")
+    return ops.convert_datetimefield_value(value, Issue._meta.get_field("due_at"), connection)
 
 
 def overdue_count(user: Any, now=None) -> int:
@@ -275,7 +279,7 @@ def county_for(user: Any) -> Node | None:
     """The county the user works in (the first of their places), for county-wide analysis."""
     scope = scope_for(user)
     for path in scope.node_paths:
-        county = Node.objects.county_on_path(path)
+        county = county_on_path(path)
         if county is not None:
             return county
         county = Node.objects.filter(subtree_q(path), level=Level.COUNTY).first()
@@ -469,8 +473,8 @@ def county_figures(user: Any, *, days: int = 30, now=None) -> CountyFigures:
         .annotate(n=Count("id"))
         .order_by()
     )
-    for r in late:
-        rows.get(r["issue__town_id"], rest).late += r["n"]
+    for lr in late:
+        rows.get(lr["issue__town_id"], rest).late += lr["n"]
     result = list(rows.values())
     if rest.open or rest.late:
         result.append(rest)

@@ -132,14 +132,14 @@ def idf(df: int, n: int) -> float:
     return math.log((1 + n) / (1 + df)) + 1.0
 
 
-def _weights(counts: Mapping[str, int], idfs: Mapping[str, float] | None = None) -> dict:
+def term_weights(counts: Mapping[str, int], idfs: Mapping[str, float] | None = None) -> dict:
     """Log term frequency, times the IDF when given (the query side)."""
     if idfs is None:
         return {t: 1.0 + math.log(c) for t, c in counts.items()}
     return {t: (1.0 + math.log(c)) * idfs[t] for t, c in counts.items()}
 
 
-def _norm(vector: Mapping[str, float]) -> float:
+def vector_norm(vector: Mapping[str, float]) -> float:
     return math.sqrt(math.fsum(w * w for w in vector.values()))
 
 
@@ -159,12 +159,12 @@ def rank(
     min_score: float,
 ) -> list[Similar]:
     """Score (issue id, term counts, category id, village id) rows; best first, ties by newer."""
-    qvec = _weights(query, idfs)
-    qnorm = _norm(qvec)
+    qvec = term_weights(query, idfs)
+    qnorm = vector_norm(qvec)
     found = []
     for issue_id, counts, doc_category, doc_village in docs:
-        dvec = _weights(counts)
-        dnorm = _norm(dvec)
+        dvec = term_weights(counts)
+        dnorm = vector_norm(dvec)
         dot = math.fsum(w * dvec[t] for t, w in qvec.items() if t in dvec)
         cos = min(1.0, dot / (qnorm * dnorm)) if dot else 0.0
         same_village = village_id is not None and doc_village == village_id
@@ -293,7 +293,7 @@ def similar_issues(
     )
     n = Issue.objects.filter(town_id=town_id, status__in=OPEN_STATES).count()
     idfs = {t: idf(df.get(t, 0), n) for t in query}
-    weights = _weights(query, idfs)
+    weights = term_weights(query, idfs)
     selecting = _selecting(weights, df, n, min_score)
     if not selecting:
         return []
@@ -340,7 +340,7 @@ def _candidates(
     # Typed weights: PostgreSQL would add untyped literals up as numeric, several times slower.
     cases = " ".join(["WHEN %s THEN CAST(%s AS DOUBLE PRECISION)"] * len(weights))
     marks = ", ".join(["%s"] * len(weights))
-    params: list[object] = [v for t, w in weights.items() for v in (t, w)]
+    params: list[str | float | int] = [v for t, w in weights.items() for v in (t, w)]
     params += [town_id, *weights]
     not_in = ""
     if exclude:

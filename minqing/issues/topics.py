@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from minqing.issues.models import Issue, Status
-from minqing.issues.similarity import _norm, _weights, idf, terms
+from minqing.issues.similarity import idf, term_weights, terms, vector_norm
 from minqing.org.models import subtree_q
 
 
@@ -87,8 +87,8 @@ def _groups(
     vectors = []
     top: dict[str, float] = {}
     for counts in docs:
-        vec = _weights(counts, idfs)
-        length = _norm(vec)
+        vec = term_weights(counts, idfs)
+        length = vector_norm(vec)
         vec = {t: w / length for t, w in vec.items()}
         vectors.append(vec)
         for t, w in vec.items():

@@ -27,9 +27,10 @@ from minqing.audit.services import audit_record
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour, Issue, Source
 from minqing.issues.services import issue_register
-from minqing.issues.services.common import clean_phone, clean_text
 from minqing.lib import ratelimit
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
+from minqing.lib.text import clean_phone, clean_text
 from minqing.org.models import Node
 
 INTAKE_PREFIX = "public-intake-"
@@ -162,7 +163,7 @@ def resident_submit(
                 reporter_name=cleaned["name"],
                 reporter_phone=cleaned["phone"],
                 reporter_words=cleaned["description"],
-                request=request,
+                context=AuditContext.of(request),
             )
             audit_record(
                 action="public.submit",

@@ -12,6 +12,7 @@ from minqing.issues.models.states import (
     OPEN_STATES,
     Colour,
     Complexity,
+    EventAction,
     Level,
     Source,
     Status,
@@ -381,34 +382,7 @@ class IssueEvent(models.Model):
 
 
 #: What each timeline step is called on the page.
-EVENT_LABELS = {
-    "register": _("Registered"),
-    "add_reporter": _("Another household reported it"),
-    "dispatch": _("Dispatched"),
-    "accept": _("Accepted"),
-    "start": _("Work started"),
-    "return": _("Returned as misrouted"),
-    "transfer": _("Passed on"),
-    "resolve": _("Resolved, residents replied to"),
-    "revisit": _("Revisited"),
-    "reopen": _("Reopened: resident not satisfied"),
-    "close": _("Closed (销号)"),
-    "sample_revisit": _("Sample revisit"),
-    "escalate": _("Escalated"),
-    "overdue": _("Overdue at the top of the ladder"),
-    "extension_request": _("More time requested"),
-    "extension_approved": _("More time approved"),
-    "extension_refused": _("More time refused"),
-    "merge": _("Merged into another issue"),
-    "merged_in": _("Another issue merged in"),
-    "raise_colour": _("Colour raised"),
-    "call_departments": _("Departments called (吹哨)"),
-    "check_in": _("Department reported in (报到)"),
-    "offer": _("Offered to co-building units"),
-    "take": _("Order taken"),
-    "edit": _("Edited"),
-    "photo": _("Photo added"),
-}
+EVENT_LABELS = dict(EventAction.choices)
 
 
 class IssuePhoto(models.Model):

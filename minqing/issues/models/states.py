@@ -129,3 +129,35 @@ class ContactMode(models.TextChoices):
     PHONE = "phone", pgettext_lazy("contact mode", "Phone call")
     HOME = "home", _("Home visit")
     WECHAT = "wechat", _("WeChat")
+
+
+class EventAction(models.TextChoices):
+    """What a timeline entry (``IssueEvent.action``) records, with what the page calls it; its
+    audit row's action is ``AuditAction.for_issue_step(action)``."""
+
+    REGISTER = "register", _("Registered")
+    ADD_REPORTER = "add_reporter", _("Another household reported it")
+    DISPATCH = "dispatch", _("Dispatched")
+    ACCEPT = "accept", _("Accepted")
+    START = "start", _("Work started")
+    RETURN = "return", _("Returned as misrouted")
+    TRANSFER = "transfer", _("Passed on")
+    RESOLVE = "resolve", _("Resolved, residents replied to")
+    REVISIT = "revisit", _("Revisited")
+    REOPEN = "reopen", _("Reopened: resident not satisfied")
+    CLOSE = "close", _("Closed (销号)")
+    SAMPLE_REVISIT = "sample_revisit", _("Sample revisit")
+    ESCALATE = "escalate", _("Escalated")
+    OVERDUE = "overdue", _("Overdue at the top of the ladder")
+    EXTENSION_REQUEST = "extension_request", _("More time requested")
+    EXTENSION_APPROVED = "extension_approved", _("More time approved")
+    EXTENSION_REFUSED = "extension_refused", _("More time refused")
+    MERGE = "merge", _("Merged into another issue")
+    MERGED_IN = "merged_in", _("Another issue merged in")
+    RAISE_COLOUR = "raise_colour", _("Colour raised")
+    CALL_DEPARTMENTS = "call_departments", _("Departments called (吹哨)")
+    CHECK_IN = "check_in", _("Department reported in (报到)")
+    OFFER = "offer", _("Offered to co-building units")
+    TAKE = "take", _("Order taken")
+    EDIT = "edit", _("Edited")
+    PHOTO = "photo", _("Photo added")

@@ -3,7 +3,7 @@ with its audit row, notifications to a unit, and where an issue sits in the tree
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,10 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import RoleAssignment, User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.issues import actions, similarity
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import (
     OPEN_STATES,
+    EventAction,
     Issue,
     IssueEvent,
     Level,
@@ -23,11 +26,13 @@ from minqing.issues.models import (
 from minqing.issues.permissions import (
     UNIT_ROLES,
 )
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import StaleEdit
-from minqing.lib.idcard import validate_phone
 from minqing.lib.memo import cached
+from minqing.org.errors import OrgErrorCode
 from minqing.org.models import Department, Node
 from minqing.org.models import Level as NodeLevel
+from minqing.org.selectors import county_on_path
 
 MAX_DESCRIPTION = 2000
 
@@ -58,13 +63,13 @@ def locked(issue: Issue, version: int | None = None) -> Issue:
 def record(
     issue: Issue,
     *,
-    by: Any,
+    by: User | None,
     action: str,
     to_status: str | None = None,
     note: str = "",
     data: dict[str, Any] | None = None,
     fields: Iterable[str] = (),
-    request: Any = None,
+    context: AuditContext | None = None,
     at=None,
 ) -> IssueEvent:
     """Apply ``to_status`` and the already-set ``fields``, save, and write event + audit."""
@@ -87,10 +92,10 @@ def record(
         data=data or {},
     )
     audit_record(
-        action=f"issue.{action}",
+        action=AuditAction.for_issue_step(action),
         user=by if getattr(by, "pk", None) else None,
         username="" if getattr(by, "pk", None) else "worker",
-        request=request,
+        context=context,
         obj=issue,
         detail={"from": from_status, "to": issue.status, **(data or {})},
     )
@@ -126,7 +131,7 @@ def reporter_notice(issue: Issue, *, kind: str, what: str, actor: Any = None) ->
     if people:
         title = _("The problem you reported (#%(pk)s): %(what)s") % {"pk": issue.pk, "what": what}
     else:
-        people = _household_liaisons(issue)
+        people = _household_contacts(issue)
         title = _("A problem your household reported (#%(pk)s): %(what)s") % {
             "pk": issue.pk,
             "what": what,
@@ -143,30 +148,35 @@ def notify_reporters(issue: Issue, *, kind: str, what: str, actor: Any = None) -
 
 
 def _reporting_people(issue: Issue) -> list[User]:
-    ids = {issue.created_by_id} | set(
-        issue.events.filter(action="add_reporter", actor__isnull=False).values_list(
-            "actor_id", flat=True
-        )
-    )
-    ids.discard(None)
+    added = issue.events.filter(action=EventAction.ADD_REPORTER, actor__isnull=False)
+    ids = {pk for pk in [issue.created_by_id, *added.values_list("actor_id", flat=True)] if pk}
     people = User.objects.filter(pk__in=ids, is_active=True)
     return [u for u in people if u.has_usable_password()]
 
 
-def _household_liaisons(issue: Issue) -> list[User]:
-    from minqing.contacts.models import ContactLink
+#: Who passes news on to households that reported a problem when no person who logs in did:
+#: ``hook(household ids) -> users``. The contacts app (above issues, which imports none of it)
+#: registers the households' current liaisons when it is ready; with no hook nobody is told.
+HouseholdContacts = Callable[[set[int]], Iterable[User]]
+_HOUSEHOLD_CONTACTS: list[HouseholdContacts] = []
 
+
+def register_household_contacts(hook: HouseholdContacts) -> None:
+    """Add who hears about a household's reported problem (called from an app's ready())."""
+    if hook not in _HOUSEHOLD_CONTACTS:
+        _HOUSEHOLD_CONTACTS.append(hook)
+
+
+def _household_contacts(issue: Issue) -> list[User]:
     households = set(issue.reporters.exclude(household=None).values_list("household_id", flat=True))
     if issue.household_id:
         households.add(issue.household_id)
     if not households:
         return []
-    users = (
-        ContactLink.objects.current()
-        .filter(household_id__in=households, liaison__active=True, liaison__user__is_active=True)
-        .values_list("liaison__user_id", flat=True)
-    )
-    return list(User.objects.filter(pk__in=set(users)))
+    people: dict[int, User] = {}
+    for hook in _HOUSEHOLD_CONTACTS:
+        people.update((u.pk, u) for u in hook(households))
+    return list(people.values())
 
 
 def unit_users(*, node: Node | None = None, department: Department | None = None) -> list[User]:
@@ -195,50 +205,42 @@ def notify_owner(issue: Issue, *, kind: str, title: str) -> None:
 def owner_notice(issue: Issue, *, kind: str, title: str) -> Any:
     """A notification to the unit that holds ``issue`` and its named responsible person."""
     people = unit_users(node=issue.owner_node, department=issue.owner_department)
-    if issue.responsible_id:
-        people.append(issue.responsible)
+    responsible = issue.responsible if issue.responsible_id else None
+    if responsible is not None:
+        people.append(responsible)
     return issue_notice(people, kind=kind, issue=issue, title=title)
-
-
-def clean_text(value: Any, field: str, *, required: bool, max_length: int = 2000) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise ValidationError({field: _("This field is required.")})
-    if len(text) > max_length:
-        raise ValidationError({field: _("At most %(n)d characters, please.") % {"n": max_length}})
-    return text
-
-
-def clean_phone(value: Any, field: str) -> str:
-    if not str(value or "").strip():
-        return ""
-    try:
-        return validate_phone(str(value))
-    except ValidationError as exc:
-        raise ValidationError({field: exc.messages}) from None
 
 
 def place_of(node: Node) -> tuple[Node, Node | None]:
     """The village (or community) and town an issue placed at ``node`` belongs to."""
     if node.level not in (NodeLevel.VILLAGE, NodeLevel.AREA, NodeLevel.GRID):
-        raise ValidationError(
-            {"node": _("Register an issue at a village, community, area or grid.")}
+        raise field_error(
+            "node",
+            _("Register an issue at a village, community, area or grid."),
+            IssueErrorCode.PLACE_LEVEL,
         )
     ancestors = {n.level: n for n in Node.objects.ancestors_of(node, include_self=True)}
     village = ancestors.get(NodeLevel.VILLAGE)
     if village is None:
-        raise ValidationError({"node": _("This place is not inside a village or community.")})
+        raise field_error(
+            "node",
+            _("This place is not inside a village or community."),
+            IssueErrorCode.NOT_IN_VILLAGE,
+        )
     return village, ancestors.get(NodeLevel.TOWN)
 
 
 def county_of(issue: Issue) -> Node:
+    """The county of an issue: the org tree's county of its place, read from the issue's
+    materialised path (one query per town for a request, however many issues it touches)."""
     path = issue.node_path or issue.node.path  # the place's path: "/county/town/village/…/"
     county = cached(
         ("county_of", issue.town_id or issue.village_id or issue.node_id),
-        lambda: Node.objects.county_on_path(path),
+        lambda: county_on_path(path),
     )
     if county is None:
-        raise ValidationError({"node": _("This place is not inside a county.")})
+        message = _("This place is not inside a county.")
+        raise ValidationError({"node": ValidationError(message, code=OrgErrorCode.NOT_IN_COUNTY)})
     return county
 
 

@@ -16,13 +16,13 @@ from minqing.issues import actions, deadlines
 from minqing.issues.models import (
     LEVEL_ORDER,
     OPEN_STATES,
+    EventAction,
     Issue,
     LateRecord,
     Level,
     Status,
 )
 from minqing.issues.services.common import (
-    clean_text,
     county_of,
     level_unit,
     locked,
@@ -31,7 +31,9 @@ from minqing.issues.services.common import (
     record,
     unit_users,
 )
+from minqing.lib.context import AuditContext
 from minqing.lib.memo import cached
+from minqing.lib.text import clean_text
 from minqing.notifications.services import notify_many
 from minqing.org.models import Department
 
@@ -80,7 +82,7 @@ def issue_escalate(
     reason: str = "",
     expected_due: dt.datetime | None = None,
     now: dt.datetime | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue | None:
     """升级 — one level up. The worker calls it with ``expected_due``: the claim is a conditional
     UPDATE on (id, due_at, escalations), so of two workers (or two runs) only one escalates a
@@ -119,11 +121,11 @@ def issue_escalate(
             record(
                 issue,
                 by=by,
-                action="overdue",
+                action=EventAction.OVERDUE,
                 note=reason or _("Overdue at the highest level; reported above."),
                 data={"level": issue.level},
                 fields=["escalations", *changed],
-                request=request,
+                context=context,
                 at=now,
             )
             return issue
@@ -142,7 +144,7 @@ def issue_escalate(
         record(
             issue,
             by=by,
-            action="escalate",
+            action=EventAction.ESCALATE,
             to_status=to_status,
             note=reason or _("Deadline passed: escalated automatically."),
             data={
@@ -159,7 +161,7 @@ def issue_escalate(
                 "escalations",
                 *changed,
             ],
-            request=request,
+            context=context,
             at=now,
         )
         people = unit_users(node=level_unit(issue, level))

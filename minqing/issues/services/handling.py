@@ -13,9 +13,11 @@ from django.utils.translation import pgettext
 
 from minqing.accounts.models import User
 from minqing.issues import actions, deadlines, similarity
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import (
     Complexity,
     ContactMode,
+    EventAction,
     Issue,
     Level,
     Revisit,
@@ -24,7 +26,6 @@ from minqing.issues.models import (
 )
 from minqing.issues.services.common import (
     IllegalTransition,
-    clean_text,
     county_of,
     level_unit,
     locked,
@@ -34,6 +35,8 @@ from minqing.issues.services.common import (
     record,
     unit_users,
 )
+from minqing.lib.context import AuditContext
+from minqing.lib.text import clean_text
 from minqing.org.models import Department, Node
 
 # --------------------------------------------------------------------------- dispatch
@@ -43,24 +46,35 @@ class LevelConfirmationNeeded(ValidationError):
     """The unit chosen is of another level than the issue's colour: ask the user first."""
 
     def __init__(self, question: str) -> None:
-        super().__init__({"to": question}, code="confirm_level")
+        super().__init__({"to": ValidationError(question, code=IssueErrorCode.CONFIRM_LEVEL)})
         self.question = question
 
 
 def _target(issue: Issue, to_node: Node | None, to_department: Department | None) -> str:
     """Check a dispatch target; return the level it puts the issue in the hands of."""
     if (to_node is None) == (to_department is None):
-        raise ValidationError({"to": _("Choose one unit: a village, a town or a department.")})
+        raise field_error(
+            "to", _("Choose one unit: a village, a town or a department."), IssueErrorCode.ONE_UNIT
+        )
     county = county_of(issue)
     if to_department is not None:
         if to_department.county_id != county.pk:
-            raise ValidationError({"to": _("That department is not in this county.")})
+            raise field_error(
+                "to",
+                _("That department is not in this county."),
+                IssueErrorCode.DEPARTMENT_ELSEWHERE,
+            )
         return Level.DEPARTMENT
-    allowed = {issue.village_id: Level.VILLAGE, county.pk: Level.COMMITTEE}
+    assert to_node is not None  # exactly one of the two, checked above
+    allowed: dict[int | None, str] = {issue.village_id: Level.VILLAGE, county.pk: Level.COMMITTEE}
     if issue.town_id:
         allowed[issue.town_id] = Level.TOWN
     if to_node.pk not in allowed:
-        raise ValidationError({"to": _("Send it to its own village, its town, or the county.")})
+        raise field_error(
+            "to",
+            _("Send it to its own village, its town, or the county."),
+            IssueErrorCode.UNIT_NOT_ALLOWED,
+        )
     return allowed[to_node.pk]
 
 
@@ -68,8 +82,10 @@ def _responsible_for(person: User | None, *, node: Node | None, department: Depa
     if person is None:
         return None
     if person.pk not in {u.pk for u in unit_users(node=node, department=department)}:
-        raise ValidationError(
-            {"responsible": _("The responsible person must work for the unit it is sent to.")}
+        raise field_error(
+            "responsible",
+            _("The responsible person must work for the unit it is sent to."),
+            IssueErrorCode.RESPONSIBLE_ELSEWHERE,
         )
     return person
 
@@ -84,7 +100,7 @@ def issue_dispatch(
     note: str = "",
     level_confirmed: bool = False,
     version: int | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """派单 — send the issue to the unit that will handle it.
 
@@ -109,12 +125,12 @@ def issue_dispatch(
         record(
             issue,
             by=by,
-            action="dispatch",
+            action=EventAction.DISPATCH,
             to_status=Status.DISPATCHED,
             note=note,
             data={"to": issue.owner_label, **data},
             fields=["owner_node", "owner_department", "offered", "responsible", *changed],
-            request=request,
+            context=context,
         )
         notify_owner(issue, kind="issue.dispatched", title=_("Issue sent to you"))
         notify_reporters(
@@ -127,7 +143,12 @@ def issue_dispatch(
 
 
 def issue_accept(
-    *, by: User, issue: Issue, note: str = "", version: int | None = None, request: Any = None
+    *,
+    by: User,
+    issue: Issue,
+    note: str = "",
+    version: int | None = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """接单 — the unit takes the issue on; the person who accepts becomes responsible. The
     note (what they will do, when they will come) goes on the timeline."""
@@ -140,18 +161,23 @@ def issue_accept(
         record(
             issue,
             by=by,
-            action="accept",
+            action=EventAction.ACCEPT,
             to_status=Status.ACCEPTED,
             note=note,
             fields=["responsible", *changed],
             data={"responsible": str(issue.responsible)},
-            request=request,
+            context=context,
         )
     return issue
 
 
 def issue_start(
-    *, by: User, issue: Issue, note: str = "", version: int | None = None, request: Any = None
+    *,
+    by: User,
+    issue: Issue,
+    note: str = "",
+    version: int | None = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """办理 — work has begun (optional step; progress notes go on the timeline)."""
     with transaction.atomic():
@@ -160,16 +186,21 @@ def issue_start(
         record(
             issue,
             by=by,
-            action="start",
+            action=EventAction.START,
             to_status=Status.IN_PROGRESS,
             note=clean_text(note, "note", required=False),
-            request=request,
+            context=context,
         )
     return issue
 
 
 def issue_return(
-    *, by: User, issue: Issue, reason: str, version: int | None = None, request: Any = None
+    *,
+    by: User,
+    issue: Issue,
+    reason: str,
+    version: int | None = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """退回 — misrouted: back to the dispatcher of its level, with the reason."""
     reason = clean_text(reason, "reason", required=True)
@@ -183,12 +214,12 @@ def issue_return(
         record(
             issue,
             by=by,
-            action="return",
+            action=EventAction.RETURN,
             to_status=Status.RETURNED,
             note=reason,
             data={"from": previous},
             fields=["owner_node", "owner_department", "responsible", *changed],
-            request=request,
+            context=context,
         )
         notify_users(
             unit_users(node=issue.owner_node),
@@ -207,7 +238,7 @@ def issue_transfer(
     to_node: Node | None = None,
     to_department: Department | None = None,
     version: int | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """逐级流转 — pass the issue up or down to another unit (by its owner or its supervisor)."""
     reason = clean_text(reason, "reason", required=True)
@@ -218,7 +249,7 @@ def issue_transfer(
         if (to_node and to_node.pk == issue.owner_node_id) or (
             to_department and to_department.pk == issue.owner_department_id
         ):
-            raise ValidationError({"to": _("It is already with that unit.")})
+            raise field_error("to", _("It is already with that unit."), IssueErrorCode.SAME_UNIT)
         previous = issue.owner_label
         issue.owner_node, issue.owner_department = to_node, to_department
         issue.responsible = None
@@ -226,12 +257,12 @@ def issue_transfer(
         record(
             issue,
             by=by,
-            action="transfer",
+            action=EventAction.TRANSFER,
             to_status=Status.DISPATCHED,
             note=reason,
             data={"from": previous, "to": issue.owner_label},
             fields=["owner_node", "owner_department", "responsible", *changed],
-            request=request,
+            context=context,
         )
         notify_owner(issue, kind="issue.dispatched", title=_("Issue passed to you"))
     return issue
@@ -247,7 +278,7 @@ def issue_resolve(
     resolution: str,
     replies: dict[int, str] | None = None,
     version: int | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """办结 — say what was done and reply to every reporter (each household gets feedback)."""
     resolution = clean_text(resolution, "resolution", required=True)
@@ -258,11 +289,11 @@ def issue_resolve(
         waiting = list(issue.reporters.filter(replied_at__isnull=True))
         missing = [r for r in waiting if not replies.get(r.pk)]
         if missing:
-            raise ValidationError(
-                {
-                    "replies": _("Reply to every reporter before resolving: %(names)s.")
-                    % {"names": "、".join(str(r) for r in missing)}
-                }
+            raise field_error(
+                "replies",
+                _("Reply to every reporter before resolving: %(names)s.")
+                % {"names": "、".join(str(r) for r in missing)},
+                IssueErrorCode.REPLIES_MISSING,
             )
         now = timezone.now()
         for reporter in waiting:
@@ -273,13 +304,13 @@ def issue_resolve(
         record(
             issue,
             by=by,
-            action="resolve",
+            action=EventAction.RESOLVE,
             to_status=Status.RESOLVED,
             note=resolution,
             # The replies stay on the timeline: a reopened issue gets new ones on the reporters.
             data={"replies": [[str(r), r.reply] for r in waiting]},
             fields=["resolution", "resolved_at"],
-            request=request,
+            context=context,
             at=now,
         )
         supervisors = unit_users(node=level_unit(issue, issue.level))
@@ -303,13 +334,19 @@ def issue_revisit(
     result: str,
     words: str = "",
     version: int | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Revisit:
     """回访 — ask the resident. 不满意 reopens the issue to the same unit with their words."""
     if mode not in ContactMode.values:
-        raise ValidationError({"mode": _("Choose phone, home visit or WeChat.")})
+        raise field_error(
+            "mode", _("Choose phone, home visit or WeChat."), IssueErrorCode.UNKNOWN_MODE
+        )
     if result not in Satisfaction.values:
-        raise ValidationError({"result": _("Choose satisfied, basically satisfied or not.")})
+        raise field_error(
+            "result",
+            _("Choose satisfied, basically satisfied or not."),
+            IssueErrorCode.UNKNOWN_RESULT,
+        )
     words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
     with transaction.atomic():
         issue = locked(issue, version)
@@ -319,22 +356,24 @@ def issue_revisit(
             issue=issue, by=by, at=now, mode=mode, result=result, words=words
         )
         if result == Satisfaction.UNSATISFIED:
-            reopen_issue(issue, by=by, words=words, request=request, at=now, data={"mode": mode})
+            reopen_issue(issue, by=by, words=words, context=context, at=now, data={"mode": mode})
         else:
             record(
                 issue,
                 by=by,
-                action="revisit",
+                action=EventAction.REVISIT,
                 to_status=Status.REVISITED,
                 note=words,
                 data={"result": result, "mode": mode},
-                request=request,
+                context=context,
                 at=now,
             )
     return revisit
 
 
-def reopen_issue(issue: Issue, *, by: User, words: str, request: Any, at, data=None) -> None:
+def reopen_issue(
+    issue: Issue, *, by: User, words: str, context: AuditContext | None, at, data=None
+) -> None:
     """重办 — back to the same unit, with a fresh handling deadline and the resident's words."""
     issue.resolved_at = None
     issue.closed_at = None
@@ -342,12 +381,12 @@ def reopen_issue(issue: Issue, *, by: User, words: str, request: Any, at, data=N
     record(
         issue,
         by=by,
-        action="reopen",
+        action=EventAction.REOPEN,
         to_status=Status.REOPENED,
         note=words,
         data={"result": Satisfaction.UNSATISFIED, **(data or {})},
         fields=["resolved_at", "closed_at", *changed],
-        request=request,
+        context=context,
         at=at,
     )
     issue.reporters.update(replied_at=None)
@@ -367,7 +406,7 @@ def issue_close(
     override_reason: str = "",
     note: str = "",
     version: int | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """销号 — after a satisfied revisit (step ``close``), or without one by a supervisor who
     may override, with the reason (step ``close_override``)."""
@@ -386,7 +425,8 @@ def issue_close(
                 _(
                     "The resident has not said they are satisfied: revisit first, or give "
                     "the reason for closing without it."
-                )
+                ),
+                code=IssueErrorCode.NOT_REVISITED,
             )
         actions.require(by, step, issue)
         if step == "close_override":
@@ -396,25 +436,37 @@ def issue_close(
         record(
             issue,
             by=by,
-            action="close",
+            action=EventAction.CLOSE,
             to_status=Status.CLOSED,
             note=note,
             data=data,
             fields=["closed_at"],
-            request=request,
+            context=context,
         )
         notify_reporters(issue, kind="issue.reported.closed", what=_("closed (销号)"), actor=by)
     return issue
 
 
 def issue_sample_revisit(
-    *, by: User, issue: Issue, mode: str, result: str, words: str = "", request: Any = None
+    *,
+    by: User,
+    issue: Issue,
+    mode: str,
+    result: str,
+    words: str = "",
+    context: AuditContext | None = None,
 ) -> Revisit:
     """抽样回访 — ask again after closing; 不满意 reopens it (群众不满意不销号)."""
     if mode not in ContactMode.values:
-        raise ValidationError({"mode": _("Choose phone, home visit or WeChat.")})
+        raise field_error(
+            "mode", _("Choose phone, home visit or WeChat."), IssueErrorCode.UNKNOWN_MODE
+        )
     if result not in Satisfaction.values:
-        raise ValidationError({"result": _("Choose satisfied, basically satisfied or not.")})
+        raise field_error(
+            "result",
+            _("Choose satisfied, basically satisfied or not."),
+            IssueErrorCode.UNKNOWN_RESULT,
+        )
     words = clean_text(words, "words", required=result == Satisfaction.UNSATISFIED)
     with transaction.atomic():
         issue = locked(issue)
@@ -424,15 +476,15 @@ def issue_sample_revisit(
             issue=issue, by=by, at=now, mode=mode, result=result, words=words, sampled=True
         )
         if result == Satisfaction.UNSATISFIED:
-            reopen_issue(issue, by=by, words=words, request=request, at=now, data={"sampled": True})
+            reopen_issue(issue, by=by, words=words, context=context, at=now, data={"sampled": True})
         else:
             record(
                 issue,
                 by=by,
-                action="sample_revisit",
+                action=EventAction.SAMPLE_REVISIT,
                 note=words,
                 data={"result": result, "mode": mode},
-                request=request,
+                context=context,
                 at=now,
             )
     return revisit
@@ -444,7 +496,7 @@ def issue_update(
     issue: Issue,
     data: dict[str, Any],
     version: int | None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """Correct the title, description, category or complexity of an unfinished issue."""
     with transaction.atomic():
@@ -464,13 +516,17 @@ def issue_update(
         if "category" in data:
             category = data["category"]
             if category is None or not category.active:
-                raise ValidationError({"category": _("Choose a category.")})
+                raise field_error(
+                    "category", _("Choose a category."), IssueErrorCode.CATEGORY_REQUIRED
+                )
             if category.pk != issue.category_id:
                 diff["category"] = [str(issue.category), str(category)]
                 issue.category = category
         if "complexity" in data:
             if data["complexity"] not in Complexity.values:
-                raise ValidationError({"complexity": _("Unknown complexity.")})
+                raise field_error(
+                    "complexity", _("Unknown complexity."), IssueErrorCode.UNKNOWN_COMPLEXITY
+                )
             if data["complexity"] != issue.complexity:
                 diff["complexity"] = [issue.complexity, data["complexity"]]
                 issue.complexity = data["complexity"]
@@ -479,10 +535,10 @@ def issue_update(
         record(
             issue,
             by=by,
-            action="edit",
+            action=EventAction.EDIT,
             data={"changed": sorted(diff)},
             fields=["title", "description", "category", "complexity"],
-            request=request,
+            context=context,
         )
         similarity.sync_index(issue)
     return issue

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.issues import deadlines, similarity
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import (
     COLOUR_LEVEL,
     Category,
     Colour,
     Complexity,
     ContactMode,
+    EventAction,
     Issue,
     IssueEvent,
     IssueReporter,
@@ -32,8 +33,6 @@ from minqing.issues.permissions import (
 )
 from minqing.issues.services.common import (
     IllegalTransition,
-    clean_phone,
-    clean_text,
     level_unit,
     locked,
     notify_users,
@@ -42,7 +41,9 @@ from minqing.issues.services.common import (
     status_label,
     unit_users,
 )
+from minqing.lib.context import AuditContext
 from minqing.lib.fields import plain
+from minqing.lib.text import clean_phone, clean_text
 from minqing.org.models import Level as NodeLevel
 from minqing.org.models import Node
 
@@ -64,7 +65,7 @@ def issue_register(
     reporter_phone: str = "",
     reporter_words: str = "",
     resolution: str = "",
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """登记 — a problem found on a visit, a patrol, the hotline, a menu answer or by a resident.
 
@@ -72,31 +73,40 @@ def issue_register(
     each waits for dispatch by that level. A green issue was solved on the spot: ``resolution``
     says how, and it is closed at once after the resident's on-the-spot "satisfied".
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
+
+    def refuse(field: str, message: str, code: IssueErrorCode) -> None:
+        errors[field] = ValidationError(message, code=code)
+
     if source not in Source.values:
-        errors["source"] = _("Unknown source.")
+        refuse("source", _("Unknown source."), IssueErrorCode.UNKNOWN_SOURCE)
     if colour not in Colour.values:
-        errors["colour"] = _("Choose one of the four colours.")
+        refuse("colour", _("Choose one of the four colours."), IssueErrorCode.UNKNOWN_COLOUR)
     if complexity not in Complexity.values:
-        errors["complexity"] = _("Unknown complexity.")
+        refuse("complexity", _("Unknown complexity."), IssueErrorCode.UNKNOWN_COMPLEXITY)
     if category is None or not category.active:
-        errors["category"] = _("Choose a category.")
+        refuse("category", _("Choose a category."), IssueErrorCode.CATEGORY_REQUIRED)
     try:
         description = clean_text(description, "description", required=True)
     except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        errors.update({k: v[0] for k, v in exc.error_dict.items()})
     if colour == Colour.GREEN and not str(resolution or "").strip():
-        errors["resolution"] = _("Say what was done on the spot for a green issue.")
+        message = _("Say what was done on the spot for a green issue.")
+        refuse("resolution", message, IssueErrorCode.GREEN_NEEDS_RESOLUTION)
     try:
         reporter_phone = clean_phone(reporter_phone, "reporter_phone")
     except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        errors.update({k: v[0] for k, v in exc.error_dict.items()})
     if errors:
         raise ValidationError(errors)
     village, town = place_of(node)
     if household is not None:
         if household.village_id != village.pk:
-            raise ValidationError({"household": _("This household is not in that village.")})
+            raise field_error(
+                "household",
+                _("This household is not in that village."),
+                IssueErrorCode.HOUSEHOLD_ELSEWHERE,
+            )
         if node.level == NodeLevel.VILLAGE:
             node = household.node
     require(
@@ -147,20 +157,20 @@ def issue_register(
             issue=issue,
             at=now,
             actor=by,
-            action="register",
+            action=EventAction.REGISTER,
             to_status=Status.REGISTERED,
             note=description,
             data={"colour": colour, "source": source, "owner": issue.owner_label},
         )
         audit_record(
-            action="issue.register",
+            action=AuditAction.ISSUE_REGISTER,
             user=by,
-            request=request,
+            context=context,
             obj=issue,
             detail={"colour": colour, "source": source, "node": node.pk},
         )
         if colour == Colour.GREEN:
-            _solve_on_the_spot(issue, by=by, resolution=resolution, request=request)
+            _solve_on_the_spot(issue, by=by, resolution=resolution, context=context)
         else:
             similarity.index_issue(issue)
             dispatchers = unit_users(node=issue.owner_node)
@@ -168,7 +178,9 @@ def issue_register(
     return issue
 
 
-def _solve_on_the_spot(issue: Issue, *, by: User, resolution: str, request: Any) -> None:
+def _solve_on_the_spot(
+    issue: Issue, *, by: User, resolution: str, context: AuditContext | None
+) -> None:
     """Green: the visitor solved it and the resident said so on the spot (当场解决)."""
     now = timezone.now()
     text = clean_text(resolution, "resolution", required=True)
@@ -181,11 +193,11 @@ def _solve_on_the_spot(issue: Issue, *, by: User, resolution: str, request: Any)
     record(
         issue,
         by=by,
-        action="resolve",
+        action=EventAction.RESOLVE,
         to_status=Status.RESOLVED,
         note=text,
         fields=["resolution", "resolved_at", "responsible"],
-        request=request,
+        context=context,
         at=now,
     )
     Revisit.objects.create(
@@ -194,14 +206,21 @@ def _solve_on_the_spot(issue: Issue, *, by: User, resolution: str, request: Any)
     record(
         issue,
         by=by,
-        action="revisit",
+        action=EventAction.REVISIT,
         to_status=Status.REVISITED,
         data={"result": Satisfaction.SATISFIED, "mode": ContactMode.HOME, "on_the_spot": True},
-        request=request,
+        context=context,
         at=now,
     )
     issue.closed_at = now
-    record(issue, by=by, action="close", to_status=Status.CLOSED, fields=["closed_at"], at=now)
+    record(
+        issue,
+        by=by,
+        action=EventAction.CLOSE,
+        to_status=Status.CLOSED,
+        fields=["closed_at"],
+        at=now,
+    )
 
 
 def issue_add_reporter(
@@ -212,15 +231,21 @@ def issue_add_reporter(
     name: str = "",
     phone: str = "",
     words: str = "",
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> IssueReporter:
     """One more household reports the same problem: attach it instead of a duplicate issue."""
     require(can_register_at(by, issue.node_path), _("This issue is outside your places."))
     if household is None and not str(name or "").strip():
-        raise ValidationError({"household": _("Choose the household or give a name.")})
+        raise field_error(
+            "household", _("Choose the household or give a name."), IssueErrorCode.REPORTER_REQUIRED
+        )
     if household is not None and household.village_id != issue.village_id:
         if not can_register_at(by, household.node.path):
-            raise ValidationError({"household": _("This household is outside your places.")})
+            raise field_error(
+                "household",
+                _("This household is outside your places."),
+                IssueErrorCode.HOUSEHOLD_OUTSIDE_SCOPE,
+            )
     with transaction.atomic():
         issue = locked(issue)
         # The state is read under the row lock: a close or merge committed between the page's
@@ -228,11 +253,14 @@ def issue_add_reporter(
         if issue.status in (Status.CLOSED, Status.MERGED):
             raise IllegalTransition(
                 _("This issue is %(status)s; register a new one instead.")
-                % {"status": status_label(issue.status)}
+                % {"status": status_label(issue.status)},
+                code=IssueErrorCode.FINISHED,
             )
         if household is not None and issue.reporters.filter(household=household).exists():
-            raise ValidationError(
-                {"household": _("This household has already reported this issue.")}
+            raise field_error(
+                "household",
+                _("This household has already reported this issue."),
+                IssueErrorCode.ALREADY_REPORTED,
             )
         reporter = IssueReporter.objects.create(
             issue=issue,
@@ -251,9 +279,9 @@ def issue_add_reporter(
         record(
             issue,
             by=by,
-            action="add_reporter",
+            action=EventAction.ADD_REPORTER,
             note=reporter.words,
             data={"reporter": reporter.name, "household": getattr(household, "pk", None)},
-            request=request,
+            context=context,
         )
     return reporter

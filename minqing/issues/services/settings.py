@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import Role
+from minqing.accounts.models import Role, User
 from minqing.accounts.permissions import covers_every_county
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import Category, DeadlineRule
 from minqing.issues.permissions import require
+from minqing.lib.context import AuditContext
 
 SETTINGS_ROLES = frozenset({Role.COMMAND_CENTRE, Role.SYSTEM_ADMIN})
 MAX_WORKDAYS = 60
@@ -25,7 +27,11 @@ def can_edit_settings(user: Any) -> bool:
 
 
 def category_save(
-    *, by: Any, data: dict[str, Any], category: Category | None = None, request: Any = None
+    *,
+    by: User,
+    data: dict[str, Any],
+    category: Category | None = None,
+    context: AuditContext | None = None,
 ) -> Category:
     """Add a category or change one (name, English name, urban/rural, department, active)."""
     require(can_edit_settings(by), _("Only the command centre edits the categories."))
@@ -42,7 +48,11 @@ def category_save(
                 setattr(category, field, data[field])
         category.full_clean()
         if category.pk is None and Category.objects.filter(code=category.code).exists():
-            raise ValidationError({"code": _("A category with this code exists already.")})
+            raise field_error(
+                "code",
+                _("A category with this code exists already."),
+                IssueErrorCode.CATEGORY_CODE_TAKEN,
+            )
         category.save()
         changed = {
             f: [str(before[f]), str(getattr(category, f))]
@@ -50,32 +60,38 @@ def category_save(
             if before[f] != getattr(category, f)
         }
         audit_record(
-            action="issue.category_save", user=by, request=request, obj=category, detail=changed
+            action=AuditAction.ISSUE_CATEGORY_SAVE,
+            user=by,
+            context=context,
+            obj=category,
+            detail=changed,
         )
     return category
 
 
 def deadline_rule_save(
-    *, by: Any, rule: DeadlineRule, amount: int, unit: str, request: Any = None
+    *, by: User, rule: DeadlineRule, amount: int, unit: str, context: AuditContext | None = None
 ) -> DeadlineRule:
     """Change how long a colour × complexity has; applies to stages started from now on."""
     require(can_edit_settings(by), _("Only the command centre edits the deadlines."))
     if unit not in dict(DeadlineRule.UNITS):
-        raise ValidationError({"unit": _("Choose working days or months.")})
+        raise field_error("unit", _("Choose working days or months."), IssueErrorCode.RULE_UNIT)
     limit = MAX_WORKDAYS if unit == "workdays" else MAX_MONTHS
     if not isinstance(amount, int) or not 0 <= amount <= limit:
-        raise ValidationError({"amount": _("Between 0 and %(n)d.") % {"n": limit}})
+        raise field_error(
+            "amount", _("Between 0 and %(n)d.") % {"n": limit}, IssueErrorCode.RULE_AMOUNT
+        )
     if unit == "months" and amount == 0:
-        raise ValidationError({"amount": _("At least one month.")})
+        raise field_error("amount", _("At least one month."), IssueErrorCode.RULE_AMOUNT)
     with transaction.atomic():
         rule = DeadlineRule.objects.select_for_update().get(pk=rule.pk)
         old = (rule.amount, rule.unit)
         rule.amount, rule.unit = amount, unit
         rule.save(update_fields=["amount", "unit"])
         audit_record(
-            action="issue.deadline_rule_save",
+            action=AuditAction.ISSUE_DEADLINE_RULE_SAVE,
             user=by,
-            request=request,
+            context=context,
             obj=rule,
             detail={
                 "colour": rule.colour,

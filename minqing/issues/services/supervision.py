@@ -3,17 +3,16 @@ co-building units (点单-派单-接单), reopening and topics (一类事)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
 from minqing.accounts.scope import scope_for
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.issues import actions, deadlines, permissions
+from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import (
     COLOUR_LEVEL,
     COLOUR_ORDER,
@@ -21,6 +20,7 @@ from minqing.issues.models import (
     OPEN_STATES,
     CheckIn,
     Colour,
+    EventAction,
     ExtensionRequest,
     Issue,
     IssueReporter,
@@ -30,7 +30,6 @@ from minqing.issues.models import (
 from minqing.issues.permissions import co_building_unit_of, require
 from minqing.issues.services.common import (
     IllegalTransition,
-    clean_text,
     county_of,
     level_unit,
     locked,
@@ -42,6 +41,8 @@ from minqing.issues.services.common import (
 )
 from minqing.issues.services.escalation import stage_of
 from minqing.issues.services.handling import reopen_issue
+from minqing.lib.context import AuditContext
+from minqing.lib.text import clean_text
 from minqing.org.models import Department
 
 MAX_EXTENSION_WORKDAYS = 30
@@ -51,16 +52,20 @@ MAX_EXTENSION_WORKDAYS = 30
 
 
 def extension_request(
-    *, by: User, issue: Issue, workdays: int, reason: str, request: Any = None
+    *, by: User, issue: Issue, workdays: int, reason: str, context: AuditContext | None = None
 ) -> ExtensionRequest:
     """延期申请 — the handling unit asks for more working days, with a reason."""
     try:
         workdays = int(workdays)
     except (TypeError, ValueError):
-        raise ValidationError({"workdays": _("Give a whole number of working days.")}) from None
+        raise field_error(
+            "workdays", _("Give a whole number of working days."), IssueErrorCode.WORKDAYS
+        ) from None
     if not 1 <= workdays <= MAX_EXTENSION_WORKDAYS:
-        raise ValidationError(
-            {"workdays": _("Between 1 and %(n)d working days.") % {"n": MAX_EXTENSION_WORKDAYS}}
+        raise field_error(
+            "workdays",
+            _("Between 1 and %(n)d working days.") % {"n": MAX_EXTENSION_WORKDAYS},
+            IssueErrorCode.WORKDAYS,
         )
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
@@ -72,10 +77,10 @@ def extension_request(
         record(
             issue,
             by=by,
-            action="extension_request",
+            action=EventAction.EXTENSION_REQUEST,
             note=reason,
             data={"workdays": workdays},
-            request=request,
+            context=context,
         )
         notify_users(
             unit_users(node=level_unit(issue, issue.level)),
@@ -87,13 +92,20 @@ def extension_request(
 
 
 def extension_decide(
-    *, by: User, extension: ExtensionRequest, approve: bool, note: str = "", request: Any = None
+    *,
+    by: User,
+    extension: ExtensionRequest,
+    approve: bool,
+    note: str = "",
+    context: AuditContext | None = None,
 ) -> ExtensionRequest:
     """The supervisor approves (the deadline moves by that many working days) or refuses."""
     with transaction.atomic():
         ext = ExtensionRequest.objects.select_for_update().get(pk=extension.pk)
         if ext.decision != ExtensionRequest.Decision.PENDING:
-            raise IllegalTransition(_("This request has already been decided."))
+            raise IllegalTransition(
+                _("This request has already been decided."), code=IssueErrorCode.ALREADY_DECIDED
+            )
         issue = locked(ext.issue)
         actions.require(by, "decide", issue)
         now = timezone.now()
@@ -108,11 +120,11 @@ def extension_decide(
         record(
             issue,
             by=by,
-            action="extension_approved" if approve else "extension_refused",
+            action=EventAction.EXTENSION_APPROVED if approve else "extension_refused",
             note=clean_text(note, "note", required=False),
             data={"workdays": ext.workdays},
             fields=fields,
-            request=request,
+            context=context,
             at=now,
         )
         notify_owner(
@@ -127,12 +139,14 @@ def extension_decide(
 
 
 def issue_merge(
-    *, by: User, source: Issue, target: Issue, reason: str = "", request: Any = None
+    *, by: User, source: Issue, target: Issue, reason: str = "", context: AuditContext | None = None
 ) -> Issue:
     """合并 — the same problem registered twice: the source's reporters join the target, and
     every one of them still gets a reply when the target is resolved."""
     if source.pk == target.pk:
-        raise ValidationError({"target": _("An issue cannot be merged into itself.")})
+        raise field_error(
+            "target", _("An issue cannot be merged into itself."), IssueErrorCode.MERGE_ITSELF
+        )
     with transaction.atomic():
         first, second = sorted([source, target], key=lambda i: i.pk)
         locked(first), locked(second)  # one lock order, so two merges cannot deadlock
@@ -141,10 +155,15 @@ def issue_merge(
         if target.status not in OPEN_STATES:
             raise IllegalTransition(
                 _("The issue to merge into is %(status)s; choose an open one.")
-                % {"status": status_label(target.status)}
+                % {"status": status_label(target.status)},
+                code=IssueErrorCode.MERGE_TARGET_CLOSED,
             )
         if not actions.supervisor(by, target):
-            raise ValidationError({"target": _("Only a supervisor of both issues can merge them.")})
+            raise field_error(
+                "target",
+                _("Only a supervisor of both issues can merge them."),
+                IssueErrorCode.MERGE_NOT_SUPERVISOR,
+            )
         moved = 0
         have = set(target.reporters.exclude(household=None).values_list("household_id", flat=True))
         for reporter in source.reporters.all():
@@ -156,37 +175,41 @@ def issue_merge(
         record(
             source,
             by=by,
-            action="merge",
+            action=EventAction.MERGE,
             to_status=Status.MERGED,
             note=clean_text(reason, "reason", required=False),
             data={"into": target.pk},
             fields=["merged_into"],
-            request=request,
+            context=context,
         )
         record(
             target,
             by=by,
-            action="merged_in",
+            action=EventAction.MERGED_IN,
             note=source.description,
             data={"from": source.pk, "reporters": moved},
-            request=request,
+            context=context,
         )
     return target
 
 
 def issue_raise_colour(
-    *, by: User, issue: Issue, colour: str, reason: str, request: Any = None
+    *, by: User, issue: Issue, colour: str, reason: str, context: AuditContext | None = None
 ) -> Issue:
     """升色 — a harder problem than it looked; never lowered."""
     reason = clean_text(reason, "reason", required=True)
     if colour not in Colour.values:
-        raise ValidationError({"colour": _("Choose one of the four colours.")})
+        raise field_error(
+            "colour", _("Choose one of the four colours."), IssueErrorCode.UNKNOWN_COLOUR
+        )
     with transaction.atomic():
         issue = locked(issue)
         actions.require(by, "raise_colour", issue)
         if COLOUR_ORDER.index(colour) <= COLOUR_ORDER.index(issue.colour):
-            raise ValidationError(
-                {"colour": _("A colour can only be raised, never lowered or kept.")}
+            raise field_error(
+                "colour",
+                _("A colour can only be raised, never lowered or kept."),
+                IssueErrorCode.COLOUR_NOT_RAISED,
             )
         old = issue.colour
         issue.colour = colour
@@ -198,11 +221,11 @@ def issue_raise_colour(
         record(
             issue,
             by=by,
-            action="raise_colour",
+            action=EventAction.RAISE_COLOUR,
             note=reason,
             data={"from_colour": old, "to_colour": colour},
             fields=["colour", "level", "owner_node"],
-            request=request,
+            context=context,
         )
         notify_users(
             unit_users(node=level_unit(issue, issue.level)),
@@ -217,11 +240,13 @@ def issue_raise_colour(
 
 
 def issue_call_departments(
-    *, by: User, issue: Issue, departments: list[Department], request: Any = None
+    *, by: User, issue: Issue, departments: list[Department], context: AuditContext | None = None
 ) -> list[CheckIn]:
     """吹哨 — the town or county calls departments onto a joint (yellow/orange) issue."""
     if not departments:
-        raise ValidationError({"departments": _("Choose at least one department.")})
+        raise field_error(
+            "departments", _("Choose at least one department."), IssueErrorCode.DEPARTMENTS_REQUIRED
+        )
     with transaction.atomic():
         issue = locked(issue)
         actions.require(by, "check_in", issue)
@@ -229,7 +254,11 @@ def issue_call_departments(
         calls = []
         for department in departments:
             if department.county_id != county.pk:
-                raise ValidationError({"departments": _("That department is not in this county.")})
+                raise field_error(
+                    "departments",
+                    _("That department is not in this county."),
+                    IssueErrorCode.DEPARTMENT_ELSEWHERE,
+                )
             call, created = CheckIn.objects.get_or_create(
                 issue=issue, department=department, defaults={"called_by": by}
             )
@@ -239,9 +268,9 @@ def issue_call_departments(
             record(
                 issue,
                 by=by,
-                action="call_departments",
+                action=EventAction.CALL_DEPARTMENTS,
                 data={"departments": [str(c.department) for c in calls]},
-                request=request,
+                context=context,
             )
             for call in calls:
                 notify_users(
@@ -253,7 +282,9 @@ def issue_call_departments(
     return calls
 
 
-def issue_check_in(*, by: User, issue: Issue, note: str = "", request: Any = None) -> CheckIn:
+def issue_check_in(
+    *, by: User, issue: Issue, note: str = "", context: AuditContext | None = None
+) -> CheckIn:
     """报到 — a called department reports in and joins the work."""
     with transaction.atomic():
         issue = locked(issue)
@@ -264,17 +295,20 @@ def issue_check_in(*, by: User, issue: Issue, note: str = "", request: Any = Non
             .first()
         )
         if call is None:  # another colleague reported in between the check and the lock
-            raise IllegalTransition(_("Your department has already reported in."))
+            raise IllegalTransition(
+                _("Your department has already reported in."),
+                code=IssueErrorCode.ALREADY_REPORTED_IN,
+            )
         call.by, call.at = by, timezone.now()
         call.note = clean_text(note, "note", required=False)
         call.save(update_fields=["by", "at", "note"])
         record(
             issue,
             by=by,
-            action="check_in",
+            action=EventAction.CHECK_IN,
             note=call.note,
             data={"department": str(call.department)},
-            request=request,
+            context=context,
         )
     return call
 
@@ -282,7 +316,9 @@ def issue_check_in(*, by: User, issue: Issue, note: str = "", request: Any = Non
 # --------------------------------------------------------------------------- 点单-派单-接单
 
 
-def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) -> Issue:
+def issue_offer(
+    *, by: User, issue: Issue, note: str = "", context: AuditContext | None = None
+) -> Issue:
     """派单 to co-building units: a resident's order any unit of the county may take."""
     with transaction.atomic():
         issue = locked(issue)
@@ -294,11 +330,11 @@ def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) 
         record(
             issue,
             by=by,
-            action="offer",
+            action=EventAction.OFFER,
             to_status=Status.DISPATCHED,
             note=clean_text(note, "note", required=False),
             fields=["offered", "owner_node", "owner_department", "responsible", *changed],
-            request=request,
+            context=context,
         )
         units = Department.objects.filter(county=county_of(issue), kind=Department.Kind.CO_BUILDING)
         people = [u for d in units for u in unit_users(department=d)]
@@ -308,7 +344,9 @@ def issue_offer(*, by: User, issue: Issue, note: str = "", request: Any = None) 
     return issue
 
 
-def issue_take(*, by: User, issue: Issue, note: str = "", request: Any = None) -> Issue:
+def issue_take(
+    *, by: User, issue: Issue, note: str = "", context: AuditContext | None = None
+) -> Issue:
     """接单 — a co-building unit of the county takes an offered order; first come, first
     served. The note (when they will come) goes on the timeline."""
     note = clean_text(note, "note", required=False)
@@ -322,23 +360,25 @@ def issue_take(*, by: User, issue: Issue, note: str = "", request: Any = None) -
         record(
             issue,
             by=by,
-            action="take",
+            action=EventAction.TAKE,
             to_status=Status.ACCEPTED,
             note=note,
             data={"unit": str(unit)},
             fields=["owner_department", "offered", "responsible", *changed],
-            request=request,
+            context=context,
         )
     return issue
 
 
-def issue_reopen(*, by: User, issue: Issue, reason: str, request: Any = None) -> Issue:
+def issue_reopen(
+    *, by: User, issue: Issue, reason: str, context: AuditContext | None = None
+) -> Issue:
     """Reopen a closed or revisited issue (e.g. the problem came back), to the same unit."""
     reason = clean_text(reason, "reason", required=True)
     with transaction.atomic():
         issue = locked(issue)
         actions.require(by, "reopen", issue)
-        reopen_issue(issue, by=by, words=reason, request=request, at=timezone.now())
+        reopen_issue(issue, by=by, words=reason, context=context, at=timezone.now())
     return issue
 
 
@@ -346,12 +386,21 @@ def issue_reopen(*, by: User, issue: Issue, reason: str, request: Any = None) ->
 
 
 def topic_create(
-    *, by: User, title: str, issues: list[Issue], note: str = "", request: Any = None
+    *,
+    by: User,
+    title: str,
+    issues: list[Issue],
+    note: str = "",
+    context: AuditContext | None = None,
 ) -> Topic:
     """Group alike issues (across places) into a topic for a policy-level fix."""
     title = clean_text(title, "title", required=True, max_length=100)
     if not issues:
-        raise ValidationError({"issues": _("Choose the issues that belong together.")})
+        raise field_error(
+            "issues",
+            _("Choose the issues that belong together."),
+            IssueErrorCode.TOPIC_ISSUES_REQUIRED,
+        )
     # Asked of every issue's place: town staff of one town who is a party member elsewhere
     # groups only the issues of their own town.
     require(
@@ -360,7 +409,9 @@ def topic_create(
     )
     counties = {county_of(i).pk for i in issues}
     if len(counties) != 1:
-        raise ValidationError({"issues": _("A topic groups issues of one county.")})
+        raise field_error(
+            "issues", _("A topic groups issues of one county."), IssueErrorCode.TOPIC_COUNTIES
+        )
     categories = {i.category_id for i in issues}
     with transaction.atomic():
         topic = Topic.objects.create(
@@ -372,9 +423,9 @@ def topic_create(
         )
         Issue.objects.filter(pk__in=[i.pk for i in issues]).update(topic=topic)
         audit_record(
-            action="issue.topic_create",
+            action=AuditAction.ISSUE_TOPIC_CREATE,
             user=by,
-            request=request,
+            context=context,
             obj=topic,
             detail={"issues": sorted(i.pk for i in issues)},
         )

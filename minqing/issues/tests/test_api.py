@@ -107,19 +107,26 @@ def test_a_place_outside_ones_jurisdiction_reads_like_an_unknown_one(api, county
 
 
 def test_transitions_through_the_api_and_refusals(
-    api, county, member, town, water, departments, register, outsider, clock
+    api, county, member, town, water, departments, register, outsider, clock, writes
 ):
     issue = register()
     path = f"issues/{issue.pk}"
     # The department cannot accept before dispatch: 409 with the reason.
-    refused = api.as_user(water).post(f"{path}/accept/", {})
+    api.as_user(water)
+    before = writes()  # after the token (its issue is audited)
+    refused = api.post(f"{path}/accept/", {})
     assert refused.status_code == 404  # not yet sent to it: it cannot even see it
-    early = api.as_user(town).post(f"{path}/accept/", {})
+    assert writes() == before
+    api.as_user(town)
+    before = writes()
+    early = api.post(f"{path}/accept/", {})
     assert early.status_code == 409 and "cannot be accepted" in early.json()["detail"]
+    assert writes() == before
     sent = api.post(f"{path}/dispatch/", {"to_department": departments.water.pk, "version": 1})
     assert sent.status_code == 200 and sent.json()["status"] == "dispatched"
+    before = writes()
     stale = api.post(f"{path}/dispatch/", {"to_department": departments.power.pk, "version": 1})
-    assert stale.status_code == 409
+    assert stale.status_code == 409 and writes() == before
     accepted = api.as_user(water).post(f"{path}/accept/", {"version": 2})
     assert accepted.json()["status"] == "accepted"
     assert accepted.json()["reporters"] == []  # found on patrol: nobody to reply to
@@ -159,16 +166,17 @@ def test_resolve_requires_a_reply_to_each_reporter_in_the_api_too(
 
 
 def test_resolving_without_the_reply_is_refused_and_changes_nothing(
-    api, county, member, town, water, departments, register, clock
+    api, county, member, town, water, departments, register, clock, writes
 ):
     issue = register(household=county.household_a1)
     api.as_user(town).post(f"issues/{issue.pk}/dispatch/", {"to_department": departments.water.pk})
     api.as_user(water).post(f"issues/{issue.pk}/accept/", {})
-    before = IssueEvent.objects.count()
+    before = writes()
     response = api.post(f"issues/{issue.pk}/resolve/", {"resolution": "修好了"})
     assert response.status_code == 400 and "replies" in response.json()["errors"]
+    assert response.json()["codes"] == {"replies": ["issue.replies_missing"]}
     issue.refresh_from_db()
-    assert issue.status == Status.ACCEPTED and IssueEvent.objects.count() == before
+    assert issue.status == Status.ACCEPTED and writes() == before
 
 
 def test_openapi_document_lists_the_issue_endpoints(api, county, member):
@@ -179,7 +187,7 @@ def test_openapi_document_lists_the_issue_endpoints(api, county, member):
     assert "/api/v1/issues/{pk}/revisit/" in paths
 
 
-def test_an_edit_based_on_an_old_version_is_refused(api, county, member, register, clock):
+def test_an_edit_based_on_an_old_version_is_refused(api, county, member, register, clock, writes):
     issue = register()
     path = f"/api/v1/issues/{issue.pk}/"
     headers = {"Authorization": f"Bearer {_token(member)}"}
@@ -193,23 +201,26 @@ def test_an_edit_based_on_an_old_version_is_refused(api, county, member, registe
         headers=headers,
     )
     assert first.status_code == 200 and first.json()["version"] == 2
+    before = writes()
     stale = client.patch(
         path, json.dumps({"version": 1, "title": "别的标题"}), "application/json", headers=headers
     )
-    assert stale.status_code == 409
+    assert stale.status_code == 409 and writes() == before
     issue.refresh_from_db()
     assert (issue.title, issue.version) == ("东头水渠破损", 2)
 
 
 def test_the_api_confirms_a_dispatch_outside_the_colours_level_and_keeps_the_accept_note(
-    api, county, member, town, water, departments, register, clock
+    api, county, member, town, water, departments, register, clock, writes
 ):
     from minqing.issues.models import Colour, IssueEvent
 
     issue = register(colour=Colour.BLUE)  # a village's issue
     path = f"issues/{issue.pk}"
-    asked = api.as_user(town).post(f"{path}/dispatch/", {"to_department": departments.water.pk})
-    assert asked.status_code == 400
+    api.as_user(town)
+    before = writes()
+    asked = api.post(f"{path}/dispatch/", {"to_department": departments.water.pk})
+    assert asked.status_code == 400 and writes() == before
     issue.refresh_from_db()
     assert issue.status == Status.REGISTERED  # nothing happened without the confirmation
     sent = api.as_user(town).post(
@@ -221,3 +232,74 @@ def test_the_api_confirms_a_dispatch_outside_the_colours_level_and_keeps_the_acc
     accepted = api.as_user(water).post(f"{path}/accept/", {"note": "明天上午派人到现场"})
     assert accepted.status_code == 200
     assert IssueEvent.objects.get(issue=issue, action="accept").note == "明天上午派人到现场"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"category": "no-such"}, "category", "issue.category_required"),
+        ({"node": 999_999}, "node", "issue.unknown_target"),
+        ({"description": "  "}, "description", "required"),
+        ({"colour": "purple"}, "colour", "issue.unknown_colour"),
+        ({"reporter_phone": "12345"}, "reporter_phone", "phone_format"),
+    ],
+)
+def test_bad_input_answers_400_with_each_fields_code(api, county, member, change, field, code):
+    from minqing.audit.models import AuditEvent
+
+    api.as_user(member)  # issuing the token is audited: count after it
+    audits = AuditEvent.objects.count()
+    body = {
+        "node": county.grid_a1.pk,
+        "category": "irrigation",
+        "description": "水渠漏水",
+        "colour": "blue",
+        **change,
+    }
+    answer = api.post("issues/", body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["codes"][field] == [code]
+    assert answer.json()["code"] == code
+    assert not Issue.objects.exists() and not IssueEvent.objects.exists()
+    assert AuditEvent.objects.count() == audits
+
+
+def test_a_step_the_state_does_not_allow_answers_409_with_its_code(
+    api, county, town, water, departments, register, clock
+):
+    from minqing.audit.models import AuditEvent
+
+    issue = register()
+    api.as_user(town)  # issuing the token is audited: count after it
+    events, audits = IssueEvent.objects.count(), AuditEvent.objects.count()
+    early = api.post(f"issues/{issue.pk}/accept/", {})
+    assert early.status_code == 409
+    assert early.json()["code"] == "issue.wrong_state"
+    # resolving before it was accepted: the same code, the state says why
+    resolve = api.post(f"issues/{issue.pk}/resolve/", {"resolution": "修好了"})
+    assert resolve.status_code == 409 and resolve.json()["code"] == "issue.wrong_state"
+    issue.refresh_from_db()
+    assert (issue.status, issue.version) == (Status.REGISTERED, 1)
+    assert IssueEvent.objects.count() == events and AuditEvent.objects.count() == audits
+
+
+def test_the_refusals_of_a_dispatch_carry_their_codes(
+    api, county, town, departments, register, clock
+):
+    from minqing.audit.models import AuditEvent
+
+    issue = register(colour="blue")  # a village's issue, sent by the town: asks first
+    api.as_user(town)  # issuing the token is audited: count after it
+    audits = AuditEvent.objects.count()
+    asked = api.post(f"issues/{issue.pk}/dispatch/", {"to_department": departments.water.pk})
+    assert asked.status_code == 400
+    assert asked.json()["codes"] == {"to": ["issue.confirm_level"]}
+    stale = api.post(
+        f"issues/{issue.pk}/dispatch/",
+        {"to_department": departments.water.pk, "level_confirmed": True, "version": 7},
+    )
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_edit"
+    issue.refresh_from_db()
+    assert (issue.status, issue.version) == (Status.REGISTERED, 1)
+    assert not IssueEvent.objects.filter(issue=issue).exclude(action="register").exists()
+    assert AuditEvent.objects.count() == audits

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,10 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from minqing.issues import actions, forms, selectors, services, similarity
 from minqing.issues.actions import IllegalTransition
-from minqing.issues.models import ExtensionRequest, Issue, IssuePhoto
+from minqing.issues.errors import IssueErrorCode, field_error
+from minqing.issues.models import EventAction, ExtensionRequest, Issue, IssuePhoto
 from minqing.issues.photos import photo_add, photo_bytes
 from minqing.issues.services.handling import LevelConfirmationNeeded
-from minqing.issues.views.common import file_errors, issue_or_404
+from minqing.issues.views.common import AuthedRequest, file_errors, issue_or_404
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.org.models import Department, Node
@@ -50,24 +52,24 @@ class Problem:
 
 
 def available_actions(
-    request: HttpRequest, issue: Issue, data: Any = None, only: str = ""
+    request: AuthedRequest, issue: Issue, data: Any = None, only: str = ""
 ) -> list[Action]:
     """The steps the reader may take now, straight from the table the services enforce."""
     user = request.user
     return [
         Action(step.name, str(step.label), step.form(issue, user, data), step.danger)
         for step in actions.allowed_steps(user, issue)
-        if not only or step.name == only
+        if step.form is not None and (not only or step.name == only)
     ]
 
 
-def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     issue = issue_or_404(request, pk)
     return _detail_page(request, issue)
 
 
 def _detail_page(
-    request: HttpRequest,
+    request: AuthedRequest,
     issue: Issue,
     failed: Action | None = None,
     *,
@@ -169,14 +171,14 @@ def _changes_since(issue: Issue, based_on: int | None) -> list[Any]:
     if based_on is None or based_on >= issue.version:
         return []
     latest = (
-        issue.events.exclude(action="register")
+        issue.events.exclude(action=EventAction.REGISTER)
         .select_related("actor")
         .order_by("-at", "-id")[: issue.version - based_on]
     )
     return list(reversed(list(latest)))
 
 
-def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
+def _alike(request: AuthedRequest, issue: Issue) -> list[tuple[Any, Issue]]:
     """Open issues that read like this one, in the reader's scope, best first."""
     found = similarity.similar_to_issue(issue)
     by_id = Issue.objects.visible_to(request.user).in_bulk([s.issue_id for s in found])
@@ -184,7 +186,7 @@ def _alike(request: HttpRequest, issue: Issue) -> list[tuple[Any, Issue]]:
 
 
 @require_GET
-def issue_alike(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_alike(request: AuthedRequest, pk: int) -> HttpResponse:
     """The issue page's "alike open issues" section, loaded after the page (htmx)."""
     issue = issue_or_404(request, pk)
     supervisor = issue.is_open and actions.supervisor(request.user, issue)
@@ -200,7 +202,7 @@ def issue_alike(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def issue_act(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     """One POST per step of ``actions.STEPS``. Whatever stops it re-renders the page with the
     form as typed and why: invalid input (400), a step the table refuses (403, or 409 when the
     issue's state no longer allows it), an edit based on an old version (409, with what changed
@@ -247,17 +249,18 @@ def issue_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("issues:detail", pk=issue.pk)
 
 
-def _rebound(request: HttpRequest, issue: Issue, act: Action) -> Action | None:
+def _rebound(request: AuthedRequest, issue: Issue, act: Action) -> Action | None:
     """The same step's form on the fresh issue, with the same input (None: not possible now)."""
-    if not actions.allowed(request.user, act.name, issue):
+    build = actions.STEPS[act.name].form
+    if build is None or not actions.allowed(request.user, act.name, issue):
         return None
-    form = actions.STEPS[act.name].form(issue, request.user, request.POST)
+    form = build(issue, request.user, request.POST)
     form.is_valid()  # shows the input; its errors, if any, show too
     return Action(act.name, act.label, form, act.danger)
 
 
 def _refused(
-    request: HttpRequest, issue: Issue, act: Action, problem: Exception | None, based_on
+    request: AuthedRequest, issue: Issue, act: Action, problem: Exception | None, based_on
 ) -> HttpResponse:
     """The page again with the reason on top and what was typed kept (403, or 409 when the
     issue's state is why)."""
@@ -288,7 +291,7 @@ def _target(issue: Issue, value: str) -> tuple[Node | None, Department | None]:
     return Node.objects.get(pk=int(raw)), None
 
 
-def _version(request: HttpRequest) -> int | None:
+def _version(request: AuthedRequest) -> int | None:
     raw = request.POST.get("version")
     return int(raw) if raw and raw.isdigit() else None
 
@@ -303,7 +306,7 @@ def _dispatch(request, issue, form):
         note=form.cleaned_data["note"],
         level_confirmed=form.level_confirmed(),
         version=_version(request),
-        request=request,
+        context=AuditContext.of(request),
     )
 
 
@@ -316,20 +319,22 @@ def _transfer(request, issue, form):
         to_department=to_department,
         reason=form.cleaned_data["reason"],
         version=_version(request),
-        request=request,
+        context=AuditContext.of(request),
     )
 
 
 def _merge(request, issue, form):
     target = Issue.objects.visible_to(request.user).filter(pk=form.cleaned_data["target"]).first()
     if target is None:
-        raise ValidationError({"target": _("No issue with that number in your places.")})
+        raise field_error(
+            "target", _("No issue with that number in your places."), IssueErrorCode.UNKNOWN_TARGET
+        )
     services.issue_merge(
         by=request.user,
         source=issue,
         target=target,
         reason=form.cleaned_data["reason"],
-        request=request,
+        context=AuditContext.of(request),
     )
 
 
@@ -340,12 +345,12 @@ def _decide(request, issue, form):
         extension=extension,
         approve=form.cleaned_data["approve"],
         note=form.cleaned_data["note"],
-        request=request,
+        context=AuditContext.of(request),
     )
 
 
-def _common(request: HttpRequest) -> dict[str, Any]:
-    return {"by": request.user, "request": request}
+def _common(request: AuthedRequest) -> dict[str, Any]:
+    return {"by": request.user, "context": AuditContext.of(request)}
 
 
 def _note(form: Any) -> str:
@@ -411,16 +416,21 @@ HANDLERS: dict[str, Any] = {
 
 
 @require_POST
-def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def photo_upload(request: AuthedRequest, pk: int) -> HttpResponse:
     issue = issue_or_404(request, pk)
     form = forms.PhotoForm(request.POST, request.FILES)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("issues:detail", pk=issue.pk)
     try:
-        photo_add(by=request.user, issue=issue, data=form.cleaned_data["photo"], request=request)
+        photo_add(
+            by=request.user,
+            issue=issue,
+            data=form.cleaned_data["photo"],
+            context=AuditContext.of(request),
+        )
     except ValidationError as exc:
         for msg in exc.messages:
             messages.error(request, msg)
@@ -432,7 +442,7 @@ def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def photo(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
+def photo(request: AuthedRequest, pk: int, photo_pk: int) -> HttpResponse:
     """A photo, only to people who can see its issue (404 like a missing one otherwise)."""
     issue = issue_or_404(request, pk)
     item = get_object_or_404(IssuePhoto, pk=photo_pk, issue=issue)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from minqing.accounts.scope import scope_for
 from minqing.issues import selectors
 from minqing.issues.models import OPEN_STATES, Category, Colour, Issue, Status
 from minqing.issues.services import settings as services_settings
+from minqing.issues.views.common import AuthedRequest
 from minqing.org.views import scoped_node
 
 PAGE = 30
@@ -24,7 +26,7 @@ BOARD_STATES = {key: states for key, _label, states in selectors.BOARD_GROUPS}
 BOARD_LABELS = {key: label for key, label, _states in selectors.BOARD_GROUPS}
 
 
-def _filters(request: HttpRequest) -> tuple[selectors.IssueFilters, dict[str, Any]]:
+def _filters(request: AuthedRequest) -> tuple[selectors.IssueFilters, dict[str, Any]]:
     """The list and board filters from the URL, and what their form shows. A village or place
     outside the reader's scope answers 404; a malformed value is ignored."""
     villages = selectors.filter_villages(request.user)
@@ -61,9 +63,9 @@ def _filters(request: HttpRequest) -> tuple[selectors.IssueFilters, dict[str, An
 
 
 @require_GET
-def issue_list(request: HttpRequest) -> HttpResponse:
+def issue_list(request: AuthedRequest) -> HttpResponse:
     """问题清单 — the issues in my places or my department, open first, filterable."""
-    qs = Issue.objects.visible_to(request.user).select_related(
+    qs: QuerySet[Issue] = Issue.objects.visible_to(request.user).select_related(
         "village", "category", "owner_node", "owner_department"
     )
     state = request.GET.get("state", "open")
@@ -106,7 +108,7 @@ def _is_dispatcher(user: Any) -> bool:
 
 
 @require_GET
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: AuthedRequest) -> HttpResponse:
     """派单台 — for a town or the county: what waits for whom, most urgent first, filterable
     by village, colour, category and light (the column counts follow the filters)."""
     filters, filter_form = _filters(request)
@@ -120,7 +122,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def late_units(request: HttpRequest) -> HttpResponse:
+def late_units(request: AuthedRequest) -> HttpResponse:
     """通报 — units that let deadlines pass, with how many times, in the reader's scope."""
     days = int(request.GET.get("days", "30")) if request.GET.get("days", "30").isdigit() else 30
     return render(

@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.forms import ModelChoiceField
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -17,7 +18,8 @@ from minqing.households.models import Household
 from minqing.issues import categorise, forms, permissions, services, similarity
 from minqing.issues.models import Category, Issue
 from minqing.issues.photos import photo_add
-from minqing.issues.views.common import file_errors, int_or_404, issue_or_404
+from minqing.issues.views.common import AuthedRequest, file_errors, int_or_404, issue_or_404
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 from minqing.org.models import Node
@@ -25,7 +27,7 @@ from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 
 
-def _register_place(request: HttpRequest) -> tuple[Node, Household | None]:
+def _register_place(request: AuthedRequest) -> tuple[Node, Household | None]:
     household = None
     if request.GET.get("household"):
         household = get_object_or_404(
@@ -38,7 +40,7 @@ def _register_place(request: HttpRequest) -> tuple[Node, Household | None]:
     raise Http404
 
 
-def register(request: HttpRequest) -> HttpResponse:
+def register(request: AuthedRequest) -> HttpResponse:
     """登记 — from a household page (?household=) or a place (?node=)."""
     node, household = _register_place(request)
     if not permissions.can_register_at(request.user, node.path):
@@ -53,11 +55,16 @@ def register(request: HttpRequest) -> HttpResponse:
                     by=request.user,
                     node=node,
                     household=household,
-                    request=request,
+                    context=AuditContext.of(request),
                     **{k: data[k] for k in _REGISTER_FIELDS},
                 )
                 if data.get("photo"):
-                    photo_add(by=request.user, issue=issue, data=data["photo"], request=request)
+                    photo_add(
+                        by=request.user,
+                        issue=issue,
+                        data=data["photo"],
+                        context=AuditContext.of(request),
+                    )
         except ValidationError as exc:
             file_errors(form, exc)
             status = 400
@@ -87,7 +94,9 @@ def register(request: HttpRequest) -> HttpResponse:
 def _register_form(*args: Any) -> forms.RegisterForm:
     """The registration form with no category chosen until the reporter (or the guess) does."""
     form = forms.RegisterForm(*args)
-    form.fields["category"].empty_label = _("Choose a category")
+    category = form.fields["category"]
+    assert isinstance(category, ModelChoiceField)  # declared so in RegisterForm
+    category.empty_label = _("Choose a category")
     return form
 
 
@@ -111,7 +120,7 @@ _REGISTER_FIELDS = (
 )
 
 
-def _similar_for_form(request: HttpRequest, node: Node, form: Any) -> list[Any]:
+def _similar_for_form(request: AuthedRequest, node: Node, form: Any) -> list[Any]:
     text = str(form.data.get("description", "")).strip()
     if len(text) < 2:
         return []
@@ -128,7 +137,7 @@ def _similar_for_form(request: HttpRequest, node: Node, form: Any) -> list[Any]:
 
 
 @require_GET
-def similar_check(request: HttpRequest) -> HttpResponse:
+def similar_check(request: AuthedRequest) -> HttpResponse:
     """htmx: similar open issues while the reporter types (same village first, then nearby)."""
     node, household = _register_place(request)
     if not permissions.can_register_at(request.user, node.path):
@@ -145,7 +154,7 @@ def similar_check(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _category_guess(request: HttpRequest, node: Node, form: Any) -> dict[str, Any]:
+def _category_guess(request: AuthedRequest, node: Node, form: Any) -> dict[str, Any]:
     """While the reporter types: guess the category from the text, unless they chose one.
 
     The page keeps the last guess in ``category_guessed``: a category equal to it (or none) was
@@ -170,7 +179,7 @@ def _category_guess(request: HttpRequest, node: Node, form: Any) -> dict[str, An
     }
 
 
-def attach(request: HttpRequest, pk: int) -> HttpResponse:
+def attach(request: AuthedRequest, pk: int) -> HttpResponse:
     """反映同一问题 — the household (?household=) joins an existing issue as a reporter."""
     issue = issue_or_404(request, pk)
     household = None
@@ -186,7 +195,7 @@ def attach(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 issue=issue,
                 household=household,
-                request=request,
+                context=AuditContext.of(request),
                 **form.cleaned_data,
             )
         except ValidationError as exc:

@@ -6,25 +6,26 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from minqing.issues import forms
 from minqing.issues.models import Category, DeadlineRule
 from minqing.issues.services import settings as services_settings
-from minqing.issues.views.common import int_or_404
+from minqing.issues.views.common import AuthedRequest, int_or_404
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 from minqing.org.models import Department
 
 
-def issue_settings(request: HttpRequest) -> HttpResponse:
+def issue_settings(request: AuthedRequest) -> HttpResponse:
     """Categories (and their default departments) and deadlines, editable by the command centre."""
     if not services_settings.can_edit_settings(request.user):
         return forbidden(request, _("Only the command centre edits the issue settings."))
     status = 200
-    category_form = forms.CategoryForm(prefix="new")
+    category_form: forms.CategoryForm | forms.CategoryEditForm = forms.CategoryForm(prefix="new")
     if request.method == "POST":
         try:
             if request.POST.get("what") == "rule":
@@ -33,7 +34,10 @@ def issue_settings(request: HttpRequest) -> HttpResponse:
                 if not form.is_valid():
                     raise ValidationError(form.errors.as_data().popitem()[1])
                 services_settings.deadline_rule_save(
-                    by=request.user, rule=rule, request=request, **form.cleaned_data
+                    by=request.user,
+                    rule=rule,
+                    context=AuditContext.of(request),
+                    **form.cleaned_data,
                 )
             else:
                 pk = request.POST.get("category")
@@ -43,12 +47,12 @@ def issue_settings(request: HttpRequest) -> HttpResponse:
                     request.POST, prefix="new" if category is None else f"c{pk}", instance=category
                 )
                 if not category_form.is_valid():
-                    raise ValidationError(list(category_form.errors.values())[0])
+                    raise ValidationError(list(category_form.errors.as_data().values())[0])
                 services_settings.category_save(
                     by=request.user,
                     category=category,
                     data=category_form.cleaned_data,
-                    request=request,
+                    context=AuditContext.of(request),
                 )
         except ValidationError as exc:
             for msg in exc.messages:
@@ -66,8 +70,8 @@ def issue_settings(request: HttpRequest) -> HttpResponse:
     )
     categories = []
     for c in Category.objects.all():
-        form = forms.CategoryForm(instance=c, prefix=f"c{c.pk}")
-        categories.append((c, _department_select(form, departments), names.get(c.department_code)))
+        row = forms.CategoryForm(instance=c, prefix=f"c{c.pk}")
+        categories.append((c, _department_select(row, departments), names.get(c.department_code)))
     return render(
         request,
         "issues/settings.html",

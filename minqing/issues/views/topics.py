@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -13,13 +13,14 @@ from minqing.accounts.scope import scope_for
 from minqing.issues import permissions, selectors, services
 from minqing.issues.models import Category, Issue
 from minqing.issues.topics import alike_groups
-from minqing.issues.views.common import int_or_404
+from minqing.issues.views.common import AuthedRequest, int_or_404
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 
 
 @require_GET
-def topics(request: HttpRequest) -> HttpResponse:
+def topics(request: AuthedRequest) -> HttpResponse:
     """一类事 — alike issues across places, proposed as groups, and the topics made of them."""
     scope = scope_for(request.user)
     if not scope.paths_for(permissions.TOPIC_ROLES):
@@ -53,7 +54,7 @@ def topics(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def topic_create(request: HttpRequest) -> HttpResponse:
+def topic_create(request: AuthedRequest) -> HttpResponse:
     ids = [int(i) for i in request.POST.getlist("issue") if str(i).isdigit()]
     issues = list(Issue.objects.visible_to(request.user).filter(pk__in=ids))
     try:
@@ -62,7 +63,7 @@ def topic_create(request: HttpRequest) -> HttpResponse:
             title=request.POST.get("title", ""),
             issues=issues,
             note=request.POST.get("note", ""),
-            request=request,
+            context=AuditContext.of(request),
         )
     except ValidationError as exc:
         for msg in exc.messages:
