@@ -99,3 +99,32 @@ def register(county, member, irrigation):
         return issue_register(**kw)
 
     return _register
+
+
+@pytest.fixture
+def writes():
+    """``writes()``: what a refused step must leave as it was — every issue's status and
+    version, and the rows of the timeline, reporters, revisits, photos, topics, notifications
+    and the audit trail. Compare a reading before the refusal with one after it."""
+    from minqing.audit.models import AuditEvent
+    from minqing.issues.models import Issue, IssueEvent, IssuePhoto, IssueReporter, Revisit, Topic
+    from minqing.notifications.models import Notification
+
+    def read() -> tuple:
+        return (
+            list(Issue.objects.order_by("pk").values_list("pk", "status", "version")),
+            *(
+                model.objects.count()
+                for model in (
+                    IssueEvent,
+                    IssueReporter,
+                    Revisit,
+                    IssuePhoto,
+                    Topic,
+                    Notification,
+                    AuditEvent,
+                )
+            ),
+        )
+
+    return read

@@ -256,7 +256,7 @@ def test_every_form_field_reaches_its_service(
 
 
 def test_close_without_a_satisfied_revisit_is_never_offered_to_a_village_cadre(
-    client, clock, county, owner, town, register
+    client, clock, county, owner, town, register, writes
 ):
     issue = register(colour="blue")
     issue = issue_dispatch(by=owner, issue=issue, to_node=county.village_a)
@@ -280,8 +280,10 @@ def test_close_without_a_satisfied_revisit_is_never_offered_to_a_village_cadre(
     issue.refresh_from_db()
     assert issue.status == Status.RESOLVED and issue.closed_at is None
     assert (IssueEvent.objects.count(), AuditEvent.objects.count()) == (events, audits)
+    before = writes()
     with pytest.raises(PermissionDenied):
         issue_close(by=owner, issue=issue, override_reason="住户外出打工联系不上")
+    assert writes() == before
 
     # The town may: the row is offered to it, and it works.
     client.force_login(town)
@@ -294,15 +296,19 @@ def test_close_without_a_satisfied_revisit_is_never_offered_to_a_village_cadre(
 
 
 def test_dispatch_outside_the_colours_level_asks_first_and_records_the_confirmation(
-    client, clock, county, owner, town, departments, register
+    client, clock, county, owner, town, departments, register, writes
 ):
     issue = register(colour="blue")
+    before = writes()
     with pytest.raises(LevelConfirmationNeeded):
         issue_dispatch(by=town, issue=issue, to_department=departments.water)
+    assert writes() == before
     client.force_login(town)
     to = f"dept:{departments.water.pk}"
+    before = writes()
     asked = _act(client, issue, "dispatch", {"to": to, "note": "需要水利局出方案", "version": 1})
     assert asked.status_code == 200
+    assert writes() == before  # asked, not sent
     body = asked.content.decode()
     assert "This issue is blue (village level); send it to 区水利局 all the same?" in body
     assert 'name="confirm_to" value="' + to + '"' in body
@@ -347,15 +353,17 @@ def test_dispatch_within_the_level_asks_nothing(client, clock, town, departments
 
 
 def test_a_stale_edit_shows_what_changed_and_sends_the_same_text_again(
-    client, clock, county, town, departments, register
+    client, clock, county, town, departments, register, writes
 ):
     issue = register(colour="yellow")
     colleague = make_user("town2", Role.TOWN_STAFF, county.town_a)
     issue_call_departments(by=colleague, issue=issue, departments=[departments.power])
     client.force_login(town)
     data = {"to": f"dept:{departments.water.pk}", "note": "请三天内到现场", "version": 1}
+    before = writes()
     stale = _act(client, issue, "dispatch", data)
     assert stale.status_code == 409
+    assert writes() == before
     body = stale.content.decode()
     assert "Changed since you opened this page" in body
     assert "Departments called (吹哨)" in body  # the colleague's step
@@ -370,9 +378,12 @@ def test_a_stale_edit_shows_what_changed_and_sends_the_same_text_again(
     assert IssueEvent.objects.get(issue=issue, action="dispatch").note == "请三天内到现场"
 
 
-def test_a_refused_post_keeps_the_text_and_says_why(client, clock, member, departments, register):
+def test_a_refused_post_keeps_the_text_and_says_why(
+    client, clock, member, departments, register, writes
+):
     issue = register()
     client.force_login(member)
+    before = writes()
     response = _act(
         client,
         issue,
@@ -383,17 +394,19 @@ def test_a_refused_post_keeps_the_text_and_says_why(client, clock, member, depar
     body = response.content.decode()
     assert "Only the dispatcher of this issue can send it." in body
     assert "我觉得该水利局管" in body and 'id="kept"' in body
-    assert issue.events.count() == 1
+    assert issue.events.count() == 1 and writes() == before
 
 
 def test_invalid_input_is_summarised_on_top_with_a_link_to_the_field(
-    client, clock, town, water, departments, register
+    client, clock, town, water, departments, register, writes
 ):
     issue = issue_dispatch(by=town, issue=register(), to_department=departments.water)
     issue = issue_accept(by=water, issue=issue)
     client.force_login(water)
+    before = writes()
     response = _act(client, issue, "return", {"reason": "", "version": issue.version})
     assert response.status_code == 400
+    assert writes() == before
     body = response.content.decode()
     summary = body[body.index('id="problems"') :]
     assert '<a href="#return-reason">Reason: This field is required.</a>' in summary
@@ -420,6 +433,9 @@ def test_another_household_is_refused_once_the_issue_closed_under_the_lock(
         return real_locked(issue, version)
 
     monkeypatch.setattr(registration, "locked", close_then_lock)
+    reporters, events = issue.reporters.count(), issue.events.count()
     with pytest.raises(IllegalTransition, match="register a new one instead"):
         issue_add_reporter(by=member, issue=seen, household=county.household_a2, words="也漏")
+    # Only the other request's close happened: no reporter, no timeline entry of this one.
+    assert (issue.reporters.count(), issue.events.count()) == (reporters, events)
     assert issue.reporters.filter(household=county.household_a2).count() == 0

@@ -25,7 +25,7 @@ from minqing.notifications.models import Notification
 
 
 def test_yellow_issue_story_from_visit_to_satisfied_close(
-    clock, county, member, town, water, departments, register
+    clock, county, member, town, water, departments, register, writes
 ):
     issue = register(household=county.household_a1, reporter_words="水渠漏了一个星期")
     assert (issue.status, issue.level, issue.owner_node) == (
@@ -67,8 +67,10 @@ def test_yellow_issue_story_from_visit_to_satisfied_close(
     assert Notification.objects.filter(recipient=water, kind="issue.reopened").count() == 1
 
     clock.advance(days=1)
+    before = writes()
     with pytest.raises(ValidationError, match="Reply to every reporter"):
         issue_resolve(by=water, issue=issue, resolution="重新做了防渗")
+    assert writes() == before
     issue = issue_resolve(
         by=water, issue=issue, resolution="重新做了防渗", replies={reporter.pk: "已做防渗处理"}
     )
@@ -133,45 +135,54 @@ def test_illegal_transitions_are_refused_and_change_nothing(
 
 
 def test_people_without_the_right_are_refused_and_nothing_changes(
-    clock, county, member, owner, town, water, departments, register
+    clock, county, member, owner, town, water, departments, register, writes
 ):
     issue = register()
+    before = writes()
     # The village cadre cannot dispatch a yellow (town) issue; the grid worker neither.
     for person in (owner, member, water):
         with pytest.raises(PermissionDenied):
             issue_dispatch(by=person, issue=issue, to_department=departments.water)
+    assert writes() == before
     issue = issue_dispatch(by=town, issue=issue, to_department=departments.water)
+    before = writes()
     with pytest.raises(PermissionDenied):
         issue_accept(by=town, issue=issue)  # the town is not the water bureau
+    assert writes() == before
     issue.refresh_from_db()
     assert issue.status == Status.DISPATCHED and issue.responsible is None
 
 
-def test_stale_edit_is_refused(clock, county, town, departments, register):
+def test_stale_edit_is_refused(clock, county, town, departments, register, writes):
     issue = register()
     issue_dispatch(by=town, issue=issue, to_department=departments.water, version=1)
+    before = writes()
     with pytest.raises(StaleEdit):
         issue_dispatch(by=town, issue=issue, to_department=departments.power, version=1)
+    assert writes() == before
     issue.refresh_from_db()
     assert issue.owner_department == departments.water
 
 
-def test_revisit_of_an_unresolved_issue_is_refused(clock, county, town, register):
+def test_revisit_of_an_unresolved_issue_is_refused(clock, county, town, register, writes):
     issue = register()
+    before = writes()
     with pytest.raises(IllegalTransition):
         issue_revisit(by=town, issue=issue, mode="phone", result="satisfied")
-    assert not Revisit.objects.exists()
+    assert not Revisit.objects.exists() and writes() == before
 
 
 def test_closing_without_a_satisfied_revisit_needs_a_recorded_override(
-    clock, county, owner, town, water, departments, register
+    clock, county, owner, town, water, departments, register, writes
 ):
     issue = register()
     issue_dispatch(by=town, issue=issue, to_department=departments.water)
     issue_accept(by=water, issue=issue)
     issue = issue_resolve(by=water, issue=issue, resolution="已修好", replies={})
+    before = writes()
     with pytest.raises(IllegalTransition, match="revisit first"):
         issue_close(by=town, issue=issue)
+    assert writes() == before
     issue = issue_close(by=town, issue=issue, override_reason="住户已搬走，无法回访")
     assert issue.status == Status.CLOSED
     event = issue.events.get(action="close")

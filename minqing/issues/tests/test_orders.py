@@ -33,7 +33,7 @@ def order(county, member, irrigation):
 
 
 def test_an_offered_order_is_taken_by_one_co_building_unit(
-    county, town, shop, departments, order, clock
+    county, town, shop, departments, order, clock, writes
 ):
     other_unit = Department.objects.create(
         county=county.county, name="供水公司志愿队", kind=Department.Kind.CO_BUILDING
@@ -47,8 +47,10 @@ def test_an_offered_order_is_taken_by_one_co_building_unit(
         None,
         None,
     )
+    before = writes()
     with pytest.raises(PermissionDenied):
         issue_accept(by=town, issue=order)  # offered to the units, not the town's to accept
+    assert writes() == before
     issue_take(by=shop, issue=order)
     order.refresh_from_db()
     assert (order.status, order.owner_department, order.responsible) == (
@@ -56,17 +58,21 @@ def test_an_offered_order_is_taken_by_one_co_building_unit(
         departments.charity,
         shop,
     )
+    before = writes()
     with pytest.raises(Exception, match="cannot be taken"):
         issue_take(by=rival, issue=order)
+    assert writes() == before
     reporter = order.reporters.get()
     issue_resolve(by=shop, issue=order, resolution="换了水管", replies={reporter.pk: "已修好"})
     order.refresh_from_db()
     assert order.status == Status.RESOLVED
 
 
-def test_only_co_building_units_take_orders(county, town, water, order, clock):
+def test_only_co_building_units_take_orders(county, town, water, order, clock, writes):
     issue_offer(by=town, issue=order)
+    before = writes()
     with pytest.raises(PermissionDenied):
         issue_take(by=water, issue=order)
+    assert writes() == before
     order.refresh_from_db()
     assert order.owner_department is None and order.offered

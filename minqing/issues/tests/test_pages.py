@@ -86,7 +86,7 @@ def test_green_issue_is_closed_on_the_spot(client, county, member, irrigation, c
 
 
 def test_town_dispatches_from_the_issue_page(
-    client, county, member, town, water, departments, register, clock
+    client, county, member, town, water, departments, register, clock, writes
 ):
     issue = register()
     client.force_login(town)
@@ -100,26 +100,29 @@ def test_town_dispatches_from_the_issue_page(
     assert (issue.status, issue.owner_department) == (Status.DISPATCHED, departments.water)
 
     # Sending it again from the same (now stale) page: refused, nothing changes.
+    before = writes()
     again = client.post(url, {"to": f"dept:{departments.power.pk}", "version": 1})
     assert again.status_code == 409
     issue.refresh_from_db()
-    assert issue.owner_department == departments.water
+    assert issue.owner_department == departments.water and writes() == before
 
 
 def test_action_refused_by_role_changes_nothing(
-    client, county, member, water, departments, register, clock
+    client, county, member, water, departments, register, clock, writes
 ):
     issue = register()
     client.force_login(member)
     url = reverse("issues:act", kwargs={"pk": issue.pk, "action": "dispatch"})
+    before = writes()
     response = client.post(url, {"to": f"dept:{departments.water.pk}"})
     assert response.status_code == 403
     issue.refresh_from_db()
     assert issue.status == Status.REGISTERED and issue.events.count() == 1
+    assert writes() == before
 
 
 def test_unsatisfied_revisit_without_words_is_refused_with_a_message(
-    client, county, town, water, departments, register, clock
+    client, county, town, water, departments, register, clock, writes
 ):
     from minqing.issues.services import issue_accept, issue_resolve
 
@@ -130,11 +133,13 @@ def test_unsatisfied_revisit_without_words_is_refused_with_a_message(
     issue_resolve(by=water, issue=issue, resolution="修好", replies=reporter_replies)
     client.force_login(town)
     url = reverse("issues:act", kwargs={"pk": issue.pk, "action": "revisit"})
+    before = writes()
     response = client.post(url, {"mode": "phone", "result": "unsatisfied", "words": ""})
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     issue.refresh_from_db()
     assert issue.status == Status.RESOLVED and not issue.revisits.exists()
+    assert writes() == before
 
 
 def test_board_shows_what_waits_for_whom_with_a_constant_number_of_queries(
@@ -257,7 +262,9 @@ def test_topics_page_proposes_alike_issues_across_villages(
     assert set(Issue.objects.values_list("topic__title", flat=True)) == {"水渠老化"}
 
 
-def test_town_staff_of_one_town_groups_only_its_own_issues(client, county, irrigation, clock):
+def test_town_staff_of_one_town_groups_only_its_own_issues(
+    client, county, irrigation, clock, writes
+):
     """Town staff of 古井镇 who is also a party member of a village of 华佗镇 sees that village's
     issues, but groups only 古井镇's (the question is asked of each issue's place)."""
     from minqing.accounts.models import Role, User
@@ -283,12 +290,13 @@ def test_town_staff_of_one_town_groups_only_its_own_issues(client, county, irrig
     page = client.get(reverse("issues:topics")).content.decode()
     assert page.count('name="issue"') == 2  # the two of 古井镇 proposed together
     assert f'name="issue" value="{other.pk}"' not in page
+    before = writes()
     response = client.post(
         reverse("issues:topic_create"),
         {"title": "水渠老化", "issue": [str(own.pk), str(own_too.pk), str(other.pk)]},
     )
     assert response.status_code == 403
-    assert Topic.objects.count() == 0
+    assert Topic.objects.count() == 0 and writes() == before
     assert set(Issue.objects.values_list("topic", flat=True)) == {None}
 
 

@@ -59,21 +59,25 @@ def test_photo_is_sealed_at_rest_and_served_to_those_who_see_the_issue(
     ],
 )
 def test_bad_photos_are_refused_and_nothing_is_stored(
-    county, member, register, clock, settings, data, message
+    county, member, register, clock, settings, data, message, writes
 ):
     settings.MINQING_PHOTO_MAX_BYTES = 1024
     issue = register()
+    before = writes()
     with pytest.raises(ValidationError, match=message):
         photo_add(by=member, issue=issue, data=data)
     assert not IssuePhoto.objects.exists()
     assert not PHOTOS.root.exists() or not any(PHOTOS.root.rglob("*.sealed"))
-    assert issue.events.count() == 1
+    assert issue.events.count() == 1 and writes() == before
 
 
-def test_registration_with_a_bad_photo_registers_nothing(client, county, member, irrigation, clock):
+def test_registration_with_a_bad_photo_registers_nothing(
+    client, county, member, irrigation, clock, writes
+):
     from minqing.issues.models import Issue
 
     client.force_login(member)
+    before = writes()
     response = client.post(
         reverse("issues:register") + f"?node={county.grid_a1.pk}",
         {
@@ -87,7 +91,7 @@ def test_registration_with_a_bad_photo_registers_nothing(client, county, member,
     )
     assert response.status_code == 400
     assert "Only JPEG, PNG or WebP" in response.content.decode()
-    assert not Issue.objects.exists()
+    assert not Issue.objects.exists() and writes() == before
 
 
 def _file(name: str, data: bytes):
@@ -161,11 +165,12 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def test_a_pixel_bomb_is_refused_before_its_pixels_are_decoded(
-    county, member, register, clock, settings
+    county, member, register, clock, settings, writes
 ):
     bomb = _png_header_only(60_000, 60_000)  # 3.6 gigapixels, 10 GB decoded
     assert len(bomb) < 100
     issue = register()
+    before = writes()
     with pytest.raises(ValidationError, match="too many pixels to be read safely"):
         photo_add(by=member, issue=issue, data=bomb)  # past Pillow's own guard
     with pytest.raises(ValidationError, match="60 megapixels; photos may have at most 50"):
@@ -173,7 +178,7 @@ def test_a_pixel_bomb_is_refused_before_its_pixels_are_decoded(
     settings.MINQING_PHOTO_MAX_PIXELS = 1000
     with pytest.raises(ValidationError, match="photos may have at most 0"):
         photo_add(by=member, issue=issue, data=_jpeg_with_gps(size=(100, 100)))
-    assert not IssuePhoto.objects.exists()
+    assert not IssuePhoto.objects.exists() and writes() == before
 
 
 def test_the_pixel_limit_message_is_chinese(county, member, register, clock):
@@ -194,10 +199,12 @@ def test_the_pixel_limit_message_is_chinese(county, member, register, clock):
         PNG[:40],  # a picture cut short
     ],
 )
-def test_a_non_image_behind_image_magic_is_refused(county, member, register, clock, data):
+def test_a_non_image_behind_image_magic_is_refused(county, member, register, clock, data, writes):
+    issue = register()
+    before = writes()
     with pytest.raises(ValidationError, match="not a readable JPEG, PNG or WebP picture"):
-        photo_add(by=member, issue=register(), data=data)
-    assert not IssuePhoto.objects.exists()
+        photo_add(by=member, issue=issue, data=data)
+    assert not IssuePhoto.objects.exists() and writes() == before
     assert not PHOTOS.root.exists() or not any(PHOTOS.root.rglob("*.sealed"))
 
 

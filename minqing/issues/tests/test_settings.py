@@ -33,33 +33,35 @@ def test_command_centre_changes_a_deadline_and_new_issues_follow_it(
     assert AuditEvent.objects.filter(action="issue.deadline_rule_save").count() == 1
 
 
-def test_bad_deadline_is_refused_and_changes_nothing(client, county, county_user):
+def test_bad_deadline_is_refused_and_changes_nothing(client, county, county_user, writes):
     rule = DeadlineRule.objects.get(colour="blue", complexity="general")
     client.force_login(county_user)
+    before = writes()
     response = client.post(
         reverse("issues:settings"),
         {"what": "rule", "rule": rule.pk, "amount": "-2", "unit": "workdays"},
     )
     assert response.status_code == 400
     rule.refresh_from_db()
-    assert (rule.amount, rule.unit) == (5, "workdays")
+    assert (rule.amount, rule.unit) == (5, "workdays") and writes() == before
 
 
-def test_village_cadre_cannot_edit_settings(client, county, owner):
+def test_village_cadre_cannot_edit_settings(client, county, owner, writes):
     client.force_login(owner)
     rule = DeadlineRule.objects.get(colour="blue", complexity="general")
+    before = writes()
     response = client.post(
         reverse("issues:settings"),
         {"what": "rule", "rule": rule.pk, "amount": "1", "unit": "workdays"},
     )
     assert response.status_code == 403
     rule.refresh_from_db()
-    assert rule.amount == 5
+    assert rule.amount == 5 and writes() == before
     assert client.get(reverse("issues:settings")).status_code == 403
 
 
 def test_a_command_centre_of_one_county_cannot_change_what_every_county_shares(
-    client, county, county_user
+    client, county, county_user, writes
 ):
     """Categories, deadline rules and the calendar are shared by every county of the
     installation today: the command centre of 谯城区 may change them only while it is the
@@ -83,13 +85,14 @@ def test_a_command_centre_of_one_county_cannot_change_what_every_county_shares(
 
     node_create(name="涡阳县", level=Level.COUNTY, code="341621")
     county_user = type(county_user).objects.get(pk=county_user.pk)  # a new request's user
+    before = writes()
     response = client.post(
         reverse("issues:settings"),
         {"what": "rule", "rule": rule.pk, "amount": "1", "unit": "workdays"},
     )
     assert response.status_code == 403
     rule.refresh_from_db()
-    assert rule.amount == 5
+    assert rule.amount == 5 and writes() == before
     assert not can_edit_calendar(county_user)
     with pytest.raises(PermissionDenied):
         calendar_day_set(by=county_user, date=dt.date(2027, 10, 8), is_workday=False, name="x")
