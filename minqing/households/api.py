@@ -22,6 +22,8 @@ from minqing.api import error_responses
 from minqing.households import selectors, services
 from minqing.households.models import Household, Resident
 from minqing.households.selectors.shown import HouseholdShown, shown_birth_year
+from minqing.households.views.common import AuthedRequest
+from minqing.lib.context import AuditContext
 from minqing.org.models import Node
 from minqing.org.selectors import children_of, nodes_visible_to
 
@@ -294,7 +296,7 @@ def _search_answer(request: HttpRequest, q: str) -> dict[str, Any]:
     response={200: RevealOut, **error_responses(400, 403, 404)},
 )
 def reveal(
-    request: HttpRequest,
+    request: AuthedRequest,
     kind: Literal["households", "residents"],
     pk: int,
     payload: RevealIn,
@@ -310,6 +312,8 @@ def reveal(
         )
     else:  # pragma: no cover - the URL converter admits no other kind
         raise Http404
-    value = services.reveal(by=request.user, obj=obj, field=payload.field, request=request)
+    value = services.reveal(
+        by=request.user, obj=obj, field=payload.field, context=AuditContext.of(request)
+    )
     response["Cache-Control"] = "no-store"
     return {"field": payload.field, "value": value}

@@ -6,3 +6,6 @@ class HouseholdsConfig(AppConfig):
     name = "minqing.households"
     label = "households"
     verbose_name = _("Household archives")
+
+    def ready(self) -> None:
+        from minqing.households import errors  # noqa: F401  (registers the app's error codes)

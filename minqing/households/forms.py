@@ -75,7 +75,9 @@ class HouseholdForm(_RuleForm):
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
     )
-    node = forms.ModelChoiceField(label=_("Group/grid"), queryset=None, required=False)
+    node: forms.ModelChoiceField = forms.ModelChoiceField(
+        label=_("Group/grid"), queryset=None, required=False
+    )
     tags = forms.ModelMultipleChoiceField(
         label=_("Key-household tags"),
         required=False,
@@ -102,7 +104,9 @@ class HouseholdForm(_RuleForm):
         super().__init__(*args, **kwargs)
         from minqing.org.models import Node
 
-        self.fields["node"].queryset = (
+        node = self.fields["node"]
+        assert isinstance(node, forms.ModelChoiceField)
+        node.queryset = (
             Node.objects.subtree(village) if village is not None else Node.objects.none()
         )
 

@@ -133,14 +133,14 @@ def column_key(header: object) -> str | None:
 
 
 #: Preferred words when writing a ledger; each maps back to the same code through validation.
-SEX_WORD = {Sex.MALE: "男", Sex.FEMALE: "女"}
-HEALTH_WORD = {
+SEX_WORD: dict[str, str] = {Sex.MALE: "男", Sex.FEMALE: "女"}
+HEALTH_WORD: dict[str, str] = {
     Health.HEALTHY: "健康",
     Health.CHRONIC: "慢性病",
     Health.SERIOUS: "大病",
     Health.DISABLED: "残疾",
 }
-POLITICS_WORD = {
+POLITICS_WORD: dict[str, str] = {
     Politics.MASSES: "群众",
     Politics.PARTY: "中共党员",
     Politics.LEAGUE: "共青团员",

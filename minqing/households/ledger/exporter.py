@@ -25,7 +25,9 @@ from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
 from minqing.accounts.permissions import Action, allowed
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.households.ledger.columns import (
     COLUMNS,
@@ -39,6 +41,7 @@ from minqing.households.ledger.columns import (
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
 from minqing.households.selectors.shown import HouseholdShown
 from minqing.lib import ratelimit
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.fields import Sensitive, plain
 from minqing.lib.idcard import make_id_number
@@ -85,7 +88,12 @@ class _Stamp:
 
 
 def ledger_export(
-    *, by: Any, node: Node, file_format: str, unmasked: bool = False, request: Any = None
+    *,
+    by: User,
+    node: Node,
+    file_format: str,
+    unmasked: bool = False,
+    context: AuditContext | None = None,
 ) -> LedgerExport:
     """Export the ledger of ``node``'s subtree; every export writes one audit row first.
 
@@ -94,7 +102,7 @@ def ledger_export(
     children under 14 are left out unless the user may see them (docs/SECURITY-BAR.md §12).
     """
     ratelimit.consume(
-        "export.unmasked" if unmasked else "export", by, request=request, audit=unmasked
+        "export.unmasked" if unmasked else "export", by, context=context, audit=unmasked
     )
     if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
@@ -107,9 +115,9 @@ def ledger_export(
     households = Household.objects.filter(subtree_q(node.path, "node__path")).count()
     with transaction.atomic():
         audit_record(
-            action="personal_data.export" if unmasked else "ledger.export",
+            action=AuditAction.PERSONAL_DATA_EXPORT if unmasked else AuditAction.LEDGER_EXPORT,
             user=by,
-            request=request,
+            context=context,
             obj=node,
             detail={
                 "format": file_format,

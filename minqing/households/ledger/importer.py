@@ -30,13 +30,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from minqing.accounts.models import User
 from minqing.accounts.permissions import Action, allowed
+from minqing.audit.actions import AuditAction
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.ledger import storage
 from minqing.households.ledger.planner import Plan, plan_ledger
 from minqing.households.ledger.reader import LedgerFileError, LedgerTable, check_upload, read_ledger
 from minqing.households.models import LedgerImport
 from minqing.households.services.bulk import households_import
+from minqing.lib.context import AuditContext
 from minqing.lib.crypto import KeyringError
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Level, Node
@@ -45,15 +50,20 @@ from minqing.org.models import Level, Node
 IMPORT_LEVELS = frozenset({Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWN, Level.VILLAGE})
 
 
+#: Refused: another run of the same file holds it.
+RUNNING_NOW = gettext_lazy("This file is being imported right now; wait for it to finish.")
+
+
 class ImportRefused(Exception):
     """The import did not run (errors in the file, already imported…); ``message`` says why."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
-def require_import(by: Any, node: Node) -> None:
+def require_import(by: User, node: Node) -> None:
     """Out of scope → ``Node.DoesNotExist`` (404); in scope without the edit role → 403."""
     if not allowed(by, Action.VIEW, node):
         raise Node.DoesNotExist
@@ -73,14 +83,14 @@ def _report(table: LedgerTable, plan: Plan, counts: dict[str, Any]) -> dict[str,
     }
 
 
-def _check(by: Any, node: Node, table: LedgerTable, today: dt.date | None) -> tuple[Plan, dict]:
+def _check(by: User, node: Node, table: LedgerTable, today: dt.date | None) -> tuple[Plan, dict]:
     plan = plan_ledger(table, target=node, today=today)
     counts = households_import(by=by, target=node, items=plan.items, dry_run=True)
     return plan, _report(table, plan, counts.as_dict())
 
 
 def ledger_check(
-    *, by: Any, node: Node, filename: str, data: bytes, today: dt.date | None = None
+    *, by: User, node: Node, filename: str, data: bytes, today: dt.date | None = None
 ) -> LedgerImport:
     """Check an uploaded ledger and keep it with its report; changes no archive.
 
@@ -315,7 +325,7 @@ def expire_stale(pk: int | None = None) -> int:
 
 
 def _prepare(
-    by: Any, ledger: LedgerImport, *, valid_only: bool, today: dt.date | None
+    by: User, ledger: LedgerImport, *, valid_only: bool, today: dt.date | None
 ) -> tuple[LedgerTable, Plan, dict[str, Any]]:
     """Re-read the stored file and check all of it against the archive as it is now; raises
     ``ImportFailed`` (with the report to keep) when it may not be written. Writes nothing."""
@@ -352,12 +362,14 @@ def _save_report(pk: int, report: dict[str, Any]) -> None:
 
 def _refuse_unless_importable(current: LedgerImport) -> None:
     if current.status == LedgerImport.Status.IMPORTED:
-        raise ImportRefused(_("This file has been imported already."))
+        raise ImportRefused(
+            _("This file has been imported already."), HouseholdErrorCode.IMPORT_ALREADY
+        )
     if current.is_active:
-        raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+        raise ImportRefused(str(RUNNING_NOW), HouseholdErrorCode.IMPORT_RUNNING)
 
 
-def _owned(by: Any, ledger_import: LedgerImport) -> LedgerImport:
+def _owned(by: User, ledger_import: LedgerImport) -> LedgerImport:
     """The import, fresh, if ``by`` checked it and may still import into its place."""
     if ledger_import.user_id != by.pk:
         raise LedgerImport.DoesNotExist
@@ -370,7 +382,11 @@ def _owned(by: Any, ledger_import: LedgerImport) -> LedgerImport:
 
 
 def ledger_queue(
-    *, by: Any, ledger_import: LedgerImport, valid_only: bool = False, request: Any = None
+    *,
+    by: User,
+    ledger_import: LedgerImport,
+    valid_only: bool = False,
+    context: AuditContext | None = None,
 ) -> LedgerImport:
     """Hand a checked ledger to the background worker (a large one takes minutes, longer than a
     request may); returns at once, having written no archive row.
@@ -388,9 +404,9 @@ def ledger_queue(
     _refuse_unless_importable(current)
     report = current.report
     if report.get("errors") and not valid_only:
-        raise ImportRefused(_why("errors"))
+        raise ImportRefused(_why("errors"), HouseholdErrorCode.IMPORT_HAS_ERRORS)
     if not report.get("valid_households"):
-        raise ImportRefused(_why("no_valid"))
+        raise ImportRefused(_why("no_valid"), HouseholdErrorCode.IMPORT_NOTHING_VALID)
     with transaction.atomic():
         queued = LedgerImport.objects.filter(
             pk=current.pk, status__in=LedgerImport.IMPORTABLE
@@ -401,11 +417,11 @@ def ledger_queue(
             finished_at=None,
         )
         if queued != 1:  # the other click won
-            raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+            raise ImportRefused(str(RUNNING_NOW), HouseholdErrorCode.IMPORT_RUNNING)
         audit_record(
-            action="ledger.import_queue",
+            action=AuditAction.LEDGER_IMPORT_QUEUE,
             user=by,
-            request=request,
+            context=context,
             obj=current.node,
             detail={
                 "ledger_import": current.pk,
@@ -462,10 +478,10 @@ def run_queued_import(pk: int, *, today: dt.date | None = None) -> str:
 
 def ledger_import(
     *,
-    by: Any,
+    by: User,
     ledger_import: LedgerImport,
     valid_only: bool = False,
-    request: Any = None,
+    context: AuditContext | None = None,
     today: dt.date | None = None,
 ) -> LedgerImport:
     """Import a checked ledger now, in this process, in short batches (the command's way; the
@@ -489,29 +505,27 @@ def ledger_import(
         status=LedgerImport.Status.RUNNING, valid_only=valid_only, progress_at=timezone.now()
     )
     if claimed != 1:
-        raise ImportRefused(_("This file is being imported right now; wait for it to finish."))
+        raise ImportRefused(str(RUNNING_NOW), HouseholdErrorCode.IMPORT_RUNNING)
     try:
         return _write(
-            by, current, table, plan, report, valid_only=valid_only, request=request, today=today
+            by, current, table, plan, report, valid_only=valid_only, context=context, today=today
         )
     except _RunTakenOver:
-        raise ImportRefused(
-            _("This file is being imported right now; wait for it to finish.")
-        ) from None
+        raise ImportRefused(str(RUNNING_NOW), HouseholdErrorCode.IMPORT_RUNNING) from None
 
 
 # --- writing, batch by batch ----------------------------------------------------------------
 
 
 def _write(
-    by: Any,
+    by: User,
     ledger: LedgerImport,
     table: LedgerTable,
     plan: Plan,
     report: dict[str, Any],
     *,
     valid_only: bool,
-    request: Any = None,
+    context: AuditContext | None = None,
     today: dt.date | None = None,
 ) -> LedgerImport:
     """Write a checked plan of a ``running`` import in short batches; on success the import is
@@ -584,7 +598,7 @@ def _write(
                     by=by,
                     target=node,
                     items=batch.items,
-                    request=request,
+                    context=context,
                     detail={**detail, "batch": number, "last": last, "run": run},
                 ).as_dict()
                 _add_counts(written, counts)

@@ -33,7 +33,7 @@ from minqing.households.ledger.reader import LedgerRow, LedgerTable, RowError
 from minqing.households.models import Household, HouseholdTag, Relation, Resident
 from minqing.households.services.bulk import HouseholdImport, ResidentImport
 from minqing.households.services.validation import RELATION_WORDS, clean_household, clean_resident
-from minqing.lib.crypto import blind_index
+from minqing.lib.crypto import Digest, blind_index
 from minqing.lib.fields import plain
 from minqing.lib.masking import birth_mask_matches, id_mask_matches, mask_phone
 from minqing.org.models import Level, Node
@@ -249,13 +249,13 @@ class _Planner:
                 self.error(row.number, key, message)
             village = self._village(row)
             number = row.text("number")
-            key: tuple[Any, ...] = (
+            group_key: tuple[Any, ...] = (
                 village.pk if village else ("?", row.text("village")),
                 number or ("row", row.number),
             )
-            if key not in groups:
-                groups[key] = _Group(village=village, number=number, rows=[])
-            groups[key].rows.append(row)
+            if group_key not in groups:
+                groups[group_key] = _Group(village=village, number=number, rows=[])
+            groups[group_key].rows.append(row)
         return list(groups.values())
 
     def _places(self, village: Node, text: str) -> list[Node]:
@@ -329,7 +329,7 @@ class _Planner:
             )
         if "grid" in merged and group.village is not None:
             places = self._places(group.village, merged["grid"])
-            names = {"name": merged["grid"], "village": group.village.name}
+            where = {"name": merged["grid"], "village": group.village.name}
             if len(places) == 1:
                 group.node = places[0]
             elif places:
@@ -340,13 +340,13 @@ class _Planner:
                         "Several places in %(village)s are called “%(name)s”; write the path, e.g. "
                         "一片/一组."
                     )
-                    % names,
+                    % where,
                 )
             else:
                 self.error(
                     group.source["grid"],
                     "grid",
-                    _("No group/grid “%(name)s” in %(village)s.") % names,
+                    _("No group/grid “%(name)s” in %(village)s.") % where,
                 )
 
     def _check_head(self, group: _Group) -> None:
@@ -516,7 +516,7 @@ class _Planner:
         member: _Member,
         own: list[Resident],
         by_hash: dict[str, Resident],
-        hashes: dict[str, str],
+        hashes: dict[str, Digest],
         claimed: dict[int, int],
     ) -> None:
         if member.data is None:

@@ -170,12 +170,12 @@ def search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         )
     if looks_like_phone(query):
         digest = blind_index(normalize_phone(query), "phone")
-        households = Household.objects.filter(scope.node_q("node__path")).select_related("village")
+        by_phone = Household.objects.filter(scope.node_q("node__path")).select_related("village")
         return SearchResults(
             query=query,
             kind="phone",
             residents=list(residents.filter(phone_hash=digest)[:limit]),
-            households=list(households.filter(phone_hash=digest)[:limit]),
+            households=list(by_phone.filter(phone_hash=digest)[:limit]),
         )
     is_number, issues = search_issues(user, query)
     if is_number and not query.strip().isdigit():

@@ -16,8 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from minqing.accounts.models import User
 from minqing.accounts.permissions import Action, allowed, require
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import (
     HOUSEHOLD_FIELDS,
     RESIDENT_FIELDS,
@@ -29,6 +32,8 @@ from minqing.households.models import (
     VillageArchive,
     history_text,
 )
+from minqing.lib.context import AuditContext
+from minqing.lib.crypto import blind_index
 from minqing.lib.errors import StaleEdit
 from minqing.lib.fields import plain
 from minqing.org.models import Level, Node
@@ -47,7 +52,7 @@ def require_version(base_version: int | None) -> int:
     """Every edit names the version it was based on (docs/SECURITY-BAR.md §18): an edit without one
     could silently overwrite someone else's change, so it is refused and nothing is written."""
     if base_version is None:
-        raise ValidationError(MISSING_VERSION, code="version_missing")
+        raise ValidationError(MISSING_VERSION, code=HouseholdErrorCode.VERSION_MISSING)
     return base_version
 
 
@@ -72,7 +77,7 @@ def apply_changes(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> li
     return diff
 
 
-def require_edit(by: Any, node: Node, resident: Resident | None = None) -> None:
+def require_edit(by: User, node: Node, resident: Resident | None = None) -> None:
     """Out of scope: not found; in scope without the archive-edit right *there*: 403. A
     minor's record also needs the minors permission there."""
     if not allowed(by, Action.VIEW, node):
@@ -97,25 +102,27 @@ def _tags_diff(household: Household, tags: list[HouseholdTag] | None) -> list[li
 
 def household_create(
     *,
-    by: Any,
+    by: User,
     node: Node,
     data: dict[str, Any],
     tags: list[HouseholdTag] | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
     action: str = ArchiveChange.Action.CREATE,
 ) -> Household:
     """Register a household under a village or one of its groups/grids."""
     require_edit(by, node)
     village = village_of(node)
     if village is None:
-        raise ValidationError({"node": _("A household must belong to a village or community.")})
-    if Household.objects.filter(village=village, number=data["number"]).exists():
         raise ValidationError(
             {
-                "number": _("Household number %(n)s already exists in %(v)s.")
-                % {"n": data["number"], "v": village.name}
+                "node": ValidationError(
+                    _("A household must belong to a village or community."),
+                    code=HouseholdErrorCode.NOT_IN_VILLAGE,
+                )
             }
         )
+    if Household.objects.filter(village=village, number=data["number"]).exists():
+        raise ValidationError({"number": _number_taken(data["number"], village)})
     with transaction.atomic():
         household = Household(node=node, village=village)
         apply_changes(household, HOUSEHOLD_FIELDS, data)
@@ -124,19 +131,19 @@ def household_create(
             household.tags.set(tags)
         ArchiveChange.objects.create(household=household, actor=by, action=action, changes=[])
         adjust_counts([*node.ancestor_ids, node.pk], households=1)
-        audit_record(action="household.create", user=by, request=request, obj=household)
+        audit_record(action=AuditAction.HOUSEHOLD_CREATE, user=by, context=context, obj=household)
     return household
 
 
 def household_update(
     *,
-    by: Any,
+    by: User,
     household: Household,
     data: dict[str, Any],
     base_version: int | None,
     tags: list[HouseholdTag] | None = None,
     node: Node | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
     action: str = ArchiveChange.Action.UPDATE,
 ) -> Household:
     """Change a household; ``base_version`` is the version the editor saw (stale → StaleEdit,
@@ -152,17 +159,19 @@ def household_update(
             and data["number"] != locked.number
             and Household.objects.filter(village=locked.village, number=data["number"]).exists()
         ):
-            raise ValidationError(
-                {
-                    "number": _("Household number %(n)s already exists in %(v)s.")
-                    % {"n": data["number"], "v": locked.village.name}
-                }
-            )
+            raise ValidationError({"number": _number_taken(data["number"], locked.village)})
         diff = apply_changes(locked, HOUSEHOLD_FIELDS, data)
         diff += _tags_diff(locked, tags)
         if node is not None and node.pk != locked.node_id:
             if village_of(node) != locked.village:
-                raise ValidationError({"node": _("Move the household within its own village.")})
+                raise ValidationError(
+                    {
+                        "node": ValidationError(
+                            _("Move the household within its own village."),
+                            code=HouseholdErrorCode.MOVE_OUT_OF_VILLAGE,
+                        )
+                    }
+                )
             require_edit(by, node)
             old_node = locked.node
             diff.append(["node", old_node.name, node.name])
@@ -180,9 +189,9 @@ def household_update(
         locked.save()
         ArchiveChange.objects.create(household=locked, actor=by, action=action, changes=diff)
         audit_record(
-            action="household.update",
+            action=AuditAction.HOUSEHOLD_UPDATE,
             user=by,
-            request=request,
+            context=context,
             obj=locked,
             detail={"fields": [d[0] for d in diff]},
         )
@@ -191,15 +200,15 @@ def household_update(
 
 def resident_add(
     *,
-    by: Any,
+    by: User,
     household: Household,
     data: dict[str, Any],
-    request: Any = None,
+    context: AuditContext | None = None,
     action: str = ArchiveChange.Action.CREATE,
 ) -> Resident:
     """Add a member to a household; an ID number may belong to one resident only."""
     require_edit(by, household.node)
-    _check_id_unique(data.get("id_number", ""), exclude_pk=None, by=by, request=request)
+    _check_id_unique(data.get("id_number", ""), exclude_pk=None, by=by, context=context)
     with transaction.atomic():
         resident = Resident(household=household)
         apply_changes(resident, RESIDENT_FIELDS, data)
@@ -215,17 +224,17 @@ def resident_add(
         )
         node = household.node
         adjust_counts([*node.ancestor_ids, node.pk], residents=1)
-        audit_record(action="resident.create", user=by, request=request, obj=resident)
+        audit_record(action=AuditAction.RESIDENT_CREATE, user=by, context=context, obj=resident)
     return resident
 
 
 def resident_update(
     *,
-    by: Any,
+    by: User,
     resident: Resident,
     data: dict[str, Any],
     base_version: int | None,
-    request: Any = None,
+    context: AuditContext | None = None,
     action: str = ArchiveChange.Action.UPDATE,
 ) -> Resident:
     """Change a member; ``base_version`` is the member's version the editor saw (stale →
@@ -233,7 +242,7 @@ def resident_update(
     require_version(base_version)
     require_edit(by, resident.household.node, resident)
     if "id_number" in data:
-        _check_id_unique(data["id_number"], exclude_pk=resident.pk, by=by, request=request)
+        _check_id_unique(data["id_number"], exclude_pk=resident.pk, by=by, context=context)
     with transaction.atomic():
         locked = Resident.objects.select_for_update().get(pk=resident.pk)
         if locked.version != base_version:
@@ -259,27 +268,35 @@ def resident_update(
             changes=diff,
         )
         audit_record(
-            action="resident.update",
+            action=AuditAction.RESIDENT_UPDATE,
             user=by,
-            request=request,
+            context=context,
             obj=locked,
             detail={"fields": [d[0] for d in diff]},
         )
     return locked
 
 
-def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = None) -> None:
+def resident_remove(
+    *, by: User, resident: Resident, reason: str, context: AuditContext | None = None
+) -> None:
     """Remove a member (moved away, deceased…); the reason stays in the history."""
     require_edit(by, resident.household.node, resident)
     if not reason.strip():
-        raise ValidationError({"reason": _("Say why the member is removed.")})
+        raise ValidationError(
+            {
+                "reason": ValidationError(
+                    _("Say why the member is removed."), code=HouseholdErrorCode.REASON_REQUIRED
+                )
+            }
+        )
     household = resident.household
     with transaction.atomic():
         name = resident.name
         audit_record(
-            action="resident.delete",
+            action=AuditAction.RESIDENT_DELETE,
             user=by,
-            request=request,
+            context=context,
             obj=resident,
             detail={"reason": reason},
         )
@@ -297,12 +314,24 @@ def resident_remove(*, by: Any, resident: Resident, reason: str, request: Any = 
 
 
 def village_archive_update(
-    *, by: Any, village: Node, data: dict[str, Any], base_version: int | None, request: Any = None
+    *,
+    by: User,
+    village: Node,
+    data: dict[str, Any],
+    base_version: int | None,
+    context: AuditContext | None = None,
 ) -> VillageArchive:
     """Edit the 村情档案 of a village; ``base_version`` 0 stands for "no archive yet"."""
     require_version(base_version)
     if village.level != Level.VILLAGE:
-        raise ValidationError({"village": _("Only a village or community has a village archive.")})
+        raise ValidationError(
+            {
+                "village": ValidationError(
+                    _("Only a village or community has a village archive."),
+                    code=HouseholdErrorCode.NOT_A_VILLAGE,
+                )
+            }
+        )
     require_edit(by, village)
     fields = (
         "committee",
@@ -329,35 +358,51 @@ def village_archive_update(
             village=village, actor=by, action=ArchiveChange.Action.UPDATE, changes=diff
         )
         audit_record(
-            action="village_archive.update",
+            action=AuditAction.VILLAGE_ARCHIVE_UPDATE,
             user=by,
-            request=request,
+            context=context,
             obj=archive,
             detail={"fields": [d[0] for d in diff]},
         )
     return archive
 
 
-def reveal(*, by: Any, obj: Household | Resident, field: str, request: Any = None) -> str:
+def reveal(
+    *, by: User, obj: Household | Resident, field: str, context: AuditContext | None = None
+) -> str:
     """Show one personal-data value in full: checks the permission and writes one audit row."""
     household = obj if isinstance(obj, Household) else obj.household
     if not allowed(by, Action.VIEW, household):
         raise type(obj).DoesNotExist
     if field not in SENSITIVE_FIELDS or not hasattr(obj, field):
-        raise ValidationError({"field": _("Nothing to reveal in %(f)s.") % {"f": field}})
+        raise ValidationError(
+            {
+                "field": ValidationError(
+                    _("Nothing to reveal in %(f)s.") % {"f": field},
+                    code=HouseholdErrorCode.NOTHING_TO_REVEAL,
+                )
+            }
+        )
     require(by, Action.REVEAL, household)
     if isinstance(obj, Resident) and obj.is_minor:
         require(by, Action.SEE_MINORS, household)
     value = getattr(obj, field)
     with transaction.atomic():
         audit_record(
-            action="personal_data.reveal",
+            action=AuditAction.PERSONAL_DATA_REVEAL,
             user=by,
-            request=request,
+            context=context,
             obj=obj,
             detail={"field": field},
         )
     return plain(value)
+
+
+def _number_taken(number: str, village: Node) -> ValidationError:
+    return ValidationError(
+        _("Household number %(n)s already exists in %(v)s.") % {"n": number, "v": village.name},
+        code=HouseholdErrorCode.NUMBER_TAKEN,
+    )
 
 
 def _member_count(household: Household) -> int:
@@ -365,7 +410,10 @@ def _member_count(household: Household) -> int:
 
 
 def _check_id_unique(
-    id_number: str, exclude_pk: int | None, by: Any = None, request: Any = None
+    id_number: str,
+    exclude_pk: int | None,
+    by: User | None = None,
+    context: AuditContext | None = None,
 ) -> None:
     """An ID number belongs to one resident. Where that resident lies within the editor's
     reach the message names the household; elsewhere it says no more than that the number
@@ -373,8 +421,6 @@ def _check_id_unique(
     message that someone is registered in another village is an existence oracle)."""
     if not id_number:
         return
-    from minqing.lib.crypto import blind_index
-
     qs = Resident.objects.filter(id_number_hash=blind_index(id_number, "id_number"))
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
@@ -384,22 +430,31 @@ def _check_id_unique(
     if by is not None and allowed(by, Action.VIEW, holder.household):
         raise ValidationError(
             {
-                "id_number": _(
-                    "This ID number is already registered to a member of household "
-                    "%(number)s in %(village)s."
+                "id_number": ValidationError(
+                    _(
+                        "This ID number is already registered to a member of household "
+                        "%(number)s in %(village)s."
+                    )
+                    % {"number": holder.household.number, "village": holder.household.village.name},
+                    code=HouseholdErrorCode.ID_NUMBER_TAKEN,
                 )
-                % {"number": holder.household.number, "village": holder.household.village.name}
             }
         )
     with transaction.atomic():
         audit_record(
-            action="resident.id_refused",
+            action=AuditAction.RESIDENT_ID_REFUSED,
             user=by,
-            request=request,
+            context=context,
             success=False,
             detail={"reason": "registered_elsewhere"},
         )
-    raise ValidationError({"id_number": ID_NOT_REGISTRABLE})
+    raise ValidationError(
+        {
+            "id_number": ValidationError(
+                ID_NOT_REGISTRABLE, code=HouseholdErrorCode.ID_NUMBER_NOT_REGISTRABLE
+            )
+        }
+    )
 
 
 ID_NOT_REGISTRABLE = gettext_lazy(

@@ -16,11 +16,14 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import (
     HOUSEHOLD_FIELDS,
     RESIDENT_FIELDS,
@@ -31,6 +34,7 @@ from minqing.households.models import (
     Resident,
 )
 from minqing.households.services.archive import apply_changes, require_edit
+from minqing.lib.context import AuditContext
 from minqing.lib.fields import BlindIndexField
 from minqing.org.models import Level, Node
 from minqing.org.services import adjust_counts
@@ -84,11 +88,11 @@ class ImportCounts:
 
 def households_import(
     *,
-    by: Any,
+    by: User,
     target: Node,
     items: list[HouseholdImport],
     dry_run: bool = False,
-    request: Any = None,
+    context: AuditContext | None = None,
     detail: dict[str, Any] | None = None,
 ) -> ImportCounts:
     """Create or update many households and their members in one transaction.
@@ -106,8 +110,10 @@ def households_import(
         ):
             raise ValidationError(
                 {
-                    "node": _("%(n)s is not a place under %(t)s.")
-                    % {"n": node.name, "t": target.name}
+                    "node": ValidationError(
+                        _("%(n)s is not a place under %(t)s.") % {"n": node.name, "t": target.name},
+                        code=HouseholdErrorCode.IMPORT_OUTSIDE_TARGET,
+                    )
                 }
             )
     if dry_run:
@@ -116,9 +122,9 @@ def households_import(
         run = _ImportRun(by, items, lock=True)
         run.write()
         audit_record(
-            action="ledger.import",
+            action=AuditAction.LEDGER_IMPORT,
             user=by,
-            request=request,
+            context=context,
             obj=target,
             detail={**(detail or {}), **run.counts.as_dict()},
         )
@@ -130,7 +136,7 @@ def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
-def _update_fields(model: type, changed: set[str]) -> list[str]:
+def _update_fields(model: type[models.Model], changed: set[str]) -> list[str]:
     """The changed columns plus the blind indexes kept from them."""
     fields = sorted(changed & {f.name for f in model._meta.concrete_fields})
     fields += [
@@ -158,7 +164,7 @@ def _refresh_blind_indexes(objs: list[Any], fields: list[str]) -> None:
 class _ImportRun:
     """Stage every change of an import in memory (counting them), then write them in bulk."""
 
-    def __init__(self, by: Any, items: list[HouseholdImport], *, lock: bool) -> None:
+    def __init__(self, by: User, items: list[HouseholdImport], *, lock: bool) -> None:
         self.by = by
         self.now = timezone.now()
         self.counts = ImportCounts()
@@ -283,7 +289,12 @@ class _ImportRun:
             resident = self.residents[row.pk]
             if resident.household_id != household.pk:
                 raise ValidationError(
-                    {"id_number": _("Import cannot move a resident to another household.")}
+                    {
+                        "id_number": ValidationError(
+                            _("Import cannot move a resident to another household."),
+                            code=HouseholdErrorCode.IMPORT_MOVES_RESIDENT,
+                        )
+                    }
                 )
             rdiff = apply_changes(resident, RESIDENT_FIELDS, row.data)
             self.resident_fields.update(d[0] for d in rdiff)

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import Health, Politics, Relation, Sex
 from minqing.lib.idcard import birth_date_from_id, sex_from_id, validate_id_number, validate_phone
 
@@ -84,7 +85,8 @@ def _choice(value: str, words: dict[str, Any], choices: Any, field_label: str) -
         if value == str(label):
             return code
     raise ValidationError(
-        _("%(field)s: unknown value “%(value)s”.") % {"field": field_label, "value": value}
+        _("%(field)s: unknown value “%(value)s”.") % {"field": field_label, "value": value},
+        code=HouseholdErrorCode.UNKNOWN_CHOICE,
     )
 
 
@@ -100,30 +102,41 @@ def parse_date_text(text: str) -> dt.date:
     """A calendar date typed in any of the usual Chinese ledger spellings."""
     match = _DATE_RE.match(text.strip())
     if match is None:
-        raise ValidationError(_("Birth date must look like 1980-05-17."), code="date_format")
+        raise ValidationError(
+            _("Birth date must look like 1980-05-17."), code=HouseholdErrorCode.DATE_FORMAT
+        )
     year, month, day = match[1], match[2] or match[4], match[3] or match[5]
     try:
         return dt.date(int(year), int(month), int(day))
     except ValueError:
         raise ValidationError(
-            _("Birth date is not a real calendar date."), code="date_invalid"
+            _("Birth date is not a real calendar date."), code=HouseholdErrorCode.DATE_INVALID
         ) from None
 
 
 def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
     """Validate resident fields; ``id_number`` fills birth date and sex when they are blank."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     out: dict[str, Any] = {}
 
-    def fail(field: str, exc: ValidationError | str) -> None:
-        msgs = exc.messages if isinstance(exc, ValidationError) else [exc]
-        errors.setdefault(field, []).extend(str(m) for m in msgs)
+    def fail(field: str, exc: ValidationError | str, code: str = "") -> None:
+        """File an error under ``field``: a ValidationError keeps its code(s), a message
+        takes ``code``."""
+        found = (
+            exc.error_list
+            if isinstance(exc, ValidationError)
+            else [ValidationError(exc, code=code)]
+        )
+        errors.setdefault(field, []).extend(
+            ValidationError(str(e.message % e.params if e.params else e.message), code=e.code)
+            for e in found
+        )
 
     name = str(raw.get("name") or "").strip()
     if not name:
-        fail("name", _("Name is required."))
+        fail("name", _("Name is required."), HouseholdErrorCode.FIELD_REQUIRED)
     elif len(name) > 50:
-        fail("name", _("Name is longer than 50 characters."))
+        fail("name", _("Name is longer than 50 characters."), HouseholdErrorCode.FIELD_TOO_LONG)
     out["name"] = name
 
     id_raw = str(raw.get("id_number") or "").strip()
@@ -170,24 +183,32 @@ def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict
             fail("birth_date", exc)
     today = today or dt.date.today()  # noqa: DTZ011 - calendar date
     if out["birth_date"] and out["birth_date"] > today:
-        fail("birth_date", _("Birth date is in the future."))
+        fail("birth_date", _("Birth date is in the future."), HouseholdErrorCode.BIRTH_IN_FUTURE)
 
     if out.get("id_number"):
         id_birth = birth_date_from_id(out["id_number"])
         if out["birth_date"] is None:
             out["birth_date"] = id_birth
         elif out["birth_date"] != id_birth:
-            fail("birth_date", _("Birth date does not match the ID number."))
+            fail(
+                "birth_date",
+                _("Birth date does not match the ID number."),
+                HouseholdErrorCode.BIRTH_NOT_ID,
+            )
         id_sex = sex_from_id(out["id_number"])
         if not out.get("sex"):
             out["sex"] = id_sex
         elif "sex" not in errors and out["sex"] != id_sex:
-            fail("sex", _("Sex does not match the ID number."))
+            fail("sex", _("Sex does not match the ID number."), HouseholdErrorCode.SEX_NOT_ID)
 
     for field, limit in (("education", 30), ("occupation", 50)):
         value = str(raw.get(field) or "").strip()
         if len(value) > limit:
-            fail(field, _("Longer than %(n)d characters.") % {"n": limit})
+            fail(
+                field,
+                _("Longer than %(n)d characters.") % {"n": limit},
+                HouseholdErrorCode.FIELD_TOO_LONG,
+            )
         out[field] = value
     works_away = raw.get("works_away")
     out["works_away"] = works_away in (True, "1", "true", "on", "是", "Y", "y")
@@ -200,23 +221,30 @@ def clean_resident(raw: dict[str, Any], *, today: dt.date | None = None) -> dict
 
 def clean_household(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate household fields (tags are resolved by the caller)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     out: dict[str, Any] = {}
+    required, too_long = HouseholdErrorCode.FIELD_REQUIRED, HouseholdErrorCode.FIELD_TOO_LONG
     number = str(raw.get("number") or "").strip()
     if not number:
-        errors["number"] = [_("Household number is required.")]
+        errors["number"] = [ValidationError(_("Household number is required."), code=required)]
     elif len(number) > 32:
-        errors["number"] = [_("Household number is longer than 32 characters.")]
+        errors["number"] = [
+            ValidationError(_("Household number is longer than 32 characters."), code=too_long)
+        ]
     out["number"] = number
     head = str(raw.get("head_name") or "").strip()
     if not head:
-        errors["head_name"] = [_("Head of household is required.")]
+        errors["head_name"] = [ValidationError(_("Head of household is required."), code=required)]
     elif len(head) > 50:
-        errors["head_name"] = [_("Name is longer than 50 characters.")]
+        errors["head_name"] = [
+            ValidationError(_("Name is longer than 50 characters."), code=too_long)
+        ]
     out["head_name"] = head
     address = str(raw.get("address") or "").strip()
     if len(address) > 200:
-        errors["address"] = [_("Address is longer than 200 characters.")]
+        errors["address"] = [
+            ValidationError(_("Address is longer than 200 characters."), code=too_long)
+        ]
     out["address"] = address
     phone = str(raw.get("phone") or "").strip()
     out["phone"] = ""
@@ -224,7 +252,7 @@ def clean_household(raw: dict[str, Any]) -> dict[str, Any]:
         try:
             out["phone"] = validate_phone(phone)
         except ValidationError as exc:
-            errors["phone"] = exc.messages
+            errors["phone"] = exc.error_list
     for field in (
         "family_situation",
         "income_source",
@@ -234,7 +262,9 @@ def clean_household(raw: dict[str, Any]) -> dict[str, Any]:
     ):
         out[field] = str(raw.get(field) or "").strip()
     if len(out["income_source"]) > 100:
-        errors["income_source"] = [_("Longer than %(n)d characters.") % {"n": 100}]
+        errors["income_source"] = [
+            ValidationError(_("Longer than %(n)d characters.") % {"n": 100}, code=too_long)
+        ]
     if errors:
         raise ValidationError(errors)
     return out

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -42,7 +43,7 @@ def change_rows(
 ) -> list[tuple[str, str, str]]:
     """[(label, old, new)] with field labels and choice values translated now, not when stored;
     a birth date shows its year only, and children's names are masked as on the page."""
-    model: type = (
+    model: type[models.Model] = (
         Resident if change.resident_name else (VillageArchive if change.village_id else Household)
     )
     rows = []
@@ -53,6 +54,8 @@ def change_rows(
         try:
             field = model._meta.get_field(field_name)
         except FieldDoesNotExist:
+            field = None
+        if not isinstance(field, models.Field):  # not a column (the history names columns)
             rows.append((field_name, old, new))
             continue
         if field.choices:

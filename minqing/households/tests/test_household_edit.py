@@ -11,6 +11,7 @@ from django.urls import reverse
 from minqing.audit.models import AuditEvent
 from minqing.households.models import ArchiveChange, Household, Resident, VillageArchive
 from minqing.households.services import household_update, resident_add, resident_remove
+from minqing.households.tests.writes import writes
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.idcard import make_id_number
 from minqing.org.models import Node
@@ -62,10 +63,12 @@ def test_stale_edit_is_refused_with_409_and_keeps_the_input(client, county, owne
     h = county.household_a1
     household_update(by=county_user, household=h, data={"address": "别人改的"}, base_version=1)
     client.force_login(owner)
+    before = writes()
     response = client.post(
         reverse("households:edit", kwargs={"pk": h.pk}), _form(h, version=1, address="我改的")
     )
     assert response.status_code == 409
+    assert writes() == before
     assert "我改的" in response.content.decode()
     h.refresh_from_db()
     assert h.address == "别人改的"
@@ -185,8 +188,10 @@ def test_village_archive_edit_and_stale_version(client, county, owner, county_us
     assert client.post(url, first).status_code == 302
     archive = VillageArchive.objects.get(village=county.village_a)
     assert archive.committee == "书记：王建华" and archive.version == 1
+    before = writes()
     response = client.post(url, {"version": 0, "committee": "旧版本上的修改"})
     assert response.status_code == 409
+    assert writes() == before
     archive.refresh_from_db()
     assert archive.committee == "书记：王建华"
     assert ArchiveChange.objects.filter(village=county.village_a).count() == 1

@@ -23,6 +23,7 @@ from minqing.households.ledger.reader import (
     read_ledger,
 )
 from minqing.households.tests.ledger_helpers import COL, xlsx_bytes
+from minqing.households.tests.writes import writes
 
 
 def _workbook(fill) -> bytes:
@@ -169,9 +170,11 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, county, o
     big = io.BytesIO(xlsx_bytes([]) + b"\0" * (1 << 20))
     big.name = "台账.xlsx"
     client.force_login(owner)
+    before = writes()
     response = client.post(
         reverse("ledger:import", kwargs={"node_pk": county.village_a.pk}), {"file": big}
     )
     assert response.status_code == 400
+    assert writes() == before
     assert "The file is larger than 64 KB." in response.content.decode()
     assert not LedgerImport.objects.exists()

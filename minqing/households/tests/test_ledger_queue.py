@@ -32,6 +32,7 @@ from minqing.households.ledger.importer import (
 )
 from minqing.households.models import Household, LedgerImport, Resident
 from minqing.households.tests.ledger_helpers import COL, make_ledger, xlsx_bytes
+from minqing.households.tests.writes import writes
 from minqing.lib.errors import PermissionDenied
 from minqing.org.services import recount_tree
 
@@ -86,7 +87,9 @@ def test_import_button_queues_and_returns_at_once_then_the_job_writes_it(
     assert f'hx-get="{report_url(checked)}" hx-trigger="every 3s"' in page
     assert 'name="action"' not in page  # no second "Import" while it waits
     # pressing again while it waits queues nothing more
+    before = writes()
     assert client.post(report_url(checked), {"action": "import"}).status_code == 400
+    assert writes() == before
     assert AuditEvent.objects.filter(action="ledger.import_queue").count() == 1
 
     assert run_queued_imports() == {
@@ -275,7 +278,9 @@ def test_queueing_asks_for_the_archive_edit_right_here(client, county, owner, me
     # the checked import is the owner's; even if it were handed over, the right is asked here
     LedgerImport.objects.filter(pk=checked.pk).update(user=representative)
     client.force_login(representative)
+    before = writes()
     assert client.post(report_url(checked), {"action": "import"}).status_code == 403
+    assert writes() == before
     checked.refresh_from_db()
     with pytest.raises(PermissionDenied):
         ledger_queue(by=representative, ledger_import=checked)

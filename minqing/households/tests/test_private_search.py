@@ -8,6 +8,7 @@ import re
 
 from django.urls import reverse
 
+from minqing.households.tests.writes import writes
 from minqing.lib.idcard import make_id_number
 
 
@@ -75,8 +76,10 @@ def test_a_number_in_the_address_is_not_searched(client, county, owner):
 def test_the_api_takes_numbers_in_the_body_only(client, county, owner):
     client.force_login(owner)
     value = county.resident_a1.id_number.reveal()
+    before = writes()
     refused = client.get(reverse("api:search"), {"q": value})
     assert refused.status_code == 400
+    assert writes() == before
     assert "POST /api/v1/search/" in refused.json()["errors"]["q"][0]
     answer = client.post(reverse("api:search"), {"q": value}, content_type="application/json")
     assert answer.status_code == 200

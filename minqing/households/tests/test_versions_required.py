@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from minqing.audit.models import AuditEvent
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import ArchiveChange, Household, Resident, VillageArchive
 from minqing.households.services import household_update, resident_update, village_archive_update
+from minqing.households.tests.writes import writes
 from minqing.lib.errors import StaleEdit
 
 from .test_household_edit import _form
@@ -67,12 +69,14 @@ def test_the_refusal_reads_in_chinese(client, county, owner, settings):
     client.force_login(owner)
     data = _form(h, address="没带版本的地址")
     del data["version"]
+    before = writes()
     with translation.override("zh-hans"):
         response = client.post(
             reverse("households:edit", kwargs={"pk": h.pk}), data, HTTP_ACCEPT_LANGUAGE="zh-hans"
         )
     assert response.status_code == 400
     assert "未保存任何内容" in response.content.decode()
+    assert writes() == before
 
 
 def test_a_member_form_without_its_version_is_refused(client, county, owner):
@@ -126,7 +130,7 @@ def test_services_refuse_an_edit_without_a_version_and_write_nothing(county, own
         household_update(
             by=owner, household=county.household_a1, data={"address": "x"}, base_version=None
         )
-    assert refused.value.code == "version_missing"
+    assert refused.value.code == HouseholdErrorCode.VERSION_MISSING == "household.version_missing"
     with pytest.raises(ValidationError):
         resident_update(
             by=owner, resident=county.resident_a1, data={"occupation": "x"}, base_version=None

@@ -10,21 +10,31 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from minqing.accounts.models import User
 from minqing.households import selectors, services
+from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import Household, Resident
 from minqing.households.selectors import HouseholdShown
 from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
 
 
-def household_or_404(request: HttpRequest, pk: int) -> Household:
+class AuthedRequest(HttpRequest):
+    """A request past the login middleware (``accounts.middleware``): every household page
+    needs a signed-in user, so ``user`` is a ``User``."""
+
+    user: User
+
+
+def household_or_404(request: AuthedRequest, pk: int) -> Household:
     try:
         return selectors.household_for_page(request.user, pk)
     except Household.DoesNotExist:
         raise Http404 from None
 
 
-def resident_or_404(request: HttpRequest, pk: int) -> Resident:
+def resident_or_404(request: AuthedRequest, pk: int) -> Resident:
     return get_object_or_404(
         Resident.objects.visible_to(request.user).select_related(
             "household", "household__node", "household__village"
@@ -52,11 +62,14 @@ def submit(
         form.add_error(None, StaleEdit.message)
         return 409
     except ValidationError as exc:
-        if getattr(exc, "code", None) == "version_missing" and version_now is not None:
+        if (
+            getattr(exc, "code", None) == HouseholdErrorCode.VERSION_MISSING
+            and version_now is not None
+        ):
             form.add_error(None, exc.messages)
             set_posted(form, "version", version_now())
             return 400
-        file_errors(form, exc)
+        add_errors(form, exc)
         return 200
     except PermissionDenied as exc:
         return forbidden(request, exc)
@@ -106,11 +119,3 @@ def choices_applied(post: Any, put: Any) -> Any:
         del data["resolve_" + name]
     data.pop("resolve_all", None)
     return data
-
-
-def file_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,6 +17,7 @@ from minqing.households.forms import HouseholdForm, keep_blank_confidential, loc
 from minqing.households.models import Household, Resident
 from minqing.households.selectors import HOUSEHOLD_TEXT_FIELDS, HouseholdShown
 from minqing.households.views.common import (
+    AuthedRequest,
     form_page,
     household_or_404,
     keep_blank_sensitive,
@@ -24,13 +25,14 @@ from minqing.households.views.common import (
     resident_or_404,
     submit,
 )
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 from minqing.org.selectors import breadcrumbs, village_of
 from minqing.org.views import scoped_node
 
 
-def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def household_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     household = household_or_404(request, pk)
     shown = HouseholdShown(request.user, household)
     return render(
@@ -46,7 +48,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
+def household_create(request: AuthedRequest, node_pk: int) -> HttpResponse:
     node = scoped_node(request, node_pk)
     village = village_of(node)
     if village is None:
@@ -67,7 +69,7 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
                     node=data.get("node") or node,
                     data=data,
                     tags=list(data["tags"]),
-                    request=request,
+                    context=AuditContext.of(request),
                 )
             ),
             success=_("Household saved."),
@@ -78,7 +80,7 @@ def household_create(request: HttpRequest, node_pk: int) -> HttpResponse:
     )
 
 
-def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def household_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """Edit a household. A stale edit (409) shows what changed since, field by field beside
     what the editor typed, and lets them keep theirs or take the other person's without
     retyping: the page is resubmitted with the new version and one choice per field."""
@@ -112,7 +114,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 base_version=cleaned.get("version"),
                 tags=list(cleaned["tags"]),
                 node=cleaned.get("node"),
-                request=request,
+                context=AuditContext.of(request),
             ),
             success=_("Household saved."),
             done=lambda: ("households:detail", household.pk),
@@ -149,7 +151,7 @@ def _rebased(
 ) -> HouseholdForm:
     """The editor's input again, now based on the version they have just been shown; a field
     only the other person changed takes their value (the editor's copy was the old one)."""
-    data = form.data.copy()
+    data = cast(QueryDict, form.data).copy()
     data["version"] = str(household.version)
     for key in [k for k in data if k.startswith("resolve_")]:
         del data[key]
@@ -199,7 +201,7 @@ def _resolved(post: Any, household: Household) -> Any:
 
 
 @require_POST
-def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse:
+def reveal(request: AuthedRequest, kind: str, pk: int, field: str) -> HttpResponse:
     """Show one full value (audited); answers an htmx fragment or a small page."""
     if kind not in ("household", "resident"):
         raise Http404
@@ -207,7 +209,9 @@ def reveal(request: HttpRequest, kind: str, pk: int, field: str) -> HttpResponse
         household_or_404(request, pk) if kind == "household" else resident_or_404(request, pk)
     )
     try:
-        value = services.reveal(by=request.user, obj=obj, field=field, request=request)
+        value = services.reveal(
+            by=request.user, obj=obj, field=field, context=AuditContext.of(request)
+        )
     except (Household.DoesNotExist, Resident.DoesNotExist):
         raise Http404 from None
     except ValidationError:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import (
     Http404,
-    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,16 +38,20 @@ from minqing.households.ledger.importer import (
 )
 from minqing.households.ledger.reader import LedgerFileError, check_upload
 from minqing.households.models import LedgerImport
+from minqing.households.views.common import AuthedRequest
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 
+R = TypeVar("R", bound=HttpResponseBase)
+
 #: Errors shown on the report page; all of them are in the downloadable error list.
 ERRORS_ON_PAGE = 500
 
 
-def _own_import(request: HttpRequest, pk: int) -> LedgerImport:
+def _own_import(request: AuthedRequest, pk: int) -> LedgerImport:
     """The user's own import into a node still in scope; anything else is 404."""
     ledger = get_object_or_404(
         LedgerImport.objects.select_related("node"), pk=pk, user=request.user
@@ -57,14 +61,14 @@ def _own_import(request: HttpRequest, pk: int) -> LedgerImport:
     return ledger
 
 
-def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+def _attachment(response: R, filename: str) -> R:
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "no-store"
     return response
 
 
 @require_GET
-def template_download(request: HttpRequest) -> HttpResponse:
+def template_download(request: AuthedRequest) -> HttpResponse:
     """The blank ledger; with ?node= its instructions list that node's villages and groups."""
     node = None
     if request.GET.get("node"):
@@ -78,7 +82,7 @@ def template_download(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest, node_pk: int) -> HttpResponse:
+def import_upload(request: AuthedRequest, node_pk: int) -> HttpResponse:
     node = scoped_node(request, node_pk)
     try:
         require_import(request.user, node)
@@ -131,7 +135,7 @@ POLL_SECONDS = 3
 
 
 @require_http_methods(["GET", "POST"])
-def import_report(request: HttpRequest, pk: int) -> HttpResponse:
+def import_report(request: AuthedRequest, pk: int) -> HttpResponse:
     """The check's report; "Import" queues it for the worker, and the page then shows its
     state and progress, refreshing itself while it waits or runs, then the result."""
     ledger = _own_import(request, pk)
@@ -145,7 +149,7 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 ledger_import=ledger,
                 valid_only=action == "valid_only",
-                request=request,
+                context=AuditContext.of(request),
             )
         except PermissionDenied as exc:
             return forbidden(request, exc)
@@ -192,7 +196,7 @@ def _csv_safe(value: Any) -> Any:
 
 
 @require_GET
-def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def import_errors(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
     """Every error of a check as CSV (行, 列, 原因), for files with more than a page of them."""
     ledger = _own_import(request, pk)
 
@@ -215,7 +219,7 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def export(request: HttpRequest, node_pk: int) -> HttpResponse:
+def export(request: AuthedRequest, node_pk: int) -> HttpResponseBase:
     """GET: the export page, or ?format=xlsx|csv for a masked file. POST unmasked=1: full data."""
     node = scoped_node(request, node_pk)
     data = request.POST if request.method == "POST" else request.GET
@@ -235,7 +239,11 @@ def export(request: HttpRequest, node_pk: int) -> HttpResponse:
     unmasked = request.method == "POST" and data.get("unmasked") == "1"
     try:
         result = ledger_export(
-            by=request.user, node=node, file_format=file_format, unmasked=unmasked, request=request
+            by=request.user,
+            node=node,
+            file_format=file_format,
+            unmasked=unmasked,
+            context=AuditContext.of(request),
         )
     except PermissionDenied as exc:
         return forbidden(request, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
 from minqing.accounts.permissions import Action, refusal
@@ -18,6 +18,7 @@ from minqing.households.forms import (
 from minqing.households.models import Resident
 from minqing.households.selectors import RESIDENT_TEXT_FIELDS, HouseholdShown
 from minqing.households.views.common import (
+    AuthedRequest,
     choices_applied,
     form_page,
     household_or_404,
@@ -27,13 +28,14 @@ from minqing.households.views.common import (
     set_posted,
     submit,
 )
+from minqing.lib.context import AuditContext
 from minqing.org.selectors import breadcrumbs
 
 #: Never pre-filled on a member's form: the birth date is shown only in a reveal (masking).
 RESIDENT_UNFILLED = services.SENSITIVE_FIELDS | {"birth_date"}
 
 
-def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
+def resident_add(request: AuthedRequest, pk: int) -> HttpResponse:
     household = household_or_404(request, pk)
     if page := refusal(request, Action.EDIT_ARCHIVE, household):
         return page
@@ -44,7 +46,10 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             form,
             lambda: services.resident_add(
-                by=request.user, household=household, data=form.cleaned_data, request=request
+                by=request.user,
+                household=household,
+                data=form.cleaned_data,
+                context=AuditContext.of(request),
             ),
             success=_("Member added."),
             done=lambda: ("households:detail", household.pk),
@@ -59,7 +64,7 @@ def resident_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def resident_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """Edit a member. The form carries the member's version; a stale edit (409) lists what the
     other person changed beside what the editor typed, keeps the input, and takes their value
     where the editor had left a field as it was."""
@@ -94,7 +99,7 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 resident=resident,
                 data=cleaned,
                 base_version=version,
-                request=request,
+                context=AuditContext.of(request),
             ),
             success=_("Member saved."),
             done=lambda: ("households:detail", resident.household_id),
@@ -151,7 +156,7 @@ def _resolved_member(post: Any, resident: Resident) -> Any:
     return choices_applied(post, lambda data, name: _put_member_value(data, name, resident))
 
 
-def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def resident_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     resident = resident_or_404(request, pk)
     if page := refusal(request, Action.EDIT_ARCHIVE, resident):
         return page
@@ -168,7 +173,7 @@ def resident_remove(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 resident=resident,
                 reason=form.cleaned_data["reason"],
-                request=request,
+                context=AuditContext.of(request),
             ),
             success=_("Member removed."),
             done=lambda: ("households:detail", household.pk),

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
 
 from minqing.accounts.permissions import Action, refusal
 from minqing.households import selectors, services
 from minqing.households.forms import VillageArchiveForm
 from minqing.households.models import VillageArchive
-from minqing.households.views.common import choices_applied, form_page, set_posted, submit
+from minqing.households.views.common import (
+    AuthedRequest,
+    choices_applied,
+    form_page,
+    set_posted,
+    submit,
+)
+from minqing.lib.context import AuditContext
 from minqing.org.models import Level
 from minqing.org.selectors import breadcrumbs
 from minqing.org.views import scoped_node
 
 
-def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
+def village_archive_edit(request: AuthedRequest, node_pk: int) -> HttpResponse:
     village = scoped_node(request, node_pk)
     if village.level != Level.VILLAGE:
         raise Http404
@@ -44,7 +51,11 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
             request,
             form,
             lambda: services.village_archive_update(
-                by=request.user, village=village, data=data, base_version=version, request=request
+                by=request.user,
+                village=village,
+                data=data,
+                base_version=version,
+                context=AuditContext.of(request),
             ),
             success=_("Village archive saved."),
             done=lambda: ("org:node", village.pk),
@@ -66,7 +77,7 @@ def village_archive_edit(request: HttpRequest, node_pk: int) -> HttpResponse:
             set_posted(form, "version", current.version)
             for conflict in conflicts:
                 if conflict.default == "theirs":
-                    rebased = form.data.copy()
+                    rebased = cast(QueryDict, form.data).copy()
                     _put_archive_value(rebased, conflict.field, current)
                     form.data = rebased
     return form_page(
