@@ -1,11 +1,11 @@
-"""What the issue pages share: the issue a URL names (404 outside the reader's scope), a
-number from the URL (404 when malformed), and a service's refusal shown on its form."""
+"""What the issue pages share: the signed-in request, the issue a URL names (404 outside the
+reader's scope) and a number from the URL (404 when malformed). A service's refusal goes
+onto its form with ``lib.forms.add_errors``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 
 from minqing.accounts.models import User
@@ -33,12 +33,3 @@ def int_or_404(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Http404 from None
-
-
-def file_errors(form: Any, exc: ValidationError) -> None:
-    """A service's ValidationError on the form: field errors on their fields, the rest on top."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)

@@ -21,9 +21,10 @@ from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import EventAction, ExtensionRequest, Issue, IssuePhoto
 from minqing.issues.photos import photo_add, photo_bytes
 from minqing.issues.services.handling import LevelConfirmationNeeded
-from minqing.issues.views.common import AuthedRequest, file_errors, issue_or_404
+from minqing.issues.views.common import AuthedRequest, issue_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
+from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
 from minqing.org.models import Department, Node
 from minqing.org.selectors import breadcrumbs
@@ -242,7 +243,7 @@ def issue_act(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
         fresh = issue_or_404(request, pk)
         return _refused(request, fresh, act, exc, based_on)
     except ValidationError as exc:
-        file_errors(act.form, exc)
+        add_errors(act.form, exc)
         return _detail_page(request, issue, act, status=400)
     done = Issue.objects.select_related("owner_node", "owner_department").get(pk=issue.pk)
     messages.success(request, step.done(done, act.form))

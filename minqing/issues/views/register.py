@@ -18,9 +18,10 @@ from minqing.households.models import Household
 from minqing.issues import categorise, forms, permissions, services, similarity
 from minqing.issues.models import Category, Issue
 from minqing.issues.photos import photo_add
-from minqing.issues.views.common import AuthedRequest, file_errors, int_or_404, issue_or_404
+from minqing.issues.views.common import AuthedRequest, int_or_404, issue_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
+from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
 from minqing.org.models import Node
 from minqing.org.selectors import breadcrumbs
@@ -66,7 +67,7 @@ def register(request: AuthedRequest) -> HttpResponse:
                         context=AuditContext.of(request),
                     )
         except ValidationError as exc:
-            file_errors(form, exc)
+            add_errors(form, exc)
             status = 400
         except PermissionDenied as exc:
             return forbidden(request, exc)
@@ -199,7 +200,7 @@ def attach(request: AuthedRequest, pk: int) -> HttpResponse:
                 **form.cleaned_data,
             )
         except ValidationError as exc:
-            file_errors(form, exc)
+            add_errors(form, exc)
             status = 409 if isinstance(exc, services.IllegalTransition) else 400
         except PermissionDenied as exc:
             return forbidden(request, exc)
