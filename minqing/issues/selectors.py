@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from django.db import connection
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -263,11 +262,16 @@ def _most_urgent(qs: QuerySet, limit: int) -> list[tuple]:
 def _as_datetime(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
-    # Only SQLite hands a raw row's datetime over as text (PostgreSQL gives a datetime).
-    ops = connection.ops
-    if not isinstance(ops, SQLiteOperations):
-        raise TypeError(f"a datetime from {connection.vendor} as {type(value).__name__}")
+    # Only SQLite hands a raw row's datetime over as text (PostgreSQL gives a datetime); its
+    # backend's converter reads it (importing that backend here would load it on PostgreSQL).
+    ops = cast(_ReadsDatetimes, connection.ops)
     return ops.convert_datetimefield_value(value, Issue._meta.get_field("due_at"), connection)
+
+
+class _ReadsDatetimes(Protocol):
+    def convert_datetimefield_value(
+        self, value: Any, expression: Any, connection: Any
+    ) -> dt.datetime | None: ...
 
 
 def overdue_count(user: Any, now=None) -> int:
