@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from minqing.audit.actions import AuditAction
 from minqing.issues import actions
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import Colour, Issue, Level, Status
 from minqing.issues.services import (
     IllegalTransition,
@@ -110,7 +111,7 @@ def test_a_dispatched_issue_raised_to_orange_stays_with_its_unit(
         issue,
         IllegalTransition,
     )
-    assert "only be raised" in str(error)
+    assert "only be raised" in str(error) and error.code == IssueErrorCode.NOT_NOW
     # The town supervised a yellow issue; the county committee supervises an orange one.
     assert not actions.supervisor(town, issue) and actions.supervisor(county_user, issue)
 
@@ -153,7 +154,7 @@ def test_a_closed_issue_keeps_its_colour(frozen, owner, town, register):  # noqa
         issue,
         IllegalTransition,
     )
-    assert "Closed" in str(error)
+    assert "Closed" in str(error) and error.code == IssueErrorCode.WRONG_STATE
 
 
 # --------------------------------------------------------------------------- the page

@@ -26,6 +26,7 @@ from django.urls import reverse
 from minqing.accounts.services import api_token_issue
 from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import (
     CheckIn,
     ExtensionRequest,
@@ -234,7 +235,7 @@ def test_asking_is_refused_before_dispatch_and_after_resolution(
         issue,
         IllegalTransition,
     )
-    assert "Registered" in str(error)
+    assert "Registered" in str(error) and error.code == IssueErrorCode.WRONG_STATE
     issue = issue_accept(
         by=water, issue=issue_dispatch(by=town, issue=issue, to_department=departments.water)
     )
@@ -252,7 +253,7 @@ def test_a_second_request_while_one_waits_is_refused(pending, accepted, water):
         accepted,
         IllegalTransition,
     )
-    assert "already waiting" in str(error)
+    assert "already waiting" in str(error) and error.code == IssueErrorCode.NOT_NOW
 
 
 @pytest.mark.parametrize(
@@ -271,6 +272,8 @@ def test_bad_input_is_refused_and_writes_nothing(accepted, water, workdays, reas
         ValidationError,
     )
     assert field in error.message_dict
+    if field == "workdays":
+        assert error.error_dict["workdays"][0].code == IssueErrorCode.WORKDAYS
 
 
 # --------------------------------------------------------------------------- the decision
@@ -353,7 +356,7 @@ def test_a_request_is_decided_once(pending, accepted, town):
         issue,
         IllegalTransition,
     )
-    assert "already been decided" in str(error)
+    assert "already been decided" in str(error) and error.code == IssueErrorCode.ALREADY_DECIDED
 
 
 def test_no_deadline_moves_once_the_issue_is_resolved(pending, accepted, town, water):
@@ -363,7 +366,7 @@ def test_no_deadline_moves_once_the_issue_is_resolved(pending, accepted, town, w
         issue,
         IllegalTransition,
     )
-    assert "no deadline to move" in str(error)
+    assert "no deadline to move" in str(error) and error.code == IssueErrorCode.WRONG_STATE
 
 
 # --------------------------------------------------------------------------- API and page
@@ -381,7 +384,7 @@ def test_the_api_asks_for_more_time_and_refuses_the_wrong_unit(client, accepted,
     assert yes.json()["timeline"][-1]["action"] == "extension_request"
     assert ExtensionRequest.objects.get(issue=accepted).workdays == 2
     again = as_water.post(path, {"workdays": 2, "reason": "等料"})
-    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    assert again.status_code == 409 and again.json()["code"] == IssueErrorCode.NOT_NOW
 
 
 def test_the_page_decides_and_refuses_the_handling_unit(client, pending, accepted, town, water):

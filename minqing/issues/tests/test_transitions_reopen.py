@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from minqing.audit.actions import AuditAction
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import Issue, Revisit, Status
 from minqing.issues.services import (
     IllegalTransition,
@@ -183,6 +184,7 @@ def test_an_issue_not_yet_revisited_or_closed_is_not_reopened(
         lambda: issue_reopen(by=town, issue=resolved, reason="又坏了"), resolved, IllegalTransition
     )
     assert "Resolved; it cannot be reopened now" in str(error)
+    assert error.code == IssueErrorCode.WRONG_STATE
     working = issue_accept(
         by=water, issue=issue_dispatch(by=town, issue=register(), to_department=departments.water)
     )
@@ -214,7 +216,7 @@ def test_the_api_revisit_reopens_it_and_refuses_the_handling_unit(client, resolv
     assert yes.json()["status"] == "reopened"
     assert yes.json()["timeline"][-1]["action"] == "reopen"
     again = as_town.post(path, body)
-    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    assert again.status_code == 409 and again.json()["code"] == IssueErrorCode.WRONG_STATE
 
 
 def test_the_page_reopens_and_refuses_the_handling_unit(client, closed, town, water):

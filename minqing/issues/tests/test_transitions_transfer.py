@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from minqing.accounts.models import Role
 from minqing.audit.actions import AuditAction
 from minqing.conftest import make_user
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import Issue, Level, Status
 from minqing.issues.services import (
     IllegalTransition,
@@ -141,6 +142,7 @@ def test_it_is_refused_before_dispatch_and_once_resolved_or_closed(
 
     error = refused(transfer(issue), issue, IllegalTransition)
     assert "Registered; it cannot be transferred now" in str(error)
+    assert error.code == IssueErrorCode.WRONG_STATE
     issue = issue_accept(
         by=water, issue=issue_dispatch(by=town, issue=issue, to_department=departments.water)
     )
@@ -156,20 +158,20 @@ def test_a_wrong_target_is_refused_and_writes_nothing(accepted, water, departmen
     )  # of this county: allowed; the ones below are not
     other_county = node_create(name="涡阳县", level=NodeLevel.COUNTY, code="341621")
     foreign = Department.objects.create(county=other_county, name="外县水利局", code="w")
-    for target in (
-        {"to_department": departments.water},  # where it already is
-        {"to_department": foreign},
-        {"to_node": county.village_b},  # another town's village
-        {"to_node": county.grid_a1},  # not a unit that handles issues
-        {},
-        {"to_department": elsewhere, "to_node": county.town_a},
+    for target, code in (
+        ({"to_department": departments.water}, IssueErrorCode.SAME_UNIT),  # where it is
+        ({"to_department": foreign}, IssueErrorCode.DEPARTMENT_ELSEWHERE),
+        ({"to_node": county.village_b}, IssueErrorCode.UNIT_NOT_ALLOWED),  # another town's
+        ({"to_node": county.grid_a1}, IssueErrorCode.UNIT_NOT_ALLOWED),  # handles no issues
+        ({}, IssueErrorCode.ONE_UNIT),
+        ({"to_department": elsewhere, "to_node": county.town_a}, IssueErrorCode.ONE_UNIT),
     ):
         error = refused(
             lambda target=target: issue_transfer(by=water, issue=accepted, reason="转", **target),
             accepted,
             ValidationError,
         )
-        assert "to" in error.message_dict, target
+        assert [e.code for e in error.error_dict["to"]] == [code], target
     error = refused(
         lambda: issue_transfer(
             by=water, issue=accepted, reason=" ", to_department=departments.power

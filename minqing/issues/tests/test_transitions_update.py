@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from minqing.audit.actions import AuditAction
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import Category, Complexity, Issue, Status
 from minqing.issues.services import (
     IllegalTransition,
@@ -163,6 +164,7 @@ def test_a_finished_issue_is_no_longer_edited(registered, member, town, water, d
         IllegalTransition,
     )
     assert "Resolved; it can no longer be edited" in str(error)
+    assert error.code == IssueErrorCode.WRONG_STATE
     issue = issue_close(by=town, issue=issue, override_reason="住户搬走")
     refused(
         lambda: issue_update(by=town, issue=issue, data={"title": "改"}, version=None),
@@ -217,5 +219,5 @@ def test_the_api_edits_and_refuses_the_village_and_a_finished_issue(
     finished = Issue.objects.get(pk=registered.pk)
     before = written(finished)
     late = as_member.patch(path, {"title": "再改", "version": finished.version})
-    assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
+    assert late.status_code == 409 and late.json()["code"] == IssueErrorCode.WRONG_STATE
     assert written(finished) == before

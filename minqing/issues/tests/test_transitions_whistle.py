@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from minqing.accounts.models import Role
 from minqing.audit.actions import AuditAction
 from minqing.conftest import make_user
+from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import CheckIn, Colour, Issue, Status
 from minqing.issues.services import (
     IllegalTransition,
@@ -155,7 +156,7 @@ def test_blue_and_closed_issues_call_no_departments(
         blue,
         IllegalTransition,
     )
-    assert "yellow and orange" in str(error)
+    assert "yellow and orange" in str(error) and error.code == IssueErrorCode.NOT_NOW
     issue = issue_accept(
         by=water, issue=issue_dispatch(by=town, issue=register(), to_department=departments.water)
     )
