@@ -49,6 +49,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from holidays.countries.china import ChinaStaticHolidays
 
+from minqing.workdays.errors import WorkdaysErrorCode
+
 DAY_US = 86_400_000_000  # microseconds in a day
 #: Years the package carries the State Council's announced schedule for.
 ANNOUNCED_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
@@ -69,7 +71,7 @@ class CalendarUnknown(ValidationError):
                 "The official holiday schedule for %(year)s is not known yet; enter it under "
                 "工作日历 (calendar) first."
             ),
-            code="calendar_unknown",
+            code=WorkdaysErrorCode.CALENDAR_UNKNOWN,
             params={"year": year},
         )
 

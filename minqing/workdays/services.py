@@ -18,9 +18,11 @@ from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role
 from minqing.accounts.permissions import covers_every_county
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.errors import PermissionDenied
 from minqing.workdays.calendar import MAX_YEAR, MIN_YEAR, WorkCalendar
+from minqing.workdays.errors import WorkdaysErrorCode
 from minqing.workdays.models import CalendarDay, CalendarRevision, CalendarYear
 
 EDIT_ROLES = frozenset({Role.COMMAND_CENTRE, Role.SYSTEM_ADMIN})
@@ -46,7 +48,7 @@ def _check_year(year: int) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValidationError(
             _("The calendar covers the years %(min)s to %(max)s."),
-            code="year_range",
+            code=WorkdaysErrorCode.YEAR_RANGE,
             params={"min": MIN_YEAR, "max": MAX_YEAR},
         )
 
@@ -74,7 +76,7 @@ def calendar_day_set(
     if len(name) > NAME_MAX:
         raise ValidationError(
             _("The name may have at most %(max)s characters."),
-            code="name_length",
+            code=WorkdaysErrorCode.NAME_LENGTH,
             params={"max": NAME_MAX},
         )
     with transaction.atomic():
@@ -89,7 +91,7 @@ def calendar_day_set(
         day.save()
         _renew_revision()
         audit_record(
-            action="calendar.day_set",
+            action=AuditAction.CALENDAR_DAY_SET,
             user=by,
             request=request,
             obj=day,
@@ -112,11 +114,11 @@ def calendar_day_clear(*, by: Any, date: dt.date, request: Any = None) -> None:
         if day is None:
             raise ValidationError(
                 _("There is no county entry for %(date)s."),
-                code="no_entry",
+                code=WorkdaysErrorCode.NO_ENTRY,
                 params={"date": date.isoformat() if isinstance(date, dt.date) else date},
             )
         audit_record(
-            action="calendar.day_clear",
+            action=AuditAction.CALENDAR_DAY_CLEAR,
             user=by,
             request=request,
             obj=day,
@@ -141,7 +143,7 @@ def calendar_year_mark_entered(
     if len(note) > NOTE_MAX:
         raise ValidationError(
             _("The note may have at most %(max)s characters."),
-            code="note_length",
+            code=WorkdaysErrorCode.NOTE_LENGTH,
             params={"max": NOTE_MAX},
         )
     with transaction.atomic():
@@ -155,7 +157,7 @@ def calendar_year_mark_entered(
             entry.save(update_fields=["entered_by", "entered_at", "note"])
         _renew_revision()
         audit_record(
-            action="calendar.year_entered",
+            action=AuditAction.CALENDAR_YEAR_ENTERED,
             user=by,
             request=request,
             obj=entry,

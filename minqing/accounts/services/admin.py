@@ -25,6 +25,7 @@ from minqing.accounts.errors import AccountErrorCode
 from minqing.accounts.models import Role, RoleAssignment, User
 from minqing.accounts.scope import scope_for
 from minqing.accounts.services import auth, otp
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.idcard import validate_phone
@@ -138,7 +139,7 @@ def user_create(
         with transaction.atomic():
             user.save()
             audit_record(
-                action="account.create",
+                action=AuditAction.ACCOUNT_CREATE,
                 user=_actor(by),
                 request=request,
                 obj=user,
@@ -179,7 +180,7 @@ def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
         user.password_changed_at = None
         user.save(update_fields=["password", "password_changed_at"])
         audit_record(
-            action="password.reset",
+            action=AuditAction.PASSWORD_RESET,
             user=_actor(by),
             request=request,
             obj=user,
@@ -226,7 +227,7 @@ def role_revoke(*, by: Any, assignment: RoleAssignment, request: Any = None) -> 
         deleted, _counts = RoleAssignment.objects.filter(pk=assignment.pk).delete()
         if deleted:
             audit_record(
-                action="permission.revoke",
+                action=AuditAction.PERMISSION_REVOKE,
                 user=_actor(by),
                 request=request,
                 obj=assignment.user,

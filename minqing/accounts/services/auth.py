@@ -9,7 +9,7 @@ three things, in this order (so no spelling of a name escapes the lockout):
 2. ``login_guard(request, username, via=...)`` before the password is tried: refuses (and
    audits) a rate-limited address or name and a locked account;
 3. ``login_failed(request, username, via=...)`` on a wrong password (audited as ``login``
-   success False, counted per address and per name) or ``audit_record(action="login", ...)``
+   success False, counted per address and per name) or ``audit_record(action=LOGIN, ...)``
    on success.
 
 Accounts end their sessions and tokens through ``user_disable`` and ``password_changed``
@@ -42,6 +42,7 @@ from minqing.accounts.models import (
     RoleAssignment,
     User,
 )
+from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 from minqing.lib import ratelimit
@@ -72,7 +73,7 @@ def normalise_username(raw: str) -> str:
 def is_locked_out(username: str) -> bool:
     """Five failures since the last success within 15 minutes lock the account."""
     since = timezone.now() - LOCKOUT_PERIOD
-    events = AuditEvent.objects.filter(username=username, action="login", at__gte=since)
+    events = AuditEvent.objects.filter(username=username, action=AuditAction.LOGIN, at__gte=since)
     last_success = events.filter(success=True).order_by("-at").values_list("at", flat=True).first()
     failures = events.filter(success=False)
     if last_success is not None:
@@ -96,7 +97,7 @@ def _rate_limited(request: Any, exc: ratelimit.RateLimited, detail: dict[str, An
     who = detail.get("username") or request
     if ratelimit.first_in(f"audit:{exc.limit.name}", who, exc.limit.seconds):
         audit_record(
-            action="rate_limited",
+            action=AuditAction.RATE_LIMITED,
             request=request,
             success=False,
             username=str(detail.get("username", "")),
@@ -117,7 +118,7 @@ def login_guard(request: Any, username: str, *, via: str) -> None:
         ratelimit.hit("login.address", request)
         ratelimit.hit("login.username", f"name:{username}")
         audit_record(
-            action="login.locked",
+            action=AuditAction.LOGIN_LOCKED,
             request=request,
             success=False,
             username=username,
@@ -137,7 +138,7 @@ def login_failed(request: Any, username: str, *, via: str, **detail: Any) -> Non
     if username:
         ratelimit.hit("login.username", f"name:{username}")
     audit_record(
-        action="login",
+        action=AuditAction.LOGIN,
         request=request,
         success=False,
         username=username,
@@ -181,7 +182,7 @@ def user_disable(*, user: User, by: Any, request: Any = None) -> User:
         prefixes = _end_tokens(user, by=by, request=request, reason="disabled")
         sessions = _end_sessions(user)
         audit_record(
-            action="account.disable",
+            action=AuditAction.ACCOUNT_DISABLE,
             user=by,
             request=request,
             obj=user,
@@ -196,7 +197,7 @@ def user_enable(*, user: User, by: Any, request: Any = None) -> User:
         User.objects.filter(pk=user.pk).update(is_active=True)
         user.refresh_from_db(fields=["is_active"])
         audit_record(
-            action="account.enable",
+            action=AuditAction.ACCOUNT_ENABLE,
             user=by,
             request=request,
             obj=user,
@@ -234,7 +235,7 @@ def password_changed(*, user: User, by: Any = None, request: Any = None) -> None
         prefixes = getattr(user, "_minqing_tokens_revoked", [])
         prefixes += _end_tokens(user, by=by or user, request=request, reason="password_changed")
         audit_record(
-            action="password.change",
+            action=AuditAction.PASSWORD_CHANGE,
             user=by or user,
             request=request,
             obj=user,
@@ -308,7 +309,7 @@ def role_assign(
             user=user, role=role, node=node, department=department
         )
         audit_record(
-            action="permission.grant",
+            action=AuditAction.PERMISSION_GRANT,
             user=by,
             request=request,
             obj=user,
@@ -378,7 +379,7 @@ def api_token_issue(
             expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
         )
         audit_record(
-            action="api_token.issue",
+            action=AuditAction.API_TOKEN_ISSUE,
             user=by,
             request=request,
             obj=token,
@@ -403,7 +404,7 @@ def api_token_revoke(
         )
         if revoked:
             audit_record(
-                action="api_token.revoke",
+                action=AuditAction.API_TOKEN_REVOKE,
                 user=by,
                 request=request,
                 obj=token,
@@ -487,7 +488,9 @@ def api_token_login(
             403,
         )
     with transaction.atomic():
-        audit_record(action="login", user=user, request=request, detail={"via": "api_token"})
+        audit_record(
+            action=AuditAction.LOGIN, user=user, request=request, detail={"via": "api_token"}
+        )
         return api_token_issue(user=user, name=name or "API", by=user, request=request)
 
 
@@ -515,7 +518,7 @@ def bearer_authenticate(request: Any, key: str) -> ApiToken | None:
         used = ratelimit.hit("bearer.address", request)
         if ratelimit.first_in("audit:bearer.failure", request, 60):
             audit_record(
-                action="login",
+                action=AuditAction.LOGIN,
                 request=request,
                 success=False,
                 username="",

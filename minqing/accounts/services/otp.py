@@ -45,6 +45,7 @@ from minqing.accounts.services.auth import (
     login_failed,
     login_guard,
 )
+from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 
@@ -157,7 +158,7 @@ def otp_locked_out(username: str) -> bool:
     if is_locked_out(username):
         return True
     events = AuditEvent.objects.filter(
-        username=username, action="login", at__gte=timezone.now() - LOCKOUT_PERIOD
+        username=username, action=AuditAction.LOGIN, at__gte=timezone.now() - LOCKOUT_PERIOD
     ).filter(detail__via="otp")
     last_ok = events.filter(success=True).order_by("-at").values_list("at", flat=True).first()
     failures = events.filter(success=False)
@@ -176,7 +177,7 @@ def _refusal(user: User, request: Any) -> Outcome | None:
     (per client address and per name, ``lib.ratelimit``) ``LoginRefused`` (429) is raised."""
     if otp_locked_out(user.username):
         audit_record(
-            action="login.locked",
+            action=AuditAction.LOGIN_LOCKED,
             request=request,
             user=user,
             success=False,
@@ -233,8 +234,8 @@ def otp_enrol_confirm(*, user: User, code: str, request: Any = None) -> tuple[Ou
     with transaction.atomic():
         TotpDevice.objects.filter(pk=device.pk).update(confirmed_at=timezone.now(), last_step=step)
         codes = _new_recovery_codes(user)
-        audit_record(action="otp.enrol", user=user, request=request, obj=user)
-        audit_record(action="login", user=user, request=request, detail={"via": "otp"})
+        audit_record(action=AuditAction.OTP_ENROL, user=user, request=request, obj=user)
+        audit_record(action=AuditAction.LOGIN, user=user, request=request, detail={"via": "otp"})
     return Outcome.OK, codes
 
 
@@ -246,7 +247,7 @@ def recovery_codes_renew(*, user: User, request: Any = None) -> list[str]:
         )
     with transaction.atomic():
         codes = _new_recovery_codes(user)
-        audit_record(action="otp.recovery_codes", user=user, request=request, obj=user)
+        audit_record(action=AuditAction.OTP_RECOVERY_CODES, user=user, request=request, obj=user)
     return codes
 
 
@@ -272,7 +273,9 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
             # Conditional UPDATE: a code (or an older one) already used is refused, even when
             # two requests race with the same code.
             if TotpDevice.objects.filter(pk=device.pk, last_step__lt=step).update(last_step=step):
-                audit_record(action="login", user=user, request=request, detail={"via": "otp"})
+                audit_record(
+                    action=AuditAction.LOGIN, user=user, request=request, detail={"via": "otp"}
+                )
                 return Outcome.OK
             _failure(user, request, reason="replay")
             return Outcome.WRONG
@@ -282,7 +285,7 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
         if used:
             left = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
             audit_record(
-                action="login",
+                action=AuditAction.LOGIN,
                 user=user,
                 request=request,
                 detail={"via": "otp", "recovery_code": True, "recovery_codes_left": left},
@@ -303,6 +306,10 @@ def otp_remove(*, user: User, by: Any, request: Any = None) -> bool:
         removed, _counts = TotpDevice.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
         audit_record(
-            action="otp.reset", user=by, request=request, obj=user, detail={"had": bool(removed)}
+            action=AuditAction.OTP_RESET,
+            user=by,
+            request=request,
+            obj=user,
+            detail={"had": bool(removed)},
         )
     return bool(removed)

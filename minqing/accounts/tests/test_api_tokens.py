@@ -228,9 +228,9 @@ def test_malformed_json_and_invalid_input_are_4xx_with_a_detail(client, county, 
     assert response.status_code == 400
     assert response.json() == {
         "detail": "Nothing to reveal in income.",
-        "code": "invalid",
+        "code": "household.nothing_to_reveal",
         "errors": {"field": ["Nothing to reveal in income."]},
-        "codes": {"field": ["invalid"]},
+        "codes": {"field": ["household.nothing_to_reveal"]},
     }
     response = client.post(_reveal_url(county), '{"field": 5}', "application/json")
     assert response.status_code == 400  # ninja's 422, as documented (minqing.api)

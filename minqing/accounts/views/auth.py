@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from minqing.accounts.forms import LoginForm
 from minqing.accounts.services import login_failed, normalise_username, password_changed
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.access import public
 
@@ -25,7 +26,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        audit_record(action="login", user=form.get_user(), request=self.request)
+        audit_record(action=AuditAction.LOGIN, user=form.get_user(), request=self.request)
         return response
 
     def form_invalid(self, form):  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        audit_record(action="logout", user=request.user, request=request)
+        audit_record(action=AuditAction.LOGOUT, user=request.user, request=request)
     logout(request)
     response = redirect("accounts:login")
     # What the browser keeps of the session goes with it (a shared phone keeps nothing): the HTTP

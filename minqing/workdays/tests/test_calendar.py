@@ -72,7 +72,7 @@ def test_unknown_year_raises_a_clear_validation_error(cal):
         "The official holiday schedule for 2027 is not known yet; enter it under "
         "工作日历 (calendar) first."
     )
-    assert err.value.code == "calendar_unknown"
+    assert err.value.code == "workdays.calendar_unknown"
     assert pickle.loads(pickle.dumps(err.value)).year == 2027  # noqa: S301 - our own bytes
     assert copy.copy(err.value).year == 2027
     assert ValidationError([err.value]).messages == [str(err.value)]

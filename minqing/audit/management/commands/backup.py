@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from minqing.audit.actions import AuditAction
 from minqing.audit.backup import BackupError, create_backup
 from minqing.audit.services import audit_record
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
         audit_record(
-            action="backup.create",
+            action=AuditAction.BACKUP_CREATE,
             username="(command line)",
             detail={"archive": str(out), "rows": sum(manifest["tables"].values())},
         )

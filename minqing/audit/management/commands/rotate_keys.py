@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib import crypto
 from minqing.lib.rotation import StillInUse, keys_in_use, retire_old_keys, rotate_keys
@@ -30,10 +31,10 @@ class Command(BaseCommand):
                 report = retire_old_keys()
             except StillInUse as exc:
                 raise CommandError(str(exc)) from exc
-            action = "keys.retire"
+            action = AuditAction.KEYS_RETIRE
         else:
             report = rotate_keys(index=not options["keep_index_key"])
-            action = "keys.rotate"
+            action = AuditAction.KEYS_ROTATE
         ring = crypto.keyring()
         audit_record(
             action=action,
