@@ -54,9 +54,16 @@ class UserCreateForm(forms.Form):
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
 
 
+class NodeChoiceField(forms.ModelChoiceField):
+    """Places indented by their depth in the tree."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return "\u3000" * obj.depth + obj.name
+
+
 class RoleGrantForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
-    node = forms.ModelChoiceField(
+    node = NodeChoiceField(
         label=_("Place"),
         queryset=Node.objects.none(),
         required=False,
@@ -74,7 +81,6 @@ class RoleGrantForm(forms.Form):
         node_field = self.fields["node"]
         assert isinstance(node_field, forms.ModelChoiceField)
         node_field.queryset = Node.objects.order_by("path")
-        node_field.label_from_instance = lambda n: "\u3000" * n.depth + n.name
         dept_field = self.fields["department"]
         assert isinstance(dept_field, forms.ModelChoiceField)
         dept_field.queryset = Department.objects.order_by("name")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -63,11 +63,12 @@ class UserManager(DjangoUserManager["User"]):
         self, username: str, email: str | None, password: str | None, **extra_fields: Any
     ) -> User:
         extra_fields.setdefault("password_changed_at", timezone.now())
-        return super()._create_user(username, email, password, **extra_fields)
+        # A private method of Django's manager that django-stubs does not declare.
+        return super()._create_user(username, email, password, **extra_fields)  # type: ignore[misc]
 
-    def get_by_natural_key(self, username: str) -> User:
+    def get_by_natural_key(self, username: str | None) -> User:
         """Logins look the account up by the normal form (docs/SECURITY-BAR.md §1, §3)."""
-        return self.get(username=self.model.normalize_username(username))
+        return self.get(username=self.model.normalize_username(username or ""))
 
 
 class User(AbstractUser):
@@ -82,7 +83,7 @@ class User(AbstractUser):
     #: re-enabling the account brings none back (``accounts.services.user_disable``).
     auth_epoch = models.PositiveIntegerField(default=0, editable=False)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -111,7 +112,8 @@ class User(AbstractUser):
         """Django's hash of the password, plus the epoch once the account was ever disabled
         (so the fallback-key hashes carry it too)."""
         if not self.auth_epoch:
-            return super()._get_session_auth_hash(secret=secret)
+            # Private in Django (the session's hash), not declared by django-stubs.
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]
         from django.utils.crypto import salted_hmac
 
         return salted_hmac(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import uuid
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import lookups
@@ -125,6 +125,8 @@ class _SensitiveAttribute(DeferredAttribute):
     """Wraps whatever is assigned, so even an unsaved instance prints masked; checks on every
     read that a value loaded from the database was sealed for this row."""
 
+    field: EncryptedField
+
     def __set__(self, instance: models.Model, value: Any) -> None:
         if value is not None and not isinstance(value, (Sensitive, bytes, memoryview)):
             value = Sensitive(str(value), self.field.kind, owner=instance) if str(value) else None
@@ -162,8 +164,15 @@ class SealIdField(models.UUIDField):
         super().__init__(*args, **kwargs)
 
 
-class EncryptedField(models.BinaryField):
-    """Ciphertext column whose Python value is a ``Sensitive``."""
+if TYPE_CHECKING:  # django-stubs' generics: what is assigned, what is read (not bytes)
+    _EncryptedBase = models.BinaryField[Sensitive | str | None, Sensitive]
+else:
+    _EncryptedBase = models.BinaryField
+
+
+class EncryptedField(_EncryptedBase):
+    """Ciphertext column whose Python value is a ``Sensitive``: the text it holds (a phone, an
+    ID number, notes), masked wherever it is printed; assign a ``str`` or a ``Sensitive``."""
 
     descriptor_class = _SensitiveAttribute
 
@@ -185,7 +194,7 @@ class EncryptedField(models.BinaryField):
         """What the ciphertext is authenticated with besides the row: ``table.column``."""
         return f"{self.model._meta.db_table}.{self.column}"
 
-    def open(self, blob: bytes) -> Sensitive:
+    def open(self, blob: bytes | memoryview) -> Sensitive:
         """Decrypt a stored value; the result remembers the seal id it is bound to."""
         blob = bytes(blob)
         text = crypto.decrypt(blob, context=self.context)

@@ -118,7 +118,7 @@ def user_create(
         errors["username"] = [
             ValidationError(_("This username is taken."), code=AccountErrorCode.USERNAME_TAKEN)
         ]
-    if len(full_name) > User._meta.get_field("full_name").max_length:
+    if len(full_name) > (User._meta.get_field("full_name").max_length or len(full_name)):
         errors["full_name"] = [
             ValidationError(_("The name is too long."), code=AccountErrorCode.NAME_TOO_LONG)
         ]

@@ -350,7 +350,7 @@ def api_token_issue(
                 )
             }
         )
-    if len(name) > ApiToken._meta.get_field("name").max_length:
+    if len(name) > (ApiToken._meta.get_field("name").max_length or len(name)):
         raise ValidationError(
             {
                 "name": ValidationError(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
@@ -14,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from minqing.accounts.forms import LoginForm
 from minqing.accounts.services import login_failed, normalise_username, password_changed
+from minqing.accounts.views import AuthedRequest
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.access import public
@@ -24,12 +28,13 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     authentication_form = LoginForm
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         audit_record(action=AuditAction.LOGIN, user=form.get_user(), request=self.request)
         return response
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        assert isinstance(form, LoginForm)  # authentication_form
         response = super().form_invalid(form)
         if form.refusal is not None:  # locked or rate limited: audited by login_guard
             if form.refusal.status == 429:
@@ -48,13 +53,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change.html"
     success_url = reverse_lazy("org:home")
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    request: AuthedRequest
+
+    def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         password_changed(user=self.request.user, request=self.request)
         messages.success(self.request, _("Password changed."))
         return response
 
-    def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["expired"] = self.request.user.password_expired(
             settings.MINQING_PASSWORD_EXPIRY_DAYS

@@ -22,6 +22,7 @@ from minqing.accounts.middleware import otp_exempt
 from minqing.accounts.services import LOCKOUT_PERIOD, LoginRefused
 from minqing.accounts.services import otp as services_otp
 from minqing.accounts.services.otp import Outcome
+from minqing.accounts.views import AuthedRequest
 
 
 def qr_svg(text: str, *, module: int = 4, quiet: int = 4) -> SafeString:
@@ -71,7 +72,7 @@ def _codes_page(request: HttpRequest, codes: list[str], *, next_url: str) -> Htt
 @otp_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
-def otp_enrol(request: HttpRequest) -> HttpResponse:
+def otp_enrol(request: AuthedRequest) -> HttpResponse:
     """设置两步验证: scan the QR code (or type the key), then enter the first code."""
     user = request.user
     if services_otp.confirmed_device(user) is not None:
@@ -118,7 +119,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
 @otp_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
-def otp_verify(request: HttpRequest) -> HttpResponse:
+def otp_verify(request: AuthedRequest) -> HttpResponse:
     """两步验证: the code from the authenticator app, or a recovery code."""
     user = request.user
     if services_otp.session_state(request) != services_otp.PENDING:
@@ -161,7 +162,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-def otp_settings(request: HttpRequest) -> HttpResponse:
+def otp_settings(request: AuthedRequest) -> HttpResponse:
     """两步验证 settings: whether an authenticator is set up, how many recovery codes are left."""
     user = request.user
     device = services_otp.confirmed_device(user)
@@ -177,7 +178,7 @@ def otp_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def otp_recovery_codes(request: HttpRequest) -> HttpResponse:
+def otp_recovery_codes(request: AuthedRequest) -> HttpResponse:
     """Ten new recovery codes, shown once; the old ones stop working."""
     try:
         codes = services_otp.recovery_codes_renew(user=request.user, request=request)

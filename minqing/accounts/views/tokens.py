@@ -3,19 +3,23 @@ one (its secret shown once); the security administrator sees and revokes everybo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from minqing.accounts.models import ApiToken, Role
+from minqing.accounts.models import ApiToken, Role, User
 from minqing.accounts.scope import scope_for
 from minqing.accounts.services import api_token_issue, api_token_revoke, normalise_username
+from minqing.accounts.views import AuthedRequest
 
 
 class TokenForm(forms.Form):
@@ -25,11 +29,11 @@ class TokenForm(forms.Form):
     )
 
 
-def _is_security_admin(user) -> bool:  # type: ignore[no-untyped-def]
+def _is_security_admin(user: User) -> bool:
     return Role.SECURITY_ADMIN in scope_for(user).roles
 
 
-def _rows(tokens):  # type: ignore[no-untyped-def]
+def _rows(tokens: Any) -> Iterator[Any]:
     now = timezone.now()
     for token in tokens:
         if token.revoked_at is not None:
@@ -44,7 +48,7 @@ def _rows(tokens):  # type: ignore[no-untyped-def]
 
 
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthedRequest) -> HttpResponse:
     """My tokens; a new one is made here and its secret shown once."""
     form = TokenForm(request.POST or None)
     secret = ""
@@ -81,7 +85,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
-def tokens_all(request: HttpRequest) -> HttpResponse:
+def tokens_all(request: AuthedRequest) -> HttpResponse:
     """Every account's tokens, for the security administrator (filter by username)."""
     if not _is_security_admin(request.user):
         raise PermissionDenied(_("Only the security administrator sees every account's tokens."))
@@ -99,7 +103,7 @@ def tokens_all(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     """Revoke one token: its owner or the security administrator."""
     token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)
     admin = _is_security_admin(request.user)
