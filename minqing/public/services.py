@@ -15,14 +15,13 @@ Each client address may submit ``MINQING_PUBLIC_SUBMIT_LIMIT`` (default 5) probl
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role, User
 from minqing.accounts.services import role_assign
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour, Issue, Source
@@ -32,6 +31,7 @@ from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.text import clean_phone, clean_text
 from minqing.org.models import Node
+from minqing.public.errors import PublicErrorCode
 
 INTAKE_PREFIX = "public-intake-"
 INTAKE_ROLE = Role.REPRESENTATIVE
@@ -70,12 +70,19 @@ def _limits() -> tuple[int, int]:
     return lim.count, lim.seconds
 
 
-def _refuse(request: Any, household: Household) -> SubmissionRefused:
+def _address(context: AuditContext | None) -> str | None:
+    """What the limits count: the client address (``None``: no address, no limit)."""
+    if context is None:
+        return None
+    return "ip:" + (context.ip or "unknown")
+
+
+def _refuse(context: AuditContext | None, household: Household) -> SubmissionRefused:
     _limit, window = _limits()
-    if ratelimit.first_in("public.submit.refused", request, window):
+    if ratelimit.first_in("public.submit.refused", _address(context), window):
         audit_record(
-            action="public.submit",
-            request=request,
+            action=AuditAction.PUBLIC_SUBMIT,
+            context=context,
             obj=household,
             success=False,
             detail={"reason": "rate_limited"},
@@ -89,24 +96,24 @@ def _refuse(request: Any, household: Household) -> SubmissionRefused:
     )
 
 
-def check_rate(request: Any, household: Household) -> None:
+def check_rate(context: AuditContext | None, household: Household) -> None:
     """Refuse early when this address has used up its submissions (no reservation made)."""
     try:
-        ratelimit.check("public.submit", request)
+        ratelimit.check("public.submit", _address(context))
     except ratelimit.RateLimited:
-        raise _refuse(request, household) from None
+        raise _refuse(context, household) from None
 
 
-def _reserve(request: Any, household: Household) -> None:
+def _reserve(context: AuditContext | None, household: Household) -> None:
     try:
-        ratelimit.consume("public.submit", request)
+        ratelimit.consume("public.submit", _address(context))
     except ratelimit.RateLimited:
-        raise _refuse(request, household) from None
+        raise _refuse(context, household) from None
 
 
-def _release(request: Any) -> None:
+def _release(context: AuditContext | None) -> None:
     """Give back a reservation whose submission was not saved."""
-    ratelimit.hit("public.submit", request, -1)
+    ratelimit.hit("public.submit", _address(context), -1)
 
 
 def resident_submit(
@@ -115,7 +122,7 @@ def resident_submit(
     description: str,
     phone: str,
     name: str = "",
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> Issue:
     """Register what a resident reported through the card's QR code: a blue issue at the
     household's place, attached to the household, with the resident's name, phone and words.
@@ -123,7 +130,7 @@ def resident_submit(
     Raises ``ValidationError`` (field → message) for bad input and ``SubmissionRefused`` when
     the address is over its limit or the county takes no submissions; nothing is saved then.
     """
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     cleaned: dict[str, str] = {}
     checks = {
         "description": lambda: clean_text(description, "description", required=True),
@@ -134,9 +141,12 @@ def resident_submit(
         try:
             cleaned[field] = clean()
         except ValidationError as exc:
-            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+            errors.update({k: v[0] for k, v in exc.error_dict.items()})
     if "phone" not in errors and not cleaned.get("phone"):
-        errors["phone"] = _("Leave a phone number so that we can call you back.")
+        errors["phone"] = ValidationError(
+            _("Leave a phone number so that we can call you back."),
+            code=PublicErrorCode.PHONE_REQUIRED,
+        )
     if errors:
         raise ValidationError(errors)
     county = Node.objects.county_on_path(household.node.path)
@@ -149,7 +159,7 @@ def resident_submit(
     account = intake_account(county)
     if not account.is_active:
         raise SubmissionRefused(_("Submissions are not taken here at the moment."), 503)
-    _reserve(request, household)
+    _reserve(context, household)
     try:
         with transaction.atomic():
             issue = issue_register(
@@ -163,18 +173,18 @@ def resident_submit(
                 reporter_name=cleaned["name"],
                 reporter_phone=cleaned["phone"],
                 reporter_words=cleaned["description"],
-                context=AuditContext.of(request),
+                context=context,
             )
             audit_record(
-                action="public.submit",
-                request=request,
+                action=AuditAction.PUBLIC_SUBMIT,
+                context=context,
                 obj=issue,
                 detail={"household": household.pk},
             )
     except PermissionDenied:
-        _release(request)  # the intake account lost its role: the county took submissions off
+        _release(context)  # the intake account lost its role: the county took submissions off
         raise SubmissionRefused(_("Submissions are not taken here at the moment."), 503) from None
     except Exception:
-        _release(request)
+        _release(context)
         raise
     return issue

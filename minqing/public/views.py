@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.accounts.middleware import public
-from minqing.contacts.cards import household_for_token
+from minqing.contacts.selectors import household_for_token
 from minqing.households.models import Household
+from minqing.lib.access import public
+from minqing.lib.context import AuditContext
 from minqing.lib.masking import mask_name
 from minqing.public.services import SubmissionRefused, check_rate, resident_submit
 
@@ -44,14 +45,15 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
     refusal = ""
     status = 200
     if request.method == "POST":
+        context = AuditContext.of(request)
         try:
-            check_rate(request, household)
+            check_rate(context, household)
             issue = resident_submit(
                 household=household,
                 description=values["description"],
                 name=values["name"],
                 phone=values["phone"],
-                request=request,
+                context=context,
             )
         except ValidationError as exc:
             errors = {k: v[0] for k, v in exc.message_dict.items()}

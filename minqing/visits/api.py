@@ -14,7 +14,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from minqing.api import error_responses
+from minqing.lib.context import AuditContext
 from minqing.visits import selectors, services
+from minqing.visits.views import AuthedRequest
 
 router = Router(tags=["visits"])
 
@@ -85,7 +87,7 @@ def _out(recorded: services.Recorded) -> dict:
     url_name="visit_record",
     response={200: VisitOut, 201: VisitOut, **error_responses(400, 404, 409)},
 )
-def visit_record(request: HttpRequest, data: VisitIn):
+def visit_record(request: AuthedRequest, data: VisitIn):
     """Record a visit (idempotent by ``client_uuid``)."""
     payload = services.VisitInput(
         client_uuid=data.client_uuid,
@@ -101,9 +103,11 @@ def visit_record(request: HttpRequest, data: VisitIn):
         night_plan_id=data.night_plan,
     )
     try:
-        recorded = services.visit_record(by=request.user, data=payload, request=request)
+        recorded = services.visit_record(
+            by=request.user, data=payload, context=AuditContext.of(request)
+        )
     except services.DuplicateVisit as exc:
-        return Status(409, {"detail": str(exc)})
+        return Status(409, {"detail": str(exc), "code": exc.code})
     status = 201 if recorded.created else 200
     return Status(status, _out(recorded))
 

@@ -23,6 +23,7 @@ def my_households(request: HttpRequest, scope: Scope, tree: bool) -> HttpRespons
         scope.roles
         and scope.roles <= FIELD_ROLES
         and not tree
+        and request.user.is_authenticated
         and Liaison.objects.filter(user=request.user, active=True).exists()
     ):
         return redirect("visits:mine")

@@ -127,6 +127,8 @@ def test_a_tampered_token_is_not_found(client, county):
     token = card_token(county.household_a1.pk)
     forged = token.replace(token.split(":")[0], signing.b64_encode(b"3").decode(), 1)
     assert client.get(reverse("public:submit", kwargs={"token": forged})).status_code == 404
+    assert client.post(reverse("public:submit", kwargs={"token": forged}), GOOD).status_code == 404
+    assert not Issue.objects.exists()
 
 
 def test_thanks_page_needs_the_signed_number(client, county):
@@ -181,3 +183,14 @@ def test_disabling_the_intake_account_stops_submissions(client, county):
     assert response.status_code == 503
     assert not Issue.objects.exists()
     assert GOOD["description"] in response.content.decode()
+
+
+def test_a_submission_without_a_phone_is_refused_with_its_code(county):
+    from django.core.exceptions import ValidationError
+
+    from minqing.public.services import resident_submit
+
+    with pytest.raises(ValidationError) as info:
+        resident_submit(household=county.household_a1, description="路灯坏了", phone="")
+    assert info.value.error_dict["phone"][0].code == "public.phone_required"
+    assert not Issue.objects.exists()

@@ -2,13 +2,14 @@
 
 - ``visit``: recording a visit (走访登记) and the problems raised on it;
 - ``events``: household events that call for a visit or a report, and holiday campaigns;
-- ``night``: night visits (民情夜访) and the monthly service day;
+- ``night``: night visits (民情夜访) and the monthly service day (``night_route``: which
+  households, in which order);
 - ``quotas``: a county's visit quotas and look-back;
 - ``cadence``: the quota rules and settings in force (their defaults are written when first
   read) and the periods they count in.
 """
 
-from minqing.visits.services import cadence, events, night, quotas, visit
+from minqing.visits.services import cadence, events, night, night_route, quotas, visit
 from minqing.visits.services.events import (
     CampaignStarted,
     EventRecorded,
@@ -41,6 +42,7 @@ __all__ = [
     "events",
     "lookback_save",
     "night",
+    "night_route",
     "night_plan_create",
     "quotas",
     "quotas_save",

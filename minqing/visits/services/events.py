@@ -26,12 +26,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import Role
+from minqing.accounts.models import Role, User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.contacts.models import ContactLink
 from minqing.households.models import ArchiveChange, Household, HouseholdTag
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Level, Node
+from minqing.visits.errors import VisitErrorCode
 from minqing.visits.models import (
     MUST_REPORT,
     MUST_VISIT_DAYS,
@@ -91,13 +94,13 @@ class EventRecorded:
 
 def event_record(
     *,
-    by: Any,
+    by: User,
     household_id: int,
     kind: str,
     occurred_on: dt.date | None,
     note: str = "",
     client_uuid: uuid.UUID | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
     today: dt.date | None = None,
 ) -> EventRecorded:
     """户情上报 — record an event of a household and what it calls for.
@@ -116,7 +119,7 @@ def event_record(
     assert occurred_on is not None  # checked by _clean
     try:
         with transaction.atomic():
-            return _write(by, household, kind, occurred_on, note, client_uuid, request)
+            return _write(by, household, kind, occurred_on, note, client_uuid, context)
     except IntegrityError:
         if client_uuid is None:
             raise
@@ -126,51 +129,66 @@ def event_record(
         return again
 
 
-def _replay(client_uuid: uuid.UUID, household: Household, by: Any) -> EventRecorded | None:
+def _replay(client_uuid: uuid.UUID, household: Household, by: User) -> EventRecorded | None:
     event = LifeEvent.objects.filter(client_uuid=client_uuid).first()
     if event is None:
         return None
     if event.household_id != household.pk or event.recorded_by_id != by.pk:
-        raise ValidationError({"client_uuid": _("This form was already used; reload the page.")})
+        raise ValidationError(
+            {
+                "client_uuid": ValidationError(
+                    _("This form was already used; reload the page."), code=VisitErrorCode.FORM_USED
+                )
+            }
+        )
     return EventRecorded(event, event.tasks.first(), created=False)
 
 
 def _clean(kind: str, occurred_on: dt.date | None, note: str, today: dt.date) -> str:
     from minqing.lib.text import clean_text
 
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     if kind not in FORM_KINDS:
-        errors["kind"] = _("Choose what happened.")
+        errors["kind"] = ValidationError(
+            _("Choose what happened."), code=VisitErrorCode.UNKNOWN_EVENT
+        )
     if occurred_on is None:
-        errors["occurred_on"] = _("Give the day it happened.")
+        errors["occurred_on"] = ValidationError(
+            _("Give the day it happened."), code=VisitErrorCode.DATE_REQUIRED
+        )
     elif occurred_on > today:
-        errors["occurred_on"] = _("An event cannot be in the future.")
+        errors["occurred_on"] = ValidationError(
+            _("An event cannot be in the future."), code=VisitErrorCode.EVENT_IN_FUTURE
+        )
     elif occurred_on < today - dt.timedelta(days=MAX_AGE_DAYS):
-        errors["occurred_on"] = _(
-            "More than a year ago: write it into the family situation instead."
+        errors["occurred_on"] = ValidationError(
+            _("More than a year ago: write it into the family situation instead."),
+            code=VisitErrorCode.EVENT_TOO_OLD,
         )
     try:
         note = clean_text(note, "note", required=False, max_length=200)
     except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        errors.update({k: v[0] for k, v in exc.error_dict.items()})
     else:
         if kind in MUST_REPORT and not note:
-            errors["note"] = _("Say what changed, for the archive.")
+            errors["note"] = ValidationError(
+                _("Say what changed, for the archive."), code=VisitErrorCode.NOTE_REQUIRED
+            )
     if errors:
         raise ValidationError(errors)
     return note
 
 
 def _write(
-    by: Any,
+    by: User,
     household: Household,
     kind: str,
     occurred_on: dt.date,
     note: str,
     client_uuid: uuid.UUID | None,
-    request: Any,
+    context: AuditContext | None,
 ) -> EventRecorded:
-    from minqing.issues.services.common import unit_users
+    from minqing.issues.services import unit_users
     from minqing.notifications.services import Notice, notify_many
 
     event = LifeEvent.objects.create(
@@ -225,9 +243,9 @@ def _write(
             )
         )
     audit_record(
-        action="visits.event_record",
+        action=AuditAction.VISITS_EVENT_RECORD,
         user=by,
-        request=request,
+        context=context,
         obj=event,
         detail={"household": household.pk, "kind": kind, "task": task.pk if task else None},
     )
@@ -259,12 +277,12 @@ class CampaignStarted:
 
 def campaign_start(
     *,
-    by: Any,
+    by: User,
     village: Node,
     title: str,
     tag_codes: list[str],
     due_on: dt.date | None,
-    request: Any = None,
+    context: AuditContext | None = None,
     today: dt.date | None = None,
 ) -> CampaignStarted:
     """节日走访 — a must-visit task for every household of ``village`` with one of the tags.
@@ -277,33 +295,47 @@ def campaign_start(
     if not can_run_campaign(by, village):
         raise PermissionDenied(_("Only cadres of this village, its town or the county do this."))
     today = today or timezone.localdate()
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     if village.level != Level.VILLAGE:
-        errors["village"] = _("A campaign is for one village.")
+        errors["village"] = ValidationError(
+            _("A campaign is for one village."), code=VisitErrorCode.NOT_A_VILLAGE
+        )
     try:
         title = clean_text(title, "title", required=True, max_length=100)
     except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        errors.update({k: v[0] for k, v in exc.error_dict.items()})
     tags = list(HouseholdTag.objects.filter(code__in=set(tag_codes)))
     if not tag_codes:
-        errors["tags"] = _("Choose the households to visit by their tags.")
+        errors["tags"] = ValidationError(
+            _("Choose the households to visit by their tags."), code=VisitErrorCode.TAGS_REQUIRED
+        )
     elif len(tags) != len(set(tag_codes)):
-        errors["tags"] = _("Unknown tag.")
+        errors["tags"] = ValidationError(_("Unknown tag."), code=VisitErrorCode.UNKNOWN_TAG)
     if due_on is None:
-        errors["due_on"] = _("Give the day the visits must be done by.")
+        errors["due_on"] = ValidationError(
+            _("Give the day the visits must be done by."), code=VisitErrorCode.DATE_REQUIRED
+        )
     elif not today <= due_on <= today + dt.timedelta(days=CAMPAIGN_MAX_DAYS):
-        errors["due_on"] = _("Between today and %(n)d days from now.") % {"n": CAMPAIGN_MAX_DAYS}
+        errors["due_on"] = ValidationError(
+            _("Between today and %(n)d days from now.") % {"n": CAMPAIGN_MAX_DAYS},
+            code=VisitErrorCode.DUE_OUT_OF_RANGE,
+        )
     if errors:
         raise ValidationError(errors)
     assert due_on is not None
     # Started twice at once: get_or_create finds the other run's campaign, and the unique
     # (campaign, household) constraint drops the other run's tasks from this one's insert.
     with transaction.atomic():
-        return _campaign_write(by, village, title, tags, due_on, request)
+        return _campaign_write(by, village, title, tags, due_on, context)
 
 
 def _campaign_write(
-    by: Any, village: Node, title: str, tags: list[HouseholdTag], due_on: dt.date, request: Any
+    by: User,
+    village: Node,
+    title: str,
+    tags: list[HouseholdTag],
+    due_on: dt.date,
+    context: AuditContext | None,
 ) -> CampaignStarted:
     from minqing.notifications.services import Notice, notify_many
 
@@ -335,9 +367,9 @@ def _campaign_write(
         ignore_conflicts=True,
     )
     audit_record(
-        action="visits.campaign_start",
+        action=AuditAction.VISITS_CAMPAIGN_START,
         user=by,
-        request=request,
+        context=context,
         obj=campaign,
         detail={"village": village.pk, "tags": sorted(t.code for t in tags), "added": len(missing)},
     )

@@ -22,25 +22,26 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import Role, User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
-from minqing.households.models import Household, HouseholdTag
-from minqing.issues.models import OPEN_STATES, Issue
+from minqing.households.models import HouseholdTag
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.org.models import Level, Node, subtree_q
-from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan, NightVisitStop, Visit
+from minqing.visits.errors import VisitErrorCode
+from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan, NightVisitStop
+from minqing.visits.services.night_route import Target, pick_targets, visiting_order
 
 EVENING_FROM = dt.time(17, 0)
 EVENING_UNTIL = dt.time(23, 0)
@@ -110,154 +111,59 @@ def candidates(village: Node) -> Candidates:
 
 def check_team(
     village: Node, leader_id: int | None, duty_ids: list[int], team_ids: list[int]
-) -> dict[str, str]:
+) -> dict[str, ValidationError]:
     """Field → what is missing or wrong in the 1+2+N team (empty when it is complete)."""
     found = candidates(village)
     town_name = found.town.name if found.town else ""
     staff = {u.pk for u in found.town_staff}
     local = {u.pk for u in found.village}
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     duty, team = list(dict.fromkeys(duty_ids)), list(dict.fromkeys(team_ids))
     if leader_id is None:
-        errors["leader"] = _("Choose the 1: a leader of the town.")
+        errors["leader"] = ValidationError(
+            _("Choose the 1: a leader of the town."), code=VisitErrorCode.LEADER_REQUIRED
+        )
     elif leader_id not in staff:
-        errors["leader"] = _("The leader must be on the staff of %(town)s.") % {"town": town_name}
+        errors["leader"] = ValidationError(
+            _("The leader must be on the staff of %(town)s.") % {"town": town_name},
+            code=VisitErrorCode.LEADER_NOT_TOWN_STAFF,
+        )
     if not duty:
-        errors["duty"] = _("Choose the 2: two duty cadres of the town.")
+        errors["duty"] = ValidationError(
+            _("Choose the 2: two duty cadres of the town."), code=VisitErrorCode.DUTY_COUNT
+        )
     elif len(duty) == 1:
-        errors["duty"] = _("Choose the 2: one more duty cadre of the town is needed.")
+        errors["duty"] = ValidationError(
+            _("Choose the 2: one more duty cadre of the town is needed."),
+            code=VisitErrorCode.DUTY_COUNT,
+        )
     elif len(duty) > 2:
-        errors["duty"] = _("Choose the 2: two duty cadres, not %(n)d.") % {"n": len(duty)}
+        errors["duty"] = ValidationError(
+            _("Choose the 2: two duty cadres, not %(n)d.") % {"n": len(duty)},
+            code=VisitErrorCode.DUTY_COUNT,
+        )
     elif not set(duty) <= staff:
-        errors["duty"] = _("Duty cadres must be on the staff of %(town)s.") % {"town": town_name}
+        errors["duty"] = ValidationError(
+            _("Duty cadres must be on the staff of %(town)s.") % {"town": town_name},
+            code=VisitErrorCode.DUTY_NOT_TOWN_STAFF,
+        )
     if not team:
-        errors["team"] = _("Choose the N: at least one cadre or grid worker of %(village)s.") % {
-            "village": village.name
-        }
+        errors["team"] = ValidationError(
+            _("Choose the N: at least one cadre or grid worker of %(village)s.")
+            % {"village": village.name},
+            code=VisitErrorCode.TEAM_REQUIRED,
+        )
     elif not set(team) <= local:
-        errors["team"] = _("The N must work in %(village)s.") % {"village": village.name}
+        errors["team"] = ValidationError(
+            _("The N must work in %(village)s.") % {"village": village.name},
+            code=VisitErrorCode.TEAM_NOT_VILLAGE,
+        )
     everyone = [leader_id, *duty, *team]
     if not errors and len(set(everyone)) != len(everyone):
-        errors["team"] = _("Each person has one place in the team.")
+        errors["team"] = ValidationError(
+            _("Each person has one place in the team."), code=VisitErrorCode.TEAM_TWICE
+        )
     return errors
-
-
-# --------------------------------------------------------------------------- targets and route
-
-
-@dataclass
-class Target:
-    household: Household
-    open_issues: int
-    reason: str
-
-
-def pick_targets(
-    village: Node, tag_codes: list[str], with_open_issues: bool, cap: int
-) -> list[Target]:
-    """Up to ``cap`` households of the village with one of the tags or an open problem: the
-    most open problems first, then the ones visited longest ago (never visited first)."""
-    if cap < 1 or not (tag_codes or with_open_issues):
-        return []
-    wanted = Q(pk__in=[])
-    if tag_codes:
-        wanted |= Q(
-            pk__in=Household.tags.through.objects.filter(householdtag__code__in=tag_codes).values(
-                "household_id"
-            )
-        )
-    if with_open_issues:
-        wanted |= Q(
-            pk__in=Issue.objects.filter(
-                village=village, status__in=OPEN_STATES, household__isnull=False
-            ).values("household_id")
-        )
-    open_count = (
-        Issue.objects.filter(household=OuterRef("pk"), status__in=OPEN_STATES)
-        .order_by()
-        .values("household")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    last_visit = Visit.objects.filter(household=OuterRef("pk")).order_by("-visited_at")
-    households = list(
-        Household.objects.filter(village=village)
-        .filter(wanted)
-        .annotate(
-            open_issues=Coalesce(Subquery(open_count, output_field=IntegerField()), 0),
-            last_visit=Subquery(last_visit.values("visited_at")[:1]),
-        )
-        .select_related("node")
-        .prefetch_related(
-            Prefetch("tags", queryset=HouseholdTag.objects.filter(code__in=tag_codes))
-        )
-        .order_by(
-            F("open_issues").desc(), F("last_visit").asc(nulls_first=True), "node__path", "number"
-        )[:cap]
-    )
-    targets = []
-    for h in households:
-        why = [t.name for t in h.tags.all()]
-        if h.open_issues:
-            why.insert(0, _("%(n)d open problems") % {"n": h.open_issues})
-        targets.append(Target(h, h.open_issues, " · ".join(why)[:100]))
-    return targets
-
-
-def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance (haversine)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000 * math.asin(math.sqrt(h))
-
-
-def _open_path(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of ``points`` in the order of a short path through all of them (free ends)."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
-    n = len(points)
-    # Node n is a free depot, nothing away from every point: the path may start and end anywhere.
-    matrix = [[0] * (n + 1) for _ in range(n + 1)]
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                matrix[i][j] = round(_metres(points[i], points[j]))
-    manager = pywrapcp.RoutingIndexManager(n + 1, 1, n)
-    routing = pywrapcp.RoutingModel(manager)
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(matrix))
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
-    solution = routing.SolveWithParameters(params)
-    if solution is None:  # cannot happen without constraints; keep the given order
-        return list(range(n))
-    order = []
-    index = solution.Value(routing.NextVar(routing.Start(0)))
-    while not routing.IsEnd(index):
-        order.append(manager.IndexToNode(index))
-        index = solution.Value(routing.NextVar(index))
-    return order
-
-
-def visiting_order(households: list[Household]) -> list[Household]:
-    """Households with coordinates along a short path, then the others by grid and number."""
-
-    def key(h: Household) -> tuple:
-        return (h.node.path, h.number)
-
-    located = [h for h in households if h.latitude is not None and h.longitude is not None]
-    others = sorted((h for h in households if h not in located), key=key)
-    if len(located) > 2:
-        path = _open_path([(float(h.latitude), float(h.longitude)) for h in located])
-        located = [located[i] for i in path]
-        if key(located[-1]) < key(located[0]):
-            located.reverse()
-    else:
-        located.sort(key=key)
-    return located + others
 
 
 # --------------------------------------------------------------------------- service day
@@ -305,35 +211,45 @@ def slot_capacity(starts: dt.time, ends: dt.time) -> int:
     return max(minutes // MINUTES_PER_STOP, 0)
 
 
-def check_slot(starts: dt.time | None, ends: dt.time | None) -> dict[str, str]:
-    errors: dict[str, str] = {}
+def check_slot(starts: dt.time | None, ends: dt.time | None) -> dict[str, ValidationError]:
+    errors: dict[str, ValidationError] = {}
     if starts is None:
-        errors["starts"] = _("Give the time the visit starts.")
+        errors["starts"] = ValidationError(
+            _("Give the time the visit starts."), code=VisitErrorCode.TIME_REQUIRED
+        )
     elif starts < EVENING_FROM:
-        errors["starts"] = _("A night visit starts in the evening, from %(t)s.") % {
-            "t": EVENING_FROM.strftime("%H:%M")
-        }
+        errors["starts"] = ValidationError(
+            _("A night visit starts in the evening, from %(t)s.")
+            % {"t": EVENING_FROM.strftime("%H:%M")},
+            code=VisitErrorCode.NOT_EVENING,
+        )
     if ends is None:
-        errors["ends"] = _("Give the time the visit ends.")
+        errors["ends"] = ValidationError(
+            _("Give the time the visit ends."), code=VisitErrorCode.TIME_REQUIRED
+        )
     elif starts is not None and ends <= starts:
-        errors["ends"] = _("The visit must end after it starts.")
+        errors["ends"] = ValidationError(
+            _("The visit must end after it starts."), code=VisitErrorCode.ENDS_BEFORE_START
+        )
     elif ends > EVENING_UNTIL:
-        errors["ends"] = _("Be done by %(t)s: residents go to bed.") % {
-            "t": EVENING_UNTIL.strftime("%H:%M")
-        }
+        errors["ends"] = ValidationError(
+            _("Be done by %(t)s: residents go to bed.") % {"t": EVENING_UNTIL.strftime("%H:%M")},
+            code=VisitErrorCode.TOO_LATE,
+        )
     elif starts is not None and not errors and slot_capacity(starts, ends) < 1:
-        errors["ends"] = _("Too short for one visit (about %(n)d minutes each).") % {
-            "n": MINUTES_PER_STOP
-        }
+        errors["ends"] = ValidationError(
+            _("Too short for one visit (about %(n)d minutes each).") % {"n": MINUTES_PER_STOP},
+            code=VisitErrorCode.SLOT_TOO_SHORT,
+        )
     return errors
 
 
 def night_plan_create(
     *,
-    by: Any,
+    by: User,
     village: Node,
     data: NightInput,
-    request: Any = None,
+    context: AuditContext | None = None,
     today: dt.date | None = None,
 ) -> NightVisitPlan:
     """Plan a night visit for ``village``: team, slot, targets and their visiting order.
@@ -346,48 +262,68 @@ def night_plan_create(
     if not can_plan(by, village):
         raise PermissionDenied(_("Only cadres of this village, its town or the county plan."))
     today = today or timezone.localdate()
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     if village.level != Level.VILLAGE:
-        errors["village"] = _("A night visit is to one village.")
+        errors["village"] = ValidationError(
+            _("A night visit is to one village."), code=VisitErrorCode.NOT_A_VILLAGE
+        )
     try:
         title = clean_text(data.title, "title", required=True, max_length=100)
     except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        errors.update({k: v[0] for k, v in exc.error_dict.items()})
     if data.on is None:
-        errors["on"] = _("Give the date.")
+        errors["on"] = ValidationError(_("Give the date."), code=VisitErrorCode.DATE_REQUIRED)
     elif data.on < today:
-        errors["on"] = _("Plan for today or a later day.")
+        errors["on"] = ValidationError(
+            _("Plan for today or a later day."), code=VisitErrorCode.DATE_PAST
+        )
     elif data.recurrence == MONTHLY_FIRST_MONDAY and data.on != service_day(
         data.on.year, data.on.month
     ):
-        errors["on"] = _(
-            "The service day is the month's first Monday (or the next working day): %(day)s."
-        ) % {"day": service_day(data.on.year, data.on.month).isoformat()}
+        errors["on"] = ValidationError(
+            _("The service day is the month's first Monday (or the next working day): %(day)s.")
+            % {"day": service_day(data.on.year, data.on.month).isoformat()},
+            code=VisitErrorCode.NOT_SERVICE_DAY,
+        )
     if data.recurrence not in RECURRENCES:
-        errors["recurrence"] = _("Unknown repetition.")
+        errors["recurrence"] = ValidationError(
+            _("Unknown repetition."), code=VisitErrorCode.UNKNOWN_RECURRENCE
+        )
     errors.update(check_slot(data.starts, data.ends))
     errors.update(check_team(village, data.leader_id, data.duty_ids, data.team_ids))
     if not 1 <= data.max_stops <= MAX_STOPS:
-        errors["max_stops"] = _("Between 1 and %(n)d households.") % {"n": MAX_STOPS}
+        errors["max_stops"] = ValidationError(
+            _("Between 1 and %(n)d households.") % {"n": MAX_STOPS},
+            code=VisitErrorCode.STOPS_OUT_OF_RANGE,
+        )
     tags = list(HouseholdTag.objects.filter(code__in=set(data.tag_codes)))
     if len(tags) != len(set(data.tag_codes)):
-        errors["targets"] = _("Unknown tag.")
+        errors["targets"] = ValidationError(_("Unknown tag."), code=VisitErrorCode.UNKNOWN_TAG)
     elif not tags and not data.with_open_issues:
-        errors["targets"] = _("Choose households by tag, by open problems, or both.")
+        errors["targets"] = ValidationError(
+            _("Choose households by tag, by open problems, or both."),
+            code=VisitErrorCode.TARGETS_REQUIRED,
+        )
     targets: list[Target] = []
     if not errors:
-        assert data.starts is not None and data.ends is not None
+        assert data.starts is not None and data.ends is not None  # checked by check_slot
         cap = min(data.max_stops, slot_capacity(data.starts, data.ends))
         targets = pick_targets(village, data.tag_codes, data.with_open_issues, cap)
         if not targets:
-            errors["targets"] = _(
-                "No household of %(village)s has these tags or open problems."
-            ) % {"village": village.name}
+            errors["targets"] = ValidationError(
+                _("No household of %(village)s has these tags or open problems.")
+                % {"village": village.name},
+                code=VisitErrorCode.NO_TARGETS,
+            )
     if errors:
         raise ValidationError(errors)
+    # checked above: the date, slot and leader are given, and a leader is of the village's town
+    assert data.on and data.starts and data.ends and data.leader_id is not None
+    town = town_of(village)
+    assert town is not None
     with transaction.atomic():
         plan = NightVisitPlan.objects.create(
-            town=town_of(village),
+            town=town,
             village=village,
             title=title,
             on=data.on,
@@ -407,9 +343,9 @@ def night_plan_create(
         plan.target_tags.set(tags)
         _stops(plan, targets)
         audit_record(
-            action="visits.night_plan",
+            action=AuditAction.VISITS_NIGHT_PLAN,
             user=by,
-            request=request,
+            context=context,
             obj=plan,
             detail={"village": village.pk, "on": plan.on.isoformat(), "stops": len(targets)},
         )
@@ -476,7 +412,7 @@ def session_next(template: NightVisitPlan, today: dt.date) -> NightVisitPlan | N
             plan.target_tags.set(tags)
             _stops(plan, targets)
             audit_record(
-                action="visits.night_session",
+                action=AuditAction.VISITS_NIGHT_SESSION,
                 obj=plan,
                 detail={"series": template.pk, "on": day.isoformat(), "stops": len(targets)},
             )

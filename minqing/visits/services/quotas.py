@@ -16,11 +16,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import Role
+from minqing.accounts.models import Role, User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.contacts.models import LiaisonKind
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.org.models import Node
+from minqing.visits.errors import VisitErrorCode
 from minqing.visits.models import (
     MAX_LOOKBACK_DAYS,
     MIN_LOOKBACK_DAYS,
@@ -58,16 +61,20 @@ def quotas_stamp(county: Node) -> str:
     return _stamp(QuotaRule.objects.filter(county=county))
 
 
-def check_row(row: dict[str, Any]) -> dict[str, str]:
-    """Field → message for one rule's values (empty when they are fine)."""
-    errors: dict[str, str] = {}
+def check_row(row: dict[str, Any]) -> dict[str, ValidationError]:
+    """Field → refusal for one rule's values (empty when they are fine)."""
+    errors: dict[str, ValidationError] = {}
     if row.get("kind") not in LiaisonKind.values:
-        errors["kind"] = _("Choose who the rule is for.")
+        errors["kind"] = ValidationError(
+            _("Choose who the rule is for."), code=VisitErrorCode.UNKNOWN_KIND
+        )
     if row.get("period") not in Period.values:
-        errors["period"] = _("Choose a week or a month.")
+        errors["period"] = ValidationError(
+            _("Choose a week or a month."), code=VisitErrorCode.UNKNOWN_PERIOD
+        )
     count = row.get("count")
     if not isinstance(count, int) or count < 1:
-        errors["count"] = _("At least 1.")
+        errors["count"] = ValidationError(_("At least 1."), code=VisitErrorCode.COUNT_OUT_OF_RANGE)
     elif row.get("per_household", True):
         weekly = row.get("period") == Period.WEEK
         limit = MAX_PER_HOUSEHOLD[Period.WEEK if weekly else Period.MONTH]
@@ -77,9 +84,14 @@ def check_row(row: dict[str, Any]) -> dict[str, str]:
                 if weekly
                 else _("At most %(n)d contacts with one household a month.")
             )
-            errors["count"] = message % {"n": limit}
+            errors["count"] = ValidationError(
+                message % {"n": limit}, code=VisitErrorCode.COUNT_OUT_OF_RANGE
+            )
     elif count > MAX_HOUSEHOLDS:
-        errors["count"] = _("At most %(n)d households.") % {"n": MAX_HOUSEHOLDS}
+        errors["count"] = ValidationError(
+            _("At most %(n)d households.") % {"n": MAX_HOUSEHOLDS},
+            code=VisitErrorCode.COUNT_OUT_OF_RANGE,
+        )
     return errors
 
 
@@ -94,11 +106,11 @@ def _sameness(row: dict[str, Any]) -> tuple:
 
 def quotas_save(
     *,
-    by: Any,
+    by: User,
     county: Node,
     rows: dict[str, dict[str, Any]],
     base_stamp: str | None = None,
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> list[list[Any]]:
     """Save the county's quota rules in one go, or nothing at all.
 
@@ -108,30 +120,39 @@ def quotas_save(
     """
     if not can_edit(by, county):
         raise PermissionDenied(_("Only the county command centre sets the visit quotas."))
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     seen: dict[tuple, str] = {}
     kept = {key: row for key, row in rows.items() if not row.get("delete")}
     for key, row in kept.items():
         errors.update({f"{key}.{name}": msg for name, msg in check_row(row).items()})
         same = _sameness(row)
         if same in seen and f"{key}.kind" not in errors:
-            errors[f"{key}.kind"] = _(
-                "Another rule already says this for %(kind)s per %(period)s; change that one."
-            ) % {"kind": LiaisonKind(row["kind"]).label, "period": Period(row["period"]).label}
+            errors[f"{key}.kind"] = ValidationError(
+                _("Another rule already says this for %(kind)s per %(period)s; change that one.")
+                % {"kind": LiaisonKind(row["kind"]).label, "period": Period(row["period"]).label},
+                code=VisitErrorCode.RULE_TWICE,
+            )
         seen.setdefault(same, key)
     if not kept:
-        errors["__all__"] = _("Keep at least one rule; switch rules off instead of deleting all.")
+        errors["__all__"] = ValidationError(
+            _("Keep at least one rule; switch rules off instead of deleting all."),
+            code=VisitErrorCode.NO_RULES,
+        )
     if errors:
         raise ValidationError(errors)
     try:
-        return _save(by, county, rows, base_stamp, request)
+        return _save(by, county, rows, base_stamp, context)
     except IntegrityError:
         # Someone else added the same rule at the same moment: their page wins, this one is old.
         raise StaleEdit from None
 
 
 def _save(
-    by: Any, county: Node, rows: dict[str, dict[str, Any]], base_stamp: str | None, request: Any
+    by: User,
+    county: Node,
+    rows: dict[str, dict[str, Any]],
+    base_stamp: str | None,
+    context: AuditContext | None,
 ) -> list[list[Any]]:
     with transaction.atomic():
         current = {r.pk: r for r in QuotaRule.objects.select_for_update().filter(county=county)}
@@ -161,31 +182,33 @@ def _save(
         for row in ordered:
             if row.get("delete"):
                 continue
-            rule = current.get(row["id"]) if row.get("id") else None
-            if row.get("id") and rule is None:
+            found = current.get(row["id"]) if row.get("id") else None
+            if row.get("id") and found is None:
                 raise StaleEdit  # deleted by someone else meanwhile
             values = {name: row[name] for name in FIELDS}
-            if rule is None:
-                rule = QuotaRule.objects.create(county=county, **values)
-                changes.append(["create", rule.pk, values])
-            elif _state(rule) != values:
-                old = _state(rule)
+            if found is None:
+                created = QuotaRule.objects.create(county=county, **values)
+                changes.append(["create", created.pk, values])
+            elif _state(found) != values:
+                old = _state(found)
                 for name, value in values.items():
-                    setattr(rule, name, value)
-                rule.save(update_fields=list(FIELDS))
-                changes.append(["update", rule.pk, old, values])
+                    setattr(found, name, value)
+                found.save(update_fields=list(FIELDS))
+                changes.append(["update", found.pk, old, values])
         if changes:
             audit_record(
-                action="visits.quotas_save",
+                action=AuditAction.VISITS_QUOTAS_SAVE,
                 user=by,
-                request=request,
+                context=context,
                 obj=county,
                 detail={"changes": changes},
             )
     return changes
 
 
-def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> bool:
+def lookback_save(
+    *, by: User, county: Node, days: Any, context: AuditContext | None = None
+) -> bool:
     """Set how many days back the county's visits may be dated (补录期限). True if it changed."""
     from minqing.visits.services.cadence import settings_for
 
@@ -194,8 +217,10 @@ def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> b
     if not isinstance(days, int) or not MIN_LOOKBACK_DAYS <= days <= MAX_LOOKBACK_DAYS:
         raise ValidationError(
             {
-                "lookback_days": _("Give a number of days from 1 to %(n)d.")
-                % {"n": MAX_LOOKBACK_DAYS}
+                "lookback_days": ValidationError(
+                    _("Give a number of days from 1 to %(n)d.") % {"n": MAX_LOOKBACK_DAYS},
+                    code=VisitErrorCode.LOOKBACK_OUT_OF_RANGE,
+                )
             }
         )
     settings = settings_for(county)
@@ -205,9 +230,9 @@ def lookback_save(*, by: Any, county: Node, days: Any, request: Any = None) -> b
             return False
         VisitSettings.objects.filter(pk=settings.pk).update(lookback_days=days)
         audit_record(
-            action="visits.lookback_save",
+            action=AuditAction.VISITS_LOOKBACK_SAVE,
             user=by,
-            request=request,
+            context=context,
             obj=county,
             detail={"lookback_days": [old, days]},
         )

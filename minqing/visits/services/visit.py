@@ -22,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
+from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.households.models import ArchiveChange, Household
 from minqing.issues.models import Category, Colour, Source
@@ -29,6 +31,7 @@ from minqing.issues.services import issue_register
 from minqing.lib.context import AuditContext
 from minqing.lib.text import clean_text
 from minqing.org.models import Node
+from minqing.visits.errors import VisitErrorCode
 from minqing.visits.models import (
     DEFAULT_LOOKBACK_DAYS,
     HOME_MODES,
@@ -59,6 +62,8 @@ MAX_PROBLEMS = 5
 
 class DuplicateVisit(Exception):
     """The client id is taken by a different record (answer 409)."""
+
+    code = VisitErrorCode.DUPLICATE
 
     def __init__(self, visit: Visit) -> None:
         super().__init__(_("Another record was already saved under this id."))
@@ -122,7 +127,7 @@ class Recorded:
         return sorted(self.visit.issues.values_list("pk", flat=True))
 
 
-def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
+def visit_record(*, by: User, data: VisitInput, context: AuditContext | None = None) -> Recorded:
     """走访登记 — save a visit and the problems raised on it.
 
     Raises ``Household.DoesNotExist`` for a household out of the visitor's scope (answer 404),
@@ -173,7 +178,7 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
                     colour=p.colour,
                     source=Source.VISIT,
                     resolution=p.resolution,
-                    context=AuditContext.of(request),
+                    context=context,
                 )
                 for i, p in enumerate(data.problems)
             ]
@@ -186,9 +191,9 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
                 )
             updated = _update_archive(by, household, data, visit)
             audit_record(
-                action="visit.record",
+                action=AuditAction.VISIT_RECORD,
                 user=by,
-                request=request,
+                context=context,
                 obj=visit,
                 detail={
                     "household": household.pk,
@@ -207,7 +212,7 @@ def visit_record(*, by: Any, data: VisitInput, request: Any = None) -> Recorded:
     )
 
 
-def _existing(client_uuid: uuid.UUID, digest: str, by: Any) -> Visit | None:
+def _existing(client_uuid: uuid.UUID, digest: str, by: User) -> Visit | None:
     visit = Visit.objects.filter(client_uuid=client_uuid).order_by().first()
     if visit is None:
         return None
@@ -217,40 +222,60 @@ def _existing(client_uuid: uuid.UUID, digest: str, by: Any) -> Visit | None:
 
 
 def _validate(data: VisitInput, household: Household) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
     if data.mode not in Mode.values:
-        errors["mode"] = _("Choose how you met the household.")
-    message = _time_problem(data.visited_at, household)
-    if message:
-        errors["visited_at"] = message
+        errors["mode"] = ValidationError(
+            _("Choose how you met the household."), code=VisitErrorCode.UNKNOWN_MODE
+        )
+    refusal = _time_problem(data.visited_at, household)
+    if refusal is not None:
+        errors["visited_at"] = refusal
     for name, value, limit in (("notes", data.notes, 2000), ("materials", data.materials, 200)):
         try:
             clean_text(value, name, required=False, max_length=limit)
         except ValidationError as exc:
-            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+            errors.update({k: v[0] for k, v in exc.error_dict.items()})
     if len(data.problems) > MAX_PROBLEMS:
-        errors["problems"] = _("At most %(n)d problems per visit.") % {"n": MAX_PROBLEMS}
+        errors["problems"] = ValidationError(
+            _("At most %(n)d problems per visit.") % {"n": MAX_PROBLEMS},
+            code=VisitErrorCode.TOO_MANY_PROBLEMS,
+        )
     for i, p in enumerate(data.problems, start=1):
         key = f"problems.{i}"
         if p.colour not in Colour.values:
-            errors[key] = _("Problem %(n)d: choose a colour.") % {"n": i}
+            errors[key] = ValidationError(
+                _("Problem %(n)d: choose a colour.") % {"n": i}, code=VisitErrorCode.PROBLEM_COLOUR
+            )
         elif not p.description.strip():
-            errors[key] = _("Problem %(n)d: say what the problem is.") % {"n": i}
+            errors[key] = ValidationError(
+                _("Problem %(n)d: say what the problem is.") % {"n": i},
+                code=VisitErrorCode.PROBLEM_DESCRIPTION,
+            )
         elif p.colour == Colour.GREEN and not p.resolution.strip():
-            errors[key] = _("Problem %(n)d: say what was done on the spot.") % {"n": i}
+            errors[key] = ValidationError(
+                _("Problem %(n)d: say what was done on the spot.") % {"n": i},
+                code=VisitErrorCode.PROBLEM_RESOLUTION,
+            )
         elif len(p.description.strip()) > 2000 or len(p.resolution.strip()) > 2000:
-            errors[key] = _("Problem %(n)d: at most %(limit)d characters, please.") % {
-                "n": i,
-                "limit": 2000,
-            }
+            errors[key] = ValidationError(
+                _("Problem %(n)d: at most %(limit)d characters, please.")
+                % {
+                    "n": i,
+                    "limit": 2000,
+                },
+                code=VisitErrorCode.PROBLEM_TOO_LONG,
+            )
     if data.situation is not None and len(data.situation) > 2000:
-        errors["situation"] = _("At most %(n)d characters, please.") % {"n": 2000}
+        errors["situation"] = ValidationError(
+            _("At most %(n)d characters, please.") % {"n": 2000},
+            code=VisitErrorCode.SITUATION_TOO_LONG,
+        )
     if errors:
         raise ValidationError(errors)
 
 
-def _time_problem(visited_at: dt.datetime, household: Household) -> str:
-    """Why the visit time is refused ("" when it is fine).
+def _time_problem(visited_at: dt.datetime, household: Household) -> ValidationError | None:
+    """Why the visit time is refused (``None`` when it is fine).
 
     The phone sends its own time with its UTC offset (ISO 8601), so a phone in another time
     zone compares as the same instant; a clock a few minutes fast passes (``CLOCK_SKEW``). A
@@ -261,24 +286,28 @@ def _time_problem(visited_at: dt.datetime, household: Household) -> str:
     from minqing.visits.services.cadence import settings_for
 
     if timezone.is_naive(visited_at):
-        return _("Give the time with its time zone.")
+        return ValidationError(
+            _("Give the time with its time zone."), code=VisitErrorCode.NO_TIME_ZONE
+        )
     now = timezone.now()
     if visited_at > now + CLOCK_SKEW:
-        return _("A visit cannot be in the future (it is %(now)s now).") % {
+        message = _("A visit cannot be in the future (it is %(now)s now).") % {
             "now": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
         }
+        return ValidationError(message, code=VisitErrorCode.IN_FUTURE)
     today, day = timezone.localdate(now), timezone.localdate(visited_at)
     if day >= today - dt.timedelta(days=MIN_LOOKBACK_DAYS):
-        return ""  # within every county's look-back: no need to read it (most visits)
+        return None  # within every county's look-back: no need to read it (most visits)
     county = Node.objects.county_on_path(household.node.path)
     days = settings_for(county).lookback_days if county is not None else DEFAULT_LOOKBACK_DAYS
     earliest = today - dt.timedelta(days=days)
     if day < earliest:
-        return _(
+        message = _(
             "This visit is dated before %(date)s: the county accepts visits up to %(days)d days "
             "back."
         ) % {"date": earliest.isoformat(), "days": days}
-    return ""
+        return ValidationError(message, code=VisitErrorCode.BEFORE_LOOKBACK)
+    return None
 
 
 def _night_plan(plan_id: int | None, household: Household) -> Any:
@@ -287,7 +316,14 @@ def _night_plan(plan_id: int | None, household: Household) -> Any:
         return None
     plan = NightVisitPlan.objects.filter(pk=plan_id, stops__household=household).first()
     if plan is None:
-        raise ValidationError({"night": _("This household is not a stop of that night visit.")})
+        raise ValidationError(
+            {
+                "night": ValidationError(
+                    _("This household is not a stop of that night visit."),
+                    code=VisitErrorCode.NOT_A_STOP,
+                )
+            }
+        )
     return plan
 
 
@@ -301,7 +337,13 @@ def _categories(problems: list[Problem], household: Household) -> list[Category]
     for i, p in enumerate(problems, start=1):
         if p.category:
             if p.category not in active:
-                raise ValidationError({f"problems.{i}": _("Unknown category.")})
+                raise ValidationError(
+                    {
+                        f"problems.{i}": ValidationError(
+                            _("Unknown category."), code=VisitErrorCode.UNKNOWN_CATEGORY
+                        )
+                    }
+                )
             chosen.append(active[p.category])
             continue
         town_id = Node.objects.filter(pk=household.village_id).values_list("parent_id", flat=True)[
@@ -311,11 +353,11 @@ def _categories(problems: list[Problem], household: Household) -> list[Category]
             p.description, town_id=town_id, village_id=household.village_id
         )
         by_id = {c.pk: c for c in active.values()}
-        chosen.append(by_id.get(guess) or active["other"])
+        chosen.append((by_id.get(guess) if guess is not None else None) or active["other"])
     return chosen
 
 
-def _companions(by: Any, household: Household, ids: list[int]) -> list[Any]:
+def _companions(by: User, household: Household, ids: list[int]) -> list[Any]:
     """Team members: accounts that may see the household too (a team visits together)."""
     from minqing.accounts.models import User
     from minqing.accounts.scope import scope_for
@@ -327,11 +369,18 @@ def _companions(by: Any, household: Household, ids: list[int]) -> list[Any]:
     if len(people) != len(wanted) or not all(
         scope_for(u).covers_path(household.node.path) for u in people
     ):
-        raise ValidationError({"companions": _("Only people who look after this place.")})
+        raise ValidationError(
+            {
+                "companions": ValidationError(
+                    _("Only people who look after this place."),
+                    code=VisitErrorCode.COMPANION_OUT_OF_SCOPE,
+                )
+            }
+        )
     return people
 
 
-def _update_archive(by: Any, household: Household, data: VisitInput, visit: Visit) -> bool:
+def _update_archive(by: User, household: Household, data: VisitInput, visit: Visit) -> bool:
     """The archive follows the visit: a changed family situation is written to the household
     (as an edit of the version the visitor saw; a later edit by someone else wins, and the
     visitor's text stays on the visit notes; so it does when the visit names no version)."""

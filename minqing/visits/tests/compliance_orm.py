@@ -232,7 +232,7 @@ def _visit_scope(node: Node) -> Q:
 
 def _contacts(
     window: Window, scope: Q, person: int | None = None
-) -> dict[tuple[int, int], Contacts]:
+) -> dict[tuple[int, int | None], Contacts]:
     """(household, person) → the person's contacts with the household in the window and the
     window before: as the visitor or one of the team (once per visit), in one query."""
     start = _instant(window.start)
@@ -264,7 +264,7 @@ def _contacts(
             )
         )
 
-    found: dict[tuple[int, int], Contacts] = {}
+    found: dict[tuple[int, int | None], Contacts] = {}
     rows = counted(visits, "", "visitor_id").union(counted(team, "visit__", "user_id"), all=True)
     for household, who, n_any, n_home, p_any, p_home in rows:
         found.setdefault((household, who), Contacts()).add(n_any, n_home, p_any, p_home)
@@ -376,9 +376,11 @@ def _link_part(window: Window, rules: list[QuotaRule], tally: LinkTally) -> Tall
     )
 
 
-def _reached(contacts: dict[tuple[int, int], Contacts]) -> dict[int, tuple[int, int]]:
+def _reached(
+    contacts: dict[tuple[int, int | None], Contacts],
+) -> dict[int | None, tuple[int, int]]:
     """person → how many households they reached in the window (any mode, home visits)."""
-    reached: dict[int, tuple[int, int]] = {}
+    reached: dict[int | None, tuple[int, int]] = {}
     for (_household, who), c in contacts.items():
         any_mode, home = reached.get(who, (0, 0))
         reached[who] = (any_mode + (c.n_any > 0), home + (c.n_home > 0))

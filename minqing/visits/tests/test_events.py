@@ -139,6 +139,7 @@ def test_a_move_is_written_into_the_archive_and_reported_to_the_village(
 
 
 def test_a_must_report_event_needs_a_note(county, owner):
+    before = state()
     with pytest.raises(ValidationError) as info:
         event_record(
             by=owner,
@@ -147,6 +148,8 @@ def test_a_must_report_event_needs_a_note(county, owner):
             occurred_on=timezone.localdate(),
         )
     assert info.value.message_dict == {"note": ["Say what changed, for the archive."]}
+    assert info.value.error_dict["note"][0].code == "visits.note_required"
+    assert state() == before
 
 
 def test_events_in_the_future_are_refused_and_nothing_is_written(county, owner, leader):

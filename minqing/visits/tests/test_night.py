@@ -23,7 +23,7 @@ from minqing.lib.errors import PermissionDenied
 from minqing.notifications.models import Notification
 from minqing.visits import jobs
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan, NightVisitStop, Visit
-from minqing.visits.services import night
+from minqing.visits.services import night_route
 from minqing.visits.services.night import NightInput, night_plan_create, service_day
 
 TODAY = dt.date(2026, 9, 1)
@@ -203,7 +203,7 @@ def test_the_visiting_order_is_the_short_route(county, team):
 
 def test_the_route_does_not_zigzag(county):
     coords = [(0.0, 0.0), (0.0, 3.0), (0.0, 1.0), (0.0, 2.0), (0.001, 0.5)]
-    order = night._open_path([(33.8 + a / 1000, 115.8 + b / 1000) for a, b in coords])
+    order = night_route._open_path([(33.8 + a / 1000, 115.8 + b / 1000) for a, b in coords])
     assert order in ([0, 4, 2, 3, 1], [1, 3, 2, 4, 0])
 
 

@@ -188,6 +188,8 @@ def test_a_time_without_its_offset_is_refused(client, county, leader, clock):
     answer = _post(client, headers, county.household_a1, visited_at="2026-12-01T11:00:00")
     assert answer.status_code == 400
     assert answer.json()["errors"] == {"visited_at": ["Give the time with its time zone."]}
+    assert answer.json()["codes"] == {"visited_at": ["visits.no_time_zone"]}
+    assert not Visit.objects.exists()
 
 
 def test_the_same_instant_sent_with_another_offset_is_a_replay_not_a_conflict(

@@ -228,7 +228,9 @@ def test_api_created_then_replayed_then_conflict(client, county, leader):
         client, headers, county.household_a1, client_uuid=body_id, visited_at=when, notes="别的"
     )
     assert clash.status_code == 409
+    assert clash.json()["code"] == "visits.duplicate"
     assert Visit.objects.count() == 1
+    assert Visit.objects.get().notes == "走访"  # the first record, not overwritten
 
 
 def test_api_refuses_out_of_scope_and_bad_input(client, county, leader):
@@ -241,7 +243,28 @@ def test_api_refuses_out_of_scope_and_bad_input(client, county, leader):
     assert bad.json()["errors"] == {
         "visited_at": ["A visit cannot be in the future (it is 2026-12-01 12:00 now)."]
     }
+    assert bad.json()["code"] == "visits.in_future"
+    assert bad.json()["codes"] == {"visited_at": ["visits.in_future"]}
     assert not Visit.objects.exists()
+
+
+def test_api_refusals_carry_their_codes_and_write_nothing(client, county, leader):
+    headers = {"Authorization": f"Bearer {api_token_issue(user=leader)[1]}"}
+    events = AuditEvent.objects.count()
+    bad = _post(
+        client,
+        headers,
+        county.household_a1,
+        mode="flying",
+        problems=[{"colour": "green", "description": "路灯坏了"}],
+    )
+    assert bad.status_code == 400
+    assert bad.json()["codes"] == {
+        "mode": ["visits.unknown_mode"],
+        "problems.1": ["visits.problem_resolution"],
+    }
+    assert not Visit.objects.exists() and not Issue.objects.exists()
+    assert AuditEvent.objects.count() == events
 
 
 def test_a_visit_naming_no_household_version_leaves_the_archive_alone(county, leader):

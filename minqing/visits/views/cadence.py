@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.contacts.models import Liaison, LiaisonKind
 from minqing.households.models import Household, HouseholdTag
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.org.models import Level, Node
@@ -29,6 +30,7 @@ from minqing.visits import selectors
 from minqing.visits.models import MAX_LOOKBACK_DAYS, EventKind, Period, QuotaRule
 from minqing.visits.selectors import compliance
 from minqing.visits.services import cadence, events, quotas
+from minqing.visits.views import AuthedRequest
 
 # --------------------------------------------------------------------------- quota rules
 
@@ -74,7 +76,7 @@ def _county(node: Node) -> Node:
 
 
 @require_http_methods(["GET", "POST"])
-def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
+def quota_rules(request: AuthedRequest, node_pk: int) -> HttpResponse:
     """走访频次 — the county's visit quotas: the command centre edits, others in scope read.
 
     One form for every rule: on any error nothing is saved and each field keeps what was typed.
@@ -96,7 +98,7 @@ def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
                 by=request.user,
                 county=county,
                 days=int(typed) if typed.isdigit() else typed,
-                request=request,
+                context=AuditContext.of(request),
             )
         except PermissionDenied as exc:
             return forbidden(request, exc)
@@ -137,12 +139,16 @@ def quota_rules(request: HttpRequest, node_pk: int) -> HttpResponse:
     if data is not None:
         status = 400
         if all(f.is_valid() for _r, f in rule_forms) and new.is_valid():
-            rows = {f.prefix: f.row(r.pk) for r, f in rule_forms}
+            rows = {str(f.prefix): f.row(r.pk) for r, f in rule_forms}
             if not new.is_blank:
                 rows["new"] = new.row(None)
             try:
                 changes = quotas.quotas_save(
-                    by=request.user, county=county, rows=rows, base_stamp=stamp, request=request
+                    by=request.user,
+                    county=county,
+                    rows=rows,
+                    base_stamp=stamp,
+                    context=AuditContext.of(request),
                 )
             except StaleEdit:
                 messages.error(request, str(StaleEdit.message))
@@ -259,7 +265,7 @@ def _event_values(post: Any) -> dict[str, str]:
 
 
 @require_http_methods(["GET", "POST"])
-def event_new(request: HttpRequest, household_pk: int) -> HttpResponse:
+def event_new(request: AuthedRequest, household_pk: int) -> HttpResponse:
     """三必报、四必到 — record what happened to a household (the form sits on its page)."""
     household = get_object_or_404(
         Household.objects.visible_to(request.user).select_related("node"), pk=household_pk
@@ -290,7 +296,7 @@ def event_new(request: HttpRequest, household_pk: int) -> HttpResponse:
                 occurred_on=occurred_on,
                 note=values["note"],
                 client_uuid=client_uuid,
-                request=request,
+                context=AuditContext.of(request),
             )
         except Household.DoesNotExist:
             raise Http404 from None
@@ -322,7 +328,7 @@ def event_new(request: HttpRequest, household_pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def campaigns(request: HttpRequest, node_pk: int) -> HttpResponse:
+def campaigns(request: AuthedRequest, node_pk: int) -> HttpResponse:
     """节日走访 — a village's holiday campaigns: start one (cadres), see their progress."""
     village = scoped_node(request, node_pk)
     if village.level != Level.VILLAGE:
@@ -354,7 +360,7 @@ def campaigns(request: HttpRequest, node_pk: int) -> HttpResponse:
                 title=values["title"],
                 tag_codes=values["tags"],
                 due_on=due_on,
-                request=request,
+                context=AuditContext.of(request),
             )
         except PermissionDenied as exc:
             return forbidden(request, exc)

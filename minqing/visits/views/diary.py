@@ -24,8 +24,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour
 from minqing.lib.access import public
+from minqing.lib.context import AuditContext
 from minqing.visits import selectors, services
 from minqing.visits.models import Mode
+from minqing.visits.views import AuthedRequest
 
 PROBLEM_SLOTS = 3
 #: What the service worker keeps for offline use besides the visit pages.
@@ -170,7 +172,7 @@ def _lookback_days(user: Any) -> int:
 
 
 @require_http_methods(["GET", "POST"])
-def visit_new(request: HttpRequest) -> HttpResponse:
+def visit_new(request: AuthedRequest) -> HttpResponse:
     """民情日记 — record a visit. Without script the form posts here; with script (and offline)
     the outbox posts the same record to the API. The client id is made when the form is shown,
     so sending the same form twice saves one visit."""
@@ -178,7 +180,9 @@ def visit_new(request: HttpRequest) -> HttpResponse:
         values = _values(request.POST)
         try:
             data = _input(values)
-            recorded = services.visit_record(by=request.user, data=data, request=request)
+            recorded = services.visit_record(
+                by=request.user, data=data, context=AuditContext.of(request)
+            )
         except Household.DoesNotExist:
             raise Http404 from None
         except services.DuplicateVisit as exc:

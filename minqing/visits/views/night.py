@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.accounts.scope import scope_for
 from minqing.households.models import HouseholdTag
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 from minqing.org.models import Level
@@ -23,6 +24,7 @@ from minqing.org.views import scoped_node
 from minqing.visits import selectors
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan
 from minqing.visits.services import night
+from minqing.visits.views import AuthedRequest
 
 
 @require_GET
@@ -92,7 +94,7 @@ def _input(post: Any) -> tuple[night.NightInput, dict[str, Any]]:
 
 
 @require_http_methods(["GET", "POST"])
-def night_new(request: HttpRequest, node_pk: int) -> HttpResponse:
+def night_new(request: AuthedRequest, node_pk: int) -> HttpResponse:
     """Plan a night visit for a village: 1+2+N team, evening slot, targets, route."""
     village = scoped_node(request, node_pk)
     if village.level != Level.VILLAGE:
@@ -118,7 +120,7 @@ def night_new(request: HttpRequest, node_pk: int) -> HttpResponse:
         data, values = _input(request.POST)
         try:
             plan = night.night_plan_create(
-                by=request.user, village=village, data=data, request=request
+                by=request.user, village=village, data=data, context=AuditContext.of(request)
             )
         except PermissionDenied as exc:
             return forbidden(request, exc)
