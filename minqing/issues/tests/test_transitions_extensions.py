@@ -23,9 +23,11 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from minqing.accounts.models import Role
 from minqing.accounts.services import api_token_issue
 from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
+from minqing.conftest import make_user
 from minqing.issues.errors import IssueErrorCode
 from minqing.issues.models import (
     CheckIn,
@@ -216,9 +218,6 @@ def test_a_request_writes_the_request_one_event_and_one_audit_row(accepted, wate
 def test_only_the_unit_handling_it_may_ask_and_a_refusal_writes_nothing(
     accepted, person, request, departments
 ):
-    from minqing.accounts.models import Role
-    from minqing.conftest import make_user
-
     if person == "power":
         user = make_user("power", Role.DEPARTMENT, department=departments.power)
     else:
