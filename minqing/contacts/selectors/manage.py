@@ -167,7 +167,7 @@ def account_candidates(village: Node) -> list[RoleAssignment]:
     )
 
 
-def account_in(village: Node, pk: Any) -> Any:
+def account_in(village: Node, pk: Any) -> User | None:
     """The account ``pk`` if it is one of :func:`account_candidates`."""
     try:
         pk = int(pk)
@@ -215,7 +215,7 @@ def suggest_for_resident(resident: Resident, today: dt.date | None = None) -> Su
     return Suggestion(LiaisonKind.PARTY_MEMBER, LiaisonCategory.ORDINARY, "")
 
 
-def suggest_for_account(user: Any, village: Node) -> str:
+def suggest_for_account(user: User, village: Node) -> str:
     for assignment in account_candidates(village):
         if assignment.user_id == user.pk:
             return ROLE_KINDS[assignment.role]
