@@ -12,7 +12,7 @@ from minqing.contacts.services import liaison_add, link_set
 from minqing.contacts.urls import manage_patterns as urlpatterns
 
 MISSING = 999_999
-#: The routes of ``urls_manage`` (for the project-wide route coverage test).
+#: The routes of ``urls.manage_patterns`` (for the project-wide route coverage test).
 ROUTE_NAMES = {f"contacts:{p.name}" for p in urlpatterns}
 
 

@@ -16,7 +16,7 @@ from minqing.accounts.models import Role
 from minqing.accounts.services import api_token_issue
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD, make_user
-from minqing.contacts.cards import card_token
+from minqing.contacts.selectors import card_token
 from minqing.issues.models import Category, Issue
 from minqing.visits.models import Visit
 
