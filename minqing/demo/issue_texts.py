@@ -1,7 +1,7 @@
 """Made-up issue texts for tests, the demo and the benchmark (no real residents' words).
 
-``fake_issue_texts`` draws from templates per category of the default taxonomy (migration 0003)
-and fills them with place words, durations, people and requests, so two issues about the same
+``fake_issue_texts`` draws from templates per category of the default taxonomy (migration issues
+0002) and fills them with place words, durations, people and requests, so two issues about the same
 kind of problem share some words but rarely the whole sentence — roughly how residents describe
 things to a grid worker.
 """

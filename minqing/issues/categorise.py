@@ -5,7 +5,7 @@ One function, ``guess_category``, for every place a problem is typed: the regist
 
 1. the alike open issues of the town (``similarity.similar_issues``): the category most of
    them carry, weighted by their score — the county's own habits win over any word list;
-2. the words of the categories: ``KEYWORDS`` of the default taxonomy (migration issues 0003)
+2. the words of the categories: ``KEYWORDS`` of the default taxonomy (migration issues 0002)
    and every active category's own name; the category whose words cover most characters of
    the text wins, ties going to the one listed first.
 

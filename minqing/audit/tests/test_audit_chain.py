@@ -228,6 +228,6 @@ def test_dumpdata_and_loaddata_keep_the_chain(county, tmp_path):
 
 
 def append_only_triggers() -> list[str]:
-    module = importlib.import_module("minqing.audit.migrations.0004_append_only_seals")
+    module = importlib.import_module("minqing.audit.migrations.0002_append_only")
     make = module.sqlite_triggers if connection.vendor == "sqlite" else module.postgres_triggers
     return [sql for table in module.TABLES for sql in make(table)]

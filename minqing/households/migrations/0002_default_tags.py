@@ -1,4 +1,4 @@
-"""The key-household tags of DOMAIN §1; counties may add their own."""
+"""The key-household tags of docs/DOMAIN.md §1; counties may add their own."""
 
 from django.db import migrations
 

@@ -225,8 +225,8 @@ def test_a_sealed_file_copied_over_another_fails_to_open(data_dir):
 
 
 def test_values_sealed_before_row_binding_are_resealed_bound(county, data_dir):
-    """Format 1 (no seal id, associated data the header only): what the seal_ids migrations and
-    rotate_keys re-seal; the field refuses to read it as it is."""
+    """Format 1 (no seal id, associated data the header only), as values were sealed before rows
+    had a seal id: rotate_keys re-seals it; the field refuses to read it as it is."""
     a = county.resident_a1
     number = a.id_number.reveal()
     ring = crypto.keyring()

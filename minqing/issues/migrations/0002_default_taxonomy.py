@@ -57,5 +57,5 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("issues", "0002_path_collation")]
+    dependencies = [("issues", "0001_initial")]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -1,5 +1,6 @@
-"""三权分立 in the database (SECURITY.md 8): an account holding the auditor, security admin or
-system admin role holds no other role, whatever writes the row (``role_assign`` checks it too).
+"""三权分立 in the database (docs/SECURITY-BAR.md §8): an account holding the auditor, security
+admin or system admin role holds no other role, whatever writes the row (``role_assign`` checks
+it too).
 
 On PostgreSQL the trigger locks the user's row first, so two concurrent grants to one account
 are checked one after the other.
@@ -64,7 +65,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0006_username_normal_form")]
+    dependencies = [("accounts", "0001_initial")]
 
     operations = [
         migrations.RunPython(forwards, backwards),
