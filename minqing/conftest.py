@@ -12,6 +12,8 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +48,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+DEMO_TESTS = Path(__file__).resolve().parent / "demo"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that drives the browser is marked ``browser`` (see minqing/lib/testing_browser),
-    and so is ``live`` (it starts a browser process)."""
+    """The kinds of test the default run (``./dev test``) leaves out, marked in one place:
+
+    - ``browser``: drives the browser (the ``browser`` fixture, minqing/lib/testing_browser);
+    - ``live``: starts a process — the browser, or a server or command (``slow``);
+    - ``demo``: every test of minqing/demo (the demo county and the bench);
+    - ``bench``: the benchmark's own tests (``test_bench*`` modules).
+    """
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.live)
+        path = Path(str(item.path))
+        if path.is_relative_to(DEMO_TESTS):
+            item.add_marker(pytest.mark.demo)
+        if path.name.startswith("test_bench"):
+            item.add_marker(pytest.mark.bench)
+
+
+#: A Django-signed value's timestamp and signature ("payload:1xYeC1:bRek…"): they change with the
+#: clock, so test ids showing them would differ between two pytest-xdist workers' collections.
+SIGNED = re.compile(r":[0-9A-Za-z]{4,8}:[A-Za-z0-9_-]{27,86}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Parametrized ids without the timestamp and signature of signed tokens (same on every
+    worker); every other value keeps pytest's own id."""
+    if isinstance(val, str) and SIGNED.search(val):
+        return SIGNED.sub(":signed", val)
+    return None
 
 
 class PinnedQueries:
@@ -109,7 +138,7 @@ def _read_query_counts() -> dict[str, dict[str, int]]:
 def _write_query_count(name: str, vendor: str, count: int) -> None:
     """Read, change, write under a lock: parallel workers (pytest-xdist) update one file."""
     QUERY_COUNTS.parent.mkdir(exist_ok=True)
-    with QUERY_COUNTS.with_suffix(".lock").open("a") as lock:
+    with (Path(tempfile.gettempdir()) / "minqing-query-counts.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         counts = _read_query_counts()
         counts.setdefault(name, {})[vendor] = count

@@ -24,8 +24,6 @@ from minqing.issues.models import Issue, IssueEvent, Status
 from minqing.issues.services.handling import LevelConfirmationNeeded
 from minqing.org.models import Department, Node
 
-pytestmark = pytest.mark.demo
-
 #: Monday 2026-11-23 15:00 China time: deadlines stay inside announced years.
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
