@@ -167,6 +167,7 @@ class StoryTeller:
         """The light at build time, setting the yellow-light time of the current stage."""
         if d.warn_at is None and d.due_at is not None and d.stage_started_at is not None:
             d.warn_at = self.clock.warn(d.stage_started_at, d.due_at)
+        assert d.due_at is not None and d.warn_at is not None, "told before it was registered"
         return light(self.now, d.due_at, d.warn_at)
 
     def supervisor(self, d: Draft) -> int | None:
@@ -347,7 +348,8 @@ class StoryTeller:
         self.register(d, created)
         while d.due_at is None or d.due_at >= at:
             created = self.before(created, 24)
-            d.events.clear(), d.reporters.clear()
+            d.events.clear()
+            d.reporters.clear()
             self.register(d, created)
         village = d.owner_node_id
         d.late.append((Level.VILLAGE, village, None, d.due_at, at))
