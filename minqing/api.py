@@ -17,6 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -24,9 +25,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from minqing.lib.access import public
 from minqing.accounts.services import BearerRefused, bearer_authenticate
 from minqing.lib import ratelimit
+from minqing.lib.access import public
 from minqing.lib.errors import (
     ErrorCode,
     InvalidTransition,
@@ -393,6 +394,6 @@ def urls() -> tuple[list[Any], str, str]:
         api.add_router(prefix, router)
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
-        if pattern.name != "api-root":
+        if isinstance(pattern, URLPattern) and pattern.name != "api-root":
             public(pattern.callback)
     return patterns, app_name, namespace

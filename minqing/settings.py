@@ -30,6 +30,7 @@ Variables:
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -247,7 +248,7 @@ MINQING_CJK_FONT = os.environ.get("MINQING_CJK_FONT", "")
 MINQING_KEYRING = Path(os.environ.get("MINQING_KEYRING", DATA_DIR / "keyring.json"))
 MINQING_PASSWORD_EXPIRY_DAYS = int(os.environ.get("MINQING_PASSWORD_EXPIRY_DAYS", "90"))
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},

@@ -108,7 +108,7 @@ def _keys_in(query: Any) -> list[int]:
     used: set[int] = set()
     for model, names in encrypted_columns():
         for name in names:
-            column = model._meta.get_field(name).column
+            column = getattr(model._meta.get_field(name), "column", name)
             for (blob,) in query(
                 f'SELECT "{column}" FROM "{model._meta.db_table}" '  # noqa: S608
                 f'WHERE "{column}" IS NOT NULL'
@@ -167,7 +167,7 @@ def create_backup(out: Path) -> dict[str, Any]:
         anchors = _anchor_path()
         has_anchors = anchors is not None and anchors.exists()
         if has_anchors:
-            shutil.copyfile(anchors, work / ANCHORS)  # before the snapshot: see the docstring
+            shutil.copyfile(str(anchors), work / ANCHORS)  # before the snapshot: see the docstring
         if connection.vendor == "sqlite":
             db_name, snapshot = DB_SQLITE, _sqlite_snapshot(work / DB_SQLITE)
         elif connection.vendor == "postgresql":
@@ -306,6 +306,14 @@ def _pg_snapshot(target: Path) -> dict[str, Any]:
 # --- restore -------------------------------------------------------------------------------
 
 
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A regular member's bytes (``_safe_members`` lets only regular files through)."""
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise BackupError(f"not a regular file in the backup: {member.name}")
+    return handle.read()
+
+
 def _safe_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     members = {}
     for m in tar.getmembers():
@@ -321,7 +329,7 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         members = _safe_members(tar)
         if "manifest.json" not in members:
             raise BackupError("not a Minqing backup: no manifest.json")
-        manifest = json.loads(tar.extractfile(members["manifest.json"]).read())
+        manifest = json.loads(_read(tar, members["manifest.json"]))
     if manifest.get("format") != FORMAT:
         raise BackupError(f"unknown backup format {manifest.get('format')!r}")
     return manifest
@@ -371,13 +379,11 @@ def restore_backup(archive: Path, *, force: bool = False) -> RestoreReport:
                 if name.startswith(f"{FILES}/"):
                     _, dirname, relative = name.split("/", 2)
                     store = sealed_files.SealedStore(dirname)
-                    sealed_files._write_private(
-                        store.resolve(relative), tar.extractfile(member).read()
-                    )
+                    sealed_files.write_private(store.resolve(relative), _read(tar, member))
                     files += 1
             if manifest.get("audit_anchors") and anchors is not None:
-                data = tar.extractfile(members[ANCHORS]).read()
-                sealed_files._write_private(anchors, data)
+                data = _read(tar, members[ANCHORS])
+                sealed_files.write_private(anchors, data)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = RestoreReport(manifest=manifest, files=files)

@@ -179,7 +179,7 @@ def describe(events: list[AuditEvent]) -> list[AuditLine]:
 def _record(
     e: AuditEvent, households: dict[int, str], residents: dict[int, str], liaisons: dict[int, str]
 ) -> str:
-    pk = int(e.object_id) if e.object_id.isdigit() else None
+    pk = int(e.object_id) if e.object_id.isdigit() else -1  # -1: names no row
     kind = e.object_type
     if kind == "households.household":
         if pk in households:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -56,7 +57,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def audit_log_export(request: HttpRequest) -> HttpResponse:
+def audit_log_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered trail as CSV, for the auditor only; the export is audited itself."""
     if (refused := _refused(request)) is not None:
         return refused

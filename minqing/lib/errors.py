@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +40,7 @@ class ErrorCode(StrEnum):
 
 
 _REGISTERED: dict[str, type[StrEnum]] = {}
+_GENERIC = frozenset(c.value for c in ErrorCode)
 
 #: Django's own validation codes a service or form may let through (field validators).
 DJANGO_CODES = (
@@ -67,7 +69,7 @@ def register_codes(*enums: type[StrEnum]) -> None:
     for enum in enums:
         for member in enum:
             owner = _REGISTERED.get(member.value)
-            if owner is not None and owner is not enum and member.value not in ErrorCode:
+            if owner is not None and owner is not enum and member.value not in _GENERIC:
                 raise RuntimeError(f"error code {member.value!r} in {owner} and {enum}")
             _REGISTERED.setdefault(member.value, enum)
 
@@ -132,5 +134,7 @@ class InvalidTransition(ValidationError):
     """The record is not in a state that allows this step (e.g. revisiting an unresolved
     issue): a form shows the message; the API answers 409 Conflict."""
 
-    def __init__(self, message: object, code: str | None = None, params: object = None) -> None:
+    def __init__(
+        self, message: Any, code: str | None = None, params: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, code=code or ErrorCode.INVALID_TRANSITION, params=params)

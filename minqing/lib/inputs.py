@@ -35,6 +35,8 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from minqing.lib.errors import ErrorCode
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: JSON nested deeper than this is no form anyone fills in (and Python's parser recurses).
 MAX_JSON_DEPTH = 32
@@ -171,7 +173,13 @@ def refusal(request: HttpRequest, problem: BadInput) -> HttpResponse:
     """400: JSON in the API's ``FieldErrorsOut`` shape, else the page that says what to fix."""
     if _is_api(request) or request.content_type == "application/json":
         return JsonResponse(
-            {"detail": problem.message, "errors": {problem.field: [problem.message]}}, status=400
+            {
+                "detail": problem.message,
+                "code": ErrorCode.INVALID,
+                "errors": {problem.field: [problem.message]},
+                "codes": {problem.field: [ErrorCode.INVALID]},
+            },
+            status=400,
         )
     return render(request, "bad_input.html", {"message": problem.message}, status=400)
 
@@ -229,7 +237,7 @@ class LimitedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> UploadedFile | None:
         if self.received > self.limit:
-            return TooLargeUpload(self.file_name, self.field_name, self.received, self.limit)
+            return TooLargeUpload(self.file_name or "", self.field_name, self.received, self.limit)
         return None  # the next handler's file
 
 

@@ -37,6 +37,7 @@ from django.shortcuts import render
 from django.utils.translation import ngettext
 
 from minqing.lib.context import AuditContext, client_ip
+from minqing.lib.errors import ErrorCode
 
 #: Defaults; ``MINQING_RATE_LIMITS`` in settings (and the environment) overrides per name.
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
@@ -236,7 +237,9 @@ class RateLimitMiddleware:
 def refused_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """The 429 answer for ``exc`` (JSON under /api/, else the page)."""
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"detail": exc.message}, status=429)
+        response: HttpResponse = JsonResponse(
+            {"detail": exc.message, "code": ErrorCode.RATE_LIMITED}, status=429
+        )
     else:
         fields = (
             [

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.apps import apps as global_apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from minqing.lib import crypto, sealed_files
 from minqing.lib.fields import BlindIndexField, EncryptedField, SealIdField
@@ -63,7 +63,12 @@ def sealed_models(apps: Any = None, labels: tuple[str, ...] = ()) -> list[Sealed
     return out
 
 
-def encrypted_columns() -> list[tuple[type, list[str]]]:
+def _column(field: Any) -> str:
+    """A concrete field's column name (django-stubs types it optional)."""
+    return str(field.column)
+
+
+def encrypted_columns() -> list[tuple[type[models.Model], list[str]]]:
     """Every model with encrypted fields, and those fields' names."""
     return [(m.model, [f.name for f in m.encrypted]) for m in sealed_models()]
 
@@ -81,14 +86,14 @@ def reseal_model(
     unreadable rows, rows edited meanwhile)."""
     meta = sm.model._meta
     qn = connection.ops.quote_name
-    table, pk = qn(meta.db_table), qn(meta.pk.column)
-    enc_cols = [f.column for f in sm.encrypted]
-    select = ", ".join([pk, qn(sm.seal.column), *(qn(c) for c in enc_cols)])
+    table, pk = qn(meta.db_table), qn(_column(meta.pk))
+    enc_cols = [_column(f) for f in sm.encrypted]
+    select = ", ".join([pk, qn(_column(sm.seal)), *(qn(c) for c in enc_cols)])
     by_source = {f.source: f for f in sm.indexes}
     sets = [
-        sm.seal.column,
+        _column(sm.seal),
         *enc_cols,
-        *(by_source[f.name].column for f in sm.encrypted if f.name in by_source),
+        *(_column(by_source[f.name]) for f in sm.encrypted if f.name in by_source),
     ]
     update = (
         f"UPDATE {table} SET {', '.join(f'{qn(c)} = %s' for c in sets)} "  # noqa: S608
@@ -121,7 +126,7 @@ def reseal_model(
             if not (stale or reindex or new_seal_ids or seal is None):
                 continue
             try:
-                texts = []
+                texts: list[str | None] = []
                 for f, b in zip(sm.encrypted, blobs, strict=True):
                     if b is None:
                         texts.append(None)
@@ -239,7 +244,7 @@ def keys_in_use() -> set[int]:
     for model, fields in encrypted_columns():
         table = connection.ops.quote_name(model._meta.db_table)
         for name in fields:
-            column = connection.ops.quote_name(model._meta.get_field(name).column)
+            column = connection.ops.quote_name(_column(model._meta.get_field(name)))
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")  # noqa: S608
                 used.update(crypto.key_id_of(bytes(row[0])) for row in cursor.fetchall())

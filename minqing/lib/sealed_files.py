@@ -21,7 +21,7 @@ from minqing.lib import crypto
 SUFFIX = ".sealed"
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, mode 0600, directories 0700."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -59,7 +59,7 @@ class SealedStore:
         """Seal and write; returns the path relative to the store."""
         relative = f"{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}{SUFFIX}"
         path = self.resolve(relative)
-        _write_private(path, crypto.seal(data, context=self.context(relative)))
+        write_private(path, crypto.seal(data, context=self.context(relative)))
         return relative
 
     def load(self, relative: str) -> bytes:
@@ -77,7 +77,7 @@ class SealedStore:
         if crypto.seal_id_of(blob) is not None and crypto.key_id_of(blob) == ring.current:
             return False
         data = self.load(relative)
-        _write_private(path, crypto.seal(data, context=self.context(relative), ring=ring))
+        write_private(path, crypto.seal(data, context=self.context(relative), ring=ring))
         return True
 
     def files(self) -> Iterator[str]:

@@ -35,21 +35,20 @@ def fresh_database_url(prefix: str) -> Iterator[str | None]:
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    params = {
-        "host": db["HOST"] or "127.0.0.1",
-        "port": db["PORT"] or 5432,
-        "user": db["USER"],
+    params: dict[str, Any] = {
+        "host": str(db["HOST"] or "127.0.0.1"),
+        "port": int(db["PORT"] or 5432),
+        "user": str(db["USER"]),
         "password": db["PASSWORD"] or None,
         "dbname": "postgres",
-        "autocommit": True,
     }
-    with psycopg.connect(**params) as conn:
+    with psycopg.connect(**params, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     try:
         yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
     finally:
-        with psycopg.connect(**params) as conn:
+        with psycopg.connect(**params, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

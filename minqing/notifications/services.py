@@ -43,7 +43,8 @@ def delivery_batch() -> Iterator[None]:
 
 def _fit(field: str, value: str) -> str:
     """Cut a display text to its column (a long title must not fail the caller's action)."""
-    limit = Notification._meta.get_field(field).max_length
+    column = Notification._meta.get_field(field)
+    limit = getattr(column, "max_length", None) or len(value)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 

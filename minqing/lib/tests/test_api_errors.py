@@ -26,12 +26,15 @@ def test_unknown_api_addresses_answer_json_404(client, bearer, path):
     response = client.get(path, headers=bearer)
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json; charset=utf-8"
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_unknown_api_address_is_json_for_anonymous_readers_too(client, db):
     response = client.get("/api/v1/nothing/")
-    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert response.status_code == 404 and response.json() == {
+        "detail": "Not found.",
+        "code": "not_found",
+    }
 
 
 def test_a_bad_query_parameter_is_the_documented_400(client, bearer):
@@ -39,10 +42,12 @@ def test_a_bad_query_parameter_is_the_documented_400(client, bearer):
     assert response.status_code == 400
     assert response.json() == {
         "detail": "Check the values sent.",
+        "code": "invalid",
         "errors": {
             "offset": ["Enter a whole number."],
             "limit": ["Ensure this value is greater than or equal to 1."],
         },
+        "codes": {"offset": ["invalid"], "limit": ["invalid"]},
     }
 
 

@@ -141,10 +141,20 @@ def test_the_refusal_names_the_parameter_in_chinese(client, county, leader, bear
     response = client.get("/api/v1/search/", {"q": "王" + NUL}, headers=headers)
     assert response.status_code == 400
     message = "“q”中含有无法保存的空字符（U+0000），请删除后重新提交。"
-    assert response.json() == {"detail": message, "errors": {"q": [message]}}
+    assert response.json() == {
+        "detail": message,
+        "code": "invalid",
+        "errors": {"q": [message]},
+        "codes": {"q": ["invalid"]},
+    }
     response = client.get("/api/v1/issues/", {"offset": BIG}, headers=headers)
     message = "“offset”超出范围：此处的数字须在 -9223372036854775808 到 9223372036854775807 之间。"
-    assert response.json() == {"detail": message, "errors": {"offset": [message]}}
+    assert response.json() == {
+        "detail": message,
+        "code": "invalid",
+        "errors": {"offset": [message]},
+        "codes": {"offset": ["invalid"]},
+    }
     client.force_login(leader)
     page = client.get(reverse("households:search"), {"q": "王" + NUL}, headers=headers)
     assert page.status_code == 400

@@ -120,7 +120,10 @@ def test_search_page_and_api_share_one_limit_and_keep_the_typed_text(
     assert 'value="李四"' in text  # the top search field keeps it
     api = client.get(reverse("api:search"), {"q": "王"})
     assert api.status_code == 429
-    assert api.json() == {"detail": "Too many requests. Please wait 1 minute and try again."}
+    assert api.json() == {
+        "detail": "Too many requests. Please wait 1 minute and try again.",
+        "code": "rate_limited",
+    }
     # an empty search counts nothing, and another user searches on
     assert _client(member).get(page, {"q": "王"}).status_code == 200
     frozen.shift(dt.timedelta(seconds=31))
