@@ -32,6 +32,7 @@ def _minqing(data_dir, *args):
 def test_a_fresh_data_dir_database_and_key_ring_are_private(tmp_path):
     data = tmp_path / "data"
     _minqing(data, "migrate", "--verbosity", "0")
+    _minqing(data, "rotate_keys")  # makes the key ring, as a deployment does on an empty database
     assert _mode(data) == 0o700
     for name in ("minqing.sqlite3", "keyring.json", "secret_key"):
         assert _mode(data / name) == 0o600, name
