@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import sqlite3
 import statistics
 import time
 from collections import Counter
@@ -302,7 +303,7 @@ def growth_rows(user: User) -> list[Row]:
     for name, route, lo, hi, describe in cases:
         if lo is None or hi is None:
             continue
-        counts = []
+        counts: list[int | None] = []
         for obj in (lo, hi):
             url = _url(route, pk=obj.pk)
             if url is None:
@@ -347,10 +348,10 @@ def build_rows(report: BuildReport, reference_s: float) -> list[Row]:
 
 def machine_line() -> str:
     if connection.vendor == "sqlite":
-        db = f"SQLite {connection.Database.sqlite_version}"
+        db = f"SQLite {sqlite3.sqlite_version}"  # the module Django's backend uses
     elif connection.vendor == "postgresql":
-        number = connection.pg_version
-        db = f"PostgreSQL {number // 10000}.{number % 10000}"
+        major, minor = connection.get_database_version()  # divmod(pg_version, 10000)
+        db = f"PostgreSQL {major}.{minor}"
     else:
         db = connection.display_name
     return (

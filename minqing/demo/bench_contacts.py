@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
@@ -81,6 +82,7 @@ def assignment_rows(report: BuildReport) -> list[Row]:
         )
     ]
     county = Node.objects.filter(level=Level.COUNTY).first()
+    assert county is not None  # the build made it: it has a run
     again = assign(node=county, by=None)
     moved = again.result.get("moved", 0) + again.result.get("assigned", 0)
     rows.append(
@@ -146,7 +148,7 @@ def quality() -> dict[str, tuple[_Quality, _Quality]]:
         groups[(village, kind)].append((household, liaison))
     result: dict[str, tuple[_Quality, _Quality]] = {}
 
-    def f(v: object) -> float:
+    def f(v: Decimal | None) -> float:
         return float(v) if v is not None else np.nan
 
     for (_village, kind), links in groups.items():

@@ -24,7 +24,7 @@ from minqing.accounts.models import RoleAssignment, User
 from minqing.demo.bench import WARM_UP, Row, Timing, _url, measure
 from minqing.demo.builder import BuildReport
 from minqing.demo.issue_texts import fake_issue_texts
-from minqing.demo.similarity_reference import similar_issues_bruteforce
+from minqing.demo.similarity_reference import Lookup, similar_issues_bruteforce
 from minqing.issues.jobs import sweep_deadlines
 from minqing.issues.models import OPEN_STATES, Category, Colour, Issue, IssueEvent, Status
 from minqing.issues.similarity import similar_issues
@@ -88,7 +88,7 @@ def similarity_rows(repeat: int, seed: int) -> list[Row]:
         return []
     rng = random.Random(seed + 101)
     categories = dict(Category.objects.values_list("code", "id"))
-    inputs = [
+    inputs: list[Lookup] = [
         {
             "text": f"{title}\n{description}",
             "category_id": categories.get(code),

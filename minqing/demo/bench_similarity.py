@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from minqing.demo.issue_texts import fake_issue_texts
-from minqing.demo.similarity_reference import similar_issues_bruteforce
+from minqing.demo.similarity_reference import Lookup, similar_issues_bruteforce
 from minqing.issues.models import Category, Colour, Issue, IssueTerm, Level, Source, Status
 from minqing.issues.similarity import index_issues_bulk, similar_issues
 from minqing.org.models import Level as NodeLevel
@@ -113,9 +113,10 @@ def bench_similarity(
         result["index_s"] = round(time.perf_counter() - started, 1)
         _analyze()
 
-        queries = []
+        queries: list[Lookup] = []
         for code, title, description in fake_issue_texts(random.Random(seed + 1), lookups):  # noqa: S311
             village = rng.choice(villages)
+            assert village.parent_id is not None  # made under a town by _build_tree
             queries.append(
                 {
                     "text": f"{title}\n{description}",

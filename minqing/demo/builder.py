@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -298,7 +298,7 @@ def _batches(
     ]
 
 
-def _generate(batches: list[people.Batch], workers: int) -> Iterator[people.BatchRows]:
+def _generate(batches: list[people.Batch], workers: int) -> Generator[people.BatchRows, None, None]:
     """Batch rows in order, from worker processes when asked for."""
     if workers <= 0:
         for batch in batches:

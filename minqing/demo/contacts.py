@@ -133,7 +133,7 @@ def build_network(county: Node, *, demo_grid_id: int | None = None) -> NetworkRe
         )
     report.group_leaders = len(liaisons)
     # Party members: spread over each village's grids.
-    households = defaultdict(int)
+    households: defaultdict[int, int] = defaultdict(int)
     for node_id, n in Node.objects.filter(pk__in=list(grids)).values_list("pk", "household_count"):
         households[village_of[node_id]] += n
     by_village: dict[int, dict[int, list[tuple]]] = defaultdict(lambda: defaultdict(list))
@@ -153,9 +153,9 @@ def build_network(county: Node, *, demo_grid_id: int | None = None) -> NetworkRe
             "household__longitude",
         )
     )
-    for row in members.iterator(chunk_size=20_000):
-        if 18 <= _age(row[4], today) <= 75:
-            by_village[village_of[row[0]]][row[0]].append(row)
+    for member in members.iterator(chunk_size=20_000):
+        if 18 <= _age(member[4], today) <= 75:
+            by_village[village_of[member[0]]][member[0]].append(member)
     for village_id, per_grid in by_village.items():
         wanted = math.ceil(households[village_id] / HOUSEHOLDS_PER_PARTY_MEMBER)
         queues = [list(rows) for _grid, rows in sorted(per_grid.items())]

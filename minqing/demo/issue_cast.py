@@ -199,11 +199,11 @@ class Actors:
             RoleAssignment(user=user, role=role, node_id=node, department_id=dept)
             for user, role, node, dept in wanted
         )
-        for user, _role, node, dept in wanted:
-            if node is not None:
-                self.node[node] = user.pk
-            else:
-                self.department[dept] = user.pk
+        for user, _role, node_id, department_id in wanted:
+            if node_id is not None:
+                self.node[node_id] = user.pk
+            elif department_id is not None:
+                self.department[department_id] = user.pk
         self.created = len(wanted)
         ids = {*self.node.values(), *self.department.values()}
         self.names = dict(User.objects.filter(pk__in=ids).values_list("pk", "full_name"))

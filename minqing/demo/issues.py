@@ -77,7 +77,8 @@ FINISHED_STORIES = {
 }
 #: Lights of the open issues at build time (the rest green).
 LIGHTS = {"red": 0.005, "yellow": 0.02}
-ISSUE_COLUMNS = tuple(f.column for f in Issue._meta.concrete_fields)
+# A concrete field always has a column (the stubs type ``Field.column`` as optional).
+ISSUE_COLUMNS = tuple(f.column for f in Issue._meta.concrete_fields if f.column is not None)
 EVENT_COLUMNS = ("issue_id", "at", "actor_id", "action", "from_status", "to_status", "note", "data")
 REPORTER_COLUMNS = (
     "issue_id",

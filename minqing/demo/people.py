@@ -289,6 +289,7 @@ class _Generator:
             if (18 <= m.age <= 75 and rng.random() < 0.85) or (m.age > 75 and rng.random() < 0.2):
                 m_phone = names.phone(rng)
                 phone = phone or m_phone
+            assert m.born is not None  # set by self.person above
             m.born, id_number = self.ids.take(m.born, m.sex, self.today)
             note = ""
             health_notes = None

@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TypedDict
 
 from minqing.issues.models import OPEN_STATES, Issue
 from minqing.issues.similarity import MIN_SCORE, Similar, idf, rank, terms
+
+
+class Lookup(TypedDict):
+    """One lookup as the benches pass it to ``similar_issues`` and to the reference."""
+
+    text: str
+    category_id: int | None
+    village_id: int | None
+    town_id: int
 
 
 def similar_issues_bruteforce(

@@ -66,6 +66,7 @@ def create_demo_users(plan: CountyPlan) -> list[str]:
     """Create (or re-point) the demo accounts and their roles; passwords stay unusable."""
     village = demo_village(plan)
     town_id = village.node.parent_id
+    assert town_id is not None  # a village is always under a town
     nodes = {
         "county": plan.county.id,
         "town": town_id,
