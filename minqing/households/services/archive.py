@@ -122,7 +122,7 @@ def household_create(
             }
         )
     if Household.objects.filter(village=village, number=data["number"]).exists():
-        raise ValidationError({"number": _number_taken(data["number"], village)})
+        raise _number_taken(data["number"], village)
     with transaction.atomic():
         household = Household(node=node, village=village)
         apply_changes(household, HOUSEHOLD_FIELDS, data)
@@ -159,7 +159,7 @@ def household_update(
             and data["number"] != locked.number
             and Household.objects.filter(village=locked.village, number=data["number"]).exists()
         ):
-            raise ValidationError({"number": _number_taken(data["number"], locked.village)})
+            raise _number_taken(data["number"], locked.village)
         diff = apply_changes(locked, HOUSEHOLD_FIELDS, data)
         diff += _tags_diff(locked, tags)
         if node is not None and node.pk != locked.node_id:
@@ -399,9 +399,13 @@ def reveal(
 
 
 def _number_taken(number: str, village: Node) -> ValidationError:
+    """The refusal of a household number the village already has, on the number field."""
+    message = _("Household number %(n)s already exists in %(v)s.") % {
+        "n": number,
+        "v": village.name,
+    }
     return ValidationError(
-        _("Household number %(n)s already exists in %(v)s.") % {"n": number, "v": village.name},
-        code=HouseholdErrorCode.NUMBER_TAKEN,
+        {"number": ValidationError(message, code=HouseholdErrorCode.NUMBER_TAKEN)}
     )
 
 
