@@ -18,9 +18,17 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
 from minqing.accounts.errors import AccountErrorCode
+from minqing.accounts.models import User
 from minqing.accounts.services import otp as services_otp
 from minqing.lib.access import is_public
 from minqing.lib.errors import ErrorCode
+
+
+class AuthedRequest(HttpRequest):
+    """A request past ``LoginRequiredMiddleware``: every page and API operation but the public
+    ones needs a signed-in account, so ``user`` is a ``User`` (the type views declare)."""
+
+    user: User
 
 
 class LoginRequiredMiddleware:

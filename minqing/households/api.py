@@ -16,13 +16,13 @@ from django.urls import register_converter
 from django.utils.translation import gettext_lazy
 from ninja import Router, Schema
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import minors_visible
 from minqing.accounts.scope import scope_for
 from minqing.api import error_responses
 from minqing.households import selectors, services
 from minqing.households.models import Household, Resident
 from minqing.households.selectors.shown import HouseholdShown, shown_birth_year
-from minqing.households.views.common import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.org.models import Node
 from minqing.org.selectors import children_of, nodes_visible_to

@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.api import error_responses
 from minqing.households.models import Household
 from minqing.issues import selectors, services, similarity
 from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import OPEN_STATES, Category, Issue
-from minqing.issues.views.common import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.org.models import Department, Node
 from minqing.org.selectors import nodes_visible_to

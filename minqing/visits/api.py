@@ -13,10 +13,10 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.api import error_responses
 from minqing.lib.context import AuditContext
 from minqing.visits import selectors, services
-from minqing.visits.views import AuthedRequest
 
 router = Router(tags=["visits"])
 

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from minqing.accounts.forms import LoginForm
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.services import login_failed, normalise_username, password_changed
-from minqing.accounts.views import AuthedRequest
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.access import public

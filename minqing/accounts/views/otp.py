@@ -18,11 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from minqing.accounts.middleware import otp_exempt
+from minqing.accounts.middleware import AuthedRequest, otp_exempt
 from minqing.accounts.services import LOCKOUT_PERIOD, LoginRefused
 from minqing.accounts.services import otp as services_otp
 from minqing.accounts.services.otp import Outcome
-from minqing.accounts.views import AuthedRequest
 
 
 def qr_svg(text: str, *, module: int = 4, quiet: int = 4) -> SafeString:

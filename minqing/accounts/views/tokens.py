@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.models import ApiToken, Role, User
 from minqing.accounts.scope import scope_for
 from minqing.accounts.services import api_token_issue, api_token_revoke, normalise_username
-from minqing.accounts.views import AuthedRequest
 
 
 class TokenForm(forms.Form):

@@ -12,6 +12,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, allowed
 from minqing.contacts import services
 from minqing.contacts.card_print import (
@@ -21,7 +22,6 @@ from minqing.contacts.card_print import (
     unreachable_host,
 )
 from minqing.contacts.selectors import CARD_LEVELS, card_households
-from minqing.contacts.views.common import AuthedRequest
 from minqing.contacts.views.ledger import unavailable
 from minqing.households.models import Household
 from minqing.lib.context import AuditContext

@@ -6,17 +6,9 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import User
 from minqing.lib.views import forbidden
 from minqing.org.models import Node
 from minqing.org.views import scoped_node
-
-
-class AuthedRequest(HttpRequest):
-    """A request past the login middleware (``accounts.middleware.LoginRequiredMiddleware``):
-    every contact-network page needs a signed-in user, so ``user`` is a ``User``."""
-
-    user: User
 
 
 def place_node(request: HttpRequest, pk: int, levels: tuple[str, ...]) -> Node:

@@ -22,10 +22,10 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, allowed
 from minqing.contacts import selectors, services
 from minqing.contacts.selectors import CARD_LEVELS
-from minqing.contacts.views.common import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden

@@ -14,11 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.contacts import selectors, services
 from minqing.contacts.forms import LiaisonEditForm, LiaisonForm
 from minqing.contacts.models import ContactLink, Liaison
 from minqing.contacts.permissions import can_manage
-from minqing.contacts.views.common import AuthedRequest, not_manager, place_node
+from minqing.contacts.views.common import not_manager, place_node
 from minqing.households.models import Household
 from minqing.households.selectors import household_for_page
 from minqing.lib.context import AuditContext

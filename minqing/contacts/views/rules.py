@@ -10,11 +10,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.contacts import services
 from minqing.contacts.forms import MatchForm, RuleForm
 from minqing.contacts.models import LiaisonKind, MatchRule
 from minqing.contacts.permissions import can_edit_rules
-from minqing.contacts.views.common import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.contacts import selectors, services
 from minqing.contacts.models import AssignmentRun, LiaisonKind, RunStatus
 from minqing.contacts.permissions import can_edit_rules, can_manage
-from minqing.contacts.views.common import AuthedRequest, not_manager, place_node
+from minqing.contacts.views.common import not_manager, place_node
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden

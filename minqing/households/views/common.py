@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from minqing.accounts.models import User
+from minqing.accounts.middleware import AuthedRequest
 from minqing.households import selectors, services
 from minqing.households.errors import HouseholdErrorCode
 from minqing.households.models import Household, Resident
@@ -18,13 +18,6 @@ from minqing.households.selectors import HouseholdShown
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
-
-
-class AuthedRequest(HttpRequest):
-    """A request past the login middleware (``accounts.middleware``): every household page
-    needs a signed-in user, so ``user`` is a ``User``."""
-
-    user: User
 
 
 def household_or_404(request: AuthedRequest, pk: int) -> Household:

@@ -11,13 +11,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, refusal
 from minqing.households import selectors, services
 from minqing.households.forms import HouseholdForm, keep_blank_confidential, lock_child_texts
 from minqing.households.models import Household, Resident
 from minqing.households.selectors import HOUSEHOLD_TEXT_FIELDS, HouseholdShown
 from minqing.households.views.common import (
-    AuthedRequest,
     form_page,
     household_or_404,
     keep_blank_sensitive,

@@ -25,6 +25,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, allowed
 from minqing.accounts.scope import scope_for
 from minqing.households.ledger.exporter import XLSX_TYPE, ledger_export, ledger_template
@@ -38,7 +39,6 @@ from minqing.households.ledger.importer import (
 )
 from minqing.households.ledger.reader import LedgerFileError, check_upload
 from minqing.households.models import LedgerImport
-from minqing.households.views.common import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden

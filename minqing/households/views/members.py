@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, refusal
 from minqing.households import selectors, services
 from minqing.households.forms import (
@@ -18,7 +19,6 @@ from minqing.households.forms import (
 from minqing.households.models import Resident
 from minqing.households.selectors import RESIDENT_TEXT_FIELDS, HouseholdShown
 from minqing.households.views.common import (
-    AuthedRequest,
     choices_applied,
     form_page,
     household_or_404,

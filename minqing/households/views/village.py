@@ -7,12 +7,12 @@ from typing import Any, cast
 from django.http import Http404, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.permissions import Action, refusal
 from minqing.households import selectors, services
 from minqing.households.forms import VillageArchiveForm
 from minqing.households.models import VillageArchive
 from minqing.households.views.common import (
-    AuthedRequest,
     choices_applied,
     form_page,
     set_posted,

@@ -8,16 +8,8 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 
-from minqing.accounts.models import User
 from minqing.issues import selectors
 from minqing.issues.models import Issue
-
-
-class AuthedRequest(HttpRequest):
-    """A request past the login middleware (``accounts.middleware``): every issue page and
-    API operation needs a signed-in user, so ``user`` is a ``User``."""
-
-    user: User
 
 
 def issue_or_404(request: HttpRequest, pk: int) -> Issue:

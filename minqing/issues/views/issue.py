@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.issues import actions, forms, selectors, services, similarity
 from minqing.issues.actions import IllegalTransition
 from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import EventAction, ExtensionRequest, Issue, IssuePhoto
 from minqing.issues.photos import photo_add, photo_bytes
 from minqing.issues.services.handling import LevelConfirmationNeeded
-from minqing.issues.views.common import AuthedRequest, issue_or_404
+from minqing.issues.views.common import issue_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.forms import add_errors

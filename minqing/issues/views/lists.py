@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.models import Role
 from minqing.accounts.scope import scope_for
 from minqing.issues import selectors
 from minqing.issues.models import OPEN_STATES, Category, Colour, Issue, Status
 from minqing.issues.services import settings as services_settings
-from minqing.issues.views.common import AuthedRequest
 from minqing.org.views import scoped_node
 
 PAGE = 30

@@ -14,11 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.households.models import Household
 from minqing.issues import categorise, forms, permissions, services, similarity
 from minqing.issues.models import Category, Issue
 from minqing.issues.photos import photo_add
-from minqing.issues.views.common import AuthedRequest, int_or_404, issue_or_404
+from minqing.issues.views.common import int_or_404, issue_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.forms import add_errors

@@ -10,10 +10,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.issues import forms
 from minqing.issues.models import Category, DeadlineRule
 from minqing.issues.services import settings as services_settings
-from minqing.issues.views.common import AuthedRequest, int_or_404
+from minqing.issues.views.common import int_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden

@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.scope import scope_for
 from minqing.issues import permissions, selectors, services
 from minqing.issues.models import Category, Issue
 from minqing.issues.topics import alike_groups
-from minqing.issues.views.common import AuthedRequest, int_or_404
+from minqing.issues.views.common import int_or_404
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.contacts.models import Liaison, LiaisonKind
 from minqing.households.models import Household, HouseholdTag
 from minqing.lib.context import AuditContext
@@ -30,7 +31,6 @@ from minqing.visits import selectors
 from minqing.visits.models import MAX_LOOKBACK_DAYS, EventKind, Period, QuotaRule
 from minqing.visits.selectors import compliance
 from minqing.visits.services import cadence, events, quotas
-from minqing.visits.views import AuthedRequest
 
 # --------------------------------------------------------------------------- quota rules
 

@@ -21,13 +21,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.households.models import Household
 from minqing.issues.models import Category, Colour
 from minqing.lib.access import public
 from minqing.lib.context import AuditContext
 from minqing.visits import selectors, services
 from minqing.visits.models import Mode
-from minqing.visits.views import AuthedRequest
 
 PROBLEM_SLOTS = 3
 #: What the service worker keeps for offline use besides the visit pages.

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.scope import scope_for
 from minqing.households.models import HouseholdTag
 from minqing.lib.context import AuditContext
@@ -24,7 +25,6 @@ from minqing.org.views import scoped_node
 from minqing.visits import selectors
 from minqing.visits.models import MONTHLY_FIRST_MONDAY, NightVisitPlan
 from minqing.visits.services import night
-from minqing.visits.views import AuthedRequest
 
 
 @require_GET
