@@ -9,5 +9,5 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         from minqing.contacts import (
             errors,  # noqa: F401  (registers the app's error codes)
-            issue_contacts,  # noqa: F401  (liaisons hear of reported issues)
+            issues_hooks,  # noqa: F401  (liaisons hear of reported issues)
         )

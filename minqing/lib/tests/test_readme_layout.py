@@ -41,7 +41,8 @@ def _layout_rows() -> dict[str, set[str]]:
         if len(cells) < 3 or not cells[0].startswith("`"):
             continue
         app = cells[0].strip("`").removeprefix("minqing/").rstrip("/")
-        rows[app] = {m.rstrip("/") for m in re.findall(r"`([^`]+)`", cells[2])}
+        modules = re.sub(r"\([^)]*\)", "", cells[2])  # "(what it holds)" is prose
+        rows[app] = {m.rstrip("/") for m in re.findall(r"`([^`]+)`", modules)}
     return rows
 
 
@@ -49,7 +50,7 @@ def _module_names(app_dir: Path) -> set[str]:
     names = set()
     for entry in app_dir.iterdir():
         name = entry.name.removesuffix(".py")
-        if entry.is_file() and not entry.name.endswith((".py", ".md")):
+        if entry.is_file() and not entry.name.endswith(".py"):
             continue
         if entry.is_dir() and not (entry / "__init__.py").exists() and name not in SKELETON:
             continue
