@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minqing.accounts.models import User
 from minqing.accounts.scope import scope_for
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.auditor import selectors
+from minqing.auditor.selectors import AuditFilter
 from minqing.lib import ratelimit
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 
 
-def audit_export(*, by: Any, audit_filter: Any, request: Any = None) -> tuple[Any, str]:
+def audit_export(
+    *, by: User, audit_filter: AuditFilter, context: AuditContext | None = None
+) -> tuple[Iterator[bytes], str]:
     """The audit events ``audit_filter`` selects as CSV chunks (UTF-8 with BOM, for Excel) and
     the file name. The auditor alone may (``PermissionDenied`` otherwise, nothing written); the
     export is itself audited (``audit.export``: the filter and the number of rows), and the file
     names who exported it and when. Rows written after the export began are not in it."""
-    ratelimit.consume("export", by, request=request)
+    ratelimit.consume("export", by, context=context)
     if not scope_for(by).is_auditor:
         raise PermissionDenied(_("Only the auditor reads the audit trail."))
     events = selectors.audit_events(audit_filter)
@@ -35,7 +40,7 @@ def audit_export(*, by: Any, audit_filter: Any, request: Any = None) -> tuple[An
         record = audit_record(
             action=AuditAction.AUDIT_EXPORT,
             user=by,
-            request=request,
+            context=context,
             detail={**audit_filter.as_detail(), "rows": count},
         )
     made_at = timezone.localtime(record.at)

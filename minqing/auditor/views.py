@@ -10,10 +10,12 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.scope import scope_for
 from minqing.auditor import selectors
 from minqing.auditor.forms import AuditFilterForm
 from minqing.auditor.services import audit_export
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.views import forbidden
 
@@ -57,7 +59,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def audit_log_export(request: HttpRequest) -> HttpResponseBase:
+def audit_log_export(request: AuthedRequest) -> HttpResponseBase:
     """The filtered trail as CSV, for the auditor only; the export is audited itself."""
     if (refused := _refused(request)) is not None:
         return refused
@@ -71,7 +73,7 @@ def audit_log_export(request: HttpRequest) -> HttpResponseBase:
         )
     try:
         chunks, filename = audit_export(
-            by=request.user, audit_filter=form.audit_filter(), request=request
+            by=request.user, audit_filter=form.audit_filter(), context=AuditContext.of(request)
         )
     except PermissionDenied as exc:
         return forbidden(request, exc)

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minqing.accounts.models import Role
+from minqing.accounts.models import Role, User
 from minqing.accounts.permissions import covers_every_county
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.workdays.calendar import MAX_YEAR, MIN_YEAR, WorkCalendar
 from minqing.workdays.errors import WorkdaysErrorCode
@@ -34,7 +35,7 @@ def can_edit_calendar(user: Any) -> bool:
     return covers_every_county(user, EDIT_ROLES)
 
 
-def _require_edit(by: Any) -> None:
+def _require_edit(by: User) -> None:
     if not can_edit_calendar(by):
         raise PermissionDenied(
             _(
@@ -65,7 +66,12 @@ def _renew_revision() -> None:
 
 
 def calendar_day_set(
-    *, by: Any, date: dt.date, is_workday: bool, name: str = "", request: Any = None
+    *,
+    by: User,
+    date: dt.date,
+    is_workday: bool,
+    name: str = "",
+    context: AuditContext | None = None,
 ) -> CalendarDay:
     """Declare ``date`` a working day or a day off for the county, whatever the library says."""
     _require_edit(by)
@@ -93,7 +99,7 @@ def calendar_day_set(
         audit_record(
             action=AuditAction.CALENDAR_DAY_SET,
             user=by,
-            request=request,
+            context=context,
             obj=day,
             detail={
                 "date": date.isoformat(),
@@ -106,7 +112,7 @@ def calendar_day_set(
     return day
 
 
-def calendar_day_clear(*, by: Any, date: dt.date, request: Any = None) -> None:
+def calendar_day_clear(*, by: User, date: dt.date, context: AuditContext | None = None) -> None:
     """Remove the county's entry for ``date``: the library's schedule applies again."""
     _require_edit(by)
     with transaction.atomic():
@@ -120,7 +126,7 @@ def calendar_day_clear(*, by: Any, date: dt.date, request: Any = None) -> None:
         audit_record(
             action=AuditAction.CALENDAR_DAY_CLEAR,
             user=by,
-            request=request,
+            context=context,
             obj=day,
             detail={
                 "date": day.date.isoformat(),
@@ -133,7 +139,7 @@ def calendar_day_clear(*, by: Any, date: dt.date, request: Any = None) -> None:
 
 
 def calendar_year_mark_entered(
-    *, by: Any, year: int, note: str = "", request: Any = None
+    *, by: User, year: int, note: str = "", context: AuditContext | None = None
 ) -> CalendarYear:
     """Declare ``year``'s official schedule entered (its differences from the library's
     estimate are ``CalendarDay`` rows): deadlines may run into it from now on."""
@@ -159,7 +165,7 @@ def calendar_year_mark_entered(
         audit_record(
             action=AuditAction.CALENDAR_YEAR_ENTERED,
             user=by,
-            request=request,
+            context=context,
             obj=entry,
             detail={
                 "year": year,

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
+from minqing.accounts.middleware import AuthedRequest
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.forms import errors_text
 from minqing.lib.views import forbidden
@@ -47,7 +49,7 @@ def _year(request: HttpRequest) -> int:
     return int(raw)
 
 
-def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
+def _run(request: AuthedRequest, action: str, data: dict[str, Any]) -> int:
     """Call the service for ``action``; return the year to show afterwards."""
     if action == "set_day":
         day = services.calendar_day_set(
@@ -55,7 +57,7 @@ def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
             date=data["date"],
             is_workday=data["is_workday"],
             name=data["name"],
-            request=request,
+            context=AuditContext.of(request),
         )
         state = _("a working day") if day.is_workday else _("a day off")
         messages.success(
@@ -63,7 +65,9 @@ def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
         )
         return day.date.year
     if action == "clear_day":
-        services.calendar_day_clear(by=request.user, date=data["date"], request=request)
+        services.calendar_day_clear(
+            by=request.user, date=data["date"], context=AuditContext.of(request)
+        )
         messages.success(
             request,
             _("The county entry for %(date)s is removed; the official schedule applies.")
@@ -71,7 +75,7 @@ def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
         )
         return data["date"].year
     entry = services.calendar_year_mark_entered(
-        by=request.user, year=data["year"], note=data["note"], request=request
+        by=request.user, year=data["year"], note=data["note"], context=AuditContext.of(request)
     )
     messages.success(
         request,
@@ -81,7 +85,7 @@ def _run(request: HttpRequest, action: str, data: dict[str, Any]) -> int:
     return entry.year
 
 
-def calendar_page(request: HttpRequest) -> HttpResponse:
+def calendar_page(request: AuthedRequest) -> HttpResponse:
     year = _year(request)
     can_edit = services.can_edit_calendar(request.user)
     day_form: forms.Form = DaySetForm(initial={"is_workday": "0"})
