@@ -28,6 +28,7 @@ from ninja.utils import check_csrf
 from minqing.accounts.services import BearerRefused, bearer_authenticate
 from minqing.lib import ratelimit
 from minqing.lib.access import public
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import (
     ErrorCode,
     InvalidTransition,
@@ -125,7 +126,7 @@ class BearerTokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         try:
-            api_token = bearer_authenticate(request, token)
+            api_token = bearer_authenticate(AuditContext.of(request), token)
         except ratelimit.RateLimited as exc:
             raise HttpError(429, exc.message) from None
         except BearerRefused as exc:

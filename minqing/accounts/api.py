@@ -12,6 +12,7 @@ from ninja import Field, Router, Schema, Status
 
 from minqing.accounts.services import LoginRefused, api_token_login
 from minqing.api import ErrorOut
+from minqing.lib.context import AuditContext
 
 router = Router(tags=["auth"])
 
@@ -41,7 +42,7 @@ class TokenOut(Schema):
 def token_issue(request: HttpRequest, payload: TokenIn) -> Status:
     try:
         token, key = api_token_login(
-            request=request,
+            context=AuditContext.of(request),
             username=payload.username,
             password=payload.password,
             name=payload.name,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.accounts.models import Role
 from minqing.accounts.services import LoginRefused, login_guard, normalise_username
+from minqing.lib.context import AuditContext
 from minqing.org.models import Department, Node
 
 
@@ -29,7 +30,8 @@ class LoginForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         if username and self.cleaned_data.get("password"):
             try:
-                login_guard(self.request, username, via="web")
+                context = AuditContext.of(self.request) or AuditContext(via="web")
+                login_guard(context, username, via="web")
             except LoginRefused as exc:
                 self.refusal = exc
                 raise ValidationError(exc.message, code=exc.code) from None

@@ -37,7 +37,6 @@ def audit_record(
     action: str,
     user: Any = None,
     context: AuditContext | None = None,
-    request: Any = None,
     obj: Any = None,
     object_type: str = "",
     object_id: str = "",
@@ -47,13 +46,9 @@ def audit_record(
 ) -> AuditEvent:
     """Write one signed event; raises (and so rolls back the caller) on failure.
 
-    ``context`` says where the action came from (``AuditContext.of(request)`` in a view);
-    ``request`` is accepted from views that record their own events (login, logout).
+    ``context`` says where the action came from (``AuditContext.of(request)`` in a view,
+    nothing from the command line and the worker); ``user`` is who acted, if anybody.
     """
-    if context is None and request is not None:
-        context = AuditContext.of(request)
-    if user is None and request is not None and getattr(request, "user", None) is not None:
-        user = request.user if request.user.is_authenticated else None
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

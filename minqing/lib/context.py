@@ -8,7 +8,10 @@ The audit trail records ``ip``; rate limits count per ``ip`` where no user is kn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,18 @@ class AuditContext:
     ip: str = ""
     #: "web", "api", "cli", "worker" (free text for other callers; informational)
     via: str = ""
+
+    @overload
+    @classmethod
+    def of(cls, request: HttpRequest | AuditContext) -> AuditContext: ...
+
+    @overload
+    @classmethod
+    def of(cls, request: None) -> None: ...
+
+    @overload
+    @classmethod
+    def of(cls, request: Any) -> AuditContext | None: ...
 
     @classmethod
     def of(cls, request: Any) -> AuditContext | None:

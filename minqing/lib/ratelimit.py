@@ -17,7 +17,8 @@ Two ways to use a limit:
   (login failures: only failures count, but a limited address is refused before its password
   is even tried).
 
-``who`` is a user (counted per account), a request (per client address) or any string.
+``who`` is a user (counted per account), an ``AuditContext`` or a request (per client address)
+or any string.
 ``first_in(name, who, seconds)`` is true once per period: audit a flood's first event, not all.
 """
 
@@ -115,7 +116,7 @@ def _who(who: Any) -> str | None:
     """The counter's subject; None (no limit) for the command line and other non-users."""
     if isinstance(who, str):
         return who
-    if hasattr(who, "META"):  # a request: per client address
+    if isinstance(who, AuditContext) or hasattr(who, "META"):  # per client address
         return "ip:" + client_address(who)
     if getattr(who, "pk", None) is not None:  # a user
         return f"user:{who.pk}"
@@ -167,7 +168,7 @@ def check(name: str, who: Any) -> None:
 
 
 def consume(
-    name: str, who: Any, *, context: Any = None, request: Any = None, audit: bool = False
+    name: str, who: Any, *, context: AuditContext | None = None, audit: bool = False
 ) -> None:
     """Count one hit; raise ``RateLimited`` if it is past the limit.
 
@@ -182,9 +183,8 @@ def consume(
         exc = RateLimited(lim, _window(lim)[1])
         if audit and first_in(f"audit:{name}", who, lim.seconds):
             user = who if getattr(who, "pk", None) is not None else None
-            ctx = AuditContext.of(context if context is not None else request)
             for hook in _TRIP_HOOKS:
-                hook(name=name, limit=lim, user=user, context=ctx)
+                hook(name=name, limit=lim, user=user, context=context)
         raise exc
 
 

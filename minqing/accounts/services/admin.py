@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import Any
+from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,8 +28,12 @@ from minqing.accounts.scope import scope_for
 from minqing.accounts.services import auth, otp
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.idcard import validate_phone
+
+if TYPE_CHECKING:
+    from minqing.org.models import Department, Node
 
 
 class _CommandLine:
@@ -42,7 +47,10 @@ class _CommandLine:
         return "COMMAND_LINE"
 
 
-COMMAND_LINE: Any = _CommandLine()
+COMMAND_LINE = _CommandLine()
+
+#: Who manages accounts: the security administrator, or the operator at the shell.
+Actor = User | _CommandLine
 
 #: Characters of a generated initial password (no look-alikes: it is read off a screen).
 _PASSWORD_ALPHABET = (
@@ -50,25 +58,25 @@ _PASSWORD_ALPHABET = (
 )
 
 
-def may_manage_accounts(user: Any) -> bool:
+def may_manage_accounts(user: Actor | AnonymousUser) -> bool:
     """May ``user`` create, disable and enable accounts, reset passwords and second factors,
     and grant and revoke roles? Only the security administrator."""
-    if user is COMMAND_LINE:
+    if isinstance(user, _CommandLine):
         return True
     return Role.SECURITY_ADMIN in scope_for(user).roles
 
 
-def _check(by: Any) -> None:
+def _check(by: Actor) -> None:
     if not may_manage_accounts(by):
         raise PermissionDenied(_("Only the security administrator manages accounts and roles."))
 
 
-def _actor(by: Any) -> Any:
-    return None if by is COMMAND_LINE else by
+def _actor(by: Actor) -> User | None:
+    return None if isinstance(by, _CommandLine) else by
 
 
-def _via(by: Any) -> dict[str, str]:
-    return {"via": "command"} if by is COMMAND_LINE else {}
+def _via(by: Actor) -> dict[str, str]:
+    return {"via": "command"} if isinstance(by, _CommandLine) else {}
 
 
 def new_password(user: User | None = None) -> str:
@@ -91,11 +99,11 @@ def new_password(user: User | None = None) -> str:
 
 def user_create(
     *,
-    by: Any,
+    by: Actor,
     username: str,
     full_name: str = "",
     phone: str = "",
-    request: Any = None,
+    context: AuditContext | None = None,
 ) -> tuple[User, str]:
     """Make an account with a random initial password, returned to be shown once; the person
     must change it at the first login (``password_changed_at`` unset counts as expired)."""
@@ -141,7 +149,7 @@ def user_create(
             audit_record(
                 action=AuditAction.ACCOUNT_CREATE,
                 user=_actor(by),
-                request=request,
+                context=context,
                 obj=user,
                 detail={"user": username, **_via(by)},
             )
@@ -156,21 +164,21 @@ def user_create(
     return user, password
 
 
-def user_disable(*, by: Any, user: User, request: Any = None) -> User:
+def user_disable(*, by: Actor, user: User, context: AuditContext | None = None) -> User:
     _check(by)
-    if by is not COMMAND_LINE and user.pk == by.pk:
+    if not isinstance(by, _CommandLine) and user.pk == by.pk:
         raise ValidationError(
             _("You cannot disable your own account."), code=AccountErrorCode.DISABLE_SELF
         )
-    return auth.user_disable(user=user, by=_actor(by), request=request)
+    return auth.user_disable(user=user, by=_actor(by), context=context)
 
 
-def user_enable(*, by: Any, user: User, request: Any = None) -> User:
+def user_enable(*, by: Actor, user: User, context: AuditContext | None = None) -> User:
     _check(by)
-    return auth.user_enable(user=user, by=_actor(by), request=request)
+    return auth.user_enable(user=user, by=_actor(by), context=context)
 
 
-def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
+def user_password_reset(*, by: Actor, user: User, context: AuditContext | None = None) -> str:
     """A new random password, returned to be shown once; the person must change it at the next
     login; their sessions end (the session hash follows the password) and tokens are revoked."""
     _check(by)
@@ -182,28 +190,28 @@ def user_password_reset(*, by: Any, user: User, request: Any = None) -> str:
         audit_record(
             action=AuditAction.PASSWORD_RESET,
             user=_actor(by),
-            request=request,
+            context=context,
             obj=user,
             detail={"user": user.username, **_via(by)},
         )
-        auth.password_changed(user=user, by=_actor(by) or user, request=request)
+        auth.password_changed(user=user, by=_actor(by) or user, context=context)
     return password
 
 
-def user_otp_reset(*, by: Any, user: User, request: Any = None) -> bool:
+def user_otp_reset(*, by: Actor, user: User, context: AuditContext | None = None) -> bool:
     """Remove the user's authenticator and recovery codes (a lost phone)."""
     _check(by)
-    return otp.otp_remove(user=user, by=_actor(by), request=request)
+    return otp.otp_remove(user=user, by=_actor(by), context=context)
 
 
 def role_grant(
     *,
-    by: Any,
+    by: Actor,
     user: User,
     role: str,
-    node: Any = None,
-    department: Any = None,
-    request: Any = None,
+    node: Node | None = None,
+    department: Department | None = None,
+    context: AuditContext | None = None,
 ) -> RoleAssignment:
     """Grant a role (``accounts.services.role_assign``: 三权分立 and the place checked there).
 
@@ -212,14 +220,16 @@ def role_grant(
     _check(by)
     with transaction.atomic():
         assignment = auth.role_assign(
-            user=user, role=role, node=node, department=department, by=_actor(by), request=request
+            user=user, role=role, node=node, department=department, by=_actor(by), context=context
         )
         if role in otp.required_roles():
             auth._end_sessions(user)
     return assignment
 
 
-def role_revoke(*, by: Any, assignment: RoleAssignment, request: Any = None) -> None:
+def role_revoke(
+    *, by: Actor, assignment: RoleAssignment, context: AuditContext | None = None
+) -> None:
     """Take a role away; audited as ``permission.revoke``. Scope is read per request, so the
     role stops applying at the user's next request."""
     _check(by)
@@ -229,7 +239,7 @@ def role_revoke(*, by: Any, assignment: RoleAssignment, request: Any = None) -> 
             audit_record(
                 action=AuditAction.PERMISSION_REVOKE,
                 user=_actor(by),
-                request=request,
+                context=context,
                 obj=assignment.user,
                 detail={
                     "role": assignment.role,

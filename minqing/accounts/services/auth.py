@@ -6,9 +6,9 @@ Failures are counted from the audit trail itself, so every path that audits a fa
 three things, in this order (so no spelling of a name escapes the lockout):
 
 1. ``username = normalise_username(raw)`` — once, before anything is counted or audited;
-2. ``login_guard(request, username, via=...)`` before the password is tried: refuses (and
+2. ``login_guard(context, username, via=...)`` before the password is tried: refuses (and
    audits) a rate-limited address or name and a locked account;
-3. ``login_failed(request, username, via=...)`` on a wrong password (audited as ``login``
+3. ``login_failed(context, username, via=...)`` on a wrong password (audited as ``login``
    success False, counted per address and per name) or ``audit_record(action=LOGIN, ...)``
    on success.
 
@@ -46,6 +46,7 @@ from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
 from minqing.lib import ratelimit
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -92,34 +93,36 @@ class LoginRefused(Exception):
         self.status = status
 
 
-def _rate_limited(request: Any, exc: ratelimit.RateLimited, detail: dict[str, Any]) -> None:
+def _rate_limited(
+    context: AuditContext, exc: ratelimit.RateLimited, detail: dict[str, Any]
+) -> None:
     """Audit a limit's trip once per window and address or name, not every refused request."""
-    who = detail.get("username") or request
+    who = detail.get("username") or context
     if ratelimit.first_in(f"audit:{exc.limit.name}", who, exc.limit.seconds):
         audit_record(
             action=AuditAction.RATE_LIMITED,
-            request=request,
+            context=context,
             success=False,
             username=str(detail.get("username", "")),
             detail={"limit": exc.limit.name, **detail},
         )
 
 
-def login_guard(request: Any, username: str, *, via: str) -> None:
+def login_guard(context: AuditContext, username: str, *, via: str) -> None:
     """Before a password (or OTP code) is tried: refuse a rate-limited client address or name,
     and a locked account. ``username`` must be ``normalise_username``'s answer."""
-    for name, who in (("login.address", request), ("login.username", f"name:{username}")):
+    for name, who in (("login.address", context), ("login.username", f"name:{username}")):
         try:
             ratelimit.check(name, who)
         except ratelimit.RateLimited as exc:
-            _rate_limited(request, exc, {"via": via, "username": username})
+            _rate_limited(context, exc, {"via": via, "username": username})
             raise LoginRefused(exc.message, ErrorCode.RATE_LIMITED, 429) from None
     if username and is_locked_out(username):
-        ratelimit.hit("login.address", request)
+        ratelimit.hit("login.address", context)
         ratelimit.hit("login.username", f"name:{username}")
         audit_record(
             action=AuditAction.LOGIN_LOCKED,
-            request=request,
+            context=context,
             success=False,
             username=username,
             detail={"via": via},
@@ -132,14 +135,16 @@ def login_guard(request: Any, username: str, *, via: str) -> None:
         )
 
 
-def login_failed(request: Any, username: str, *, via: str, **detail: Any) -> None:
-    """A wrong password or code for ``username`` (normalised): audited and counted."""
-    ratelimit.hit("login.address", request)
+def login_failed(context: AuditContext | None, username: str, *, via: str, **detail: Any) -> None:
+    """A wrong password or code for ``username`` (normalised): audited and counted (per client
+    address when the context names one: the command line and tests may pass ``None``)."""
+    if context is not None:
+        ratelimit.hit("login.address", context)
     if username:
         ratelimit.hit("login.username", f"name:{username}")
     audit_record(
         action=AuditAction.LOGIN,
-        request=request,
+        context=context,
         success=False,
         username=username,
         detail={"via": via, **detail},
@@ -158,19 +163,21 @@ def _end_sessions(user: User) -> int:
     return ended
 
 
-def _end_tokens(user: User, *, by: Any, request: Any, reason: str) -> list[str]:
+def _end_tokens(
+    user: User, *, by: User | None, context: AuditContext | None, reason: str
+) -> list[str]:
     """Revoke every usable token of ``user``: one audit row per token."""
     now = timezone.now()
     prefixes = []
     live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
     for token in live.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)):
-        api_token_revoke(token=token, by=by, request=request, reason=reason)
+        api_token_revoke(token=token, by=by, context=context, reason=reason)
         prefixes.append(token.prefix)
     live.update(revoked_at=now)  # the expired ones too, silently: they could not be used
     return prefixes
 
 
-def user_disable(*, user: User, by: Any, request: Any = None) -> User:
+def user_disable(*, user: User, by: User | None, context: AuditContext | None = None) -> User:
     """Disable an account (docs/SECURITY-BAR.md §4): its sessions and API tokens end now and
     re-enabling it brings neither back (the session hash includes ``auth_epoch``; tokens are
     revoked)."""
@@ -179,19 +186,19 @@ def user_disable(*, user: User, by: Any, request: Any = None) -> User:
             is_active=False, auth_epoch=models.F("auth_epoch") + 1
         )
         user.refresh_from_db(fields=["is_active", "auth_epoch"])
-        prefixes = _end_tokens(user, by=by, request=request, reason="disabled")
+        prefixes = _end_tokens(user, by=by, context=context, reason="disabled")
         sessions = _end_sessions(user)
         audit_record(
             action=AuditAction.ACCOUNT_DISABLE,
             user=by,
-            request=request,
+            context=context,
             obj=user,
             detail={"user": user.username, "tokens": prefixes, "sessions": sessions},
         )
     return user
 
 
-def user_enable(*, user: User, by: Any, request: Any = None) -> User:
+def user_enable(*, user: User, by: User | None, context: AuditContext | None = None) -> User:
     """Enable an account again: the person logs in afresh; old sessions and tokens stay ended."""
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=True)
@@ -199,7 +206,7 @@ def user_enable(*, user: User, by: Any, request: Any = None) -> User:
         audit_record(
             action=AuditAction.ACCOUNT_ENABLE,
             user=by,
-            request=request,
+            context=context,
             obj=user,
             detail={"user": user.username},
         )
@@ -222,22 +229,24 @@ def _password_saved(sender: Any, instance: User, created: bool = False, **kwargs
     """A new password revokes every token of the account (a leaked one ends with it), audited."""
     if getattr(instance, "_minqing_password_changed", False):
         instance._minqing_password_changed = False  # type: ignore[attr-defined]
-        revoked = _end_tokens(instance, by=None, request=None, reason="password_changed")
+        revoked = _end_tokens(instance, by=None, context=None, reason="password_changed")
         instance._minqing_tokens_revoked = revoked  # type: ignore[attr-defined]
 
 
-def password_changed(*, user: User, by: Any = None, request: Any = None) -> None:
+def password_changed(
+    *, user: User, by: User | None = None, context: AuditContext | None = None
+) -> None:
     """After ``user``'s password was set (and saved): audited; their API tokens are revoked
     (already by the save, see ``_password_saved``) and their other sessions end (Django's
     session hash follows the password; the one making the change keeps theirs through
     ``update_session_auth_hash``)."""
     with transaction.atomic():
         prefixes = getattr(user, "_minqing_tokens_revoked", [])
-        prefixes += _end_tokens(user, by=by or user, request=request, reason="password_changed")
+        prefixes += _end_tokens(user, by=by or user, context=context, reason="password_changed")
         audit_record(
             action=AuditAction.PASSWORD_CHANGE,
             user=by or user,
-            request=request,
+            context=context,
             obj=user,
             detail={"user": user.username, "tokens": prefixes},
         )
@@ -249,8 +258,8 @@ def role_assign(
     role: str,
     node: Node | None = None,
     department: Department | None = None,
-    by: Any = None,
-    request: Any = None,
+    by: User | None = None,
+    context: AuditContext | None = None,
 ) -> RoleAssignment:
     """Give ``user`` a role over a node or a department; audited as a permission change.
 
@@ -311,7 +320,7 @@ def role_assign(
         audit_record(
             action=AuditAction.PERMISSION_GRANT,
             user=by,
-            request=request,
+            context=context,
             obj=user,
             detail={
                 "role": role,
@@ -331,8 +340,8 @@ def api_token_issue(
     user: User,
     name: str = "",
     expires_days: int | None = None,
-    by: Any = None,
-    request: Any = None,
+    by: User | None = None,
+    context: AuditContext | None = None,
 ) -> tuple[ApiToken, str]:
     """Make a bearer token for ``user``; returns the row and the secret, which is never stored.
 
@@ -381,7 +390,7 @@ def api_token_issue(
         audit_record(
             action=AuditAction.API_TOKEN_ISSUE,
             user=by,
-            request=request,
+            context=context,
             obj=token,
             detail={
                 "user": user.username,
@@ -394,7 +403,11 @@ def api_token_issue(
 
 
 def api_token_revoke(
-    *, token: ApiToken, by: Any, request: Any = None, reason: str = "revoked"
+    *,
+    token: ApiToken,
+    by: User | None,
+    context: AuditContext | None = None,
+    reason: str = "revoked",
 ) -> ApiToken:
     """Stop a token from working; revoking it again changes nothing and writes no row."""
     now = timezone.now()
@@ -406,7 +419,7 @@ def api_token_revoke(
             audit_record(
                 action=AuditAction.API_TOKEN_REVOKE,
                 user=by,
-                request=request,
+                context=context,
                 obj=token,
                 detail={"user": token.user.username, "prefix": token.prefix, "reason": reason},
             )
@@ -436,7 +449,7 @@ def api_token_refusal(key: str) -> tuple[ApiToken | None, str]:
 
 
 def api_token_login(
-    *, request: Any, username: str, password: str, name: str = "", otp: str = ""
+    *, context: AuditContext, username: str, password: str, name: str = "", otp: str = ""
 ) -> tuple[ApiToken, str]:
     """``POST /api/v1/auth/token/``: a login path like the web form (same normal form, limits,
     lockout and audit), answering a new bearer token instead of a session.
@@ -447,18 +460,18 @@ def api_token_login(
     from django.contrib.auth import authenticate
 
     try:
-        ratelimit.consume("api_token.issue", request)
+        ratelimit.consume("api_token.issue", context)
     except ratelimit.RateLimited as exc:
-        _rate_limited(request, exc, {"via": "api_token"})
+        _rate_limited(context, exc, {"via": "api_token"})
         raise LoginRefused(exc.message, ErrorCode.RATE_LIMITED, 429) from None
     username = normalise_username(username)[:150]
     wrong = _("Wrong username or password.")
     if not username or not password:
         raise LoginRefused(wrong, AccountErrorCode.WRONG_CREDENTIALS, 401)
-    login_guard(request, username, via="api_token")
-    user = authenticate(request, username=username, password=password)
+    login_guard(context, username, via="api_token")
+    user = authenticate(None, username=username, password=password)
     if user is None:
-        login_failed(request, username, via="api_token")
+        login_failed(context, username, via="api_token")
         raise LoginRefused(wrong, AccountErrorCode.WRONG_CREDENTIALS, 401)
     from minqing.accounts.services import otp as second_factor
 
@@ -469,7 +482,7 @@ def api_token_login(
                 AccountErrorCode.OTP_REQUIRED,
                 401,
             )
-        outcome = second_factor.otp_verify(user=user, code=otp, request=request)
+        outcome = second_factor.otp_verify(user=user, code=otp, context=context)
         if outcome is second_factor.Outcome.LOCKED:
             raise LoginRefused(
                 _("Too many failed attempts. This account is locked for %(minutes)d minutes.")
@@ -489,16 +502,16 @@ def api_token_login(
         )
     with transaction.atomic():
         audit_record(
-            action=AuditAction.LOGIN, user=user, request=request, detail={"via": "api_token"}
+            action=AuditAction.LOGIN, user=user, context=context, detail={"via": "api_token"}
         )
-        return api_token_issue(user=user, name=name or "API", by=user, request=request)
+        return api_token_issue(user=user, name=name or "API", by=user, context=context)
 
 
 class BearerRefused(Exception):
     """A bearer token that works but may not be used now (the password expired): 403."""
 
 
-def bearer_authenticate(request: Any, key: str) -> ApiToken | None:
+def bearer_authenticate(context: AuditContext, key: str) -> ApiToken | None:
     """The API's bearer check: the token for ``key``, or None (then the answer is a 401).
 
     Per client address, failed tokens are counted (``bearer.address``): past the limit every
@@ -509,17 +522,17 @@ def bearer_authenticate(request: Any, key: str) -> ApiToken | None:
     ``BearerRefused`` (403), as the session gets (PasswordExpiryMiddleware).
     """
     try:
-        ratelimit.check("bearer.address", request)
+        ratelimit.check("bearer.address", context)
     except ratelimit.RateLimited as exc:
-        _rate_limited(request, exc, {"via": "bearer"})
+        _rate_limited(context, exc, {"via": "bearer"})
         raise
     token, refusal = api_token_refusal(key)
     if refusal:
-        used = ratelimit.hit("bearer.address", request)
-        if ratelimit.first_in("audit:bearer.failure", request, 60):
+        used = ratelimit.hit("bearer.address", context)
+        if ratelimit.first_in("audit:bearer.failure", context, 60):
             audit_record(
                 action=AuditAction.LOGIN,
-                request=request,
+                context=context,
                 success=False,
                 username="",
                 detail={

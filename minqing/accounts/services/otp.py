@@ -48,6 +48,7 @@ from minqing.accounts.services.auth import (
 from minqing.audit.actions import AuditAction
 from minqing.audit.models import AuditEvent
 from minqing.audit.services import audit_record
+from minqing.lib.context import AuditContext
 
 ISSUER = "Minqing"
 #: Codes of the step before and after the current one are accepted too (phone clocks drift).
@@ -167,27 +168,27 @@ def otp_locked_out(username: str) -> bool:
     return failures.count() >= LOCKOUT_FAILURES
 
 
-def _failure(user: User, request: Any, *, reason: str) -> None:
+def _failure(user: User, context: AuditContext | None, *, reason: str) -> None:
     """Audited as a failed login and counted by the login rate limits, like a wrong password."""
-    login_failed(request, user.username, via="otp", reason=reason)
+    login_failed(context, user.username, via="otp", reason=reason)
 
 
-def _refusal(user: User, request: Any) -> Outcome | None:
+def _refusal(user: User, context: AuditContext | None) -> Outcome | None:
     """LOCKED before a code is even tried (audited), else None. Past the login rate limits
     (per client address and per name, ``lib.ratelimit``) ``LoginRefused`` (429) is raised."""
     if otp_locked_out(user.username):
         audit_record(
             action=AuditAction.LOGIN_LOCKED,
-            request=request,
+            context=context,
             user=user,
             success=False,
             username=user.username,
             detail={"via": "otp"},
         )
         return Outcome.LOCKED
-    if request is not None:
+    if context is not None:
         try:  # the login limits per client address and per name count code attempts too
-            login_guard(request, user.username, via="otp")
+            login_guard(context, user.username, via="otp")
         except LoginRefused as exc:
             if exc.code == AccountErrorCode.LOCKED:
                 return Outcome.LOCKED
@@ -219,27 +220,29 @@ def provisioning_uri(device: TotpDevice) -> str:
     )
 
 
-def otp_enrol_confirm(*, user: User, code: str, request: Any = None) -> tuple[Outcome, list[str]]:
+def otp_enrol_confirm(
+    *, user: User, code: str, context: AuditContext | None = None
+) -> tuple[Outcome, list[str]]:
     """Confirm the new authenticator with its first code; returns the recovery codes, which
     are shown once. A wrong code is a failed login like any other."""
     device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None:
         raise ValidationError(_("Start the set-up again."), code=AccountErrorCode.OTP_RESTART)
-    if (refused := _refusal(user, request)) is not None:
+    if (refused := _refusal(user, context)) is not None:
         return refused, []
     step = _matching_step(device.secret.reveal(), code)
     if step is None:
-        _failure(user, request, reason="enrol")
+        _failure(user, context, reason="enrol")
         return Outcome.WRONG, []
     with transaction.atomic():
         TotpDevice.objects.filter(pk=device.pk).update(confirmed_at=timezone.now(), last_step=step)
         codes = _new_recovery_codes(user)
-        audit_record(action=AuditAction.OTP_ENROL, user=user, request=request, obj=user)
-        audit_record(action=AuditAction.LOGIN, user=user, request=request, detail={"via": "otp"})
+        audit_record(action=AuditAction.OTP_ENROL, user=user, context=context, obj=user)
+        audit_record(action=AuditAction.LOGIN, user=user, context=context, detail={"via": "otp"})
     return Outcome.OK, codes
 
 
-def recovery_codes_renew(*, user: User, request: Any = None) -> list[str]:
+def recovery_codes_renew(*, user: User, context: AuditContext | None = None) -> list[str]:
     """Ten new recovery codes; the old ones stop working."""
     if confirmed_device(user) is None:
         raise ValidationError(
@@ -247,14 +250,14 @@ def recovery_codes_renew(*, user: User, request: Any = None) -> list[str]:
         )
     with transaction.atomic():
         codes = _new_recovery_codes(user)
-        audit_record(action=AuditAction.OTP_RECOVERY_CODES, user=user, request=request, obj=user)
+        audit_record(action=AuditAction.OTP_RECOVERY_CODES, user=user, context=context, obj=user)
     return codes
 
 
 # --------------------------------------------------------------------------- verification
 
 
-def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
+def otp_verify(*, user: User, code: str, context: AuditContext | None = None) -> Outcome:
     """Check a code from the authenticator, or a recovery code (each works once).
 
     Locked accounts are refused whatever the code; every wrong or replayed code is audited as a
@@ -265,7 +268,7 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
         raise ValidationError(
             _("No authenticator is set up for this account."), code=AccountErrorCode.OTP_NOT_SET_UP
         )
-    if (refused := _refusal(user, request)) is not None:
+    if (refused := _refusal(user, context)) is not None:
         return refused
     step = _matching_step(device.secret.reveal(), code)
     with transaction.atomic():
@@ -274,10 +277,10 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
             # two requests race with the same code.
             if TotpDevice.objects.filter(pk=device.pk, last_step__lt=step).update(last_step=step):
                 audit_record(
-                    action=AuditAction.LOGIN, user=user, request=request, detail={"via": "otp"}
+                    action=AuditAction.LOGIN, user=user, context=context, detail={"via": "otp"}
                 )
                 return Outcome.OK
-            _failure(user, request, reason="replay")
+            _failure(user, context, reason="replay")
             return Outcome.WRONG
         used = RecoveryCode.objects.filter(
             user=user, code_hash=_recovery_digest(code), used_at__isnull=True
@@ -287,11 +290,11 @@ def otp_verify(*, user: User, code: str, request: Any = None) -> Outcome:
             audit_record(
                 action=AuditAction.LOGIN,
                 user=user,
-                request=request,
+                context=context,
                 detail={"via": "otp", "recovery_code": True, "recovery_codes_left": left},
             )
             return Outcome.RECOVERY_CODE
-    _failure(user, request, reason="wrong")
+    _failure(user, context, reason="wrong")
     return Outcome.WRONG
 
 
@@ -299,7 +302,7 @@ def recovery_codes_left(user: User) -> int:
     return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
 
 
-def otp_remove(*, user: User, by: Any, request: Any = None) -> bool:
+def otp_remove(*, user: User, by: User | None, context: AuditContext | None = None) -> bool:
     """Delete the user's authenticator and recovery codes (a lost phone): the next login sets
     up a new one where the role requires it. Callers check who may (``services_admin``)."""
     with transaction.atomic():
@@ -308,7 +311,7 @@ def otp_remove(*, user: User, by: Any, request: Any = None) -> bool:
         audit_record(
             action=AuditAction.OTP_RESET,
             user=by,
-            request=request,
+            context=context,
             obj=user,
             detail={"had": bool(removed)},
         )

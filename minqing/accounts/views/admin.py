@@ -22,9 +22,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts.forms import RoleGrantForm, UserCreateForm, UserSearchForm
+from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.models import RoleAssignment, TotpDevice, User
 from minqing.accounts.services import admin as services_admin
 from minqing.accounts.services import otp as services_otp
+from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied
 from minqing.lib.forms import add_errors
 from minqing.lib.views import forbidden
@@ -78,7 +80,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @security_admin_only
 @require_http_methods(["GET", "POST"])
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: AuthedRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -87,7 +89,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 full_name=form.cleaned_data["full_name"],
                 phone=form.cleaned_data["phone"],
-                request=request,
+                context=AuditContext.of(request),
             )
         except ValidationError as exc:
             add_errors(form, exc)
@@ -130,10 +132,10 @@ def _post_action(
 ) -> Callable[[HttpRequest, int], HttpResponse]:
     @security_admin_only
     @require_POST
-    def view(request: HttpRequest, pk: int) -> HttpResponse:
+    def view(request: AuthedRequest, pk: int) -> HttpResponse:
         account = get_object_or_404(User, pk=pk)
         try:
-            action(by=request.user, user=account, request=request)
+            action(by=request.user, user=account, context=AuditContext.of(request))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -156,9 +158,11 @@ user_otp_reset = _post_action(
 
 @security_admin_only
 @require_POST
-def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
+def user_password_reset(request: AuthedRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
-    password = services_admin.user_password_reset(by=request.user, user=account, request=request)
+    password = services_admin.user_password_reset(
+        by=request.user, user=account, context=AuditContext.of(request)
+    )
     return _no_store(
         render(
             request,
@@ -170,7 +174,7 @@ def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
 
 @security_admin_only
 @require_POST
-def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
+def role_grant(request: AuthedRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(User, pk=pk)
     form = RoleGrantForm(request.POST)
     if form.is_valid():
@@ -181,7 +185,7 @@ def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
                 role=form.cleaned_data["role"],
                 node=form.cleaned_data["node"],
                 department=form.cleaned_data["department"],
-                request=request,
+                context=AuditContext.of(request),
             )
         except ValidationError as exc:
             add_errors(form, exc)
@@ -193,10 +197,12 @@ def role_grant(request: HttpRequest, pk: int) -> HttpResponse:
 
 @security_admin_only
 @require_POST
-def role_revoke(request: HttpRequest, pk: int, assignment_pk: int) -> HttpResponse:
+def role_revoke(request: AuthedRequest, pk: int, assignment_pk: int) -> HttpResponse:
     assignment = RoleAssignment.objects.filter(pk=assignment_pk, user_id=pk).first()
     if assignment is None:
         raise Http404
-    services_admin.role_revoke(by=request.user, assignment=assignment, request=request)
+    services_admin.role_revoke(
+        by=request.user, assignment=assignment, context=AuditContext.of(request)
+    )
     messages.success(request, _("Role revoked."))
     return redirect("accounts:user_detail", pk=pk)

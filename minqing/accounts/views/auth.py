@@ -21,6 +21,7 @@ from minqing.accounts.services import login_failed, normalise_username, password
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.lib.access import public
+from minqing.lib.context import AuditContext
 
 
 class LoginView(auth_views.LoginView):
@@ -30,7 +31,9 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        audit_record(action=AuditAction.LOGIN, user=form.get_user(), request=self.request)
+        audit_record(
+            action=AuditAction.LOGIN, user=form.get_user(), context=AuditContext.of(self.request)
+        )
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
@@ -43,7 +46,7 @@ class LoginView(auth_views.LoginView):
         username = form.cleaned_data.get("username")
         if username is None:  # a field was missing or invalid: normalise what was typed
             username = normalise_username(str(form.data.get("username", "")))
-        login_failed(self.request, username[:150], via="web")
+        login_failed(AuditContext.of(self.request), username[:150], via="web")
         return response
 
 
@@ -57,7 +60,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        password_changed(user=self.request.user, request=self.request)
+        password_changed(user=self.request.user, context=AuditContext.of(self.request))
         messages.success(self.request, _("Password changed."))
         return response
 
@@ -73,7 +76,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        audit_record(action=AuditAction.LOGOUT, user=request.user, request=request)
+        audit_record(action=AuditAction.LOGOUT, user=request.user, context=AuditContext.of(request))
     logout(request)
     response = redirect("accounts:login")
     # What the browser keeps of the session goes with it (a shared phone keeps nothing): the HTTP

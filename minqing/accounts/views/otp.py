@@ -22,6 +22,7 @@ from minqing.accounts.middleware import AuthedRequest, otp_exempt
 from minqing.accounts.services import LOCKOUT_PERIOD, LoginRefused
 from minqing.accounts.services import otp as services_otp
 from minqing.accounts.services.otp import Outcome
+from minqing.lib.context import AuditContext
 
 
 def qr_svg(text: str, *, module: int = 4, quiet: int = 4) -> SafeString:
@@ -84,7 +85,9 @@ def otp_enrol(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         code = request.POST.get("code", "")[:20]
         try:
-            outcome, codes = services_otp.otp_enrol_confirm(user=user, code=code, request=request)
+            outcome, codes = services_otp.otp_enrol_confirm(
+                user=user, code=code, context=AuditContext.of(request)
+            )
         except LoginRefused as exc:
             outcome, codes, refused = Outcome.LOCKED, [], exc.message
         else:
@@ -129,7 +132,7 @@ def otp_verify(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             outcome = services_otp.otp_verify(
-                user=user, code=request.POST.get("code", "")[:40], request=request
+                user=user, code=request.POST.get("code", "")[:40], context=AuditContext.of(request)
             )
         except LoginRefused as exc:
             outcome, refused = Outcome.LOCKED, exc.message
@@ -180,7 +183,9 @@ def otp_settings(request: AuthedRequest) -> HttpResponse:
 def otp_recovery_codes(request: AuthedRequest) -> HttpResponse:
     """Ten new recovery codes, shown once; the old ones stop working."""
     try:
-        codes = services_otp.recovery_codes_renew(user=request.user, request=request)
+        codes = services_otp.recovery_codes_renew(
+            user=request.user, context=AuditContext.of(request)
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("accounts:otp_settings")

@@ -20,6 +20,7 @@ from minqing.accounts.middleware import AuthedRequest
 from minqing.accounts.models import ApiToken, Role, User
 from minqing.accounts.scope import scope_for
 from minqing.accounts.services import api_token_issue, api_token_revoke, normalise_username
+from minqing.lib.context import AuditContext
 
 
 class TokenForm(forms.Form):
@@ -61,7 +62,7 @@ def tokens(request: AuthedRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     expires_days=form.cleaned_data["expires_days"],
                     by=request.user,
-                    request=request,
+                    context=AuditContext.of(request),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -109,7 +110,7 @@ def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     admin = _is_security_admin(request.user)
     if token.user_id != request.user.pk and not admin:
         raise Http404
-    api_token_revoke(token=token, by=request.user, request=request)
+    api_token_revoke(token=token, by=request.user, context=AuditContext.of(request))
     messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix})
     if token.user_id != request.user.pk:
         return redirect("accounts:tokens_all")
