@@ -8,6 +8,7 @@ from minqing.households.models import HouseholdTag
 from minqing.households.services import household_update
 from minqing.org.models import Level, Node
 from minqing.org.services import node_create, node_move, recount_tree
+from minqing.tests.dbstate import nothing_written
 
 
 def test_village_page_lists_its_households_and_a_grid_page_only_its_own(client, county, owner):
@@ -78,7 +79,7 @@ def test_a_village_cannot_move_under_a_grid(county):
     import pytest
     from django.core.exceptions import ValidationError
 
-    with pytest.raises(ValidationError):
+    with nothing_written(), pytest.raises(ValidationError):
         node_move(node=county.village_a, new_parent=county.grid_b1)
     assert Node.objects.get(pk=county.village_a.pk).parent_id == county.town_a.pk
 
@@ -87,6 +88,6 @@ def test_sibling_names_are_unique_but_cousins_may_share(county):
     import pytest
     from django.core.exceptions import ValidationError
 
-    with pytest.raises(ValidationError):
+    with nothing_written(), pytest.raises(ValidationError):
         node_create(name="一组", level=Level.GRID, parent=county.village_a)
     assert county.grid_b1.name == county.grid_a1.name == "一组"

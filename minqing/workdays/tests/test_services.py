@@ -15,6 +15,7 @@ from minqing.lib.errors import PermissionDenied
 from minqing.workdays import selectors
 from minqing.workdays.calendar import ENTERED, UNKNOWN, CalendarUnknown
 from minqing.workdays.models import CalendarDay, CalendarRevision, CalendarYear
+from minqing.tests.dbstate import nothing_written
 from minqing.workdays.services import (
     calendar_day_clear,
     calendar_day_set,
@@ -129,7 +130,7 @@ def test_only_the_command_centre_and_system_admin_may_change(county, role):
         lambda: calendar_day_clear(by=user, date=D(2026, 12, 30)),
         lambda: calendar_year_mark_entered(by=user, year=2027),
     ):
-        with pytest.raises(PermissionDenied):
+        with nothing_written(), pytest.raises(PermissionDenied):
             call()
     assert CalendarDay.objects.count() == CalendarYear.objects.count() == 0
     assert not AuditEvent.objects.filter(action__startswith="calendar.").exists()
@@ -142,16 +143,17 @@ def test_system_admin_may_change(county):
 
 
 def test_bad_input_changes_nothing(county_user):
-    with pytest.raises(ValidationError):
-        calendar_day_set(by=county_user, date=D(1999, 1, 4), is_workday=False)
-    with pytest.raises(ValidationError):
-        calendar_day_set(by=county_user, date=D(2026, 1, 5), is_workday=False, name="x" * 101)
-    with pytest.raises(ValidationError):
-        calendar_day_set(by=county_user, date=at(2026, 1, 5), is_workday=False)
-    with pytest.raises(ValidationError):
-        calendar_day_clear(by=county_user, date=D(2026, 1, 5))  # nothing to clear
-    with pytest.raises(ValidationError):
-        calendar_year_mark_entered(by=county_user, year=3000)
+    for call in (
+        lambda: calendar_day_set(by=county_user, date=D(1999, 1, 4), is_workday=False),
+        lambda: calendar_day_set(
+            by=county_user, date=D(2026, 1, 5), is_workday=False, name="x" * 101
+        ),
+        lambda: calendar_day_set(by=county_user, date=at(2026, 1, 5), is_workday=False),
+        lambda: calendar_day_clear(by=county_user, date=D(2026, 1, 5)),  # nothing to clear
+        lambda: calendar_year_mark_entered(by=county_user, year=3000),
+    ):
+        with nothing_written(), pytest.raises(ValidationError):
+            call()
     assert CalendarDay.objects.count() == CalendarYear.objects.count() == 0
     assert not CalendarRevision.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="calendar.").exists()

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from minqing.audit.models import AuditEvent
+from minqing.tests.dbstate import nothing_written
 from minqing.workdays.models import CalendarDay, CalendarYear
 
 URL = reverse("workdays:calendar")
@@ -82,7 +83,8 @@ def test_village_cadre_may_not_change_it(client, owner, county_user, data):
     before = list(CalendarDay.objects.values_list("date", "is_workday", "name"))
     audits = _calendar_audit()
     client.force_login(owner)
-    page = client.post(URL, data)
+    with nothing_written():
+        page = client.post(URL, data)
     assert page.status_code == 403
     assert "command centre" in page.content.decode()
     assert list(CalendarDay.objects.values_list("date", "is_workday", "name")) == before
