@@ -37,9 +37,7 @@ def read() -> dict[str, dict[Any, tuple[str, ...]]]:
     return {
         model._meta.label_lower: _rows(model)
         for model in apps.get_models()
-        if model._meta.managed
-        and not model._meta.proxy
-        and model._meta.label_lower not in IGNORED
+        if model._meta.managed and not model._meta.proxy and model._meta.label_lower not in IGNORED
     }
 
 
@@ -56,9 +54,7 @@ def changes(
         changed = sum(1 for pk in old.keys() & new.keys() if old[pk] != new[pk])
         if added or removed or changed:
             out[label] = {
-                k: v
-                for k, v in (("added", added), ("removed", removed), ("changed", changed))
-                if v
+                k: v for k, v in (("added", added), ("removed", removed), ("changed", changed)) if v
             }
     return out
 

@@ -14,13 +14,13 @@ from minqing.conftest import make_user
 from minqing.notifications.channels import Channel
 from minqing.notifications.models import Notification
 from minqing.notifications.selectors import recent_for, unread_count
-from minqing.tests.dbstate import nothing_written
 from minqing.notifications.services import (
     deliver,
     delivery_batch,
     notification_mark_read,
     notify,
 )
+from minqing.tests.dbstate import nothing_written
 
 HERE = "minqing.notifications.tests.test_notifications"
 SENT: list[tuple[int, str]] = []

@@ -12,10 +12,10 @@ from minqing.accounts.models import Role
 from minqing.audit.models import AuditEvent
 from minqing.conftest import make_user
 from minqing.lib.errors import PermissionDenied
+from minqing.tests.dbstate import nothing_written
 from minqing.workdays import selectors
 from minqing.workdays.calendar import ENTERED, UNKNOWN, CalendarUnknown
 from minqing.workdays.models import CalendarDay, CalendarRevision, CalendarYear
-from minqing.tests.dbstate import nothing_written
 from minqing.workdays.services import (
     calendar_day_clear,
     calendar_day_set,
