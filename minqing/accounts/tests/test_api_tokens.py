@@ -18,8 +18,13 @@ from minqing.accounts.services import api_token_issue, api_token_revoke
 from minqing.api import api
 from minqing.audit.models import AuditEvent
 from minqing.lib.errors import StaleEdit
+from minqing.tests import dbstate
+from minqing.tests.dbstate import nothing_written
 
 UNAUTHENTICATED = {"detail": "Authentication required.", "code": "unauthenticated"}
+#: What a refused bearer token writes: its ``login`` failure row (the first per address and
+#: minute; the counters live in the cache).
+BEARER_FAILURE = {"audit.auditevent": 1}
 
 
 def _issue_with_command(username: str, *args: str) -> str:
@@ -66,22 +71,23 @@ def test_token_from_the_command_reads_the_api_and_only_its_hash_is_stored(county
 
 
 def test_command_refuses_unknown_disabled_users_and_bad_expiry(county, owner):
-    with pytest.raises(CommandError):
+    with nothing_written(), pytest.raises(CommandError):
         _issue_with_command("nobody-here")
-    with pytest.raises(CommandError):
+    with nothing_written(), pytest.raises(CommandError):
         _issue_with_command("owner", "--expires-days", "0")
     owner.is_active = False
     owner.save(update_fields=["is_active"])
-    with pytest.raises(CommandError):
+    with nothing_written(), pytest.raises(CommandError):
         _issue_with_command("owner")
-    with pytest.raises(ValidationError):
+    with nothing_written(), pytest.raises(ValidationError):
         api_token_issue(user=owner)
     assert ApiToken.objects.count() == 0
     assert not AuditEvent.objects.filter(action="api_token.issue").exists()
 
 
 def test_no_token_gets_401_json(county):
-    response = Client().get(_node_url(county))
+    with nothing_written():
+        response = Client().get(_node_url(county))
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
     assert response["WWW-Authenticate"] == "Bearer"
@@ -98,14 +104,16 @@ def test_no_token_gets_401_json(county):
 )
 def test_wrong_token_gets_401(county, owner, header):
     api_token_issue(user=owner)
-    response = Client().get(_node_url(county), headers={"authorization": header})
+    with nothing_written(allow=BEARER_FAILURE):
+        response = Client().get(_node_url(county), headers={"authorization": header})
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
 
 
 def test_wrong_token_is_refused_even_beside_a_valid_session(client, county, owner):
     client.force_login(owner)
-    response = client.get(_node_url(county), headers=_bearer("mq_wrong"))
+    with nothing_written(allow=BEARER_FAILURE):
+        response = client.get(_node_url(county), headers=_bearer("mq_wrong"))
     assert response.status_code == 401
 
 
@@ -113,9 +121,11 @@ def test_revoked_token_gets_401_and_revoking_is_audited_once(county, owner, syst
     token, key = api_token_issue(user=owner, name="phone")
     assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 200
     api_token_revoke(token=token, by=system_user)
-    api_token_revoke(token=token, by=system_user)
+    with nothing_written():  # revoking again changes nothing and writes no row
+        api_token_revoke(token=token, by=system_user)
     assert token.revoked_at is not None
-    response = Client().get(_node_url(county), headers=_bearer(key))
+    with nothing_written(allow=BEARER_FAILURE):
+        response = Client().get(_node_url(county), headers=_bearer(key))
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
     events = list(AuditEvent.objects.filter(action="api_token.revoke"))
@@ -129,7 +139,9 @@ def test_expired_token_gets_401(county, owner, monkeypatch):
     assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 200
     later = token.expires_at + dt.timedelta(seconds=1)
     monkeypatch.setattr("minqing.accounts.services.auth.timezone.now", lambda: later)
-    assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 401
+    with nothing_written(allow=BEARER_FAILURE):
+        response = Client().get(_node_url(county), headers=_bearer(key))
+    assert response.status_code == 401
 
 
 def test_disabling_the_user_ends_their_tokens(county, owner):
@@ -137,7 +149,8 @@ def test_disabling_the_user_ends_their_tokens(county, owner):
     assert Client().get(_node_url(county), headers=_bearer(key)).status_code == 200
     owner.is_active = False
     owner.save(update_fields=["is_active"])
-    response = Client().get(_node_url(county), headers=_bearer(key))
+    with nothing_written(allow=BEARER_FAILURE):
+        response = Client().get(_node_url(county), headers=_bearer(key))
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
 
@@ -162,13 +175,17 @@ def test_last_used_is_written_at_most_once_a_minute(county, owner):
 def test_token_is_scoped_like_its_user(county, outsider):
     _token, key = api_token_issue(user=outsider)
     client = Client()
+    before = dbstate.read()
     assert client.get(_node_url(county), headers=_bearer(key)).status_code == 404
-    response = client.post(
-        _reveal_url(county),
-        data='{"field": "phone"}',
-        content_type="application/json",
-        headers=_bearer(key),
-    )
+    # the token worked (its first use stamps ``last_used_at``); the 404 wrote nothing else
+    assert dbstate.changes(before, dbstate.read()) == {"accounts.apitoken": {"changed": 1}}
+    with nothing_written():
+        response = client.post(
+            _reveal_url(county),
+            data='{"field": "phone"}',
+            content_type="application/json",
+            headers=_bearer(key),
+        )
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
     assert _reveals() == 0
@@ -195,7 +212,8 @@ def test_session_still_works_and_its_post_needs_the_csrf_token(county, owner):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.get(_node_url(county)).status_code == 200
-    response = client.post(_reveal_url(county), '{"field": "phone"}', "application/json")
+    with nothing_written():
+        response = client.post(_reveal_url(county), '{"field": "phone"}', "application/json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert _reveals() == 0
@@ -212,19 +230,22 @@ def test_session_still_works_and_its_post_needs_the_csrf_token(county, owner):
 
 
 def test_anonymous_post_gets_401_not_a_csrf_refusal(county):
-    response = Client(enforce_csrf_checks=True).post(
-        _reveal_url(county), '{"field": "phone"}', "application/json"
-    )
+    with nothing_written():
+        response = Client(enforce_csrf_checks=True).post(
+            _reveal_url(county), '{"field": "phone"}', "application/json"
+        )
     assert response.status_code == 401
     assert _reveals() == 0
 
 
 def test_malformed_json_and_invalid_input_are_4xx_with_a_detail(client, county, owner):
     client.force_login(owner)
-    response = client.post(_reveal_url(county), "{", "application/json")
+    with nothing_written():
+        response = client.post(_reveal_url(county), "{", "application/json")
     assert response.status_code == 400
     assert response.json()["detail"]
-    response = client.post(_reveal_url(county), '{"field": "income"}', "application/json")
+    with nothing_written():
+        response = client.post(_reveal_url(county), '{"field": "income"}', "application/json")
     assert response.status_code == 400
     assert response.json() == {
         "detail": "Nothing to reveal in income.",
@@ -232,7 +253,8 @@ def test_malformed_json_and_invalid_input_are_4xx_with_a_detail(client, county, 
         "errors": {"field": ["Nothing to reveal in income."]},
         "codes": {"field": ["household.nothing_to_reveal"]},
     }
-    response = client.post(_reveal_url(county), '{"field": 5}', "application/json")
+    with nothing_written():
+        response = client.post(_reveal_url(county), '{"field": 5}', "application/json")
     assert response.status_code == 400  # ninja's 422, as documented (minqing.api)
     assert response.json() == {
         "detail": "Check the values sent.",
@@ -284,7 +306,8 @@ def test_service_exceptions_map_to_their_status():
 def test_openapi_document_lists_the_household_paths_and_needs_auth(county, owner):
     url = reverse("api:openapi-json")
     assert url == "/api/v1/openapi.json"
-    response = Client().get(url)
+    with nothing_written():
+        response = Client().get(url)
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED
     _token, key = api_token_issue(user=owner)

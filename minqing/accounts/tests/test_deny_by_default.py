@@ -5,7 +5,8 @@ Every pattern the project serves is requested (GET and POST) as an anonymous vis
 logged-in user with no role. Anonymous: the login page (pages) or 401 (API), except the views
 marked public, which are named here so a new public view is a conscious change. No role: a
 refusal (403, 404, or another 4xx), except the few pages about one's own account, which answer
-without any of the county's data. A new URL is covered the day it is added.
+without any of the county's data. Every refusal writes nothing at all (minqing.tests.dbstate).
+A new URL is covered the day it is added.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
 
 from minqing.conftest import make_user
+from minqing.tests import dbstate
 
 #: Reachable without logging in (``@public``); nothing here shows personal data.
 PUBLIC = {
@@ -150,7 +152,10 @@ def test_anonymous_is_sent_to_login_on_every_non_public_url(client, county, meth
     for route in ROUTES:
         if route.name in PUBLIC | PUBLIC_API:
             continue
+        before = dbstate.read()
         response = getattr(client, method)(route.url())
+        if written := dbstate.changes(before, dbstate.read()):
+            wrong.append((route.name, route.url(), response.status_code, "wrote", written))
         if route.is_api:
             # 405: the operation takes the other method (tested in the other run)
             ok = response.status_code in (401, 405)
@@ -169,6 +174,7 @@ def test_a_user_without_a_role_is_refused_everywhere_but_their_own_pages(client,
         if route.name in PUBLIC | PUBLIC_API:
             continue
         client.force_login(nobody)  # logout among the routes ends the session
+        before = dbstate.read()
         response = getattr(client, method)(route.url())
         status = response.status_code
         if route.name in OWN_ACCOUNT:
@@ -180,9 +186,11 @@ def test_a_user_without_a_role_is_refused_everywhere_but_their_own_pages(client,
             landed = client.get(response["Location"])
             if not 400 <= landed.status_code < 500 or _shows_data(landed):
                 wrong.append((route.name, route.url(), status, response["Location"]))
-            continue
-        if not 400 <= status < 500:
+        elif not 400 <= status < 500:
             wrong.append((route.name, route.url(), status))
+        # a refusal writes nothing (the redirect's landing page included)
+        if written := dbstate.changes(before, dbstate.read()):
+            wrong.append((route.name, route.url(), status, "wrote", written))
     assert wrong == [], "\n".join(map(str, wrong))
 
 

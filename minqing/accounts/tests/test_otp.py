@@ -20,6 +20,7 @@ from minqing.accounts.models import RecoveryCode, Role, TotpDevice
 from minqing.accounts.services import otp as services_otp
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD
+from minqing.tests.dbstate import nothing_written
 
 #: 10:00:01 Beijing time, one second into a 30-second step.
 START = dt.datetime(2026, 12, 2, 2, 0, 1, tzinfo=dt.UTC)
@@ -31,6 +32,10 @@ UNSCOPED = {
     "accounts:otp_settings",
     "accounts:otp_recovery_codes",
 }
+#: A refused code writes its one audit row (``login`` success False ``via: otp``, ``login.locked``
+#: or a limit's ``rate_limited`` trip) and nothing else: not the device's ``last_step``, no
+#: recovery code spent, not the user's ``last_login``.
+ONE_AUDIT_ROW = {"audit.auditevent": 1}
 
 
 @pytest.fixture
@@ -121,18 +126,19 @@ def test_password_alone_reaches_no_protected_view_of_an_enforced_role(
     _enrol(county_user)
     assert _login(client, "county_user").status_code == 302
     walked = 0
-    for name, url in _every_route():
-        if _open_before_the_code(url):
-            continue
-        for method in ("get", "post"):
-            response = getattr(client, method)(url)
-            if url.startswith("/api/"):
-                assert response.status_code == 403, (method, name, response.status_code)
-                assert "Second factor" in response.json()["detail"], name
-            else:
-                assert response.status_code == 302, (method, name, response.status_code)
-                assert response["Location"].startswith(reverse("accounts:otp_verify")), name
-            walked += 1
+    with nothing_written():
+        for name, url in _every_route():
+            if _open_before_the_code(url):
+                continue
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                if url.startswith("/api/"):
+                    assert response.status_code == 403, (method, name, response.status_code)
+                    assert "Second factor" in response.json()["detail"], name
+                else:
+                    assert response.status_code == 302, (method, name, response.status_code)
+                    assert response["Location"].startswith(reverse("accounts:otp_verify")), name
+                walked += 1
     assert walked > 100  # the whole resolver, pages and API
     # the session was never verified, and nothing but the password-step login was written
     assert client.session[services_otp.SESSION_KEY] == services_otp.PENDING
@@ -186,14 +192,17 @@ def test_a_code_is_refused_the_second_time(client, county, county_user, enforced
     clock.shift(dt.timedelta(seconds=5))  # same 30-second step: the code is still "right"
     assert _code(secret) == code
     _login(client, "county_user")
-    response = _verify(client, code)
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        response = _verify(client, code)
     assert response.status_code == 400
-    assert client.get(reverse("org:home")).status_code == 302
+    with nothing_written():
+        assert client.get(reverse("org:home")).status_code == 302
     failure = AuditEvent.objects.filter(action="login", success=False).last()
     assert failure.detail == {"via": "otp", "reason": "replay"}
     # an older code of the window is refused too once a newer one was used
     clock.shift(dt.timedelta(seconds=30))
-    assert _verify(client, pyotp.TOTP(secret).at(START)).status_code == 400
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        assert _verify(client, pyotp.TOTP(secret).at(START)).status_code == 400
     assert _verify(client, _code(secret)).status_code == 302
 
 
@@ -220,19 +229,23 @@ def test_five_wrong_codes_lock_and_the_sixth_with_the_right_code_is_refused(
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     for _ in range(5):
         clock.shift(dt.timedelta(seconds=1))
-        assert _verify(client, wrong).status_code == 400
+        with nothing_written(allow=ONE_AUDIT_ROW):
+            assert _verify(client, wrong).status_code == 400
     assert _otp_failures("county_user") == 5
     clock.shift(dt.timedelta(seconds=1))
-    response = _verify(client, _code(secret))
+    with nothing_written(allow=ONE_AUDIT_ROW):  # login.locked: the right code is not spent
+        response = _verify(client, _code(secret))
     assert response.status_code == 400
     assert "locked" in response.content.decode()
-    assert client.get(reverse("org:home")).status_code == 302
+    with nothing_written():
+        assert client.get(reverse("org:home")).status_code == 302
     assert AuditEvent.objects.filter(
         action="login.locked", username="county_user", detail__via="otp"
     ).exists()
     # the password form is locked too: one lockout for every path
     client.post(reverse("accounts:logout"))
-    _login(client, "county_user")
+    with nothing_written(allow=ONE_AUDIT_ROW):  # login.locked; no last_login
+        _login(client, "county_user")
     assert "_auth_user_id" not in client.session
     # fifteen minutes later the right code passes
     clock.shift(dt.timedelta(minutes=16))
@@ -249,17 +262,21 @@ def test_logging_in_again_with_the_password_buys_no_more_guesses(
     _login(client, "county_user")
     for _ in range(4):
         clock.shift(dt.timedelta(seconds=1))
-        _verify(client, "000000" if _code(secret) != "000000" else "111111")
+        with nothing_written(allow=ONE_AUDIT_ROW):
+            _verify(client, "000000" if _code(secret) != "000000" else "111111")
     client.post(reverse("accounts:logout"))
     clock.shift(dt.timedelta(seconds=1))
     _login(client, "county_user")
     assert client.session["_auth_user_id"]  # the password is still right
     clock.shift(dt.timedelta(seconds=1))
-    _verify(client, "000000" if _code(secret) != "000000" else "111111")
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        _verify(client, "000000" if _code(secret) != "000000" else "111111")
     clock.shift(dt.timedelta(seconds=1))
-    response = _verify(client, _code(secret))
+    with nothing_written(allow=ONE_AUDIT_ROW):  # login.locked: the right code is not spent
+        response = _verify(client, _code(secret))
     assert response.status_code == 400
-    assert client.get(reverse("org:home")).status_code == 302
+    with nothing_written():
+        assert client.get(reverse("org:home")).status_code == 302
 
 
 # --------------------------------------------------------------------------- recovery codes
@@ -279,7 +296,8 @@ def test_recovery_codes_are_ten_hashed_and_each_works_once(
     client.post(reverse("accounts:logout"))
     clock.shift(dt.timedelta(seconds=1))
     _login(client, "county_user")
-    assert _verify(client, codes[3]).status_code == 400
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        assert _verify(client, codes[3]).status_code == 400
     clock.shift(dt.timedelta(seconds=1))
     assert _verify(client, codes[4]).status_code == 302
     assert services_otp.recovery_codes_left(county_user) == 8
@@ -299,7 +317,8 @@ def test_new_recovery_codes_replace_the_old_ones(client, county, county_user, en
     client.post(reverse("accounts:logout"))
     clock.shift(dt.timedelta(seconds=1))
     _login(client, "county_user")
-    assert _verify(client, old[0]).status_code == 400
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        assert _verify(client, old[0]).status_code == 400
     assert AuditEvent.objects.filter(action="otp.recovery_codes").count() == 1
 
 
@@ -327,7 +346,8 @@ def test_enrolment_on_first_login_of_an_enforced_role(client, county, auditor, e
     # a reload keeps the secret the phone scanned
     client.get(reverse("accounts:otp_enrol"))
     assert TotpDevice.objects.get(user=auditor).secret.reveal() == secret
-    wrong = client.post(reverse("accounts:otp_enrol"), {"code": "12 34 5"})
+    with nothing_written(allow=ONE_AUDIT_ROW):  # the device is not confirmed, nor made anew
+        wrong = client.post(reverse("accounts:otp_enrol"), {"code": "12 34 5"})
     assert wrong.status_code == 400 and 'value="12 34 5"' in wrong.content.decode()
     assert _otp_failures("auditor") == 1
     clock.shift(dt.timedelta(seconds=1))
@@ -339,7 +359,8 @@ def test_enrolment_on_first_login_of_an_enforced_role(client, county, auditor, e
     # a confirmed authenticator cannot be replaced by whoever holds the password
     client.post(reverse("accounts:logout"))
     _login(client, "auditor")
-    response = client.get(reverse("accounts:otp_enrol"))
+    with nothing_written():
+        response = client.get(reverse("accounts:otp_enrol"))
     assert response["Location"].startswith(reverse("accounts:otp_verify"))
     assert TotpDevice.objects.get(user=auditor).secret.reveal() == secret
 
@@ -378,11 +399,12 @@ def test_code_attempts_count_in_the_login_rate_limit_per_address(
     _login(client, "county_user")
     for _ in range(3):
         clock.shift(dt.timedelta(seconds=1))
-        assert (
-            _verify(client, "000000" if _code(secret) != "000000" else "111111").status_code == 400
-        )
+        with nothing_written(allow=ONE_AUDIT_ROW):
+            response = _verify(client, "000000" if _code(secret) != "000000" else "111111")
+        assert response.status_code == 400
     clock.shift(dt.timedelta(seconds=1))
-    response = _verify(client, _code(secret))
+    with nothing_written(allow=ONE_AUDIT_ROW):  # the trip's rate_limited row
+        response = _verify(client, _code(secret))
     assert response.status_code == 400 and "Too many requests" in response.content.decode()
     assert client.session[services_otp.SESSION_KEY] == services_otp.PENDING
     assert AuditEvent.objects.filter(action="rate_limited", detail__via="otp").count() == 1
@@ -397,12 +419,15 @@ def test_the_api_token_login_asks_for_the_code_too(client, county, county_user, 
         body = {"username": "county_user", "password": PASSWORD, **extra}
         return client.post(url, body, content_type="application/json")
 
-    assert issue().status_code == 401
+    with nothing_written():  # the code is asked for: nothing audited, nothing issued
+        assert issue().status_code == 401
     clock.shift(dt.timedelta(seconds=1))
-    assert issue(otp="000000" if _code(secret) != "000000" else "111111").status_code == 401
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        assert issue(otp="000000" if _code(secret) != "000000" else "111111").status_code == 401
     assert _otp_failures("county_user") == 1
     clock.shift(dt.timedelta(seconds=1))
     response = issue(otp=_code(secret))
     assert response.status_code == 201 and response.json()["token"].startswith("mq_")
     clock.shift(dt.timedelta(seconds=1))
-    assert issue(otp=_code(secret)).status_code == 401  # the code was used
+    with nothing_written(allow=ONE_AUDIT_ROW):
+        assert issue(otp=_code(secret)).status_code == 401  # the code was used

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from minqing.accounts.models import Role, RoleAssignment
 from minqing.conftest import make_user
+from minqing.tests.dbstate import nothing_written
 
 
 def _insert(user, role: str, node=None) -> None:
@@ -36,7 +37,11 @@ def test_raw_insert_of_a_second_role_beside_a_separated_one_is_refused(
 ):
     user = make_user("person")
     _insert(user, first, county.village_a if node_for == "first" else None)
-    with pytest.raises(DatabaseError, match="separated roles"), transaction.atomic():
+    with (
+        nothing_written(),
+        pytest.raises(DatabaseError, match="separated roles"),
+        transaction.atomic(),
+    ):
         _insert(user, second, county.village_a if node_for == "second" else None)
     assert list(RoleAssignment.objects.filter(user=user).values_list("role", flat=True)) == [first]
 
@@ -44,12 +49,20 @@ def test_raw_insert_of_a_second_role_beside_a_separated_one_is_refused(
 def test_raw_update_into_a_conflict_is_refused(county):
     user = make_user("person", Role.VILLAGE_CADRE, county.village_a)
     _insert(user, Role.GRID_WORKER, county.grid_a1)
-    with pytest.raises(DatabaseError, match="separated roles"), transaction.atomic():
+    with (
+        nothing_written(),
+        pytest.raises(DatabaseError, match="separated roles"),
+        transaction.atomic(),
+    ):
         RoleAssignment.objects.filter(user=user, role=Role.GRID_WORKER).update(
             role=Role.AUDITOR, node=None
         )
     auditor = make_user("auditor2", Role.AUDITOR)
-    with pytest.raises(DatabaseError, match="separated roles"), transaction.atomic():
+    with (
+        nothing_written(),
+        pytest.raises(DatabaseError, match="separated roles"),
+        transaction.atomic(),
+    ):
         RoleAssignment.objects.filter(user=user, role=Role.GRID_WORKER).update(user=auditor)
     assert sorted(RoleAssignment.objects.filter(user=user).values_list("role", flat=True)) == [
         "grid_worker",

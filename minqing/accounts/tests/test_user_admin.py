@@ -13,6 +13,7 @@ from minqing.accounts.models import RecoveryCode, Role, RoleAssignment, TotpDevi
 from minqing.accounts.services import otp as services_otp
 from minqing.audit.models import AuditEvent
 from minqing.conftest import PASSWORD, make_user
+from minqing.tests.dbstate import nothing_written
 
 #: The account-management routes (for the route-coverage test in households/tests/test_scoping).
 ROUTE_NAMES = {
@@ -83,7 +84,8 @@ def test_everyone_but_the_security_admin_is_refused_and_nothing_is_written(
     client.force_login(actor)
     before = _snapshot()
     for method, url, data in _routes(target):
-        response = getattr(client, method)(url, data)
+        with nothing_written():
+            response = getattr(client, method)(url, data)
         assert response.status_code == 403, (who, method, url, response.status_code)
         assert "Only the security administrator" in response.content.decode()
     assert _snapshot() == before
@@ -103,11 +105,11 @@ def test_the_services_refuse_too(county, sysadmin, owner):
     from minqing.lib.errors import PermissionDenied
 
     before = _snapshot()
-    with pytest.raises(PermissionDenied):
+    with nothing_written(), pytest.raises(PermissionDenied):
         services_admin.user_create(by=sysadmin, username="x")
-    with pytest.raises(PermissionDenied):
+    with nothing_written(), pytest.raises(PermissionDenied):
         services_admin.role_grant(by=sysadmin, user=owner, role=Role.AUDITOR)
-    with pytest.raises(PermissionDenied):
+    with nothing_written(), pytest.raises(PermissionDenied):
         services_admin.user_disable(by=owner, user=sysadmin)
     assert _snapshot() == before
 
@@ -140,10 +142,11 @@ def test_create_shows_a_password_once_that_must_be_changed(client, county, secad
 def test_create_refuses_bad_input_keeps_it_and_writes_nothing(client, county, secadmin, owner):
     client.force_login(secadmin)
     before = _snapshot()
-    response = client.post(
-        reverse("accounts:user_create"),
-        {"username": "OWNER ", "full_name": "王五", "phone": "12345"},
-    )
+    with nothing_written():
+        response = client.post(
+            reverse("accounts:user_create"),
+            {"username": "OWNER ", "full_name": "王五", "phone": "12345"},
+        )
     assert response.status_code == 400
     body = response.content.decode()
     assert "This username is taken." in body
@@ -172,7 +175,8 @@ def test_disable_and_enable_are_audited_and_end_sessions(client, county, secadmi
 
 def test_the_security_admin_cannot_disable_themselves(client, county, secadmin):
     client.force_login(secadmin)
-    client.post(reverse("accounts:user_disable", args=[secadmin.pk]))
+    with nothing_written():
+        client.post(reverse("accounts:user_disable", args=[secadmin.pk]))
     secadmin.refresh_from_db()
     assert secadmin.is_active and not AuditEvent.objects.filter(action="account.disable").exists()
 
@@ -228,12 +232,16 @@ def test_grant_and_revoke_are_audited(client, county, secadmin, owner):
 def test_a_conflicting_grant_says_why_and_writes_nothing(client, county, secadmin, owner):
     client.force_login(secadmin)
     before = _snapshot()
-    response = client.post(reverse("accounts:role_grant", args=[owner.pk]), {"role": Role.AUDITOR})
+    with nothing_written():
+        response = client.post(
+            reverse("accounts:role_grant", args=[owner.pk]), {"role": Role.AUDITOR}
+        )
     assert response.status_code == 400
     assert "cannot be combined" in response.content.decode()
-    response = client.post(
-        reverse("accounts:role_grant", args=[owner.pk]), {"role": Role.GRID_WORKER}
-    )
+    with nothing_written():
+        response = client.post(
+            reverse("accounts:role_grant", args=[owner.pk]), {"role": Role.GRID_WORKER}
+        )
     assert response.status_code == 400 and "needs a place" in response.content.decode()
     assert _snapshot() == before
 
@@ -241,7 +249,8 @@ def test_a_conflicting_grant_says_why_and_writes_nothing(client, county, secadmi
 def test_revoke_of_another_users_assignment_is_404(client, county, secadmin, owner, member):
     client.force_login(secadmin)
     theirs = member.roles.get()
-    response = client.post(reverse("accounts:role_revoke", args=[owner.pk, theirs.pk]))
+    with nothing_written():
+        response = client.post(reverse("accounts:role_revoke", args=[owner.pk, theirs.pk]))
     assert response.status_code == 404
     assert RoleAssignment.objects.filter(pk=theirs.pk).exists()
 
@@ -292,9 +301,9 @@ def test_command_creates_grants_revokes_disables_and_audits(county):
 
 def test_command_refuses_separation_and_unknown_users(county):
     _users("create", "wang.wu", "--role", "auditor")
-    with pytest.raises(CommandError, match="cannot be combined"):
+    with nothing_written(), pytest.raises(CommandError, match="cannot be combined"):
         _users("grant", "wang.wu", "village_cadre", "--node", "王庄村")
-    with pytest.raises(CommandError, match="No user"):
+    with nothing_written(), pytest.raises(CommandError, match="No user"):
         _users("disable", "nobody-here")
     assert list(
         RoleAssignment.objects.filter(user__username="wang.wu").values_list("role", flat=True)
