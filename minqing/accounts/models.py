@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -127,6 +128,19 @@ class User(AbstractUser):
         """Every new password restarts the expiry clock (docs/SECURITY-BAR.md §2)."""
         super().set_password(raw_password)
         self.password_changed_at = timezone.now()
+
+    def check_password(self, raw_password: str | None) -> bool:
+        """Django's check, except that re-encoding a right password with the preferred hasher
+        (Django does it on the first login after its hashing settings change) is not a new
+        password: the hash is written alone, without the ``save`` signals, so the expiry clock
+        does not restart and the account's tokens stay (``services.auth._password_saved``)."""
+
+        def rehash(raw: str) -> None:
+            AbstractUser.set_password(self, raw)  # the hash only, not the clock
+            self._password = None
+            type(self)._default_manager.filter(pk=self.pk).update(password=self.password)
+
+        return check_password(raw_password, self.password, rehash)
 
     def set_unusable_password(self) -> None:
         super().set_unusable_password()
