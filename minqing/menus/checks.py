@@ -139,7 +139,7 @@ class _FormChecker:
             self.check_choices(i, q)
             self.check_relevant(i, q)
             self.check_constraint(i, q)
-        if not any(t is not None and t != QType.NOTE for t in self.types):
+        if not any(t != QType.NOTE for t in self.types):  # (a bad type is reported already)
             self.add(
                 -1,
                 "",

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -715,10 +716,13 @@ def _int_float(v: int) -> float:
         return math.inf if v > 0 else -math.inf
 
 
+_NUMBER_START = frozenset(" \t\n\r-.0123456789")
+
+
 def _as_number(v: object) -> float | None:
     if type(v) is float:
         return v
-    if type(v) is str and _numeric(v):
+    if type(v) is str and v and v[0] in _NUMBER_START and _numeric(v):
         return float(v)
     return None
 
@@ -792,19 +796,90 @@ def _value(expr: Expr) -> Value:
     raise TypeError(f"not a value: {expr!r}")
 
 
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _compare_constant(op: str, var: Value, constant: str | float) -> Condition:
+    """``_compare(op, var, constant)`` with what is known of the constant worked out once
+    (most comparisons are of an answer with a literal)."""
+    c = _scalar(constant)
+    cn = _as_number(c)
+    number_op = _OPERATORS[op]
+    if cn is not None:
+        # A non-numeric answer never equals a numeric constant.
+        otherwise = op == "!="
+
+        def with_number(answers: Answers, current: object) -> bool:
+            v = var(answers, current)
+            a = v if type(v) is str else _scalar(v)
+            if a is _INVALID:
+                return False
+            na = _as_number(a)
+            if na is not None:
+                return number_op(na, cn)
+            return otherwise
+
+        return with_number
+    # A text constant that is not a number: only = and != can hold.
+    if op == "=":
+
+        def equal(answers: Answers, current: object) -> bool:
+            v = var(answers, current)
+            a = v if type(v) is str else _scalar(v)
+            return a is not _INVALID and a == c
+
+        return equal
+    if op == "!=":
+
+        def not_equal(answers: Answers, current: object) -> bool:
+            v = var(answers, current)
+            a = v if type(v) is str else _scalar(v)
+            return a is not _INVALID and a != c
+
+        return not_equal
+    return lambda answers, current: False
+
+
 def _condition(expr: Expr) -> Condition:
     if isinstance(expr, Compare):
         op = expr.op
+        constants = Text | Number
+        if isinstance(expr.right, constants) and not isinstance(expr.left, constants):
+            return _compare_constant(op, _value(expr.left), expr.right.value)
+        if isinstance(expr.left, constants) and not isinstance(expr.right, constants):
+            return _compare_constant(_FLIPPED[op], _value(expr.right), expr.left.value)
         left, right = _value(expr.left), _value(expr.right)
         return lambda answers, current: _compare(
             op, _scalar(left(answers, current)), _scalar(right(answers, current))
         )
     if isinstance(expr, And):
         parts = tuple(_condition(p) for p in expr.parts)
-        return lambda answers, current: all(p(answers, current) for p in parts)
+
+        def all_of(answers: Answers, current: object) -> bool:
+            for p in parts:
+                if not p(answers, current):
+                    return False
+            return True
+
+        return all_of
     if isinstance(expr, Or):
         alts = tuple(_condition(p) for p in expr.parts)
-        return lambda answers, current: any(p(answers, current) for p in alts)
+
+        def any_of(answers: Answers, current: object) -> bool:
+            for p in alts:
+                if p(answers, current):
+                    return True
+            return False
+
+        return any_of
     if isinstance(expr, Not):
         inner = _condition(expr.operand)
         return lambda answers, current: not inner(answers, current)
