@@ -14,18 +14,18 @@ cleaner chosen) and the ``CompiledForm`` is reused for every household of the ca
 How answers are normalised (``clean``)
 ======================================
 
-=================  ===========================================================================
-``integer``        an ``int`` (given as an int or a text of digits, at most 2**53 - 1 either way)
-``decimal``        the text of its exact value, no exponent, no trailing zeros: ``"12.5"``,
-                   ``"3"``, ``"-0.25"`` (given as a number or a numeric text; at most 10
-                   decimal places, less than 10**15). A text keeps what the visitor typed
-                   exactly; the skip logic reads it as a number.
-``select_one``,    the choice name, stripped
+===================  =========================================================================
+``integer``          an ``int`` (given as an int or a text of digits; at most 2**53 - 1)
+``decimal``          the text of its exact value, no exponent, no trailing zeros: ``"12.5"``,
+                     ``"3"``, ``"-0.25"`` (given as a number or a numeric text; at most 10
+                     decimal places, less than 10**15). A text keeps exactly what the visitor
+                     typed, with no binary rounding; the skip logic reads it as a number.
+``select_one``,      the choice name, stripped
 ``yes_no``,
 ``good_fair_bad``
-``select_multiple````list`` of the choice names, in the order of the choices
-``text``           the text, stripped (at most ``MAX_TEXT_ANSWER`` characters)
-=================  ===========================================================================
+``select_multiple``  a ``list`` of the choice names, in the order of the choices
+``text``             the text, stripped (at most ``MAX_TEXT_ANSWER`` characters)
+===================  =========================================================================
 
 ``None``, ``""`` (or only spaces) and ``[]`` are "unanswered" and left out; values that do not
 fit are left out of ``clean`` and reported by ``check``.
