@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "minqing.issues",
     "minqing.contacts",
     "minqing.visits",
+    "minqing.menus",
     "minqing.public",
     "minqing.auditor",  # the auditor's pages: reading the trail minqing.audit records
 ]

@@ -34,6 +34,7 @@ from minqing.issues.services.handling import (
     issue_accept,
     issue_close,
     issue_dispatch,
+    issue_dispatch_by_rule,
     issue_resolve,
     issue_return,
     issue_revisit,
@@ -42,7 +43,11 @@ from minqing.issues.services.handling import (
     issue_transfer,
     issue_update,
 )
-from minqing.issues.services.registration import issue_add_reporter, issue_register
+from minqing.issues.services.registration import (
+    issue_add_reporter,
+    issue_join_by_rule,
+    issue_register,
+)
 from minqing.issues.services.supervision import (
     extension_decide,
     extension_request,
@@ -68,10 +73,12 @@ __all__ = [
     "issue_check_in",
     "issue_close",
     "issue_dispatch",
+    "issue_dispatch_by_rule",
     "issue_escalate",
     "issue_merge",
     "issue_offer",
     "issue_raise_colour",
+    "issue_join_by_rule",
     "issue_register",
     "issue_reopen",
     "issue_resolve",

@@ -142,6 +142,43 @@ def issue_dispatch(
     return issue
 
 
+def issue_dispatch_by_rule(
+    *,
+    issue: Issue,
+    department: Department,
+    rule: str,
+    context: AuditContext | None = None,
+) -> Issue:
+    """派单 by a standing rule the county set (a quarterly-menu answer such as "饮水是否正常?
+    否" goes to the water department): no person dispatches, the timeline names the rule.
+
+    Only a colour a department may handle (yellow, orange) and a department of the issue's
+    county; anything else is a programming error of the rule's author, refused before."""
+    with transaction.atomic():
+        issue = locked(issue)
+        if Level.DEPARTMENT not in actions.COLOUR_TARGET_LEVELS[issue.colour]:
+            raise ValueError(f"a {issue.colour} issue does not go to a department")
+        if issue.status != Status.REGISTERED:
+            raise IllegalTransition(
+                _("This issue was already dispatched."), code=IssueErrorCode.FINISHED
+            )
+        issue.responsible = _responsible_for(None, node=None, department=department)
+        issue.owner_node, issue.owner_department, issue.offered = None, department, False
+        changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
+        record(
+            issue,
+            by=None,
+            action=EventAction.DISPATCH,
+            to_status=Status.DISPATCHED,
+            note=rule,
+            data={"to": issue.owner_label, "rule": rule},
+            fields=["owner_node", "owner_department", "offered", "responsible", *changed],
+            context=context,
+        )
+        notify_owner(issue, kind="issue.dispatched", title=_("Issue sent to you"))
+    return issue
+
+
 def issue_accept(
     *,
     by: User,

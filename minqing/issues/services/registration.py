@@ -285,3 +285,45 @@ def issue_add_reporter(
             context=context,
         )
     return reporter
+
+
+def issue_join_by_rule(
+    *,
+    issue: Issue,
+    household,
+    words: str = "",
+    rule: str = "",
+    context: AuditContext | None = None,
+) -> IssueReporter | None:
+    """One more household of the village raised the same thing through a standing rule (the
+    quarterly menu's answers): it joins the issue as a reporter instead of opening a duplicate.
+    No person takes this step, so no one's places are asked; the timeline names the rule.
+    Returns None when the household already reported the issue (a replay changes nothing)."""
+    with transaction.atomic():
+        issue = locked(issue)
+        if issue.status in (Status.CLOSED, Status.MERGED):
+            raise IllegalTransition(
+                _("This issue is %(status)s; register a new one instead.")
+                % {"status": status_label(issue.status)},
+                code=IssueErrorCode.FINISHED,
+            )
+        if household.village_id != issue.village_id:
+            raise ValueError("a household of another village")
+        if issue.reporters.filter(household=household).exists():
+            return None
+        reporter = IssueReporter.objects.create(
+            issue=issue,
+            household=household,
+            name=clean_text(household.head_name, "name", required=False, max_length=50),
+            phone=plain(household.phone) or None,
+            words=clean_text(words, "words", required=False),
+        )
+        record(
+            issue,
+            by=None,
+            action=EventAction.ADD_REPORTER,
+            note=reporter.words,
+            data={"reporter": reporter.name, "household": household.pk, "rule": rule},
+            context=context,
+        )
+    return reporter

@@ -1,0 +1,710 @@
+"""The campaign's answers: a visitor's records from the phone (offline, synced in batches),
+a paper form typed in, and each phone try.
+
+A record is written once per ``client_uuid`` (made by the phone when the form opens): a replay
+of the same content answers "already saved" and changes nothing; the same id with other content
+is a conflict, never an overwrite — exactly as visits are (minqing.visits.services.visit). Each
+record of a batch stands alone: a refused one is answered with its reasons and changes nothing,
+the others are saved. Everything a saved record changes is written in one transaction with it:
+the task, the progress counters of its grid, village, town and county (``Progress``), the
+departments' tallies (``Tally``), and the issues its answers raise or join.
+
+Answers are checked against the version they were made with (a version replaced since is
+still accepted: a phone offline for a week keeps the form it had) and the household's place
+(urban or rural).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.audit.actions import AuditAction
+from minqing.audit.services import audit_record
+from minqing.households.models import Household
+from minqing.issues.models import OPEN_STATES, Issue, Source
+from minqing.lib.context import AuditContext
+from minqing.menus.checks import CompiledForm, compile_form
+from minqing.menus.errors import MenuErrorCode
+from minqing.menus.models import (
+    CallAttempt,
+    CallResult,
+    Campaign,
+    CampaignState,
+    MenuQuestion,
+    MenuVersion,
+    NotReachedReason,
+    Outcome,
+    Progress,
+    RaisedIssue,
+    Response,
+    Tally,
+    Task,
+    VersionState,
+)
+from minqing.menus.permissions import MenuAction, allowed
+from minqing.menus.spec import CHOICE_TYPES, NUMBER_TYPES, QType
+
+#: A phone's clock may run a little fast.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+#: Records in one sync (the phone sends its outbox in batches of this size at most).
+MAX_BATCH = 200
+
+
+@dataclass
+class AnswerInput:
+    client_uuid: uuid.UUID
+    task_id: int
+    version_id: int
+    outcome: str  # Outcome: home, phone, not_reached
+    finished_at: dt.datetime
+    answers: dict[str, Any] = field(default_factory=dict)
+    started_at: dt.datetime | None = None
+    reason: str = ""  # NotReachedReason, for not_reached
+    paper: bool = False  # typed in from a paper form
+
+    def digest(self) -> str:
+        data = {
+            "task": self.task_id,
+            "version": self.version_id,
+            "outcome": self.outcome,
+            "finished": self.finished_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "started": (
+                self.started_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+                if self.started_at
+                else ""
+            ),
+            "answers": self.answers,
+            "reason": self.reason,
+            "paper": self.paper,
+        }
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Status:
+    SAVED = "saved"
+    REPLAY = "replay"  # already saved: nothing changed
+    REFUSED = "refused"  # bad input: nothing saved, ``errors`` says why
+    CONFLICT = "conflict"  # the id is taken by another record, or the task is done already
+    NOT_FOUND = "not_found"  # no such task for this person
+
+
+@dataclass
+class RecordResult:
+    client_uuid: uuid.UUID
+    status: str
+    code: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    response_id: int | None = None
+    issue_ids: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- compiled forms
+
+_compiled: dict[tuple[int, str], CompiledForm] = {}
+_questions: dict[int, list[MenuQuestion]] = {}
+
+
+def compiled_form(version: MenuVersion, kind: str) -> CompiledForm:
+    """The checker of a published version for one kind of place, built once per process (a
+    published version never changes)."""
+    from minqing.menus.services.authoring import version_form
+
+    key = (version.pk, kind)
+    found = _compiled.get(key)
+    if found is None:
+        found = compile_form(version_form(version, kind))
+        if version.state == VersionState.PUBLISHED:
+            _compiled[key] = found
+    return found
+
+
+def version_questions(version: MenuVersion) -> list[MenuQuestion]:
+    found = _questions.get(version.pk)
+    if found is None:
+        found = list(version.questions.select_related("issue_category", "issue_department"))
+        if version.state == VersionState.PUBLISHED:
+            _questions[version.pk] = found
+    return found
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def answers_record(
+    *,
+    by: User,
+    records: list[AnswerInput],
+    context: AuditContext | None = None,
+) -> list[RecordResult]:
+    """Save a batch of a visitor's records; one result per record, in their order."""
+    if len(records) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} records a batch")
+    results: dict[uuid.UUID, RecordResult] = {}
+    ids = [r.client_uuid for r in records]
+    if len(set(ids)) != len(ids):
+        seen: set[uuid.UUID] = set()
+        kept = []
+        for r in records:
+            if r.client_uuid in seen:
+                continue
+            seen.add(r.client_uuid)
+            kept.append(r)
+        records = kept
+    existing = {
+        row.client_uuid: row
+        for row in Response.objects.filter(client_uuid__in=[r.client_uuid for r in records]).only(
+            "id", "client_uuid", "content_hash", "entered_by_id"
+        )
+    }
+    fresh: list[AnswerInput] = []
+    for r in records:
+        row = existing.get(r.client_uuid)
+        if row is None:
+            fresh.append(r)
+        elif row.content_hash == r.digest() and row.entered_by_id == by.pk:
+            results[r.client_uuid] = RecordResult(r.client_uuid, Status.REPLAY, response_id=row.pk)
+        else:
+            results[r.client_uuid] = RecordResult(
+                r.client_uuid,
+                Status.CONFLICT,
+                MenuErrorCode.DUPLICATE,
+                {"client_uuid": _("Another record was already saved under this id.")},
+            )
+    prepared = _prepare(by, fresh, results)
+    if prepared:
+        try:
+            _write(by, prepared, results, context)
+        except IntegrityError:
+            # Another sync saved one of these ids (or a task) between our read and our write:
+            # take them one at a time, each finding its replay or its conflict.
+            for p in prepared:
+                results.pop(p.input.client_uuid, None)
+            if len(records) == 1:
+                raise
+            for p in prepared:
+                results[p.input.client_uuid] = answers_record(
+                    by=by, records=[p.input], context=context
+                )[0]
+    return [results[r.client_uuid] for r in records]
+
+
+@dataclass
+class _Prepared:
+    input: AnswerInput
+    task: Task
+    version: MenuVersion
+    answers: dict[str, object]
+    digest: str
+    too_fast: bool
+
+
+def _prepare(
+    by: User, records: list[AnswerInput], results: dict[uuid.UUID, RecordResult]
+) -> list[_Prepared]:
+    if not records:
+        return []
+    tasks = {
+        t.pk: t
+        for t in Task.objects.filter(pk__in={r.task_id for r in records}).select_related("campaign")
+    }
+    versions = {
+        v.pk: v
+        for v in MenuVersion.objects.filter(pk__in={r.version_id for r in records}).select_related(
+            "menu"
+        )
+    }
+    campaign_versions = {
+        v.pk: v.number
+        for v in MenuVersion.objects.filter(pk__in={t.campaign.version_id for t in tasks.values()})
+    }
+    now = timezone.now()
+    prepared: list[_Prepared] = []
+    taken_tasks: set[int] = set()
+
+    def refuse(r: AnswerInput, status: str, code: str, errors: dict[str, str]) -> None:
+        results[r.client_uuid] = RecordResult(r.client_uuid, status, code, errors)
+
+    for r in records:
+        task = tasks.get(r.task_id)
+        if task is None or not allowed(by, MenuAction.ANSWER, task):
+            refuse(
+                r,
+                Status.NOT_FOUND,
+                MenuErrorCode.NOT_YOUR_TASK,
+                {"task": _("This household is not one of yours in this campaign.")},
+            )
+            continue
+        campaign = task.campaign
+        if task.outcome or task.pk in taken_tasks:
+            refuse(
+                r,
+                Status.CONFLICT,
+                MenuErrorCode.ALREADY_DONE,
+                {"task": _("This household's answers were already recorded.")},
+            )
+            continue
+        version = versions.get(r.version_id)
+        if (
+            version is None
+            or version.menu_id != campaign.menu_id
+            or version.state != VersionState.PUBLISHED
+            or version.number > campaign_versions.get(campaign.version_id, 0)
+        ):
+            refuse(
+                r,
+                Status.REFUSED,
+                MenuErrorCode.WRONG_VERSION,
+                {"version": _("These answers name a version this campaign never asked.")},
+            )
+            continue
+        errors: dict[str, str] = {}
+        when = _time_problem(r, campaign, now)
+        if when:
+            errors["finished_at"] = when
+        cleaned: dict[str, object] = {}
+        if r.outcome in (Outcome.HOME, Outcome.PHONE):
+            if r.reason:
+                errors["reason"] = _("A reason is given only when nobody was reached.")
+            cleaned, answer_errors = compiled_form(version, task.place_kind).validate(r.answers)
+            errors.update({f"answers.{k}": v for k, v in answer_errors.items()})
+        elif r.outcome == Outcome.NOT_REACHED:
+            if r.reason not in NotReachedReason.values:
+                errors["reason"] = _(
+                    "Say why nobody was reached: moved away, empty house, refused."
+                )
+            if r.answers:
+                errors["answers"] = _("A household nobody was reached in has no answers.")
+        else:
+            errors["outcome"] = _("Choose: at home, by phone, or not reached.")
+        if errors:
+            refuse(r, Status.REFUSED, _code(errors), errors)
+            continue
+        taken_tasks.add(task.pk)
+        too_fast = (
+            r.outcome != Outcome.NOT_REACHED
+            and not r.paper
+            and r.started_at is not None
+            and (r.finished_at - r.started_at).total_seconds() < campaign.min_seconds
+        )
+        prepared.append(_Prepared(r, task, version, cleaned, r.digest(), too_fast))
+    return prepared
+
+
+def _code(errors: dict[str, str]) -> str:
+    keys = set(errors)
+    if keys == {"finished_at"}:
+        return MenuErrorCode.BAD_TIME
+    if "outcome" in keys:
+        return MenuErrorCode.UNKNOWN_OUTCOME
+    if "reason" in keys:
+        return MenuErrorCode.REASON_REQUIRED
+    return MenuErrorCode.ANSWERS
+
+
+def _time_problem(r: AnswerInput, campaign: Campaign, now: dt.datetime) -> str:
+    for moment in (r.finished_at, r.started_at):
+        if moment is not None and timezone.is_naive(moment):
+            return _("Give the time with its time zone.")
+    if r.finished_at > now + CLOCK_SKEW:
+        return _("The answers cannot be from the future (it is %(now)s now).") % {
+            "now": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+        }
+    if r.started_at is not None and r.started_at > r.finished_at:
+        return _("The visit ends before it starts.")
+    day = timezone.localdate(r.finished_at)
+    if not campaign.starts_on <= day <= campaign.ends_on:
+        return _(
+            "The campaign runs from %(start)s to %(end)s; these answers are dated %(day)s."
+        ) % {
+            "start": campaign.starts_on.isoformat(),
+            "end": campaign.ends_on.isoformat(),
+            "day": day.isoformat(),
+        }
+    if campaign.state != CampaignState.OPEN and r.finished_at > now:
+        return _("The campaign is closed.")
+    return ""
+
+
+def answers_hash(answers: dict[str, object]) -> str:
+    text = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write(
+    by: User,
+    prepared: list[_Prepared],
+    results: dict[uuid.UUID, RecordResult],
+    context: AuditContext | None,
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        # Claim the tasks: a task done by a concurrent sync since we read it stays done.
+        done_ids = set(
+            Task.objects.select_for_update()
+            .filter(pk__in=[p.task.pk for p in prepared])
+            .exclude(outcome="")
+            .values_list("pk", flat=True)
+        )
+        keep = []
+        for p in prepared:
+            if p.task.pk in done_ids:
+                results[p.input.client_uuid] = RecordResult(
+                    p.input.client_uuid,
+                    Status.CONFLICT,
+                    MenuErrorCode.ALREADY_DONE,
+                    {"task": _("This household's answers were already recorded.")},
+                )
+            else:
+                keep.append(p)
+        prepared = keep
+        if not prepared:
+            return
+        responses = Response.objects.bulk_create(
+            [
+                Response(
+                    client_uuid=p.input.client_uuid,
+                    content_hash=p.digest,
+                    task=p.task,
+                    version=p.version,
+                    visitor_id=(
+                        p.task.assignee_id if p.input.paper and p.task.assignee_id else by.pk
+                    ),
+                    entered_by=by,
+                    outcome=p.input.outcome,
+                    reason=p.input.reason,
+                    paper=p.input.paper,
+                    started_at=p.input.started_at,
+                    finished_at=p.input.finished_at,
+                    answers=p.answers,
+                    answers_hash=answers_hash(p.answers) if p.answers else "",
+                    too_fast=p.too_fast,
+                    created_at=now,
+                )
+                for p in prepared
+            ]
+        )
+        if any(r.pk is None for r in responses):  # backends without RETURNING (none today)
+            by_uuid = dict(
+                Response.objects.filter(
+                    client_uuid__in=[p.input.client_uuid for p in prepared]
+                ).values_list("client_uuid", "pk")
+            )
+            for r in responses:
+                r.pk = by_uuid[r.client_uuid]
+        by_outcome: dict[tuple[str, bool], list[int]] = defaultdict(list)
+        for p in prepared:
+            by_outcome[(p.input.outcome, p.too_fast)].append(p.task.pk)
+        for (outcome, flagged), task_ids in by_outcome.items():
+            Task.objects.filter(pk__in=task_ids).update(
+                outcome=outcome, done_at=now, flagged=flagged
+            )
+        raised = _raise_issues(by, prepared, responses, context)
+        _count(prepared, raised)
+        _tally(prepared)
+        audit_record(
+            action=AuditAction.MENUS_ANSWERS,
+            user=by,
+            context=context,
+            object_type="menus.campaign",
+            object_id=",".join(sorted({str(p.task.campaign_id) for p in prepared})),
+            detail={
+                "records": len(prepared),
+                "responses": [r.pk for r in responses],
+                "issues": sorted({i for ids in raised.values() for i, _new in ids}),
+            },
+        )
+    for p, resp in zip(prepared, responses, strict=True):
+        results[p.input.client_uuid] = RecordResult(
+            p.input.client_uuid,
+            Status.SAVED,
+            response_id=resp.pk,
+            issue_ids=sorted(i for i, _new in raised.get(p.task.pk, [])),
+        )
+
+
+def _count(prepared: list[_Prepared], raised: dict[int, list[tuple[int, bool]]]) -> None:
+    """Add the batch to the progress of every node on each household's path (rows exist from
+    the campaign's start; the scope's ancestors have none and are not touched). Rows are locked
+    in one order, so two syncs never wait on each other in a circle."""
+    deltas: dict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+    for p in prepared:
+        new_issues = sum(1 for _i, new in raised.get(p.task.pk, []) if new)
+        for node_id in (int(x) for x in p.task.node_path.strip("/").split("/")):
+            c = deltas[(p.task.campaign_id, node_id)]
+            c[p.input.outcome] += 1
+            if new_issues:
+                c["issues"] += new_issues
+    _locked_in_order(Progress, deltas)
+    groups: dict[tuple[int, tuple[tuple[str, int], ...]], list[int]] = defaultdict(list)
+    for (campaign_id, node_id), c in deltas.items():
+        groups[(campaign_id, tuple(sorted(c.items())))].append(node_id)
+    for (campaign_id, items), node_ids in sorted(groups.items()):
+        Progress.objects.filter(campaign_id=campaign_id, node_id__in=node_ids).update(
+            **{k: F(k) + v for k, v in items}
+        )
+
+
+def _locked_in_order(model: Any, keys: Any) -> None:
+    """Take the row locks of the counters a batch will add to, in primary-key order
+    (PostgreSQL; SQLite has one writer anyway)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    by_campaign: dict[int, list[int]] = defaultdict(list)
+    for campaign_id, node_id in keys:
+        by_campaign[campaign_id].append(node_id)
+    for campaign_id, node_ids in sorted(by_campaign.items()):
+        list(
+            model.objects.select_for_update()
+            .filter(campaign_id=campaign_id, node_id__in=node_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _tally(prepared: list[_Prepared]) -> None:
+    """Add the batch's answers to the village tallies the departments' results read."""
+    cells: dict[tuple[int, int, int, str], list[Any]] = {}
+    for p in prepared:
+        if not p.answers:
+            continue
+        questions = {q.name: q for q in version_questions(p.version)}
+        for name, value in p.answers.items():
+            q = questions.get(name)
+            if q is None:
+                continue
+            if q.qtype in CHOICE_TYPES:
+                chosen = value if isinstance(value, list) else [value]
+                for choice in chosen:
+                    key = (p.task.campaign_id, q.pk, p.task.village_id, str(choice))
+                    cells.setdefault(key, [0, Decimal(0)])[0] += 1
+            elif q.qtype in NUMBER_TYPES:
+                key = (p.task.campaign_id, q.pk, p.task.village_id, "")
+                cell = cells.setdefault(key, [0, Decimal(0)])
+                cell[0] += 1
+                cell[1] += Decimal(str(value))
+            elif q.qtype == QType.TEXT:
+                key = (p.task.campaign_id, q.pk, p.task.village_id, "")
+                cells.setdefault(key, [0, Decimal(0)])[0] += 1
+    if not cells:
+        return
+    Tally.objects.bulk_create(
+        [
+            Tally(campaign_id=c, question_id=q, village_id=v, choice=ch)
+            for (c, q, v, ch) in sorted(cells)
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    groups: dict[tuple[int, int, int, Decimal], list[tuple[int, str]]] = defaultdict(list)
+    for (c, qid, v, ch), (n, total) in cells.items():
+        groups[(c, v, n, total)].append((qid, ch))
+    for (c, v, n, total), keys in sorted(groups.items()):
+        by_choice: dict[str, list[int]] = defaultdict(list)
+        for qid, ch in keys:
+            by_choice[ch].append(qid)
+        for ch, question_ids in sorted(by_choice.items()):
+            update: dict[str, Any] = {"count": F("count") + n}
+            if total:
+                update["total"] = F("total") + total
+            Tally.objects.filter(
+                campaign_id=c, village_id=v, choice=ch, question_id__in=question_ids
+            ).update(**update)
+
+
+def _raise_issues(
+    by: User,
+    prepared: list[_Prepared],
+    responses: list[Response],
+    context: AuditContext | None,
+) -> dict[int, list[tuple[int, bool]]]:
+    """The issues the answers raise: ``{task id: [(issue id, new?), …]}``. A household whose
+    village already has an open issue from the same question joins it (the seed's irrigation
+    power line: several households, one report to the town)."""
+    from minqing.issues.services import (
+        issue_dispatch_by_rule,
+        issue_join_by_rule,
+        issue_register,
+    )
+
+    out: dict[int, list[tuple[int, bool]]] = {}
+    households: dict[int, Household] | None = None
+    for p, response in zip(prepared, responses, strict=True):
+        hits = []
+        for q in version_questions(p.version):
+            if not q.issue_on or q.name not in p.answers or q.issue_category is None:
+                continue
+            value = p.answers[q.name]
+            chosen = set(value) if isinstance(value, list) else {value}
+            if chosen & set(q.issue_on):
+                hits.append((q, chosen & set(q.issue_on)))
+        if not hits:
+            continue
+        if households is None:
+            households = {
+                h.pk: h
+                for h in Household.objects.filter(
+                    pk__in=[x.task.household_id for x in prepared]
+                ).select_related("node")
+            }
+        household = households[p.task.household_id]
+        for q, chosen in hits:
+            labels = "、".join(c[1] for c in q.choices if c[0] in chosen)
+            words = f"{q.label_zh}：{labels}"
+            rule = _("Quarterly menu: %(question)s") % {"question": words}
+            open_issue = (
+                Issue.objects.filter(
+                    menu_answers__campaign_id=p.task.campaign_id,
+                    menu_answers__village_id=p.task.village_id,
+                    menu_answers__question__name=q.name,
+                    menu_answers__joined=False,
+                    status__in=OPEN_STATES,
+                )
+                .order_by("pk")
+                .first()
+            )
+            if open_issue is not None:
+                issue_join_by_rule(
+                    issue=open_issue, household=household, words=words, rule=rule, context=context
+                )
+                RaisedIssue.objects.create(
+                    response=response,
+                    question=q,
+                    issue=open_issue,
+                    campaign_id=p.task.campaign_id,
+                    village_id=p.task.village_id,
+                    joined=True,
+                )
+                out.setdefault(p.task.pk, []).append((open_issue.pk, False))
+                continue
+            issue = issue_register(
+                by=by,
+                node=household.node,
+                household=household,
+                category=q.issue_category,
+                description=words,
+                title=words[:100],
+                colour=q.issue_colour,
+                complexity=q.issue_complexity,
+                source=Source.MENU,
+                context=context,
+            )
+            if q.issue_department is not None:
+                issue_dispatch_by_rule(
+                    issue=issue, department=q.issue_department, rule=rule, context=context
+                )
+            RaisedIssue.objects.create(
+                response=response,
+                question=q,
+                issue=issue,
+                campaign_id=p.task.campaign_id,
+                village_id=p.task.village_id,
+            )
+            out.setdefault(p.task.pk, []).append((issue.pk, True))
+    return out
+
+
+# --------------------------------------------------------------------------- phone tries
+
+
+@dataclass
+class CallInput:
+    client_uuid: uuid.UUID
+    task_id: int
+    at: dt.datetime
+    result: str
+
+
+def call_record(*, by: User, data: CallInput, context: AuditContext | None = None) -> RecordResult:
+    """One phone try for a household nobody was home at (no answer, busy, wrong number,
+    refused); at most the campaign's ``call_limit`` a household. Replay-safe by client id."""
+    existing = CallAttempt.objects.filter(client_uuid=data.client_uuid).first()
+    if existing is not None:
+        same = (
+            existing.task_id == data.task_id
+            and existing.by_id == by.pk
+            and existing.result == data.result
+            and abs((existing.at - data.at).total_seconds()) < 1
+        )
+        if same:
+            return RecordResult(data.client_uuid, Status.REPLAY)
+        return RecordResult(
+            data.client_uuid,
+            Status.CONFLICT,
+            MenuErrorCode.DUPLICATE,
+            {"client_uuid": _("Another record was already saved under this id.")},
+        )
+    task = Task.objects.filter(pk=data.task_id).select_related("campaign").first()
+    if task is None or not allowed(by, MenuAction.ANSWER, task):
+        return RecordResult(
+            data.client_uuid,
+            Status.NOT_FOUND,
+            MenuErrorCode.NOT_YOUR_TASK,
+            {"task": _("This household is not one of yours in this campaign.")},
+        )
+    if data.result not in CallResult.values:
+        return RecordResult(
+            data.client_uuid,
+            Status.REFUSED,
+            MenuErrorCode.UNKNOWN_RESULT,
+            {"result": _("Choose what happened: no answer, busy, wrong number, refused.")},
+        )
+    if timezone.is_naive(data.at) or data.at > timezone.now() + CLOCK_SKEW:
+        return RecordResult(
+            data.client_uuid,
+            Status.REFUSED,
+            MenuErrorCode.BAD_TIME,
+            {"at": _("Give the time of the call, with its time zone, not in the future.")},
+        )
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.outcome:
+            return RecordResult(
+                data.client_uuid,
+                Status.CONFLICT,
+                MenuErrorCode.ALREADY_DONE,
+                {"task": _("This household's answers were already recorded.")},
+            )
+        if locked.call_attempts >= task.campaign.call_limit:
+            return RecordResult(
+                data.client_uuid,
+                Status.REFUSED,
+                MenuErrorCode.CALL_LIMIT,
+                {
+                    "task": _(
+                        "%(n)d tries already: record the household as not reached, with the reason."
+                    )
+                    % {"n": locked.call_attempts}
+                },
+            )
+        try:
+            with transaction.atomic():
+                call = CallAttempt.objects.create(
+                    client_uuid=data.client_uuid, task=locked, by=by, at=data.at, result=data.result
+                )
+        except IntegrityError:
+            return call_record(by=by, data=data, context=context)
+        Task.objects.filter(pk=locked.pk).update(call_attempts=F("call_attempts") + 1)
+        audit_record(
+            action=AuditAction.MENUS_CALL,
+            user=by,
+            context=context,
+            obj=call,
+            detail={"task": locked.pk, "result": data.result},
+        )
+    return RecordResult(data.client_uuid, Status.SAVED, response_id=None)
