@@ -313,7 +313,7 @@ def duplicate_proposals(checklists: Iterable[Checklist]) -> list[Proposal]:
     for i in range(n):
         groups.setdefault(find(i), []).append(questions[i][0].pk)
     out = [
-        Proposal(tuple(ids), round(best.get(root, 0.0), 3))
+        Proposal(tuple(sorted(ids)), round(best.get(root, 0.0), 3))
         for root, ids in groups.items()
         if len(ids) > 1
     ]

@@ -177,30 +177,30 @@ def write_progress(campaign: Campaign) -> int:
     )
     from minqing.menus.models import RaisedIssue
 
-    issues_per_village = Counter(
-        dict(
-            RaisedIssue.objects.filter(campaign=campaign, joined=False)
-            .values_list("village_id")
-            .annotate(n=Count("id"))
-            .values_list("village_id", "n")
-        )
+    # issues raised (not joined) count where the household that raised them lives
+    issues_per_path = (
+        RaisedIssue.objects.filter(campaign=campaign, joined=False)
+        .values_list("response__task__node_path")
+        .annotate(n=Count("id"))
+        .values_list("response__task__node_path", "n")
+        .order_by()
     )
     fields = ("total", "unassigned", "home", "phone", "not_reached")
     sums: dict[int, Counter[str]] = {}
     scope_depth = campaign.scope_path.count("/") - 1
+
+    def below_scope(path: str) -> list[int]:
+        ids = [int(p) for p in path.strip("/").split("/")]
+        return ids[scope_depth - 1 :] if scope_depth > 0 else ids
+
     for row in per_path.values_list("node_path", *fields):
-        ids = [int(p) for p in row[0].strip("/").split("/")]
-        for node_id in ids[scope_depth - 1 :] if scope_depth > 0 else ids:
+        for node_id in below_scope(row[0]):
             c = sums.setdefault(node_id, Counter())
             for f, n in zip(fields, row[1:], strict=True):
                 c[f] += n
-    if issues_per_village:
-        paths = dict(Node.objects.filter(pk__in=issues_per_village).values_list("pk", "path"))
-        for village_id, n in issues_per_village.items():
-            ids = [int(p) for p in paths[village_id].strip("/").split("/")]
-            for node_id in ids:
-                if node_id in sums:
-                    sums[node_id]["issues"] += n
+    for path, n in issues_per_path:
+        for node_id in below_scope(path):
+            sums.setdefault(node_id, Counter())["issues"] += n
     # the scope's ancestors are not counted: a campaign of one town shows at the town and below
     scope_ids = {int(p) for p in campaign.scope_path.strip("/").split("/")} - {campaign.scope_id}
     Progress.objects.filter(campaign=campaign).delete()

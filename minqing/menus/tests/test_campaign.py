@@ -1,0 +1,208 @@
+"""A campaign end to end through the services: the merged menu, tasks from the contact
+network, answers (replays, conflicts, refusals), the issue an answer raises, the counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from minqing.issues.models import Issue, Status
+from minqing.menus.models import Progress, Response, Tally, Task
+from minqing.menus.services import authoring, campaigns
+from minqing.menus.services.answers import (
+    AnswerInput,
+    CallInput,
+    answers_record,
+    call_record,
+)
+from minqing.menus.services.answers import (
+    Status as S,
+)
+from minqing.tests.dbstate import nothing_written
+
+
+def _answers(**kw):
+    base = {"water_ok": "yes", "insured": "yes", "health": "good", "well_depth": 20}
+    return base | kw
+
+
+def _rec(task, version, **kw):
+    now = timezone.now()
+    base = dict(
+        client_uuid=uuid.uuid4(),
+        task_id=task.pk,
+        version_id=version.pk,
+        outcome="home",
+        finished_at=now - dt.timedelta(minutes=1),
+        started_at=now - dt.timedelta(minutes=6),
+        answers=_answers(),
+    )
+    return AnswerInput(**(base | kw))
+
+
+def test_the_merged_menu_keeps_each_questions_departments(menus):
+    names = list(menus.version.questions.values_list("name", flat=True))
+    # 饮水是否正常 asked by water and health became one question owned by both
+    assert names.count("water_ok") == 1 and "drinking_ok" not in names
+    water_ok = menus.version.questions.get(name="water_ok")
+    assert sorted(d.code for d in water_ok.departments.all()) == ["health", "water"]
+    assert menus.version.themes == ["民生保障", "健康"] or set(menus.version.themes) == {
+        "民生保障",
+        "健康",
+    }
+
+
+def test_tasks_go_to_the_households_liaisons_and_nobody_is_skipped(menus, county):
+    tasks = {t.household_id: t for t in Task.objects.filter(campaign=menus.campaign)}
+    assert set(tasks) == {county.household_a1.pk, county.household_a2.pk, county.household_b1.pk}
+    assert tasks[county.household_a1.pk].assignee == menus.leader
+    assert tasks[county.household_b1.pk].assignee == menus.leader_b
+    total = Progress.objects.get(campaign=menus.campaign, node=county.county)
+    assert (total.total, total.unassigned, total.done) == (3, 0, 0)
+
+
+def test_a_no_raises_an_issue_in_the_water_departments_queue_and_counts(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    [result] = answers_record(
+        by=menus.leader, records=[_rec(task, menus.version, answers=_answers(water_ok="no"))]
+    )
+    assert result.status == S.SAVED, result.errors
+    [issue] = Issue.objects.filter(pk__in=result.issue_ids)
+    assert (issue.owner_department, issue.status, issue.colour, issue.category.code) == (
+        menus.water,
+        Status.DISPATCHED,
+        "yellow",
+        "drinking_water",
+    )
+    assert issue.reporters.get().household == county.household_a1
+    for node, done, issues in (
+        (county.county, 1, 1),
+        (county.village_a, 1, 1),
+        (county.village_b, 0, 0),
+    ):
+        p = Progress.objects.get(campaign=menus.campaign, node=node)
+        assert (p.home, p.done, p.issues) == (done, done, issues)
+    water_ok = menus.version.questions.get(name="water_ok")
+    assert Tally.objects.get(question=water_ok, village=county.village_a, choice="no").count == 1
+
+
+def test_a_second_household_of_the_village_joins_the_issue(menus, county):
+    t1 = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    t2 = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
+    answers_record(
+        by=menus.leader, records=[_rec(t1, menus.version, answers=_answers(water_ok="no"))]
+    )
+    [r2] = answers_record(
+        by=menus.leader, records=[_rec(t2, menus.version, answers=_answers(water_ok="no"))]
+    )
+    issue = Issue.objects.get()
+    assert r2.issue_ids == [issue.pk]
+    assert sorted(r.household_id for r in issue.reporters.all()) == sorted(
+        [county.household_a1.pk, county.household_a2.pk]
+    )
+    assert Progress.objects.get(campaign=menus.campaign, node=county.village_a).issues == 1
+
+
+def test_a_replay_changes_nothing_and_another_record_under_the_id_conflicts(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    record = _rec(task, menus.version)
+    assert answers_record(by=menus.leader, records=[record])[0].status == S.SAVED
+    with nothing_written():
+        assert answers_record(by=menus.leader, records=[record])[0].status == S.REPLAY
+        other = AnswerInput(**(record.__dict__ | {"answers": _answers(health="bad")}))
+        assert answers_record(by=menus.leader, records=[other])[0].status == S.CONFLICT
+    assert Response.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"answers": _answers(water_ok="maybe")}, "answers.water_ok"),
+        ({"answers": _answers(extra="x")}, "answers.extra"),
+        ({"answers": _answers(well_depth=400)}, "answers.well_depth"),
+        ({"outcome": "not_reached"}, "reason"),
+        ({"outcome": "flew"}, "outcome"),
+    ],
+)
+def test_bad_records_are_refused_and_change_nothing(menus, county, change, field):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    with nothing_written():
+        [result] = answers_record(by=menus.leader, records=[_rec(task, menus.version, **change)])
+    assert result.status == S.REFUSED
+    assert field in result.errors
+
+
+def test_an_urban_household_is_not_asked_the_rural_question(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    Task.objects.filter(pk=task.pk).update(place_kind="urban")
+    [result] = answers_record(by=menus.leader, records=[_rec(task, menus.version)])
+    assert result.status == S.REFUSED and "answers.well_depth" in result.errors
+
+
+def test_a_task_of_another_visitor_is_refused(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_b1)
+    with nothing_written():
+        [result] = answers_record(by=menus.leader, records=[_rec(task, menus.version)])
+    assert result.status == S.NOT_FOUND
+
+
+def test_answers_to_a_replaced_version_keep_it(menus, county):
+    nxt = authoring.version_next(by=menus.organiser, version=menus.version)
+    q = nxt.questions.get(name="health")
+    spec = q.to_spec()
+    spec.label_zh = "家人身体怎么样"
+    authoring.version_question_save(
+        by=menus.organiser,
+        version=nxt,
+        question=q,
+        spec=spec,
+        departments=list(q.departments.all()),
+    )
+    authoring.version_approve(by=menus.organiser, version=nxt)
+    authoring.version_publish(by=menus.organiser, version=nxt)
+    menus.campaign.refresh_from_db()
+    assert menus.campaign.version == nxt
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    [old] = answers_record(by=menus.leader, records=[_rec(task, menus.version)])
+    assert old.status == S.SAVED
+    assert Response.objects.get(pk=old.response_id).version == menus.version
+
+
+def test_phone_tries_up_to_the_limit_then_not_reached(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    at = timezone.now() - dt.timedelta(minutes=30)
+    for result in ("no_answer", "busy", "no_answer"):
+        r = call_record(by=menus.leader, data=CallInput(uuid.uuid4(), task.pk, at, result))
+        assert r.status == S.SAVED
+    r = call_record(by=menus.leader, data=CallInput(uuid.uuid4(), task.pk, at, "busy"))
+    assert r.status == S.REFUSED
+    [done] = answers_record(
+        by=menus.leader,
+        records=[_rec(task, menus.version, outcome="not_reached", reason="moved_away", answers={})],
+    )
+    assert done.status == S.SAVED
+    p = Progress.objects.get(campaign=menus.campaign, node=county.county)
+    assert (p.not_reached, p.done) == (1, 1)
+
+
+def test_the_rebuild_gives_the_live_counters(menus, county):
+    tasks = list(Task.objects.filter(campaign=menus.campaign, assignee=menus.leader))
+    answers_record(
+        by=menus.leader,
+        records=[_rec(t, menus.version, answers=_answers(water_ok="no")) for t in tasks],
+    )
+    live = sorted(
+        Progress.objects.filter(campaign=menus.campaign).values_list(
+            "node_id", "total", "home", "issues"
+        )
+    )
+    campaigns.write_progress(menus.campaign)
+    rebuilt = sorted(
+        Progress.objects.filter(campaign=menus.campaign).values_list(
+            "node_id", "total", "home", "issues"
+        )
+    )
+    assert live == rebuilt
