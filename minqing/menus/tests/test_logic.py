@@ -406,19 +406,19 @@ def unparse(e: Expr) -> str:
     return f"string-length({unparse(e.target)})"
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(trees)
 def test_parse_reads_back_what_is_written(tree):
     assert parse(unparse(tree), allow_dot=True) == tree
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(trees, any_answers, any_values)
 def test_evaluate_never_raises(tree, answers, current):
     assert evaluate(tree, answers, current) in (True, False)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_parse_raises_only_expression_errors(text):
     try:
