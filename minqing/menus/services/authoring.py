@@ -32,7 +32,7 @@ from minqing.menus.models import (
     VersionState,
 )
 from minqing.menus.permissions import MenuAction, require
-from minqing.menus.spec import CHOICE_TYPES, FormSpec, QuestionSpec
+from minqing.menus.spec import APPLIES_LABELS, CHOICE_TYPES, Applies, FormSpec, QuestionSpec
 from minqing.org.models import Department, Level, Node
 
 
@@ -669,7 +669,8 @@ def version_approve(
         for kind in ("urban", "rural"):
             if not any(q.type != "note" for q in form.for_place(kind).questions):
                 raise InvalidTransition(
-                    _("The %(kind)s version asks nothing yet.") % {"kind": _(kind)},
+                    _("The %(version)s asks nothing yet.")
+                    % {"version": APPLIES_LABELS[Applies(kind)]},
                     code=MenuErrorCode.EMPTY,
                 )
         version.state = VersionState.APPROVED
