@@ -42,14 +42,13 @@ def _problems_to_error(form: FormSpec) -> None:
 
     problems = check_form(form)
     if problems:
-        raise ValidationError(
-            {
-                (f"questions.{p.index}.{p.field}" if p.index >= 0 else "questions"): (
-                    ValidationError(p.message, code=p.code)
-                )
-                for p in problems
-            }
-        )
+        errors = {
+            (f"questions.{p.index}.{p.field}" if p.index >= 0 else "questions"): (
+                ValidationError(p.message, code=p.code)
+            )
+            for p in problems
+        }
+        raise ValidationError(errors)
 
 
 def _title(title: str) -> str:
