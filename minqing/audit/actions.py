@@ -84,6 +84,7 @@ class AuditAction(models.TextChoices):
     MENUS_VERSION_PUBLISH = "menus.version_publish", _("Menu version published")
     MENUS_VERSION_NEW = "menus.version_new", _("Next menu version started")
     MENUS_CAMPAIGN_START = "menus.campaign_start", _("Menu campaign started")
+    MENUS_CAMPAIGN_CLOSE = "menus.campaign_close", _("Menu campaign closed")
     MENUS_ANSWERS = "menus.answers", _("Menu answers received")
     MENUS_CALL = "menus.call", _("Menu phone try recorded")
     MENUS_BACKCHECK_DRAW = "menus.backcheck_draw", _("Back-check sample drawn")

@@ -42,7 +42,6 @@ from minqing.menus.models import (
     CallAttempt,
     CallResult,
     Campaign,
-    CampaignState,
     MenuQuestion,
     MenuVersion,
     NotReachedReason,
@@ -334,8 +333,8 @@ def _time_problem(r: AnswerInput, campaign: Campaign, now: dt.datetime) -> str:
             "end": campaign.ends_on.isoformat(),
             "day": day.isoformat(),
         }
-    if campaign.state != CampaignState.OPEN and r.finished_at > now:
-        return _("The campaign is closed.")
+    # A closed campaign still takes records made inside its window: a phone offline for days
+    # sends them late, and what was asked at the door is not lost.
     return ""
 
 

@@ -602,7 +602,12 @@ def _check_rule(spec: QuestionSpec, rule: IssueRule | None, county_id: int) -> N
         problems["rule_complexity"] = ValidationError(
             _("Unknown complexity."), code=MenuErrorCode.BAD_RULE
         )
-    if rule.department is not None and rule.department.county_id != county_id:
+    if rule.department is not None and rule.colour not in (Colour.YELLOW, Colour.ORANGE):
+        problems["rule_department"] = ValidationError(
+            _("A department handles yellow and orange issues; a blue one stays with the village."),
+            code=MenuErrorCode.BAD_RULE,
+        )
+    elif rule.department is not None and rule.department.county_id != county_id:
         problems["rule_department"] = ValidationError(
             _("Choose a department of this county."), code=MenuErrorCode.BAD_RULE
         )

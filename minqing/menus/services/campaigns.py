@@ -227,11 +227,11 @@ def campaign_close(
         Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.CLOSED)
         campaign.state = CampaignState.CLOSED
         audit_record(
-            action=AuditAction.MENUS_CAMPAIGN_START,
+            action=AuditAction.MENUS_CAMPAIGN_CLOSE,
             user=by,
             context=context,
             obj=campaign,
-            detail={"closed": True},
+            detail={"scope": campaign.scope_id},
         )
     return campaign
 

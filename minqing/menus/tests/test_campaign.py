@@ -206,3 +206,46 @@ def test_the_rebuild_gives_the_live_counters(menus, county):
         )
     )
     assert live == rebuilt
+
+
+def test_a_rule_sending_a_blue_issue_to_a_department_is_refused(menus):
+    from django.core.exceptions import ValidationError
+
+    from minqing.issues.models import Category
+    from minqing.menus.services.authoring import IssueRule
+
+    nxt = authoring.version_next(by=menus.organiser, version=menus.version)
+    q = nxt.questions.get(name="water_ok")
+    rule = IssueRule(
+        on=["no"],
+        category=Category.objects.get(code="drinking_water"),
+        department=menus.water,
+        colour="blue",
+    )
+    with nothing_written(), pytest.raises(ValidationError) as refused:
+        authoring.version_question_save(
+            by=menus.organiser,
+            version=nxt,
+            question=q,
+            spec=q.to_spec(),
+            departments=[menus.water],
+            rule=rule,
+        )
+    assert list(refused.value.message_dict) == ["rule_department"]
+
+
+def test_a_published_version_cannot_be_edited(menus):
+    from minqing.lib.errors import InvalidTransition
+
+    q = menus.version.questions.get(name="health")
+    with nothing_written(), pytest.raises(InvalidTransition):
+        authoring.version_question_save(
+            by=menus.organiser, version=menus.version, question=q, spec=q.to_spec(), departments=[]
+        )
+
+
+def test_the_water_department_may_not_compose_the_menu(menus, county):
+    from minqing.lib.errors import PermissionDenied
+
+    with nothing_written(), pytest.raises(PermissionDenied):
+        authoring.menu_create(by=menus.water_staff, county=county.county, year=2027, quarter=2)
