@@ -249,3 +249,32 @@ def test_the_water_department_may_not_compose_the_menu(menus, county):
 
     with nothing_written(), pytest.raises(PermissionDenied):
         authoring.menu_create(by=menus.water_staff, county=county.county, year=2027, quarter=2)
+
+
+def test_a_town_draws_a_back_check_sample_fast_answers_first_and_keeps_the_results(menus, county):
+    from django.core.exceptions import ValidationError
+
+    from minqing.accounts.models import Role
+    from minqing.conftest import make_user
+    from minqing.lib.errors import PermissionDenied
+    from minqing.menus.selectors.quality import same_answers, too_fast
+    from minqing.menus.services.backchecks import backcheck_draw, backcheck_result
+
+    t1, t2 = Task.objects.filter(campaign=menus.campaign, assignee=menus.leader).order_by("pk")
+    now = timezone.now()
+    hasty = _rec(t2, menus.version, started_at=now - dt.timedelta(seconds=70))
+    answers_record(by=menus.leader, records=[_rec(t1, menus.version), hasty])
+    assert too_fast(menus.campaign, county.village_a.path) == 1
+    assert [s.households for s in same_answers(menus.campaign, county.county.path, limit=2)] == [2]
+    town = make_user("town_a", Role.TOWN_STAFF, county.town_a)
+    with nothing_written():
+        with pytest.raises(PermissionDenied):
+            backcheck_draw(by=menus.leader, campaign=menus.campaign, town=county.town_a, size=1)
+    check = backcheck_draw(by=town, campaign=menus.campaign, town=county.town_a, size=1, seed=7)
+    [item] = check.items.all()
+    assert item.task == t2  # the one answered too fast
+    with nothing_written(), pytest.raises(ValidationError):
+        backcheck_result(by=town, item=item, result="differs")
+    backcheck_result(by=town, item=item, result="differs", note="说没人来过")
+    item.refresh_from_db()
+    assert (item.result, item.note, item.checked_by) == ("differs", "说没人来过", town)

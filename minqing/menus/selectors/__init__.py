@@ -1,0 +1,1 @@
+"""Reads of the quarterly menu: progress, quality signals, results."""
