@@ -158,9 +158,12 @@ def _make_tasks(campaign: Campaign) -> int:
         return int(cursor.rowcount)
 
 
-def write_progress(campaign: Campaign) -> int:
-    """The counters of every node of the scope, from the tasks (at the start, and by
-    ``recount``): total, without a visitor, and — for a rebuild — what is done."""
+PROGRESS_FIELDS = ("total", "unassigned", "home", "phone", "not_reached", "issues")
+
+
+def counted_progress(campaign: Campaign) -> dict[int, tuple[int, ...]]:
+    """``{node id: (total, unassigned, home, phone, not_reached, issues)}`` counted from the
+    tasks and the raised issues — what the live counters must hold."""
     from django.db.models import Count, Q
 
     per_path = (
@@ -203,20 +206,51 @@ def write_progress(campaign: Campaign) -> int:
             sums.setdefault(node_id, Counter())["issues"] += n
     # the scope's ancestors are not counted: a campaign of one town shows at the town and below
     scope_ids = {int(p) for p in campaign.scope_path.strip("/").split("/")} - {campaign.scope_id}
-    Progress.objects.filter(campaign=campaign).delete()
-    Progress.objects.bulk_create(
-        [
-            Progress(
-                campaign=campaign, node_id=node_id, issues=c["issues"], **{f: c[f] for f in fields}
-            )
-            for node_id, c in sums.items()
-            if node_id not in scope_ids
-        ],
-        batch_size=2000,
-    )
-    if campaign.scope_id not in sums:
-        Progress.objects.create(campaign=campaign, node_id=campaign.scope_id)
-    return len(sums)
+    out = {
+        node_id: tuple(c[f] for f in PROGRESS_FIELDS)
+        for node_id, c in sums.items()
+        if node_id not in scope_ids
+    }
+    out.setdefault(campaign.scope_id, (0,) * len(PROGRESS_FIELDS))
+    return out
+
+
+def live_progress(campaign: Campaign) -> dict[int, tuple[int, ...]]:
+    return {
+        row[0]: tuple(row[1:])
+        for row in Progress.objects.filter(campaign=campaign).values_list(
+            "node_id", *PROGRESS_FIELDS
+        )
+    }
+
+
+def progress_differences(campaign: Campaign) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """``{node id: (live, counted)}`` where the live counters are not what the tasks say."""
+    live, counted = live_progress(campaign), counted_progress(campaign)
+    zero = (0,) * len(PROGRESS_FIELDS)
+    return {
+        n: (live.get(n, zero), counted.get(n, zero))
+        for n in sorted(set(live) | set(counted))
+        if live.get(n, zero) != counted.get(n, zero)
+    }
+
+
+def write_progress(campaign: Campaign) -> int:
+    """Write the counters of every node of the scope from the tasks (at the campaign's start,
+    and by ``minqing recount_menus --fix``); returns the rows written."""
+    counted = counted_progress(campaign)
+    with transaction.atomic():
+        Progress.objects.filter(campaign=campaign).delete()
+        Progress.objects.bulk_create(
+            [
+                Progress(
+                    campaign=campaign, node_id=node_id, **dict(zip(PROGRESS_FIELDS, v, strict=True))
+                )
+                for node_id, v in counted.items()
+            ],
+            batch_size=2000,
+        )
+    return len(counted)
 
 
 def campaign_close(
