@@ -411,6 +411,10 @@ def _write(
             Task.objects.filter(pk__in=task_ids).update(
                 outcome=outcome, done_at=now, flagged=flagged
             )
+        # The counters' rows, locked in key order before anything else: two syncs of one
+        # village then take their turns, and the second sees the issue the first raised (and
+        # joins it) instead of raising its own.
+        _locked_in_order(Progress, _progress_keys(prepared))
         raised = _raise_issues(by, prepared, responses, context)
         _count(prepared, raised)
         _tally(prepared)
@@ -437,8 +441,8 @@ def _write(
 
 def _count(prepared: list[_Prepared], raised: dict[int, list[tuple[int, bool]]]) -> None:
     """Add the batch to the progress of every node on each household's path (rows exist from
-    the campaign's start; the scope's ancestors have none and are not touched). Rows are locked
-    in one order, so two syncs never wait on each other in a circle."""
+    the campaign's start; the scope's ancestors have none and are not touched). The rows were
+    locked in one order by the caller, so two syncs never wait on each other in a circle."""
     deltas: dict[tuple[int, int], Counter[str]] = defaultdict(Counter)
     for p in prepared:
         new_issues = sum(1 for _i, new in raised.get(p.task.pk, []) if new)
@@ -447,7 +451,6 @@ def _count(prepared: list[_Prepared], raised: dict[int, list[tuple[int, bool]]])
             c[p.input.outcome] += 1
             if new_issues:
                 c["issues"] += new_issues
-    _locked_in_order(Progress, deltas)
     groups: dict[tuple[int, tuple[tuple[str, int], ...]], list[int]] = defaultdict(list)
     for (campaign_id, node_id), c in deltas.items():
         groups[(campaign_id, tuple(sorted(c.items())))].append(node_id)
@@ -455,6 +458,14 @@ def _count(prepared: list[_Prepared], raised: dict[int, list[tuple[int, bool]]])
         Progress.objects.filter(campaign_id=campaign_id, node_id__in=node_ids).update(
             **{k: F(k) + v for k, v in items}
         )
+
+
+def _progress_keys(prepared: list[_Prepared]) -> set[tuple[int, int]]:
+    return {
+        (p.task.campaign_id, int(node_id))
+        for p in prepared
+        for node_id in p.task.node_path.strip("/").split("/")
+    }
 
 
 def _locked_in_order(model: Any, keys: Any) -> None:
