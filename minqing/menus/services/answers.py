@@ -117,6 +117,12 @@ _compiled: dict[tuple[int, str], CompiledForm] = {}
 _questions: dict[int, list[MenuQuestion]] = {}
 
 
+def forget_compiled() -> None:
+    """Drop the per-process caches (a test database reuses ids after a rollback)."""
+    _compiled.clear()
+    _questions.clear()
+
+
 def compiled_form(version: MenuVersion, kind: str) -> CompiledForm:
     """The checker of a published version for one kind of place, built once per process (a
     published version never changes)."""
@@ -153,6 +159,7 @@ def answers_record(
     if len(records) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} records a batch")
     results: dict[uuid.UUID, RecordResult] = {}
+    sent = records  # a record sent twice in one batch gets the same answer twice
     ids = [r.client_uuid for r in records]
     if len(set(ids)) != len(ids):
         seen: set[uuid.UUID] = set()
@@ -198,7 +205,7 @@ def answers_record(
                 results[p.input.client_uuid] = answers_record(
                     by=by, records=[p.input], context=context
                 )[0]
-    return [results[r.client_uuid] for r in records]
+    return [results[r.client_uuid] for r in sent]
 
 
 @dataclass

@@ -24,6 +24,16 @@ from minqing.org.models import Department
 NOW = dt.datetime(2027, 2, 22, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_forms():
+    """Published versions are compiled once per process; a rolled-back test reuses their ids."""
+    from minqing.menus.services.answers import forget_compiled
+
+    forget_compiled()
+    yield
+    forget_compiled()
+
+
 @pytest.fixture
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:

@@ -278,3 +278,11 @@ def test_a_town_draws_a_back_check_sample_fast_answers_first_and_keeps_the_resul
     backcheck_result(by=town, item=item, result="differs", note="说没人来过")
     item.refresh_from_db()
     assert (item.result, item.note, item.checked_by) == ("differs", "说没人来过", town)
+
+
+def test_a_record_sent_twice_in_one_batch_is_answered_twice_and_saved_once(menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    record = _rec(task, menus.version)
+    results = answers_record(by=menus.leader, records=[record, record])
+    assert [r.status for r in results] == [S.SAVED, S.SAVED]
+    assert Response.objects.count() == 1
