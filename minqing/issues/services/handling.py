@@ -160,8 +160,11 @@ def issue_dispatch_by_rule(
             raise ValueError(f"a {issue.colour} issue does not go to a department")
         if issue.status != Status.REGISTERED:
             raise IllegalTransition(
-                _("This issue was already dispatched."), code=IssueErrorCode.FINISHED
+                _("This issue was already dispatched."), code=IssueErrorCode.WRONG_STATE
             )
+        county = Node.objects.county_on_path(issue.node_path)
+        if county is None or department.county_id != county.pk:
+            raise ValueError("a department of another county")
         issue.responsible = _responsible_for(None, node=None, department=department)
         issue.owner_node, issue.owner_department, issue.offered = None, department, False
         changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")

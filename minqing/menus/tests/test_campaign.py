@@ -286,3 +286,33 @@ def test_a_record_sent_twice_in_one_batch_is_answered_twice_and_saved_once(menus
     results = answers_record(by=menus.leader, records=[record, record])
     assert [r.status for r in results] == [S.SAVED, S.SAVED]
     assert Response.objects.count() == 1
+
+
+def test_a_rule_cannot_send_a_blue_issue_or_one_already_dispatched(menus, county):
+    from minqing.issues.models import Category
+    from minqing.issues.services import IllegalTransition, issue_dispatch_by_rule, issue_register
+
+    category = Category.objects.get(code="drinking_water")
+    blue = issue_register(
+        by=menus.organiser,
+        node=county.grid_a1,
+        category=category,
+        description="水管漏水",
+        colour="blue",
+    )
+    with nothing_written(), pytest.raises(ValueError):
+        issue_dispatch_by_rule(issue=blue, department=menus.water, rule="test")
+    yellow = issue_register(
+        by=menus.organiser,
+        node=county.grid_a1,
+        category=category,
+        description="自来水浑浊",
+        colour="yellow",
+    )
+    issue_dispatch_by_rule(issue=yellow, department=menus.water, rule="四季菜单：饮水")
+    yellow.refresh_from_db()
+    assert (yellow.status, yellow.owner_department) == (Status.DISPATCHED, menus.water)
+    event = yellow.events.order_by("-pk").first()
+    assert (event.actor, event.data["rule"]) == (None, "四季菜单：饮水")
+    with nothing_written(), pytest.raises(IllegalTransition):
+        issue_dispatch_by_rule(issue=yellow, department=menus.water, rule="again")
