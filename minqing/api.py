@@ -44,6 +44,7 @@ ROUTERS: list[tuple[str, str]] = [
     ("", "minqing.households.api.router"),
     ("issues/", "minqing.issues.api.router"),
     ("visits/", "minqing.visits.api.router"),
+    ("menus/", "minqing.menus.api.router"),
     ("auth/", "minqing.accounts.api.router"),
 ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("calendar/", include("minqing.workdays.urls")),
     path("contacts/", include("minqing.contacts.urls")),
     path("visits/", include("minqing.visits.urls")),
+    path("menus/", include("minqing.menus.urls")),
     path("r/", include("minqing.public.urls")),
     path("api/v1/", api.urls()),
     path("", include("minqing.org.urls")),

@@ -1,0 +1,5 @@
+"""Quarterly-menu pages: paper entry."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

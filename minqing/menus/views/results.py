@@ -1,0 +1,5 @@
+"""Quarterly-menu pages: results."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
