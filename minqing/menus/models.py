@@ -274,6 +274,10 @@ class MenuQuestion(QuestionFields):
     )
     issue_colour = models.CharField(max_length=8, blank=True)
     issue_complexity = models.CharField(max_length=16, blank=True)
+    #: 同村合并: the households of one village raising it join one open issue (a shared thing:
+    #: the irrigation power line, the village's water supply); off: each household its own (a
+    #: leaking roof, a family's hardship)
+    issue_shared = models.BooleanField(_("one issue a village"), default=True)
 
     class Meta:
         ordering = ["version_id", "position", "id"]

@@ -495,7 +495,11 @@ def _locked_in_order(model: Any, keys: Any) -> None:
 
 
 def _tally(prepared: list[_Prepared]) -> None:
-    """Add the batch's answers to the village tallies the departments' results read."""
+    """Add the batch's answers to the village tallies the departments' results read.
+
+    The row with choice "" counts the households that answered the question (of a number,
+    also their sum): for a choice question it is the base of each choice's share, which the
+    choices' own counts cannot give when several may be chosen."""
     cells: dict[tuple[int, int, int, str], list[Any]] = {}
     for p in prepared:
         if not p.answers:
@@ -506,6 +510,8 @@ def _tally(prepared: list[_Prepared]) -> None:
             if q is None:
                 continue
             if q.qtype in CHOICE_TYPES:
+                key = (p.task.campaign_id, q.pk, p.task.village_id, "")
+                cells.setdefault(key, [0, Decimal(0)])[0] += 1
                 chosen = value if isinstance(value, list) else [value]
                 for choice in chosen:
                     key = (p.task.campaign_id, q.pk, p.task.village_id, str(choice))
@@ -584,17 +590,19 @@ def _raise_issues(
             labels = "、".join(c[1] for c in q.choices if c[0] in chosen)
             words = f"{q.label_zh}：{labels}"
             rule = _("Quarterly menu: %(question)s") % {"question": words}
-            open_issue = (
-                Issue.objects.filter(
-                    menu_answers__campaign_id=p.task.campaign_id,
-                    menu_answers__village_id=p.task.village_id,
-                    menu_answers__question__name=q.name,
-                    menu_answers__joined=False,
-                    status__in=OPEN_STATES,
+            open_issue = None
+            if q.issue_shared:
+                open_issue = (
+                    Issue.objects.filter(
+                        menu_answers__campaign_id=p.task.campaign_id,
+                        menu_answers__village_id=p.task.village_id,
+                        menu_answers__question__name=q.name,
+                        menu_answers__joined=False,
+                        status__in=OPEN_STATES,
+                    )
+                    .order_by("pk")
+                    .first()
                 )
-                .order_by("pk")
-                .first()
-            )
             if open_issue is not None:
                 issue_join_by_rule(
                     issue=open_issue, household=household, words=words, rule=rule, context=context

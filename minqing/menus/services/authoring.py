@@ -494,13 +494,15 @@ def version_form(version: MenuVersion, kind: str | None = None) -> FormSpec:
 @dataclass
 class IssueRule:
     """Answers that raise an issue: ``on`` choice names, the issue's category, department,
-    colour and complexity."""
+    colour and complexity; ``shared``: the households of one village raising it join one open
+    issue (a shared thing), else each household raises its own."""
 
     on: list[str]
     category: Category | None = None
     department: Department | None = None
     colour: str = Colour.BLUE
     complexity: str = Complexity.GENERAL
+    shared: bool = True
 
 
 def version_question_save(
@@ -566,6 +568,7 @@ def _rule_fields(rule: IssueRule | None) -> dict[str, Any]:
             "issue_department": None,
             "issue_colour": "",
             "issue_complexity": "",
+            "issue_shared": True,
         }
     return {
         "issue_on": list(rule.on),
@@ -573,6 +576,7 @@ def _rule_fields(rule: IssueRule | None) -> dict[str, Any]:
         "issue_department": rule.department,
         "issue_colour": rule.colour,
         "issue_complexity": rule.complexity,
+        "issue_shared": bool(rule.shared),
     }
 
 

@@ -149,6 +149,50 @@ def test_a_task_of_another_visitor_is_refused(menus, county):
     assert result.status == S.NOT_FOUND
 
 
+def test_a_rule_for_each_household_raises_one_issue_a_household(menus, county):
+    """同村合并 off: a family's own problem is not joined to the neighbour's."""
+    from minqing.issues.models import Category
+    from minqing.menus.services.answers import forget_compiled
+
+    nxt = authoring.version_next(by=menus.organiser, version=menus.version)
+    q = nxt.questions.get(name="water_ok")
+    authoring.version_question_save(
+        by=menus.organiser,
+        version=nxt,
+        question=q,
+        spec=q.to_spec(),
+        departments=list(q.departments.all()),
+        rule=authoring.IssueRule(
+            on=["no"],
+            category=Category.objects.get(code="drinking_water"),
+            department=menus.water,
+            colour="yellow",
+            shared=False,
+        ),
+    )
+    assert nxt.questions.get(name="water_ok").issue_shared is False
+    authoring.version_approve(by=menus.organiser, version=nxt)
+    authoring.version_publish(by=menus.organiser, version=nxt)
+    forget_compiled()
+    t1 = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    t2 = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
+    [r1, r2] = answers_record(
+        by=menus.leader,
+        records=[
+            _rec(t1, nxt, answers=_answers(water_ok="no")),
+            _rec(t2, nxt, answers=_answers(water_ok="no")),
+        ],
+    )
+    assert (r1.status, r2.status) == (S.SAVED, S.SAVED)
+    assert len(r1.issue_ids) == len(r2.issue_ids) == 1 and r1.issue_ids != r2.issue_ids
+    assert sorted(
+        Issue.objects.filter(pk__in=r1.issue_ids + r2.issue_ids).values_list(
+            "reporters__household_id", flat=True
+        )
+    ) == sorted([county.household_a1.pk, county.household_a2.pk])
+    assert Progress.objects.get(campaign=menus.campaign, node=county.village_a).issues == 2
+
+
 def test_answers_to_a_replaced_version_keep_it(menus, county):
     nxt = authoring.version_next(by=menus.organiser, version=menus.version)
     q = nxt.questions.get(name="health")
