@@ -760,8 +760,10 @@ def version_next(
             q.version = new
             q._state.adding = True
             q.save()
-            q.departments.set(departments)
-            q.sources.set(sources)
+            # add(), not set(): set() would compare with the prefetched rows of the question
+            # copied from and add nothing.
+            q.departments.add(*departments)
+            q.sources.add(*sources)
         audit_record(
             action=AuditAction.MENUS_VERSION_NEW,
             user=by,
