@@ -526,28 +526,41 @@ def _tally(prepared: list[_Prepared]) -> None:
                 cells.setdefault(key, [0, Decimal(0)])[0] += 1
     if not cells:
         return
-    Tally.objects.bulk_create(
-        [
-            Tally(campaign_id=c, question_id=q, village_id=v, choice=ch)
-            for (c, q, v, ch) in sorted(cells)
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    groups: dict[tuple[int, int, int, Decimal], list[tuple[int, str]]] = defaultdict(list)
-    for (c, qid, v, ch), (n, total) in cells.items():
-        groups[(c, v, n, total)].append((qid, ch))
-    for (c, v, n, total), keys in sorted(groups.items()):
-        by_choice: dict[str, list[int]] = defaultdict(list)
-        for qid, ch in keys:
-            by_choice[ch].append(qid)
-        for ch, question_ids in sorted(by_choice.items()):
-            update: dict[str, Any] = {"count": F("count") + n}
-            if total:
-                update["total"] = F("total") + total
-            Tally.objects.filter(
-                campaign_id=c, village_id=v, choice=ch, question_id__in=question_ids
-            ).update(**update)
+    _add_to_tallies(cells)
+
+
+def _add_to_tallies(cells: dict[tuple[int, int, int, str], list[Any]]) -> None:
+    """One upsert for the batch: a missing cell is made, an existing one added to (in key
+    order, so two syncs lock shared cells in the same order on PostgreSQL)."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(Tally._meta.db_table)
+    total_field = Tally._meta.get_field("total")
+    rows = sorted(cells.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for (c, q, v, ch), (n, total) in chunk:
+                params += [
+                    c,
+                    q,
+                    v,
+                    ch,
+                    n,
+                    connection.ops.adapt_decimalfield_value(
+                        total, total_field.max_digits, total_field.decimal_places
+                    ),
+                ]
+            # Only the table's name (quoted) and placeholders are formatted in.
+            cursor.execute(
+                f"INSERT INTO {table} (campaign_id, question_id, village_id, choice, count, total) "  # noqa: S608
+                f"VALUES {values} ON CONFLICT (campaign_id, question_id, village_id, choice) "
+                f"DO UPDATE SET count = {table}.count + excluded.count, "
+                f"total = {table}.total + excluded.total",
+                params,
+            )
 
 
 def _raise_issues(

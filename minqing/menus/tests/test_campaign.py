@@ -89,6 +89,28 @@ def test_a_no_raises_an_issue_in_the_water_departments_queue_and_counts(menus, c
     assert Tally.objects.get(question=water_ok, village=county.village_a, choice="no").count == 1
 
 
+def test_tallies_add_up_across_syncs_and_sum_the_numbers(menus, county):
+    """One upsert a batch: a cell made by the first sync is added to by the second."""
+    t1 = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    t2 = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
+    assert t1.place_kind == t2.place_kind == "rural"
+    answers_record(by=menus.leader, records=[_rec(t1, menus.version, answers=_answers())])
+    answers_record(
+        by=menus.leader,
+        records=[_rec(t2, menus.version, answers=_answers(well_depth=35, health="bad"))],
+    )
+    q = {x.name: x for x in menus.version.questions.all()}
+
+    def cell(name, choice):
+        t = Tally.objects.get(question=q[name], village=county.village_a, choice=choice)
+        return t.count, t.total
+
+    assert cell("well_depth", "") == (2, 55)
+    assert cell("water_ok", "yes") == (2, 0)
+    assert (cell("health", "good"), cell("health", "bad")) == ((1, 0), (1, 0))
+    assert not Tally.objects.filter(village=county.village_b).exists()
+
+
 def test_a_second_household_of_the_village_joins_the_issue(menus, county):
     t1 = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
     t2 = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
