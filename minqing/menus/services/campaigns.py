@@ -23,6 +23,7 @@ from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
 from minqing.contacts.models import LiaisonKind
 from minqing.lib.context import AuditContext
+from minqing.lib.errors import InvalidTransition
 from minqing.menus.errors import MenuErrorCode
 from minqing.menus.models import Campaign, CampaignState, MenuVersion, Progress, Task, VersionState
 from minqing.menus.permissions import MenuAction, require
@@ -38,6 +39,10 @@ ASSIGNEE_ORDER = (
 )
 #: The longest window a campaign may have (the seed's is two weeks).
 MAX_WINDOW_DAYS = 92
+#: The quality thresholds a campaign may set (a visit under 10 s is no visit; identical answers
+#: in two households are common, so the signal starts at three).
+MIN_SECONDS_RANGE = (10, 3600)
+SAME_ANSWERS_RANGE = (3, 1000)
 
 
 def campaign_start(
@@ -49,9 +54,14 @@ def campaign_start(
     ends_on: dt.date,
     title: str = "",
     call_limit: int = 3,
+    min_seconds: int = 90,
+    same_answers_limit: int = 10,
     context: AuditContext | None = None,
 ) -> Campaign:
-    """Open a campaign of a published version over ``scope`` (the county or a subtree)."""
+    """Open a campaign of a published version over ``scope`` (the county or a subtree).
+
+    ``min_seconds`` and ``same_answers_limit`` are the quality signals' thresholds: answers
+    given faster are flagged, and one visitor's identical answers in that many households."""
     menu = version.menu
     require(by, MenuAction.RUN_CAMPAIGN, scope)
     errors: dict[str, ValidationError] = {}
@@ -80,6 +90,18 @@ def campaign_start(
     if not 1 <= int(call_limit) <= 10:
         errors["call_limit"] = ValidationError(
             _("Between 1 and 10 phone tries."), code=MenuErrorCode.BAD_WINDOW
+        )
+    if not MIN_SECONDS_RANGE[0] <= int(min_seconds) <= MIN_SECONDS_RANGE[1]:
+        errors["min_seconds"] = ValidationError(
+            _("Between %(low)d and %(high)d seconds.")
+            % {"low": MIN_SECONDS_RANGE[0], "high": MIN_SECONDS_RANGE[1]},
+            code=MenuErrorCode.BAD_WINDOW,
+        )
+    if not SAME_ANSWERS_RANGE[0] <= int(same_answers_limit) <= SAME_ANSWERS_RANGE[1]:
+        errors["same_answers_limit"] = ValidationError(
+            _("Between %(low)d and %(high)d households.")
+            % {"low": SAME_ANSWERS_RANGE[0], "high": SAME_ANSWERS_RANGE[1]},
+            code=MenuErrorCode.BAD_WINDOW,
         )
     if errors:
         raise ValidationError(errors)
@@ -110,6 +132,8 @@ def campaign_start(
             starts_on=starts_on,
             ends_on=ends_on,
             call_limit=call_limit,
+            min_seconds=min_seconds,
+            same_answers_limit=same_answers_limit,
             created_by=by,
         )
         made = _make_tasks(campaign)
@@ -258,7 +282,15 @@ def campaign_close(
 ) -> Campaign:
     require(by, MenuAction.RUN_CAMPAIGN, campaign.scope)
     with transaction.atomic():
-        Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.CLOSED)
+        closed = (
+            Campaign.objects.filter(pk=campaign.pk)
+            .exclude(state=CampaignState.CLOSED)
+            .update(state=CampaignState.CLOSED)
+        )
+        if not closed:
+            raise InvalidTransition(
+                _("This campaign is already closed."), code=MenuErrorCode.CAMPAIGN_CLOSED
+            )
         campaign.state = CampaignState.CLOSED
         audit_record(
             action=AuditAction.MENUS_CAMPAIGN_CLOSE,
