@@ -1,0 +1,484 @@
+"""The authoring pages: the index, the checklist editor and upload, the merge page, the version
+editor and its downloads — happy paths with exact values, and the refusals (nothing written)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from minqing.accounts.models import Role
+from minqing.conftest import make_user
+from minqing.menus.models import Checklist, ChecklistState, Menu, MenuVersion, VersionState
+from minqing.menus.services import authoring
+from minqing.menus.tests.conftest import yes_no
+from minqing.menus.tests.test_xlsform import OK_ROW, SURVEY_HEAD, xlsx
+from minqing.org.models import Department, Level
+from minqing.org.services import node_create
+from minqing.tests.dbstate import nothing_written
+
+pytestmark = pytest.mark.django_db
+
+
+def question(i: int, **kw) -> dict[str, str]:
+    base = {
+        "qtype": "yes_no",
+        "name": f"q_{i}",
+        "label_zh": f"问题{i}",
+        "label_en": "",
+        "hint_zh": "",
+        "hint_en": "",
+        "theme": "民生保障",
+        "applies": "both",
+        "choices": "",
+        "relevant": "",
+        "constraint": "",
+        "constraint_message_zh": "",
+        "constraint_message_en": "",
+        "visitor_note": "",
+    } | kw
+    return {f"q{i}-{k}": v for k, v in base.items()}
+
+
+def checklist_post(title: str, *questions: dict[str, str], **kw) -> dict[str, str]:
+    data = {"title": title, "count": str(len(questions)), "action": "save"} | kw
+    for q in questions:
+        data |= q
+    return data
+
+
+# --------------------------------------------------------------------------- the index
+
+
+def test_index_shows_the_organiser_the_menus_and_every_checklist(client, menus):
+    client.force_login(menus.organiser)
+    page = client.get(reverse("menus:index"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "2027 Q1 quarterly menu" in text
+    assert reverse("menus:menu_new") in text
+    assert reverse("menus:version", args=[menus.menu.pk, 1]) in text
+    checklists = [c.title for c in page.context["checklists"]]
+    assert checklists == ["卫健委清单", "民政局清单", "水利局清单"]
+    assert [m.campaign_count for m in page.context["menus"]] == [1]
+
+
+def test_index_shows_department_staff_only_their_checklists(client, menus):
+    client.force_login(menus.water_staff)
+    page = client.get(reverse("menus:index"))
+    assert page.status_code == 200
+    assert [c.title for c in page.context["checklists"]] == ["水利局清单"]
+    assert page.context["composer"] is False
+    assert reverse("menus:menu_new") not in page.content.decode()
+
+
+def test_index_refuses_a_user_with_neither_right(client, menus, owner):
+    client.force_login(owner)
+    page = client.get(reverse("menus:index"))
+    assert page.status_code == 403
+    assert "organisation department" in page.content.decode()
+
+
+# --------------------------------------------------------------------------- checklists
+
+
+def test_a_clerk_writes_a_checklist_and_submits_it(client, menus):
+    client.force_login(menus.water_staff)
+    assert client.get(reverse("menus:checklist_new")).status_code == 200
+    data = checklist_post(
+        "二季度水利清单",
+        question(
+            0,
+            qtype="select_one",
+            name="source",
+            label_zh="家里用什么水？",
+            label_en="Water source",
+            hint_zh="看一下水缸",
+            choices="tap | 自来水 | Tap\nwell | 井水",
+            applies="rural",
+            visitor_note="别忘了问水质",
+        ),
+        question(
+            1, name="boil", label_zh="喝开水吗？", relevant="${source} = 'well'", applies="rural"
+        ),
+        department=str(menus.water.pk),
+    )
+    data["q1-required"] = "1"
+    saved = client.post(reverse("menus:checklist_new"), data)
+    checklist = Checklist.objects.get(title="二季度水利清单")
+    assert saved.status_code == 302 and saved.url == reverse("menus:checklist", args=[checklist.pk])
+    assert checklist.department == menus.water and checklist.state == ChecklistState.DRAFT
+    rows = list(checklist.questions.values_list("name", "qtype", "applies", "required", "relevant"))
+    assert rows == [
+        ("source", "select_one", "rural", False, ""),
+        ("boil", "yes_no", "rural", True, "${source} = 'well'"),
+    ]
+    first = checklist.questions.get(name="source")
+    assert first.choices == [["tap", "自来水", "Tap"], ["well", "井水", ""]]
+    assert (first.label_en, first.hint_zh, first.visitor_note) == (
+        "Water source",
+        "看一下水缸",
+        "别忘了问水质",
+    )
+    page = client.get(reverse("menus:checklist", args=[checklist.pk])).content.decode()
+    assert "tap | 自来水 | Tap\nwell | 井水" in page
+    submitted = client.post(reverse("menus:checklist", args=[checklist.pk]), {"action": "submit"})
+    assert submitted.status_code == 302
+    checklist.refresh_from_db()
+    assert checklist.state == ChecklistState.SUBMITTED
+
+
+def test_add_move_and_delete_reshow_the_form_without_saving(client, menus):
+    client.force_login(menus.water_staff)
+    base = checklist_post(
+        "草稿",
+        question(0, label_zh="第一问"),
+        question(1, label_zh="第二问"),
+        department=str(menus.water.pk),
+    )
+    with nothing_written():
+        moved = client.post(reverse("menus:checklist_new"), base | {"action": "up:1"})
+        added = client.post(reverse("menus:checklist_new"), base | {"action": "add"})
+        deleted = client.post(reverse("menus:checklist_new"), base | {"action": "delete:0"})
+    assert [r["v"]["label_zh"] for r in moved.context["rows"]] == ["第二问", "第一问"]
+    assert [r["v"]["label_zh"] for r in added.context["rows"]] == ["第一问", "第二问", ""]
+    assert [r["v"]["label_zh"] for r in deleted.context["rows"]] == ["第二问"]
+    assert "Not saved yet" in deleted.content.decode()
+
+
+def test_a_duplicate_name_is_shown_on_its_question_and_nothing_is_saved(client, menus):
+    client.force_login(menus.water_staff)
+    data = checklist_post(
+        "重名清单",
+        question(0, name="same", label_zh="第一问"),
+        question(1, name="same", label_zh="第二问打的字"),
+        department=str(menus.water.pk),
+    )
+    with nothing_written():
+        page = client.post(reverse("menus:checklist_new"), data)
+    assert page.status_code == 400
+    rows = page.context["rows"]
+    assert rows[0]["errors"] == {}
+    assert list(rows[1]["errors"]) == ["name"]
+    assert "same" in rows[1]["errors"]["name"][0]
+    assert 'value="第二问打的字"' in page.content.decode()
+
+
+def test_skip_logic_naming_an_unknown_question_is_refused(client, menus):
+    client.force_login(menus.water_staff)
+    data = checklist_post(
+        "跳题清单",
+        question(0, name="a", label_zh="第一问", relevant="${nobody} = 'yes'"),
+        department=str(menus.water.pk),
+    )
+    with nothing_written():
+        page = client.post(reverse("menus:checklist_new"), data)
+    assert page.status_code == 400
+    errors = page.context["rows"][0]["errors"]
+    assert list(errors) == ["relevant"]
+    assert "nobody" in errors["relevant"][0]
+    assert "${nobody} = &#x27;yes&#x27;" in page.content.decode()
+
+
+def test_a_stale_revision_says_so_and_keeps_the_typing(client, menus):
+    checklist = authoring.checklist_save(
+        by=menus.water_staff,
+        department=menus.water,
+        title="水利草稿",
+        questions=[yes_no("a", "一")],
+    )
+    client.force_login(menus.water_staff)
+    opened = checklist.revision
+    authoring.checklist_save(
+        by=menus.water_staff,
+        department=menus.water,
+        title="别人改过",
+        questions=[yes_no("a", "一")],
+        checklist=checklist,
+        revision=opened,
+    )
+    data = checklist_post(
+        "我的标题", question(0, name="a", label_zh="我打的字"), revision=str(opened)
+    )
+    with nothing_written():
+        page = client.post(reverse("menus:checklist", args=[checklist.pk]), data)
+    assert page.status_code == 409
+    text = page.content.decode()
+    assert "Someone else saved this checklist" in text
+    assert 'value="我打的字"' in text and 'value="我的标题"' in text
+    checklist.refresh_from_db()
+    assert checklist.title == "别人改过"
+
+
+def test_another_departments_checklist_is_refused(client, menus):
+    health = Checklist.objects.get(department=menus.health)
+    client.force_login(menus.water_staff)
+    url = reverse("menus:checklist", args=[health.pk])
+    with nothing_written():
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"action": "submit"}).status_code == 403
+        assert client.post(url, checklist_post("改", question(0))).status_code == 403
+        assert client.get(reverse("menus:checklist_xlsform", args=[health.pk])).status_code == 403
+
+
+def test_a_submitted_checklist_is_read_only(client, menus):
+    water = Checklist.objects.get(department=menus.water)
+    client.force_login(menus.water_staff)
+    page = client.get(reverse("menus:checklist", args=[water.pk]))
+    assert page.status_code == 200
+    assert page.context["editable"] is False
+    with nothing_written():
+        assert client.post(reverse("menus:checklist", args=[water.pk]), {}).status_code == 403
+
+
+def test_an_upload_makes_a_checklist_and_downloads_as_xlsform(client, menus):
+    client.force_login(menus.water_staff)
+    blob = xlsx([SURVEY_HEAD, OK_ROW, ["text", "remark", "备注"]])
+    page = client.post(
+        reverse("menus:checklist_upload"),
+        {
+            "department": str(menus.water.pk),
+            "file": SimpleUploadedFile("水利.xlsx", blob),
+        },
+    )
+    checklist = Checklist.objects.get(source_file="水利.xlsx")
+    assert page.status_code == 302 and page.url == reverse("menus:checklist", args=[checklist.pk])
+    assert list(checklist.questions.values_list("name", "qtype")) == [
+        ("age", "integer"),
+        ("remark", "text"),
+    ]
+    download = client.get(reverse("menus:checklist_xlsform", args=[checklist.pk]))
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment; ")
+    assert "filename*=UTF-8''" in download["Content-Disposition"]
+    book = load_workbook(io.BytesIO(download.content))
+    names = [row[1] for row in book["survey"].iter_rows(min_row=2, values_only=True)]
+    assert [n for n in names if n] == ["age", "remark"]
+
+
+def test_a_malformed_upload_lists_sheet_row_column_and_saves_nothing(client, menus):
+    client.force_login(menus.water_staff)
+    blob = xlsx([SURVEY_HEAD, OK_ROW, ["colour", "c", "颜色"]])
+    with nothing_written():
+        page = client.post(
+            reverse("menus:checklist_upload"),
+            {"department": str(menus.water.pk), "file": SimpleUploadedFile("坏.xlsx", blob)},
+        )
+    assert page.status_code == 400
+    (r,) = page.context["refusals"]
+    assert (r.sheet, r.row, r.column) == ("survey", 3, "type")
+    text = page.content.decode()
+    assert '<td data-label="Row">3</td>' in text
+    assert "Unknown question type “colour”." in text
+
+
+def test_an_upload_of_another_kind_of_file_is_refused(client, menus):
+    client.force_login(menus.water_staff)
+    with nothing_written():
+        page = client.post(
+            reverse("menus:checklist_upload"),
+            {"department": str(menus.water.pk), "file": SimpleUploadedFile("a.pdf", b"%PDF")},
+        )
+    assert page.status_code == 400
+    assert page.context["errors"]["file"] == "Upload an XLSForm: a .xlsx, .xls, .csv or .md file."
+
+
+# --------------------------------------------------------------------------- the menu
+
+
+def _second_quarter_checklists(menus):
+    w = authoring.checklist_save(
+        by=menus.organiser,
+        department=menus.water,
+        title="水利二季度",
+        questions=[yes_no("water_ok", "饮水是否正常？", theme="民生保障")],
+    )
+    h = authoring.checklist_save(
+        by=menus.organiser,
+        department=menus.health,
+        title="卫健二季度",
+        questions=[
+            yes_no("drinking_ok", "饮水是否正常", theme="民生保障"),
+            yes_no("insured", "是否参加医保？", theme="健康"),
+        ],
+    )
+    for c in (w, h):
+        authoring.checklist_submit(by=menus.organiser, checklist=c)
+    return w, h
+
+
+def test_a_menu_is_created_and_merged_with_the_proposals(client, menus):
+    _second_quarter_checklists(menus)
+    client.force_login(menus.organiser)
+    made = client.post(
+        reverse("menus:menu_new"), {"year": "2027", "quarter": "2", "title": "", "greeting": "您好"}
+    )
+    menu = Menu.objects.get(year=2027, quarter=2)
+    assert made.status_code == 302 and made.url == reverse("menus:menu", args=[menu.pk])
+    page = client.get(made.url)
+    assert page.status_code == 200
+    (proposal,) = page.context["proposals"]
+    assert [q.name for _d, q in proposal["questions"]] == ["water_ok", "drinking_ok"]
+    ids = [str(c.pk) for c in page.context["checklists"]]
+    merged = client.post(made.url, {"checklist": ids, "p0": "accept", "themes": "健康\n民生保障"})
+    assert merged.status_code == 302
+    assert merged.url == reverse("menus:version", args=[menu.pk, 1])
+    version = menu.versions.get()
+    assert list(version.questions.values_list("name", flat=True)) == ["insured", "water_ok"]
+    assert version.themes == ["健康", "民生保障"]
+    water = version.questions.get(name="water_ok")
+    assert sorted(d.code for d in water.departments.all()) == ["health", "water"]
+
+
+def test_keep_separate_merges_both_questions(client, menus):
+    _second_quarter_checklists(menus)
+    menu = authoring.menu_create(by=menus.organiser, county=menus.menu.county, year=2027, quarter=2)
+    client.force_login(menus.organiser)
+    page = client.get(reverse("menus:menu", args=[menu.pk]))
+    ids = [str(c.pk) for c in page.context["checklists"]]
+    client.post(reverse("menus:menu", args=[menu.pk]), {"checklist": ids, "p0": "keep"})
+    names = sorted(menu.versions.get().questions.values_list("name", flat=True))
+    assert names == ["drinking_ok", "insured", "water_ok"]
+
+
+def test_a_quarter_with_a_menu_is_refused_on_its_field(client, menus):
+    client.force_login(menus.organiser)
+    with nothing_written():
+        page = client.post(reverse("menus:menu_new"), {"year": "2027", "quarter": "1"})
+    assert page.status_code == 400
+    assert page.context["errors"]["quarter"] == ["This quarter already has a menu."]
+
+
+def test_department_staff_cannot_compose(client, menus):
+    client.force_login(menus.water_staff)
+    with nothing_written():
+        assert client.get(reverse("menus:menu_new")).status_code == 403
+        assert (
+            client.post(reverse("menus:menu_new"), {"year": "2027", "quarter": "3"}).status_code
+            == 403
+        )
+        assert client.get(reverse("menus:menu", args=[menus.menu.pk])).status_code == 403
+        url = reverse("menus:version", args=[menus.menu.pk, 1])
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"action": "approve"}).status_code == 403
+
+
+def test_another_countys_composer_is_refused(client, menus):
+    other = node_create(name="涡阳县", level=Level.COUNTY, code="341621")
+    stranger = make_user("stranger", Role.COMMAND_CENTRE, other)
+    Department.objects.create(county=other, name="涡阳水利局", code="gw")
+    client.force_login(stranger)
+    water = Checklist.objects.get(department=menus.water)
+    with nothing_written():
+        assert client.get(reverse("menus:menu", args=[menus.menu.pk])).status_code == 403
+        assert client.get(reverse("menus:checklist", args=[water.pk])).status_code == 403
+        paper = reverse("menus:version_paper", args=[menus.menu.pk, 1]) + "?version=rural"
+        assert client.get(paper).status_code == 403
+        post = client.post(
+            reverse("menus:version_next", args=[menus.menu.pk, 1]), {"change_note": "x"}
+        )
+        assert post.status_code == 403
+    assert menus.menu.versions.count() == 1
+
+
+# --------------------------------------------------------------------------- the version
+
+
+def test_a_published_version_is_read_only_and_refuses_edits(client, menus):
+    client.force_login(menus.organiser)
+    url = reverse("menus:version", args=[menus.menu.pk, 1])
+    page = client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "this version never changes" in text
+    assert page.context["editable"] is False and page.context["can_next"] is True
+    assert [g["theme"] for g in page.context["groups"]] == ["民生保障", "健康"]
+    water = next(q for g in page.context["groups"] for q in g["questions"] if q.name == "water_ok")
+    assert water.rule_on_text == "否"
+    with nothing_written():
+        refused = client.post(
+            url, {"action": "settings", "greeting": "改", "themes": "民生保障\n健康"}
+        )
+    assert refused.status_code == 403
+
+
+def test_next_version_then_edit_a_rule_approve_and_publish(client, menus):
+    client.force_login(menus.organiser)
+    made = client.post(
+        reverse("menus:version_next", args=[menus.menu.pk, 1]), {"change_note": "加一问"}
+    )
+    assert made.status_code == 302 and made.url == reverse("menus:version", args=[menus.menu.pk, 2])
+    v2 = MenuVersion.objects.get(menu=menus.menu, number=2)
+    assert (v2.state, v2.change_note) == (VersionState.DRAFT, "加一问")
+    water = v2.questions.get(name="water_ok")
+    url = reverse("menus:version", args=[menus.menu.pk, 2]) + f"?edit={water.pk}"
+    form = {
+        "action": "question",
+        "revision": str(v2.revision),
+        **{f"q-{k}": v for k, v in question(0, name="water_ok", label_zh="饮水正常吗？").items()},
+        "departments": [str(menus.water.pk)],
+        "rule_on": ["no"],
+        "rule_category": str(water.issue_category_id),
+        "rule_department": str(menus.water.pk),
+        "rule_colour": "blue",
+        "rule_complexity": "general",
+    }
+    form = {k.replace("q-q0-", "q-"): v for k, v in form.items()}
+    with nothing_written():
+        refused = client.post(url, form)
+    assert refused.status_code == 400
+    assert refused.context["q_errors"]["rule_department"] == [
+        "A department handles yellow and orange issues; a blue one stays with the village."
+    ]
+    assert 'value="饮水正常吗？"' in refused.content.decode()
+    saved = client.post(url, form | {"rule_colour": "orange"})
+    assert saved.status_code == 302
+    water.refresh_from_db()
+    assert (water.label_zh, water.issue_colour, water.issue_department_id) == (
+        "饮水正常吗？",
+        "orange",
+        menus.water.pk,
+    )
+    here = reverse("menus:version", args=[menus.menu.pk, 2])
+    assert client.post(here, {"action": "approve"}).status_code == 302
+    assert client.post(here, {"action": "publish"}).status_code == 302
+    v2.refresh_from_db()
+    assert v2.state == VersionState.PUBLISHED
+    menus.campaign.refresh_from_db()
+    assert menus.campaign.version_id == v2.pk
+
+
+def test_a_stale_version_edit_is_refused(client, menus):
+    v2 = authoring.version_next(by=menus.organiser, version=menus.version)
+    client.force_login(menus.organiser)
+    opened = v2.revision
+    authoring.version_settings_save(
+        by=menus.organiser, version=v2, greeting="别人的", themes=v2.themes, revision=opened
+    )
+    url = reverse("menus:version", args=[menus.menu.pk, 2])
+    data = {"action": "settings", "revision": str(opened), "greeting": "我打的问候"}
+    data["themes"] = "\n".join(v2.themes)
+    with nothing_written():
+        page = client.post(url, data)
+    assert page.status_code == 409
+    assert "我打的问候" in page.content.decode()
+
+
+def test_the_paper_form_and_xlsform_download(client, menus):
+    client.force_login(menus.organiser)
+    base = reverse("menus:version_paper", args=[menus.menu.pk, 1])
+    pdf = client.get(base + "?version=rural")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    name = "谯城区_2027_Q1_quarterly_menu_2027_Q1_·_Rural_version_·_version_1.pdf"
+    from urllib.parse import quote
+
+    assert pdf["Content-Disposition"].endswith("filename*=UTF-8''" + quote(name))
+    assert client.get(base).status_code == 404
+    sheet = client.get(reverse("menus:version_xlsform", args=[menus.menu.pk, 1]) + "?version=urban")
+    book = load_workbook(io.BytesIO(sheet.content))
+    names = [row[1] for row in book["survey"].iter_rows(min_row=2, values_only=True) if row[1]]
+    assert "well_depth" not in names and "water_ok" in names
