@@ -66,6 +66,7 @@ class AuditAction(models.TextChoices):
     KEYS_ROTATE = "keys.rotate", _("Encryption keys rotated")
     DEMO_BUILD = "demo.build", _("Demo county built")
     DEMO_CONTACTS = "demo.contacts", _("Demo contact network built")
+    DEMO_MENUS = "demo.menus", _("Demo group leaders given accounts")
     DEMO_PASSWORDS_RESET = "demo.passwords_reset", _("Demo passwords reset")
     AUDIT_EXPORT = "audit.export", _("Audit trail exported")
     KEYS_RETIRE = "keys.retire", _("Retired encryption keys removed")

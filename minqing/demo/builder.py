@@ -29,6 +29,8 @@ from minqing.demo.contacts import NetworkReport, build_network
 from minqing.demo.database import DEMO_ACTION
 from minqing.demo.issues import IssueBuild, IssueReport, create_departments
 from minqing.demo.loader import BIG_TABLES, Loader, max_id
+from minqing.demo.menus import CampaignReport, run_campaign
+from minqing.demo.menus import describe as describe_campaign
 from minqing.demo.plan import CountyPlan, Size, VillagePlan, plan_county
 from minqing.demo.users import create_demo_users, demo_village
 from minqing.households.models import Household, HouseholdTag, Resident, VillageArchive
@@ -61,6 +63,8 @@ class BuildOptions:
     workers: int | None = None  # None: automatic
     defer_indexes: bool | None = None  # None: automatic
     progress: Callable[[str], None] | None = None
+    #: the quarterly menu's campaign, answered (``minqing.demo.menus``); the bench times it apart
+    campaign: bool = True
 
     @property
     def size(self) -> Size:
@@ -88,6 +92,7 @@ class BuildReport:
     tag_counts: dict[str, int] = field(default_factory=dict)
     issues: IssueReport = field(default_factory=IssueReport)
     network: NetworkReport = field(default_factory=NetworkReport)
+    menus: CampaignReport | None = None
 
     @property
     def rows(self) -> int:
@@ -255,6 +260,11 @@ def build_county(options: BuildOptions) -> BuildReport:
     county = Node.objects.get(pk=plan.county.id)
     report.network = build_network(county, demo_grid_id=demo_village(plan).grids[0].node.id)
     report.phases["network"] = time.perf_counter() - started
+    if options.campaign:
+        _say(options, "  quarterly menu and its campaign…")
+        report.menus = run_campaign(county, seed=options.seed, say=lambda m: _say(options, m))
+        _say(options, "  " + describe_campaign(report.menus))
+        report.phases["menus"] = time.perf_counter() - started
     report.seconds = time.perf_counter() - started
     return report
 

@@ -262,21 +262,29 @@ class Proposal:
 
 #: Cosine at which two questions are proposed as one (the issues' similarity terms).
 DUPLICATE_SCORE = 0.55
+#: The frame of a question at a door (家里…是否正常？有没有…？怎么样？): terms made only of
+#: these say how it is asked, not what about — "饮水是否正常" and "用电是否正常" are not one.
+QUESTION_FRAME = frozenset("是否有没不家里中人全正常怎么样吗呢的了都您你们请问还")
+
+
+def question_terms(label: str) -> dict[str, int]:
+    """The similarity terms of a question's wording, without its frame."""
+    from minqing.issues.similarity import terms
+
+    return {t: n for t, n in terms(label).items() if not set(t) <= QUESTION_FRAME}
 
 
 def duplicate_proposals(checklists: Iterable[Checklist]) -> list[Proposal]:
     """Questions that several departments ask, proposed for merging (组织部合并): the TF-IDF
     cosine of the issues' similarity engine over the questions' labels, between questions of
     different departments with the same kind of answer; clusters joined transitively."""
-    from minqing.issues.similarity import terms
-
     questions = [
         (q, c.department_id) for c in checklists for q in c.questions.all() if q.qtype != "note"
     ]
     vectors = []
     df: dict[str, int] = {}
     for q, _dept in questions:
-        t = terms(q.label_zh)
+        t = question_terms(q.label_zh)
         vectors.append(t)
         for term in t:
             df[term] = df.get(term, 0) + 1

@@ -49,10 +49,43 @@ def test_the_merged_menu_keeps_each_questions_departments(menus):
     assert names.count("water_ok") == 1 and "drinking_ok" not in names
     water_ok = menus.version.questions.get(name="water_ok")
     assert sorted(d.code for d in water_ok.departments.all()) == ["health", "water"]
-    assert menus.version.themes == ["民生保障", "健康"] or set(menus.version.themes) == {
-        "民生保障",
-        "健康",
-    }
+    assert menus.version.themes == ["民生保障", "健康"]
+
+
+def test_questions_asked_alike_about_different_things_are_not_proposed(menus):
+    """The frame (家里…是否正常？) is not what a question is about: water is not power, but the
+    two insurance questions are one."""
+    from minqing.menus.models import Checklist
+    from minqing.menus.spec import FIXED_CHOICES, QType, QuestionSpec
+
+    def yn(name, label):
+        return QuestionSpec(name, QType.YES_NO, label, choices=list(FIXED_CHOICES[QType.YES_NO]))
+
+    water = authoring.checklist_save(
+        by=menus.organiser,
+        department=menus.water,
+        title="水",
+        questions=[
+            yn("water_ok", "家里饮水是否正常？"),
+            yn("insured", "全家是否都参加了城乡居民医保？"),
+        ],
+    )
+    power = authoring.checklist_save(
+        by=menus.organiser,
+        department=menus.health,
+        title="电",
+        questions=[yn("power_ok", "家里用电是否正常？"), yn("insured2", "家人是否都参加了医保？")],
+    )
+    proposals = authoring.duplicate_proposals(Checklist.objects.filter(pk__in=[water.pk, power.pk]))
+    named = [
+        sorted(
+            water.questions.model.objects.filter(pk__in=p.question_ids).values_list(
+                "name", flat=True
+            )
+        )
+        for p in proposals
+    ]
+    assert named == [["insured", "insured2"]]
 
 
 def test_tasks_go_to_the_households_liaisons_and_nobody_is_skipped(menus, county):
