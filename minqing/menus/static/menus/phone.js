@@ -559,7 +559,9 @@
       var slot = form.querySelector('[data-error-for="' + key + '"]');
       var q = /^answers\.(.+)$/.exec(key);
       var label = q ? form.querySelector('[data-q="' + q[1] + '"] .menu-q-label') : null;
-      top.appendChild(el("li", "", label ? label.firstChild.textContent + "：" + msg : msg));
+      // a question the form no longer has (the household's version changed) is named
+      var who = label ? label.firstChild.textContent : q ? q[1] : "";
+      top.appendChild(el("li", "", who ? who + "：" + msg : msg));
       if (slot) {
         slot.textContent = msg; slot.hidden = false;
         var wrap = slot.closest("[data-q]");

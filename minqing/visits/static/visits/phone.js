@@ -1,6 +1,7 @@
 /* What a phone keeps ends with the session (a lost or shared phone gives nothing away).
  *
- * Logging out: when visits recorded on this phone are not sent yet, the logout waits and says
+ * Logging out: when visits (or quarterly-menu records, kept in a database of their own by
+ * static/menus/phone.js) recorded on this phone are not sent yet, the logout waits and says
  * so — send them (the outbox on "my households"), discard them deliberately, or (a shared phone,
  * another person's visits) keep them sealed for their owner; a queued record is never destroyed
  * without the user's word. With nothing unsent, the kept pages (the service
@@ -12,17 +13,19 @@
 (function () {
   "use strict";
   var DB = "minqing";
+  var DBS = [DB, "minqing-menus"]; // the visit outbox and the quarterly menu's
+  var MENUS_OUTBOX = "/menus/tasks/";
 
   function fmt(text, values) {
     return String(text || "").replace(/%\((\w+)\)[ds]/g, function (m, k) {
       return values && values[k] !== undefined ? values[k] : m;
     });
   }
-  /* How many records the outbox holds (0 when there is no outbox; opening never creates one). */
-  function unsent() {
+  /* How many records an outbox holds (0 when there is none; opening never creates one). */
+  function unsentIn(name) {
     if (!window.indexedDB) return Promise.resolve(0);
     return new Promise(function (resolve) {
-      var req = indexedDB.open(DB);
+      var req = indexedDB.open(name);
       req.onupgradeneeded = function (event) {
         if (event.oldVersion === 0) req.transaction.abort(); // there was none: leave it so
       };
@@ -36,6 +39,14 @@
       };
     });
   }
+  /* Unsent visits and unsent quarterly-menu records (static/menus/phone.js keeps its own). */
+  var menusUnsent = 0;
+  function unsent() {
+    return Promise.all(DBS.map(unsentIn)).then(function (counts) {
+      menusUnsent = counts[1];
+      return counts[0] + counts[1];
+    });
+  }
   function clearPages() {
     if (!window.caches) return Promise.resolve();
     return caches.keys().then(function (keys) {
@@ -44,10 +55,12 @@
   }
   function clearOutbox() {
     if (!window.indexedDB) return Promise.resolve();
-    return new Promise(function (resolve) {
-      var req = indexedDB.deleteDatabase(DB);
-      req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
-    });
+    return Promise.all(DBS.map(function (name) {
+      return new Promise(function (resolve) {
+        var req = indexedDB.deleteDatabase(name);
+        req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
+      });
+    }));
   }
   function clearAll() { return Promise.all([clearPages(), clearOutbox()]); }
 
@@ -76,7 +89,9 @@
     var actions = document.createElement("div");
     actions.className = "actions";
     var send = document.createElement("a");
-    send.className = "button"; send.href = form.dataset.outbox; send.textContent = form.dataset.send;
+    send.className = "button"; send.textContent = form.dataset.send;
+    // only menu records unsent: their outbox is on the task list
+    send.href = menusUnsent === n ? MENUS_OUTBOX : form.dataset.outbox;
     var discard = document.createElement("button");
     discard.type = "button"; discard.className = "secondary"; discard.dataset.act = "discard";
     discard.textContent = form.dataset.discard;
