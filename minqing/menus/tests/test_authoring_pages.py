@@ -4,6 +4,9 @@ editor and its downloads — happy paths with exact values, and the refusals (no
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -482,3 +485,170 @@ def test_the_paper_form_and_xlsform_download(client, menus):
     book = load_workbook(io.BytesIO(sheet.content))
     names = [row[1] for row in book["survey"].iter_rows(min_row=2, values_only=True) if row[1]]
     assert "well_depth" not in names and "water_ok" in names
+
+
+# --------------------------------------------------------------------------- in the browser
+
+#: A county made through the services for the browser tests (real clock): a published menu
+#: with its campaign, next quarter's submitted checklists waiting to be merged, and a draft.
+BROWSER_PASSWORD = "Kp7q-Xm3z-R8tw"
+BROWSER_SETUP = """
+import datetime as dt, json
+from django.utils import timezone
+from minqing.accounts.models import Role, User
+from minqing.accounts.services import role_assign
+from minqing.households.services import household_create
+from minqing.menus.models import Task
+from minqing.menus.services import authoring, campaigns
+from minqing.menus.spec import FIXED_CHOICES, Choice, QType, QuestionSpec
+from minqing.org.models import Department, Level
+from minqing.org.services import node_create
+
+def user(name, role, node=None, department=None, full=""):
+    u = User.objects.create_user(username=name, password="PASSWORD", full_name=full or name)
+    role_assign(user=u, role=role, node=node, department=department)
+    return u
+
+YN = list(FIXED_CHOICES[QType.YES_NO])
+GFB = list(FIXED_CHOICES[QType.GOOD_FAIR_BAD])
+county = node_create(name="谯城区", level=Level.COUNTY, code="341602")
+town = node_create(name="古井镇", level=Level.TOWN, parent=county)
+village = node_create(name="王庄村", level=Level.VILLAGE, parent=town)
+grid = node_create(name="一组", level=Level.GRID, parent=village)
+organiser = user("organiser", Role.COMMAND_CENTRE, county, full="组织部")
+water = Department.objects.create(county=county, name="区水利局", code="water")
+health = Department.objects.create(county=county, name="区卫健委", code="health")
+staff = user("water_staff", Role.DEPARTMENT, department=water, full="水利局干部")
+clerk = user("clerk", Role.VILLAGE_CADRE, village, full="村文书")
+for n, head in enumerate(["王建国", "王秀英", "王德明"], start=1):
+    household_create(by=organiser, node=grid, data={"number": f"A{n:03d}", "head_name": head})
+
+def lists(suffix):
+    w = authoring.checklist_save(by=organiser, department=water, title="水利局清单" + suffix,
+        questions=[
+            QuestionSpec("water_ok", QType.YES_NO, "饮水是否正常？", theme="民生保障", choices=YN),
+            QuestionSpec("source", QType.SELECT_ONE, "主要饮用水来源", theme="民生保障",
+                choices=[Choice("tap", "自来水"), Choice("well", "自家水井"),
+                         Choice("bottled", "桶装水"), Choice("other", "其他")]),
+            QuestionSpec("well_depth", QType.INTEGER, "水井深度（米）", theme="民生保障",
+                relevant="${source} = 'well'", constraint=". >= 0 and . <= 300",
+                constraint_message_zh="请填0到300之间的数"),
+        ])
+    h = authoring.checklist_save(by=organiser, department=health, title="卫健委清单" + suffix,
+        questions=[
+            QuestionSpec("drinking_ok", QType.YES_NO, "饮水是否正常", theme="民生保障", choices=YN),
+            QuestionSpec("health", QType.GOOD_FAIR_BAD, "家人身体状况", theme="健康", choices=GFB),
+            QuestionSpec("needs", QType.SELECT_MULTIPLE, "需要哪些帮助？", theme="健康",
+                choices=[Choice("medical", "医疗"), Choice("school", "上学"), Choice("job", "就业")]),
+            QuestionSpec("remark", QType.TEXT, "其他意见", theme="健康"),
+        ])
+    for c in (w, h):
+        authoring.checklist_submit(by=organiser, checklist=c)
+    return w, h
+
+today = timezone.localdate()
+quarter = (today.month - 1) // 3 + 1
+w, h = lists("（本季度）")
+menu = authoring.menu_create(by=organiser, county=county, year=today.year, quarter=quarter,
+                             greeting="您好，我是村里的文书，来了解一下家里的情况。")
+version = menu.versions.get()
+groups = [list(p.question_ids) for p in authoring.duplicate_proposals([w, h])]
+authoring.menu_merge(by=organiser, version=version, checklists=[w, h], groups=groups)
+authoring.version_approve(by=organiser, version=version)
+authoring.version_publish(by=organiser, version=version)
+version.refresh_from_db()
+campaign = campaigns.campaign_start(by=organiser, version=version, scope=county,
+    starts_on=today - dt.timedelta(days=1), ends_on=today + dt.timedelta(days=14))
+lists("（下季度）")
+nxt = authoring.menu_create(by=organiser, county=county, year=today.year + (quarter == 4),
+                            quarter=quarter % 4 + 1)
+draft = authoring.checklist_save(by=staff, department=water, title="水利局补充清单",
+    questions=[QuestionSpec("tap_ok", QType.YES_NO, "自来水是否通了？", choices=YN)])
+tasks = list(Task.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
+print(json.dumps({"menu": menu.pk, "next": nxt.pk, "campaign": campaign.pk, "draft": draft.pk,
+                  "tasks": tasks}))
+""".replace("PASSWORD", BROWSER_PASSWORD)
+
+#: Registered before any page script runs: every CSP violation the page reports is kept.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+SHOTS = Path(os.environ.get("MINQING_SHOTS") or "/tmp/shots/authoring")  # noqa: S108
+
+
+@pytest.fixture
+def authoring_server(tmp_path):
+    from minqing.lib.testing_live import served
+
+    with served(tmp_path, "minqing_authoring", BROWSER_SETUP) as live:
+        yield live
+
+
+def browser_login(browser: Any, url: str, username: str, width: int = 1280) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
+    page.goto(url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", BROWSER_PASSWORD)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_load_state()
+    # The pages in Chinese, as the county reads them.
+    chinese = page.locator("form.lang button[value=zh-hans]")
+    if chinese.count():
+        chinese.click()
+        page.wait_for_load_state()
+    return page
+
+
+def shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.browser
+def test_the_authoring_pages_in_the_browser(authoring_server, browser):
+    data = authoring_server.data
+    base = authoring_server.url
+    page = browser_login(browser, base, "organiser")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(f"{base}/menus/")
+    assert "四季菜单" in page.content() or "菜单" in page.content()
+    shoot(page, "index")
+
+    page.goto(f"{base}/menus/checklists/{data['draft']}/")
+    page.fill("#q0-relevant", "${nobody} = 'yes'")
+    page.click("button[name=action][value=save]")
+    assert page.locator("fieldset.question .errorlist").count() == 1
+    assert page.input_value("#q0-relevant") == "${nobody} = 'yes'"
+    shoot(page, "checklist-error")
+
+    page.goto(f"{base}/menus/{data['next']}/")
+    assert page.locator("fieldset.proposal").count() == 1
+    shoot(page, "merge")
+
+    page.goto(f"{base}/menus/{data['menu']}/v1/")
+    assert page.locator("li.menu-question").count() == 6
+    shoot(page, "version-published")
+    page.click("form.next-form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/menus/{data['menu']}/v2/")
+    page.locator("li.menu-question a.button").first.click()
+    page.wait_for_load_state()
+    assert page.locator("#editor").count() == 1
+    shoot(page, "version-editor")
+
+    pdf = page.request.get(f"{base}/menus/{data['menu']}/v1/paper/?version=rural")
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
+    (SHOTS / "paper-rural.pdf").write_bytes(pdf.body())
+    assert page.evaluate("() => window.__csp") == []
+    assert errors == []
+    page.context.close()

@@ -8,6 +8,11 @@ from django.urls import reverse
 from minqing.accounts.models import Role
 from minqing.conftest import make_user
 from minqing.menus.models import Progress, Response, Task
+from minqing.menus.tests.test_authoring_pages import (  # noqa: F401 - the server fixture
+    authoring_server,
+    browser_login,
+    shoot,
+)
 from minqing.tests.dbstate import nothing_written
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +151,43 @@ def test_a_clerk_of_another_village_sees_only_theirs(client, county, menus):
     page = client.get(reverse("menus:paper_entry", args=[menus.campaign.pk]))
     assert page.context["task"] == _task(menus, county.household_b1)
     assert page.context["open_count"] == 1
+
+
+@pytest.mark.browser
+def test_paper_entry_by_keyboard_with_skip_logic_in_the_browser(authoring_server, browser):
+    data = authoring_server.data
+    base = authoring_server.url
+    page = browser_login(browser, base, "clerk")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    url = f"{base}/menus/campaigns/{data['campaign']}/paper/"
+    page.goto(url)
+    assert "A001" in page.inner_text(".pe-household")
+    depth = page.locator("#pe-well_depth")
+    assert depth.is_hidden()  # asked only when the source is a well
+    page.focus("input[name=a-health]")
+    page.keyboard.press("b")  # 一般; the focus goes on to the next question
+    assert page.evaluate("() => document.activeElement.name") == "a-needs"
+    page.keyboard.press("a")  # 医疗 (a multiple choice toggles and stays)
+    page.keyboard.press("c")  # 就业
+    page.focus("input[name=a-water_ok]")
+    page.keyboard.press("b")  # 否
+    page.keyboard.press("b")  # 自家水井: the depth is asked now, and has the focus
+    assert depth.is_visible()
+    assert page.evaluate("() => document.activeElement.name") == "a-well_depth"
+    page.keyboard.type("十二")
+    page.click("form[data-paper-entry] button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("fieldset#pe-well_depth .errorlist").count() == 1
+    assert page.input_value("input[name=a-well_depth]") == "十二"
+    assert page.locator("input[name=a-needs]:checked").count() == 2
+    shoot(page, "paper-entry-error")
+    page.fill("input[name=a-well_depth]", "12")
+    page.click("form[data-paper-entry] button[type=submit]")
+    page.wait_for_load_state()
+    assert "王建国" in page.inner_text("ul.messages")
+    assert "A002" in page.inner_text(".pe-household")
+    shoot(page, "paper-entry")
+    assert page.evaluate("() => window.__csp") == []
+    assert errors == []
+    page.context.close()
