@@ -59,9 +59,11 @@ class NodeProgress:
 def node_progress(campaign: Campaign, node: Node) -> NodeProgress:
     """The counters of ``node`` and of its children in one query (children in the tree's
     order). A node without a row (outside the scope, or no household yet) reads as zeros."""
+    # The node ids as a subquery of the same statement: each row is then one probe of the
+    # (campaign, node) unique index, whatever the number of counters the campaign has.
+    nodes = Node.objects.filter(Q(pk=node.pk) | Q(parent_id=node.pk)).values("pk")
     rows = (
-        Progress.objects.filter(campaign=campaign)
-        .filter(Q(node_id=node.pk) | Q(node__parent_id=node.pk))
+        Progress.objects.filter(campaign=campaign, node_id__in=nodes)
         .select_related("node")
         .order_by("node__sort_key", "node__name", "node_id")
     )

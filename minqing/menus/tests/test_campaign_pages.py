@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -365,7 +367,7 @@ def test_closing_by_permission_only(client, menus, county, owner):
     assert menus.campaign.state == CampaignState.CLOSED
     assert AuditEvent.objects.filter(action="menus.campaign_close").count() == 1
     page = client.get(reverse("menus:campaign", args=[menus.campaign.pk])).content.decode()
-    assert url not in page and "Closed" in page
+    assert url not in page and "Ended" in page
 
 
 # --------------------------------------------------------------------------- tasks
@@ -490,3 +492,149 @@ def test_the_quality_page_lists_a_too_fast_record_and_a_same_answers_visitor(
         {"show": "flagged"},
     )
     assert _numbers(tasks) == ["A001"]
+
+
+# --------------------------------------------------------------------------- in the browser
+
+SHOTS = Path(os.environ.get("MINQING_SHOTS") or "/tmp/shots/campaigns")  # noqa: S108
+BROWSER_PASSWORD = "Kp7q-Xm3z-R8tw"
+
+BROWSER_SETUP = """
+import datetime as dt, json, uuid
+from django.utils import timezone
+from minqing.accounts.models import Role, User
+from minqing.accounts.services import role_assign
+from minqing.contacts.models import LiaisonKind
+from minqing.contacts.services import liaison_add, link_set
+from minqing.households.services import household_create
+from minqing.menus.models import Task
+from minqing.issues.models import Category
+from minqing.menus.services import authoring, backchecks, campaigns
+from minqing.menus.services.authoring import IssueRule
+from minqing.menus.services.answers import AnswerInput, answers_record
+from minqing.menus.spec import FIXED_CHOICES, QType, QuestionSpec
+from minqing.org.models import Department, Level
+from minqing.org.services import node_create
+
+def user(name, role, node=None, department=None, full=""):
+    u = User.objects.create_user(username=name, password="PASSWORD", full_name=full or name)
+    role_assign(user=u, role=role, node=node, department=department)
+    return u
+
+county = node_create(name="谯城区", level=Level.COUNTY, code="341602")
+organiser = user("organiser", Role.COMMAND_CENTRE, county, full="指挥中心")
+water = Department.objects.create(county=county, name="区水利局", code="water")
+towns = {"古井镇": ["王庄村", "李集村", "青山社区居民委员会"], "华佗镇": ["柳河村", "东风村"]}
+leaders, n = {}, 0
+for t, (town_name, villages) in enumerate(towns.items()):
+    town = node_create(name=town_name, level=Level.TOWN, parent=county, sort_key=t)
+    user(f"town{t}", Role.TOWN_STAFF, town, full=f"{town_name}干部")
+    for v, village_name in enumerate(villages):
+        village = node_create(name=village_name, level=Level.VILLAGE, parent=town, sort_key=v)
+        for g in range(2):
+            grid = node_create(name=f"{g + 1}组", level=Level.GRID, parent=village, sort_key=g)
+            leader = user(f"leader{grid.pk}", Role.GROUP_LEADER, grid, full=f"组长{grid.pk}")
+            liaison = liaison_add(by=organiser, node=grid, kind=LiaisonKind.GROUP_LEADER,
+                                  user=leader, name=leader.full_name, phone="13800000000")
+            leaders[grid.pk] = leader
+            for i in range(5 + 3 * v + g):
+                n += 1
+                hh = household_create(by=organiser, node=grid, data={
+                    "number": f"H{n:03d}", "head_name": f"王户主{n}", "phone": f"1381234{n:04d}"})
+                if i % 6 != 5:  # every sixth household has nobody
+                    link_set(by=organiser, household=hh, liaison=liaison)
+yes_no = list(FIXED_CHOICES[QType.YES_NO])
+checklist = authoring.checklist_save(by=organiser, department=water, title="水利局清单", questions=[
+    QuestionSpec("water_ok", QType.YES_NO, "饮水是否正常？", theme="民生保障", choices=yes_no),
+])
+authoring.checklist_submit(by=organiser, checklist=checklist)
+today = timezone.localdate()
+menu = authoring.menu_create(by=organiser, county=county, year=today.year,
+                             quarter=(today.month - 1) // 3 + 1, greeting="您好")
+version = menu.versions.get()
+authoring.menu_merge(by=organiser, version=version, checklists=[checklist])
+water_q = version.questions.get(name="water_ok")
+authoring.version_question_save(by=organiser, version=version, question=water_q,
+    spec=water_q.to_spec(), departments=list(water_q.departments.all()),
+    rule=IssueRule(on=["no"], category=Category.objects.get(code="drinking_water"),
+                   department=water, colour="yellow"))
+authoring.version_approve(by=organiser, version=version)
+authoring.version_publish(by=organiser, version=version)
+version.refresh_from_db()
+campaign = campaigns.campaign_start(by=organiser, version=version, scope=county,
+    starts_on=today, ends_on=today + dt.timedelta(days=13), title="一季度暖心走访",
+    same_answers_limit=3)
+now = timezone.now()
+for i, task in enumerate(Task.objects.filter(campaign=campaign).order_by("pk")):
+    if task.assignee_id is None or i % 5 == 4:
+        continue
+    outcome = ["home", "home", "phone", "not_reached"][i % 4]
+    seconds = 40 if i % 10 == 1 else 420
+    [result] = answers_record(by=task.assignee, records=[AnswerInput(
+        client_uuid=uuid.uuid4(), task_id=task.pk, version_id=version.pk, outcome=outcome,
+        started_at=now - dt.timedelta(seconds=seconds + 60),
+        finished_at=now - dt.timedelta(minutes=1),
+        answers={} if outcome == "not_reached" else {"water_ok": "no" if i % 7 == 0 else "yes"},
+        reason="moved_away" if outcome == "not_reached" else "")])
+    assert result.status == "saved", result.errors
+town = county.children.get(name="古井镇")
+village = town.children.get(name="王庄村")
+staff = User.objects.get(username="town0")
+check = backchecks.backcheck_draw(by=staff, campaign=campaign, town=town, size=6, seed=7)
+first, second = check.items.order_by("pk")[:2]
+backchecks.backcheck_result(by=staff, item=first, result="confirmed", note="户主说组长来过")
+backchecks.backcheck_result(by=staff, item=second, result="differs", note="说没有人来过")
+print(json.dumps({"campaign": campaign.pk, "town": town.pk, "village": village.pk,
+                  "backcheck": check.pk}))
+""".replace("PASSWORD", BROWSER_PASSWORD)
+
+
+@pytest.fixture
+def campaign_server(tmp_path):
+    from minqing.lib.testing_live import served
+
+    with served(tmp_path, "minqing_campaigns", BROWSER_SETUP) as live:
+        yield live
+
+
+@pytest.mark.browser
+@pytest.mark.live
+def test_the_campaign_pages_at_phone_and_desk_width(campaign_server, browser):
+    """Progress, a village's households and a back-check at 360 and 1280 px, served with the
+    product's CSP: no violation, no sideways scrolling on the phone."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    data, base = campaign_server.data, campaign_server.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/accounts/login/")
+    page.fill("input[name=username]", "town0")
+    page.fill("input[name=password]", BROWSER_PASSWORD)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_load_state()
+    campaign = f"{base}/menus/campaigns/{data['campaign']}"
+    pages = {
+        "progress-town": f"{campaign}/?node={data['town']}",
+        "progress-village": f"{campaign}/?node={data['village']}",
+        "tasks-village": f"{campaign}/places/{data['village']}/tasks/",
+        "quality-town": f"{campaign}/quality/?node={data['town']}",
+        "backchecks-town": f"{campaign}/places/{data['town']}/backchecks/",
+        "backcheck": f"{base}/menus/backchecks/{data['backcheck']}/",
+    }
+    for name, url in pages.items():
+        for width in (1280, 360):
+            page.set_viewport_size({"width": width, "height": 900 if width > 400 else 740})
+            answer = page.goto(url)
+            assert answer is not None and answer.status == 200, (name, answer and answer.status)
+            assert "content-security-policy" in answer.headers
+            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
+    context.close()
