@@ -34,7 +34,7 @@ def user_county(user: Any) -> Node | None:
 
 def county_menus(county: Node) -> list[Menu]:
     """The county's menus, newest quarter first, with their versions and campaigns counted."""
-    menus = list(
+    menus: list[Menu] = list(
         Menu.objects.filter(county=county)
         .annotate(campaign_count=Count("campaigns"))
         .prefetch_related("versions")

@@ -539,7 +539,8 @@ def lists(suffix):
             QuestionSpec("drinking_ok", QType.YES_NO, "饮水是否正常", theme="民生保障", choices=YN),
             QuestionSpec("health", QType.GOOD_FAIR_BAD, "家人身体状况", theme="健康", choices=GFB),
             QuestionSpec("needs", QType.SELECT_MULTIPLE, "需要哪些帮助？", theme="健康",
-                choices=[Choice("medical", "医疗"), Choice("school", "上学"), Choice("job", "就业")]),
+                choices=[Choice("medical", "医疗"), Choice("school", "上学"),
+                         Choice("job", "就业")]),
             QuestionSpec("remark", QType.TEXT, "其他意见", theme="健康"),
         ])
     for c in (w, h):

@@ -8,11 +8,7 @@ from django.urls import reverse
 from minqing.accounts.models import Role
 from minqing.conftest import make_user
 from minqing.menus.models import Progress, Response, Task
-from minqing.menus.tests.test_authoring_pages import (  # noqa: F401 - the server fixture
-    authoring_server,
-    browser_login,
-    shoot,
-)
+from minqing.menus.tests.test_authoring_pages import BROWSER_SETUP, browser_login, shoot
 from minqing.tests.dbstate import nothing_written
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +147,14 @@ def test_a_clerk_of_another_village_sees_only_theirs(client, county, menus):
     page = client.get(reverse("menus:paper_entry", args=[menus.campaign.pk]))
     assert page.context["task"] == _task(menus, county.household_b1)
     assert page.context["open_count"] == 1
+
+
+@pytest.fixture
+def authoring_server(tmp_path):
+    from minqing.lib.testing_live import served
+
+    with served(tmp_path, "minqing_paper_entry", BROWSER_SETUP) as live:
+        yield live
 
 
 @pytest.mark.browser

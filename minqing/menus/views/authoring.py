@@ -400,13 +400,14 @@ def checklist_upload(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         department = next((d for d in departments if str(d.pk) == department_id), None)
         upload = request.FILES.get("file")
+        filename = str(upload.name or "") if upload is not None else ""
         if department is None:
             errors["department"] = _("Choose the department.")
         if upload is None:
             errors["file"] = _("Choose the XLSForm file.")
-        elif not upload.name.lower().endswith(UPLOAD_SUFFIXES):
+        elif not filename.lower().endswith(UPLOAD_SUFFIXES):
             errors["file"] = _("Upload an XLSForm: a .xlsx, .xls, .csv or .md file.")
-        elif upload.size > MAX_UPLOAD:
+        elif (upload.size or 0) > MAX_UPLOAD:
             errors["file"] = _("The file is larger than 5 MB.")
         if errors:
             status = 400
@@ -419,7 +420,7 @@ def checklist_upload(request: AuthedRequest) -> HttpResponse:
                     by=user,
                     department=department,
                     source=upload.read(),
-                    filename=upload.name,
+                    filename=filename,
                     context=AuditContext.of(request),
                 )
             except PermissionDenied as exc:
@@ -434,7 +435,7 @@ def checklist_upload(request: AuthedRequest) -> HttpResponse:
                 messages.success(
                     request,
                     _("Imported %(n)d questions from %(file)s.")
-                    % {"n": imported.checklist.questions.count(), "file": upload.name},
+                    % {"n": imported.checklist.questions.count(), "file": filename},
                 )
                 for notice in imported.notices:
                     messages.warning(request, str(notice))
