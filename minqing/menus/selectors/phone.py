@@ -105,9 +105,7 @@ def version_json(version: MenuVersion, kind: str) -> dict[str, Any]:
     script: labels in the page's language, skip logic and constraints as JSON trees of
     ``logic.to_json`` (evaluated by static/menus/logic.js)."""
     zh = (translation.get_language() or "zh-hans").startswith("zh")
-    questions = [
-        q for q in version_questions(version) if q.applies in (Applies.BOTH.value, kind)
-    ]
+    questions = [q for q in version_questions(version) if q.applies in (Applies.BOTH.value, kind)]
 
     def pick(zh_text: str, en_text: str) -> str:
         return (zh_text or en_text) if zh else (en_text or zh_text)
@@ -135,7 +133,9 @@ def version_json(version: MenuVersion, kind: str) -> dict[str, Any]:
                         "relevant": _tree(q.relevant),
                         "constraint": _tree(q.constraint, allow_dot=True),
                         "message": pick(q.constraint_message_zh, q.constraint_message_en),
-                        "choices": [[c[0], pick(c[1], c[2] if len(c) > 2 else "")] for c in q.choices],
+                        "choices": [
+                            [c[0], pick(c[1], c[2] if len(c) > 2 else "")] for c in q.choices
+                        ],
                     }
                     for q in questions
                     if q.theme == theme

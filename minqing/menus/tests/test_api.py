@@ -111,16 +111,20 @@ def test_a_replay_answers_replay_and_writes_nothing(api, menus, county):
     with nothing_written():
         answer = api.post("answers/", {"records": [record, record]})
     assert answer.status_code == 200
-    assert answer.json() == [
-        {
-            "client_uuid": record["client_uuid"],
-            "status": "replay",
-            "code": "",
-            "errors": {},
-            "response": first["response"],
-            "issues": [],
-        }
-    ] * 2
+    assert (
+        answer.json()
+        == [
+            {
+                "client_uuid": record["client_uuid"],
+                "status": "replay",
+                "code": "",
+                "errors": {},
+                "response": first["response"],
+                "issues": [],
+            }
+        ]
+        * 2
+    )
     assert Response.objects.count() == 1
 
 
@@ -157,9 +161,7 @@ def test_a_task_of_another_visitor_is_not_found_and_nothing_is_written(api, menu
     assert call.json()["status"] == "not_found"
 
 
-def test_a_wrong_answer_is_refused_naming_the_question_and_the_others_are_saved(
-    api, menus, county
-):
+def test_a_wrong_answer_is_refused_naming_the_question_and_the_others_are_saved(api, menus, county):
     a1, a2 = _task(menus, county.household_a1), _task(menus, county.household_a2)
     Task.objects.filter(pk=a2.pk).update(place_kind="urban")  # no well question in town
     wrong_type = _record(a1, menus.version, answers={"water_ok": "yes", "well_depth": "deep"})
@@ -187,9 +189,7 @@ def test_a_refused_record_writes_nothing(api, menus, county):
     assert result["errors"] == {"answers.water_ok": "请从选项中选一个：yes, no。"}
 
 
-def test_answers_to_a_replaced_version_are_checked_against_their_own_version(
-    api, menus, county
-):
+def test_answers_to_a_replaced_version_are_checked_against_their_own_version(api, menus, county):
     nxt = authoring.version_next(by=menus.organiser, version=menus.version)
     authoring.version_question_delete(
         by=menus.organiser, question=nxt.questions.get(name="well_depth")
@@ -243,7 +243,8 @@ def test_phone_tries_up_to_the_campaigns_limit(api, menus, county):
         }
     with nothing_written():  # a resent try changes nothing
         again = api.post(
-            "calls/", {"client_uuid": ids[0], "task": task.pk, "at": FINISHED, "result": "no_answer"}
+            "calls/",
+            {"client_uuid": ids[0], "task": task.pk, "at": FINISHED, "result": "no_answer"},
         )
     assert again.json()["status"] == "replay"
     with nothing_written():
@@ -309,7 +310,8 @@ def test_my_tasks_list_the_open_ones_first(api, menus, county):
 def test_without_credentials_the_answer_is_401(client, menus, method, path):
     with nothing_written():
         answer = getattr(client, method)(
-            f"/api/v1/menus/{path}", data="{}" if method == "post" else None,
+            f"/api/v1/menus/{path}",
+            data="{}" if method == "post" else None,
             content_type="application/json",
         )
     assert answer.status_code == 401
@@ -326,7 +328,10 @@ def test_the_session_needs_its_csrf_token(menus, county):
     assert refused.status_code in (401, 403)
     token = browser.get("/visits/token/").json()["csrf"]
     answer = browser.post(
-        "/api/v1/menus/answers/", body, content_type="application/json", headers={"X-CSRFToken": token}
+        "/api/v1/menus/answers/",
+        body,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
     )
     assert answer.status_code == 200
     assert answer.json()[0]["status"] == "saved"

@@ -189,9 +189,12 @@ def test_the_visitor_answers_offline_and_each_record_reaches_the_server_once(ser
     assert stored == [{"keys": ["client_uuid", "ct", "iv", "saved_at"], "ct": True}] * 2
     assert statuses == []  # nothing left the phone
     # the list marks both households as kept on the phone
-    assert page.eval_on_selector_all(
-        "li[data-task] [data-task-state]:not([hidden])", "els => els.length"
-    ) == 2
+    assert (
+        page.eval_on_selector_all(
+            "li[data-task] [data-task-state]:not([hidden])", "els => els.length"
+        )
+        == 2
+    )
 
     # Meanwhile the second household becomes urban: the well question is not asked there.
     shell_json(

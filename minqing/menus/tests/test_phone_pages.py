@@ -137,7 +137,17 @@ def test_the_form_carries_the_households_version_by_theme(client, menus, county)
     assert questions["well_depth"]["message"] == "请填0到300之间的数"
     assert questions["needs_note"]["relevant"] == ["selected", ["ref", "needs"], "medical"]
     # outcomes, reasons and phone tries as the form offers them
-    for word in ("入户走访", "电话联系", "未联系上", "已外出/搬走", "空房", "未同意", "无人接听", "占线", "号码错误"):
+    for word in (
+        "入户走访",
+        "电话联系",
+        "未联系上",
+        "已外出/搬走",
+        "空房",
+        "未同意",
+        "无人接听",
+        "占线",
+        "号码错误",
+    ):
         assert word in html, word
 
 
@@ -167,7 +177,10 @@ def test_a_village_cadre_may_open_the_form_but_the_phone_does_not_keep_it(client
     answer = client.get(reverse("menus:task", args=[task.pk]))
     assert answer.status_code == 200
     assert "X-Minqing-Offline" not in answer
-    assert client.get(reverse("menus:task", args=[_task(menus, county.household_b1).pk])).status_code == 404
+    assert (
+        client.get(reverse("menus:task", args=[_task(menus, county.household_b1).pk])).status_code
+        == 404
+    )
 
 
 def test_a_done_household_shows_no_form(client, menus, county):

@@ -48,7 +48,8 @@ def phone_texts() -> dict[str, str]:
     """What ``phone.js`` says, in the page's language (a JSON block: no inline script)."""
     return {
         # the outbox list
-        "unsent": _("records not sent yet"),
+        "unsent_one": _("%(count)d record not sent yet"),
+        "unsent": _("%(count)d records not sent yet"),
         "waiting": _("Waiting for a connection"),
         "sending": _("Sending…"),
         "refused": _("Not accepted by the server: %(reason)s"),
@@ -88,7 +89,7 @@ def phone_texts() -> dict[str, str]:
         "invalid": _("This answer is not valid."),
         "integer": _("This must be a whole number."),
         "number": _("This must be a number."),
-        "too_long": _("At most %(n)d characters, please (%(count)d now).") ,
+        "too_long": _("At most %(n)d characters, please (%(count)d now)."),
         "outcome": _("Choose: at home, by phone, or not reached."),
         "reason": _("Say why nobody was reached: moved away, empty house, refused."),
         "tries": _("Phone tries: %(n)d of %(limit)d"),

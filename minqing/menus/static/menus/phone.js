@@ -182,7 +182,8 @@
     if (note !== undefined) lastNote = note;
     items = items.slice().sort(function (a, b) { return (a.saved_at || 0) - (b.saved_at || 0); });
     box.hidden = items.length === 0;
-    box.querySelector("[data-outbox-count]").textContent = items.length + " " + (T.unsent || "");
+    box.querySelector("[data-outbox-count]").textContent =
+      fmt(items.length === 1 ? T.unsent_one : T.unsent, { count: items.length });
     var noteEl = box.querySelector("[data-outbox-note]");
     noteEl.textContent = lastNote || "";
     noteEl.hidden = !lastNote || !items.length;
