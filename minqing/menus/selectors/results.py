@@ -22,7 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.utils.translation import get_language
 
 from minqing.menus.models import Campaign, MenuQuestion, MenuVersion, Tally, VersionState
-from minqing.menus.spec import CHOICE_TYPES, NUMBER_TYPES, QType
+from minqing.menus.spec import CHOICE_TYPES, NUMBER_TYPES, QTYPE_LABELS, QType
 from minqing.org.models import Department, Level, Node, subtree_q
 
 #: The levels a results page can stand at (tallies are kept by village).
@@ -88,12 +88,16 @@ class QuestionResult:
 
     @property
     def kind(self) -> str:
-        """"choice", "number" or "text"."""
+        """ "choice", "number" or "text"."""
         if self.question.qtype in CHOICE_TYPES:
             return "choice"
         if self.question.qtype in NUMBER_TYPES:
             return "number"
         return "text"
+
+    @property
+    def type_label(self) -> str:
+        return str(QTYPE_LABELS[QType(self.question.qtype)])
 
     @property
     def multiple(self) -> bool:
@@ -124,10 +128,8 @@ class Results:
 def result_versions(campaign: Campaign, department: Department) -> list[tuple[MenuVersion, int]]:
     """The menu's published versions with the department's questions in each (one query)."""
     return [
-        (v, v.n)  # type: ignore[attr-defined]
-        for v in MenuVersion.objects.filter(
-            menu_id=campaign.menu_id, state=VersionState.PUBLISHED
-        )
+        (v, v.n)
+        for v in MenuVersion.objects.filter(menu_id=campaign.menu_id, state=VersionState.PUBLISHED)
         .annotate(
             n=Count(
                 "questions",
@@ -140,7 +142,9 @@ def result_versions(campaign: Campaign, department: Department) -> list[tuple[Me
 
 def _places(node: Node) -> tuple[str, list[Node]]:
     if node.level == Level.COUNTY:
-        return "town", list(Node.objects.filter(parent=node, level=Level.TOWN).order_by("sort_key", "name"))
+        return "town", list(
+            Node.objects.filter(parent=node, level=Level.TOWN).order_by("sort_key", "name")
+        )
     if node.level == Level.TOWN:
         return "village", list(
             Node.objects.filter(parent=node, level=Level.VILLAGE).order_by("sort_key", "name")
@@ -150,9 +154,7 @@ def _places(node: Node) -> tuple[str, list[Node]]:
 
 def _choices(q: MenuQuestion) -> list[tuple[str, str]]:
     english = _english()
-    return [
-        (str(c[0]), str(c[2] if english and len(c) > 2 and c[2] else c[1])) for c in q.choices
-    ]
+    return [(str(c[0]), str(c[2] if english and len(c) > 2 and c[2] else c[1])) for c in q.choices]
 
 
 def department_results(
@@ -163,8 +165,7 @@ def department_results(
     department's questions). Permission is the caller's (``MenuAction.SEE_RESULTS``)."""
     versions = result_versions(campaign, department)
     choices = [
-        VersionChoice(v.number, v.published_at, n, v.pk == campaign.version_id)
-        for v, n in versions
+        VersionChoice(v.number, v.published_at, n, v.pk == campaign.version_id) for v, n in versions
     ]
     chosen: MenuVersion | None = None
     if version_number is not None:

@@ -74,8 +74,14 @@ def _record(menus, by, household, version=None, **answers):
 
 def _three(setup, county):
     """王庄村: two 是 and one 否 for 饮水是否正常."""
-    _record(setup, setup.cadre, county.household_a1, well_depth=20, needs=["medical", "job"],
-            needs_note="看病远")
+    _record(
+        setup,
+        setup.cadre,
+        county.household_a1,
+        well_depth=20,
+        needs=["medical", "job"],
+        needs_note="看病远",
+    )
     _record(setup, setup.cadre, county.household_a2, well_depth=35, needs=["job"])
     return _record(setup, setup.cadre, setup.a3, water_ok="no", well_depth=11)
 
@@ -92,7 +98,9 @@ def _question(found, name):
 def test_the_numbers_are_the_answers_by_village_town_and_county(setup, county):
     _three(setup, county)
     water = setup.water
-    at_village = department_results(campaign=setup.campaign, department=water, node=county.village_a)
+    at_village = department_results(
+        campaign=setup.campaign, department=water, node=county.village_a
+    )
     q = _question(at_village, "water_ok")
     assert [c[0] for c in q.choices] == ["yes", "no"]
     [row] = q.rows
@@ -133,7 +141,9 @@ def test_a_multiple_choice_share_is_of_the_households_that_answered(setup, count
     assert (row.counts, row.asked, row.shares) == ([1, 0, 2], 2, [50.0, 0.0, 100.0])
     note = _question(found, "needs_note")
     assert (note.kind, note.rows[0].asked) == ("text", 1)
-    assert Tally.objects.get(question=needs.question, village=county.village_a, choice="").count == 2
+    assert (
+        Tally.objects.get(question=needs.question, village=county.village_a, choice="").count == 2
+    )
 
 
 def test_the_page_shows_charts_and_tables_of_the_departments_questions(client, setup, county):
@@ -149,8 +159,8 @@ def test_the_page_shows_charts_and_tables_of_the_departments_questions(client, s
     assert f'<script id="chart-{water_ok.pk}" type="application/json">' in html
     # the table behind the chart, one click away
     assert '<details class="numbers">' in html
-    assert '<td class="num">2 <span class="muted">(66.7%)</span></td>' in html
-    assert '<td class="num">1 <span class="muted">(33.3%)</span></td>' in html
+    assert '<td class="num">2 <span class="muted share">(66.7%)</span></td>' in html
+    assert '<td class="num">1 <span class="muted share">(33.3%)</span></td>' in html
     assert "<style" not in html and " style=" not in html
     chart = page.context["questions"][0]["chart"]
     assert chart["yAxis"]["data"] == ["All", "王庄村"]
@@ -167,7 +177,10 @@ def test_a_version_two_change_keeps_version_one_answers_under_version_one(client
     spec = q2.to_spec()
     spec.label_zh = "家里的自来水正常吗？"
     authoring.version_question_save(
-        by=setup.organiser, version=nxt, question=q2, spec=spec,
+        by=setup.organiser,
+        version=nxt,
+        question=q2,
+        spec=spec,
         departments=list(q2.departments.all()),
     )
     authoring.version_approve(by=setup.organiser, version=nxt)
@@ -189,7 +202,10 @@ def test_a_version_two_change_keeps_version_one_answers_under_version_one(client
         "家里的自来水正常吗？",
         [0, 2],
     )
-    assert [(v.number, v.questions, v.current) for v in v2.versions] == [(1, 2, False), (2, 2, True)]
+    assert [(v.number, v.questions, v.current) for v in v2.versions] == [
+        (1, 2, False),
+        (2, 2, True),
+    ]
 
     client.force_login(setup.water_staff)
     html = client.get(_url(setup.campaign, node=county.village_a.pk, version=1)).content.decode()
@@ -217,7 +233,16 @@ def test_the_xlsx_reads_back_with_the_same_numbers(client, setup, county):
     assert sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
-        "版本", "地点", "题号", "问题", "选项", "户数", "回答户数", "占比", "数值合计", "平均值"
+        "版本",
+        "地点",
+        "题号",
+        "问题",
+        "选项",
+        "户数",
+        "回答户数",
+        "占比",
+        "数值合计",
+        "平均值",
     )
     assert rows[1:] == [
         (1, "古井镇（合计）", 1, "饮水是否正常？", "是", 2, 3, 0.6667, None, None),
@@ -245,11 +270,15 @@ def test_another_department_or_county_is_refused_and_nothing_written(client, set
         clients[user.username].force_login(user)
     with nothing_written():
         client = clients["water_staff"]
-        for url in (_url(setup.campaign, department=setup.health.pk),
-                    xlsx + f"?department={setup.health.pk}"):
+        for url in (
+            _url(setup.campaign, department=setup.health.pk),
+            xlsx + f"?department={setup.health.pk}",
+        ):
             refused = client.get(url)
             assert refused.status_code == 403
-            assert b"Only this department and the command centre see its results." in refused.content
+            assert (
+                b"Only this department and the command centre see its results." in refused.content
+            )
         # a department of another county is not one of this campaign's
         assert client.get(_url(setup.campaign, department=far_water.pk)).status_code == 404
         for user in (far, far_staff):

@@ -46,8 +46,9 @@ COLOURS = {
 }
 #: Other choices take these in turn (ECharts' own palette, a little darker for white labels).
 PALETTE = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e"]
-#: A share label narrower than its bar segment would spill over its neighbours.
-LABEL_MIN_SHARE = 8
+#: A share label wider than its bar segment would spill over its neighbours: "16.7%" needs
+#: about 18% of a phone's chart width.
+LABEL_MIN_SHARE = 18
 
 
 def _int(value: str | None) -> int | None:
@@ -66,9 +67,7 @@ def _node(campaign: Campaign, node_id: int | None) -> Node:
     if node_id is None:
         node = campaign.scope
     else:
-        node = get_object_or_404(
-            Node.objects.filter(subtree_q(campaign.scope.path)), pk=node_id
-        )
+        node = get_object_or_404(Node.objects.filter(subtree_q(campaign.scope.path)), pk=node_id)
     if node.level not in RESULT_LEVELS:
         raise Http404
     return node
@@ -132,6 +131,15 @@ def _pct(share: float | None) -> dict[str, Any] | None:
     return item
 
 
+#: A long name (青山社区居民委员会) wraps rather than squeezing the bars on a phone.
+PLACE_LABEL = {"lineHeight": 14}
+WRAP_AT = 6
+
+
+def _wrap(name: str) -> str:
+    return "\n".join(name[i : i + WRAP_AT] for i in range(0, len(name), WRAP_AT))
+
+
 def chart_option(result: QuestionResult, results: Results) -> dict[str, Any] | None:
     """The ECharts option of one question (horizontal bars, the places down the side so that
     long village names stay readable on a phone), or None for a text question."""
@@ -145,11 +153,13 @@ def chart_option(result: QuestionResult, results: Results) -> dict[str, Any] | N
     if result.kind == "number":
         rows = [result.total, *result.rows] if len(result.rows) > 1 else result.rows
         return base | {
-            "xAxis": {"type": "value", "name": _("Mean"), "nameLocation": "end"},
+            "grid": base["grid"] | {"top": 8},
+            "xAxis": {"type": "value"},
             "yAxis": {
                 "type": "category",
                 "inverse": True,
-                "data": [r.name or total_name for r in rows],
+                "data": [_wrap(r.name or total_name) for r in rows],
+                "axisLabel": PLACE_LABEL,
             },
             "series": [
                 {
@@ -161,13 +171,23 @@ def chart_option(result: QuestionResult, results: Results) -> dict[str, Any] | N
                 }
             ],
         }
-    percent = {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}}
+    percent = {
+        "type": "value",
+        "max": 100,
+        "interval": 25,
+        "axisLabel": {"formatter": "{value}%"},
+    }
     if not results.by:
         # One village: a bar for each choice.
         row = result.rows[0]
         return base | {
             "xAxis": percent,
-            "yAxis": {"type": "category", "inverse": True, "data": [c[1] for c in result.choices]},
+            "yAxis": {
+                "type": "category",
+                "inverse": True,
+                "data": [_wrap(c[1]) for c in result.choices],
+                "axisLabel": PLACE_LABEL,
+            },
             "series": [
                 {
                     "name": row.name,
@@ -194,6 +214,7 @@ def chart_option(result: QuestionResult, results: Results) -> dict[str, Any] | N
                     "show": True,
                     "position": "inside" if stacked else "right",
                     "formatter": "{c}%",
+                    "fontSize": 11,
                     "color": "#fff" if stacked else "#333",
                 },
                 "itemStyle": {"color": _colour(name, i)},
@@ -205,7 +226,7 @@ def chart_option(result: QuestionResult, results: Results) -> dict[str, Any] | N
         "yAxis": {
             "type": "category",
             "inverse": True,
-            "data": [r.name or total_name for r in rows],
+            "data": [_wrap(r.name or total_name) for r in rows],
         },
         "series": series,
     }
@@ -290,8 +311,8 @@ def results_workbook(found: Results) -> bytes:
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header = []
-    for text in HEADERS:
-        cell = WriteOnlyCell(sheet, value=text)
+    for title in HEADERS:
+        cell = WriteOnlyCell(sheet, value=title)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
@@ -315,6 +336,7 @@ def results_workbook(found: Results) -> bytes:
         rows = [q.total, *q.rows] if found.by else q.rows
         for row in rows:
             place = row.name if row.node_id is not None and found.by else total_name
+
             # Fresh cells for every row: a write-only cell is placed where it is first written.
             def lead(place: str = place, q: QuestionResult = q) -> list[Any]:
                 return [version, text(place), q.number, text(q.question.label_zh)]
@@ -397,7 +419,11 @@ def response_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """一户的走访记录 — one household's answers under the version it answered."""
     response = get_object_or_404(
         Response.objects.select_related(
-            "task__household", "task__village", "task__campaign", "version", "visitor",
+            "task__household",
+            "task__village",
+            "task__campaign",
+            "version",
+            "visitor",
             "entered_by",
         ),
         pk=pk,
@@ -428,7 +454,12 @@ def response_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     ]
     answers = response.answers or {}
     rows = [
-        {"number": i, "question": q, "label": question_label(q), "answer": _answer_words(q, answers)}
+        {
+            "number": i,
+            "question": q,
+            "label": question_label(q),
+            "answer": _answer_words(q, answers),
+        }
         for i, q in enumerate(questions, start=1)
     ]
     seconds = None
