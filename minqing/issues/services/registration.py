@@ -66,12 +66,18 @@ def issue_register(
     reporter_words: str = "",
     resolution: str = "",
     context: AuditContext | None = None,
+    for_household_task: bool = False,
 ) -> Issue:
     """登记 — a problem found on a visit, a patrol, the hotline, a menu answer or by a resident.
 
     Blue and green issues are the village's, yellow the town's, orange the county committee's;
     each waits for dispatch by that level. A green issue was solved on the spot: ``resolution``
     says how, and it is closed at once after the resident's on-the-spot "satisfied".
+
+    ``for_household_task``: the caller has checked that ``by`` answers for ``household`` (a
+    campaign task of theirs: the rule of a menu answer raises it), so ``by`` need not register
+    issues at the household's place — a group leader may look after a household of the next
+    grid. Only with a household.
     """
     errors: dict[str, ValidationError] = {}
 
@@ -109,10 +115,11 @@ def issue_register(
             )
         if node.level == NodeLevel.VILLAGE:
             node = household.node
-    require(
-        can_register_at(by, node.path),
-        _("You can register issues only in the places you look after."),
-    )
+    if not (for_household_task and household is not None):
+        require(
+            can_register_at(by, node.path),
+            _("You can register issues only in the places you look after."),
+        )
     title = clean_text(title, "title", required=False, max_length=100) or description[:30]
     now = timezone.now()
     level = COLOUR_LEVEL[Colour(colour)]

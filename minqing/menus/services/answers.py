@@ -641,6 +641,7 @@ def _raise_issues(
                 complexity=q.issue_complexity,
                 source=Source.MENU,
                 context=context,
+                for_household_task=True,  # _prepare checked MenuAction.ANSWER on the task
             )
             if q.issue_department is not None:
                 issue_dispatch_by_rule(

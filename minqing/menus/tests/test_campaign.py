@@ -144,6 +144,23 @@ def test_tallies_add_up_across_syncs_and_sum_the_numbers(menus, county):
     assert not Tally.objects.filter(village=county.village_b).exists()
 
 
+def test_a_leader_raises_the_issue_of_a_household_of_the_next_grid(menus, county):
+    """The leader of 一组 looks after a household of 二组: its "否" still raises the issue
+    (the task says who answers for it, not the leader's grid)."""
+    from minqing.accounts.models import RoleAssignment, User
+
+    RoleAssignment.objects.filter(user=menus.leader).update(node=county.grid_a1)
+    leader = User.objects.get(pk=menus.leader.pk)
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
+    assert task.assignee_id == leader.pk
+    [result] = answers_record(
+        by=leader, records=[_rec(task, menus.version, answers=_answers(water_ok="no"))]
+    )
+    assert result.status == S.SAVED, result.errors
+    [issue] = Issue.objects.filter(pk__in=result.issue_ids)
+    assert (issue.node, issue.household) == (county.grid_a2, county.household_a2)
+
+
 def test_a_second_household_of_the_village_joins_the_issue(menus, county):
     t1 = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
     t2 = Task.objects.get(campaign=menus.campaign, household=county.household_a2)
