@@ -196,6 +196,15 @@ def test_the_visitor_answers_offline_and_each_record_reaches_the_server_once(ser
         == 2
     )
 
+    # Logging out now would lose them: the logout waits, counts them, and leads to this list.
+    page.tap("form[data-phone-logout] button[type=submit]")
+    page.wait_for_selector("#phone-logout")
+    assert "2" in page.inner_text("#phone-logout p")
+    assert page.get_attribute("#phone-logout a.button", "href") == "/menus/tasks/"
+    page.locator("#phone-logout button", has_text="取消").tap()
+    assert page.locator("#phone-logout").count() == 0
+    assert len(page.evaluate(STORED)) == 2
+
     # Meanwhile the second household becomes urban: the well question is not asked there.
     shell_json(
         server.env,
