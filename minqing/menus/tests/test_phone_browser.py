@@ -216,6 +216,10 @@ def test_the_visitor_answers_offline_and_each_record_reaches_the_server_once(ser
     _until(page, "() => document.querySelectorAll('#menu-outbox li').length === 1")
     _until(page, "() => document.querySelector('#menu-outbox li').classList.contains('is-refused')")
     assert statuses == [200]
+    assert page.inner_text(f'li[data-task="{first}"] [data-task-state]') == zh("Sent")
+    assert page.inner_text(f'li[data-task="{second}"] [data-task-state]') == zh(
+        "Saved on this phone"
+    )
     assert len(bodies[0]["records"]) == 2
     state = shell_json(server.env, RESPONSES)
     assert [r[:2] for r in state["responses"]] == [[first, "home"]]
@@ -237,6 +241,11 @@ def test_the_visitor_answers_offline_and_each_record_reaches_the_server_once(ser
     page.wait_for_selector("#menu-calls:not([hidden])")
     page.tap('button[data-call="no_answer"]')
     _until(page, "() => document.querySelectorAll('#menu-outbox li').length === 2")
+    assert page.inner_text("[data-calls-count]") == zh("Phone tries: %(n)d of %(limit)d") % {
+        "n": 1,
+        "limit": 3,
+    }
+    _shot(page, "form-phone")
     page.goto(server.url + "/menus/tasks/")
     _until(page, "() => document.querySelectorAll('#menu-outbox li').length === 2")
     _shot(page, "outbox")

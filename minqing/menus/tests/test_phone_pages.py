@@ -212,3 +212,14 @@ def test_a_page_with_a_query_is_not_kept(client, menus, county, query):
     client.force_login(menus.leader)
     answer = client.get(reverse("menus:task", args=[task.pk]) + query)
     assert answer.status_code == 200 and "X-Minqing-Offline" not in answer
+
+
+def test_whether_i_have_open_tasks_for_a_link_from_my_households(menus, county):
+    from minqing.menus.selectors.phone import has_open_tasks
+
+    assert has_open_tasks(menus.leader) is True
+    assert has_open_tasks(menus.water_staff) is False
+    _done(menus, _task(menus, county.household_a1))
+    _done(menus, _task(menus, county.household_a2))
+    assert has_open_tasks(menus.leader) is False
+    assert has_open_tasks(menus.leader_b) is True

@@ -76,6 +76,7 @@ def phone_texts() -> dict[str, str]:
         "call": _("Phone try: %(result)s"),
         "answers": _("Answers"),
         "on_phone": _("Saved on this phone"),
+        "sent_row": _("Sent"),
         # the form
         "saved": _("Saved on this phone; it will be sent when there is a connection."),
         "sent": _("Sent."),

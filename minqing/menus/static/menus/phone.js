@@ -43,6 +43,7 @@
   var BATCH = parseInt(box.dataset.batch || "200", 10);
   var me = parseInt(box.dataset.user || "0", 10);
   var queue = Promise.resolve();
+  var sentHere = {}; // tasks whose answers this page sent (the list shows them sent)
   var lastNote = "";
   var confirming = null;
 
@@ -237,9 +238,14 @@
     // The task list marks the households whose answers wait on this phone.
     document.querySelectorAll("li[data-task]").forEach(function (row) {
       var kept = items.some(function (i) { return i.kind === "answer" && String(i.task) === row.dataset.task; });
+      var sent = !kept && sentHere[row.dataset.task];
       var tag = row.querySelector("[data-task-state]"), todo = row.querySelector("[data-task-todo]");
-      if (tag) tag.hidden = !kept;
-      if (todo) todo.hidden = kept;
+      if (tag) {
+        tag.hidden = !kept && !sent;
+        tag.textContent = sent ? T.sent_row || "" : T.on_phone || "";
+        tag.classList.toggle("is-sent", !!sent);
+      }
+      if (todo) todo.hidden = kept || sent;
     });
     if (form && TASK) calls(items);
   }
@@ -270,6 +276,7 @@
   /* The server's answer for one record: gone when saved, else kept with the reasons. */
   function apply(item, result) {
     if (result.status === "saved" || result.status === "replay") {
+      if (item.kind !== "call") sentHere[item.task] = true;
       if (item.kind === "call" && TASK && item.task === TASK.task && result.status === "saved") sentCalls += 1;
       return drop(item.client_uuid);
     }
