@@ -653,3 +653,33 @@ def test_the_authoring_pages_in_the_browser(authoring_server, browser):
     assert page.evaluate("() => window.__csp") == []
     assert errors == []
     page.context.close()
+
+
+def test_a_question_is_added_with_a_per_household_rule_and_deleted(client, menus):
+    v2 = authoring.version_next(by=menus.organiser, version=menus.version)
+    client.force_login(menus.organiser)
+    here = reverse("menus:version", args=[menus.menu.pk, 2])
+    fields = question(0, name="roof_ok", label_zh="房屋漏雨吗？", theme="住房安全")
+    form = {
+        "action": "question",
+        "revision": str(v2.revision),
+        **{k.replace("q0-", "q-"): v for k, v in fields.items()},
+        "departments": [str(menus.civil.pk)],
+        "rule_on": ["yes"],
+        "rule_category": str(menus.version.questions.get(name="water_ok").issue_category_id),
+        "rule_department": "",
+        "rule_colour": "blue",
+        "rule_complexity": "general",
+    }
+    added = client.post(here + "?edit=new", form)
+    roof = v2.questions.get(name="roof_ok")
+    assert added.status_code == 302 and added.url == f"{here}#q-{roof.pk}"
+    assert (roof.issue_on, roof.issue_colour, roof.issue_shared) == (["yes"], "blue", False)
+    assert [d.code for d in roof.departments.all()] == ["civil"]
+    v2.refresh_from_db()
+    assert v2.themes[-1] == "住房安全"
+    page = client.get(here)
+    assert [g["theme"] for g in page.context["groups"]][-1] == "住房安全"
+    deleted = client.post(here + f"?edit={roof.pk}", {"action": "delete"})
+    assert deleted.status_code == 302
+    assert not v2.questions.filter(name="roof_ok").exists()

@@ -73,6 +73,7 @@ def test_a_paper_form_is_saved_counted_and_the_next_opens(client, county, menus,
     assert saved.redirect_chain == [(f"{url}?task={nxt.pk}", 302)]
     assert [str(m) for m in saved.context["messages"]] == ["Entered: 王建国 (A001)."]
     assert saved.context["task"] == nxt
+    assert saved.context["v"]["visited_at"] == "2027-02-21T15:30"  # offered again
     response = Response.objects.get(task=task)
     assert response.paper is True
     assert response.entered_by == clerk

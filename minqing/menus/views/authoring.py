@@ -644,6 +644,10 @@ def _version_for(request: AuthedRequest, menu_pk: int, number: int) -> MenuVersi
     return version
 
 
+def _is_id(text: str) -> bool:
+    return text.isdigit() and len(text) <= 12
+
+
 def _rule_values(q: MenuQuestion | None) -> dict[str, Any]:
     if q is None or not q.issue_on:
         return {
@@ -660,7 +664,7 @@ def _rule_values(q: MenuQuestion | None) -> dict[str, Any]:
         "department": str(q.issue_department_id or ""),
         "colour": q.issue_colour,
         "complexity": q.issue_complexity,
-        "shared": bool(getattr(q, "issue_shared", True)),
+        "shared": q.issue_shared,
     }
 
 
@@ -677,12 +681,12 @@ def _rule_from(data: Any, county: Node) -> tuple[dict[str, Any], authoring.Issue
         return values, None
     category = (
         Category.objects.filter(pk=values["category"]).first()
-        if values["category"].isdigit()
+        if _is_id(values["category"])
         else None
     )
     department = (
         Department.objects.filter(pk=values["department"], county=county).first()
-        if values["department"].isdigit()
+        if _is_id(values["department"])
         else None
     )
     rule = authoring.IssueRule(
@@ -691,9 +695,8 @@ def _rule_from(data: Any, county: Node) -> tuple[dict[str, Any], authoring.Issue
         department=department,
         colour=values["colour"],
         complexity=values["complexity"],
+        shared=values["shared"],
     )
-    if hasattr(rule, "shared"):
-        rule.shared = values["shared"]
     return values, rule
 
 
@@ -730,7 +733,7 @@ def version_edit(request: AuthedRequest, menu_pk: int, number: int) -> HttpRespo
     rule_values = _rule_values(None)
     q_errors: dict[str, list[str]] = {}
     q_other_errors: list[str] = []
-    if edit_key.isdigit():
+    if _is_id(edit_key):
         editing = next((q for q in questions if q.pk == int(edit_key)), None)
         if editing is None:
             raise Http404

@@ -39,13 +39,15 @@ from minqing.menus.spec import (
 )
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: The visit time typed last, offered for the next household.
+SESSION_TIME = "menus_paper_entry_time"
 
 
 def _task(request: AuthedRequest, campaign: Campaign, pk: str) -> Task:
     """One of the clerk's tasks of the campaign; any other answers 404 like a missing one."""
     task = (
         select.entry_tasks(request.user, campaign).filter(pk=int(pk)).first()
-        if pk.isdigit()
+        if pk.isdigit() and len(pk) <= 12
         else None
     )
     if task is None or not allowed(request.user, MenuAction.ANSWER, task):
@@ -151,7 +153,10 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
     values = {
         "outcome": Outcome.HOME.value,
         "reason": "",
-        "visited_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        # a batch of forms is often from one afternoon: the last time typed is offered again
+        "visited_at": request.session.get(
+            SESSION_TIME, timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+        ),
         "client_uuid": str(uuid.uuid4()),
     }
     status = 200
@@ -188,6 +193,7 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
                 context=AuditContext.of(request),
             )[0]
             if result.status in (Status.SAVED, Status.REPLAY):
+                request.session[SESSION_TIME] = values["visited_at"]
                 messages.success(
                     request,
                     _("Entered: %(head)s (%(number)s).")
