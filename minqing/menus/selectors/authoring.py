@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from minqing.accounts.models import Role
 from minqing.accounts.scope import scope_for
 from minqing.menus import logic
 from minqing.menus.models import Campaign, Checklist, Menu, MenuVersion, Task
@@ -136,8 +135,8 @@ def next_open_task(user: Any, campaign: Campaign, after: Task | None = None) -> 
 
 
 def visitors_for(task: Task) -> list[Any]:
-    """Who may have gone to the household: its assigned visitor, then the village's entry
-    roles' people (a cadre may have gone instead)."""
+    """Who may have gone to the household: its assigned visitor, then the people of the entry
+    roles over it (a cadre or grid worker may have gone instead; the service accepts them)."""
     from minqing.accounts.models import User
 
     people: list[Any] = []
@@ -148,7 +147,7 @@ def visitors_for(task: Task) -> list[Any]:
         User.objects.filter(
             is_active=True,
             roles__node_id__in=ancestors,
-            roles__role__in=[*ENTRY_ROLES, Role.GROUP_LEADER],
+            roles__role__in=list(ENTRY_ROLES),
         )
         .exclude(pk=task.assignee_id or 0)
         .distinct()

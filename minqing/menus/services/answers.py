@@ -73,6 +73,8 @@ class AnswerInput:
     started_at: dt.datetime | None = None
     reason: str = ""  # NotReachedReason, for not_reached
     paper: bool = False  # typed in from a paper form
+    #: a paper form's visitor, when not the task's (a cadre went instead); None: the task's
+    visitor_id: int | None = None
 
     def digest(self) -> str:
         data = {
@@ -89,6 +91,8 @@ class AnswerInput:
             "reason": self.reason,
             "paper": self.paper,
         }
+        if self.visitor_id is not None:  # only then: the digests of other records stay as they were
+            data["visitor"] = self.visitor_id
         text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -237,6 +241,12 @@ def _prepare(
         v.pk: v.number
         for v in MenuVersion.objects.filter(pk__in={t.campaign.version_id for t in tasks.values()})
     }
+    visitors = {
+        u.pk: u
+        for u in User.objects.filter(
+            pk__in={r.visitor_id for r in records if r.visitor_id is not None}, is_active=True
+        )
+    }
     now = timezone.now()
     prepared: list[_Prepared] = []
     taken_tasks: set[int] = set()
@@ -278,6 +288,12 @@ def _prepare(
             )
             continue
         errors: dict[str, str] = {}
+        if r.visitor_id is not None:
+            visitor = visitors.get(r.visitor_id)
+            if not r.paper or visitor is None or not allowed(visitor, MenuAction.ANSWER, task):
+                errors["visitor"] = _(
+                    "Choose who went: the household's visitor or a cadre who may answer for it."
+                )
         when = _time_problem(r, campaign, now)
         if when:
             errors["finished_at"] = when
@@ -387,7 +403,11 @@ def _write(
                     task=p.task,
                     version=p.version,
                     visitor_id=(
-                        p.task.assignee_id if p.input.paper and p.task.assignee_id else by.pk
+                        p.input.visitor_id
+                        if p.input.paper and p.input.visitor_id is not None
+                        else p.task.assignee_id
+                        if p.input.paper and p.task.assignee_id
+                        else by.pk
                     ),
                     entered_by=by,
                     outcome=p.input.outcome,

@@ -196,3 +196,23 @@ def test_paper_entry_by_keyboard_with_skip_logic_in_the_browser(authoring_server
     assert page.evaluate("() => window.__csp") == []
     assert errors == []
     page.context.close()
+
+
+def test_the_clerk_names_who_went_when_it_was_not_the_visitor(client, county, menus, clerk):
+    grid_worker = make_user("grid_worker", Role.GRID_WORKER, county.grid_a1)
+    client.force_login(clerk)
+    task = _task(menus, county.household_a1)
+    url = reverse("menus:paper_entry", args=[menus.campaign.pk])
+    page = client.get(url)
+    assert [p.username for p in page.context["visitors"]] == ["leader_a", "clerk", "grid_worker"]
+    assert page.context["v"]["visitor"] == str(menus.leader.pk)
+    with nothing_written():
+        refused = client.post(url, _form(task, water_ok="yes") | {"visitor": menus.leader_b.pk})
+    assert refused.status_code == 400
+    assert refused.context["errors"]["visitor"] == (
+        "Choose who went: the household's visitor or a cadre who may answer for it."
+    )
+    saved = client.post(url, _form(task, water_ok="yes") | {"visitor": grid_worker.pk})
+    assert saved.status_code == 302
+    response = Response.objects.get(task=task)
+    assert (response.visitor, response.entered_by) == (grid_worker, clerk)

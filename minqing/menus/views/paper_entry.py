@@ -158,10 +158,16 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
             SESSION_TIME, timezone.localtime().strftime("%Y-%m-%dT%H:%M")
         ),
         "client_uuid": str(uuid.uuid4()),
+        "visitor": "",
     }
     status = 200
     version = campaign.version
     form = version_form(version, task.place_kind) if task is not None else None
+    visitors = select.visitors_for(task) if task is not None else []
+    if task is not None and all(p.pk != user.pk for p in visitors):
+        visitors.append(user)  # the clerk may have gone themself
+    if task is not None:
+        values["visitor"] = str(task.assignee_id or user.pk)
     if request.method == "POST":
         if task is None or form is None:
             raise Http404
@@ -173,6 +179,14 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
             values["client_uuid"] = str(client_uuid)
         answers, typed = _answers(request.POST, form.questions)
         finished = _parse_time(values["visited_at"])
+        picked = values["visitor"]
+        visitor_id = (
+            int(picked)
+            if picked.isdigit() and len(picked) <= 12 and int(picked) != task.assignee_id
+            else None
+        )
+        if task.assignee_id is None and visitor_id == user.pk:
+            visitor_id = None  # the clerk: the service records them as the visitor anyway
         if finished is None:
             errors["finished_at"] = _("Give the visit's date and time.")
         if not errors:
@@ -188,6 +202,7 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
                         answers=answers if values["outcome"] != Outcome.NOT_REACHED else {},
                         reason=values["reason"] if values["outcome"] == Outcome.NOT_REACHED else "",
                         paper=True,
+                        visitor_id=visitor_id,
                     )
                 ],
                 context=AuditContext.of(request),
@@ -228,7 +243,7 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
                 (Outcome.NOT_REACHED.value, _("Not reached")),
             ],
             "reasons": NotReachedReason.choices,
-            "visitor": task.assignee if task is not None else None,
+            "visitors": visitors,
             "open_count": select.entry_tasks(user, campaign).filter(outcome="").count(),
         },
         status=status,
