@@ -262,6 +262,26 @@ def test_an_upload_makes_a_checklist_and_downloads_as_xlsform(client, menus):
     assert [n for n in names if n] == ["age", "remark"]
 
 
+def test_the_notices_of_an_upload_are_shown_after_it(client, menus):
+    client.force_login(menus.water_staff)
+    blob = xlsx(
+        [
+            ["type", "name", "label::zh", "label::Swahili (sw)"],
+            ["integer", "a", "甲", "moja"],
+        ]
+    )
+    page = client.post(
+        reverse("menus:checklist_upload"),
+        {"department": str(menus.water.pk), "file": SimpleUploadedFile("sw.xlsx", blob)},
+        follow=True,
+    )
+    assert page.status_code == 200
+    shown = [(m.level_tag, str(m)) for m in page.context["messages"]]
+    assert shown[0] == ("success", "Imported 1 questions from sw.xlsx.")
+    assert len(shown) == 2 and shown[1][0] == "warning"
+    assert shown[1][1].startswith("survey row 2, label::Swahili (sw): ")
+
+
 def test_a_malformed_upload_lists_sheet_row_column_and_saves_nothing(client, menus):
     client.force_login(menus.water_staff)
     blob = xlsx([SURVEY_HEAD, OK_ROW, ["colour", "c", "颜色"]])
