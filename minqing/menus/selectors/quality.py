@@ -51,6 +51,7 @@ class Record:
     task_id: int
     household_id: int
     household_number: str
+    village_id: int
     village_name: str
     visitor_id: int
     visitor_name: str
@@ -71,6 +72,7 @@ RECORD_FIELDS = (
     "task_id",
     "task__household_id",
     "task__household__number",
+    "task__village_id",
     "task__village__name",
     "visitor_id",
     "visitor__full_name",

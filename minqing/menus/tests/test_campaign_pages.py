@@ -86,6 +86,11 @@ def test_the_start_form_writes_one_task_a_household_and_nobodys_is_counted(clien
     page = client.get(reverse("menus:campaigns", args=[county.county.pk]))
     assert page.status_code == 200
     assert 'value="2027-02-22"' in page.content.decode()  # the window starts today by default
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("menus:campaigns", args=[county.county.pk])).content.decode()
+    # a date input takes ISO dates only, whatever the language's date format
+    assert 'value="2027-02-22"' in chinese and 'value="2027-03-07"' in chinese
+    client.cookies["django_language"] = "en"
     response = client.post(
         reverse("menus:campaigns", args=[county.county.pk]), _start_form(menus, county)
     )
@@ -486,12 +491,20 @@ def test_the_quality_page_lists_a_too_fast_record_and_a_same_answers_visitor(
     county_page = client.get(reverse("menus:campaign_quality", args=[menus.campaign.pk]))
     assert county_page.context["fast_count"] == 2
     assert sorted(r.household_number for r in county_page.context["fast"]) == ["A001", "B001"]
-    # the flagged filter of the tasks list shows the same record
-    tasks = client.get(
-        reverse("menus:campaign_tasks", args=[menus.campaign.pk, county.village_a.pk]),
-        {"show": "flagged"},
-    )
-    assert _numbers(tasks) == ["A001"]
+    # the flagged filter of the tasks list shows the same record, and the visitor's records
+    tasks_url = reverse("menus:campaign_tasks", args=[menus.campaign.pk, county.village_a.pk])
+    assert f"{tasks_url}?show=flagged&amp;visitor={menus.leader.pk}" in page
+    assert f"{tasks_url}?visitor={menus.leader.pk}" in page
+    assert _numbers(client.get(tasks_url, {"show": "flagged"})) == ["A001"]
+    assert _numbers(client.get(tasks_url, {"visitor": menus.leader.pk})) == ["A001", "A002"]
+    assert _numbers(client.get(tasks_url, {"visitor": menus.leader_b.pk})) == []
+
+
+def test_the_quality_page_refuses_another_village(client, menus, county, outsider):
+    client.force_login(outsider)
+    url = reverse("menus:campaign_quality", args=[menus.campaign.pk])
+    assert client.get(url, {"node": county.village_a.pk}).status_code == 403
+    assert client.get(url).context["node"] == county.village_b
 
 
 # --------------------------------------------------------------------------- in the browser
@@ -584,8 +597,8 @@ check = backchecks.backcheck_draw(by=staff, campaign=campaign, town=town, size=6
 first, second = check.items.order_by("pk")[:2]
 backchecks.backcheck_result(by=staff, item=first, result="confirmed", note="户主说组长来过")
 backchecks.backcheck_result(by=staff, item=second, result="differs", note="说没有人来过")
-print(json.dumps({"campaign": campaign.pk, "town": town.pk, "village": village.pk,
-                  "backcheck": check.pk}))
+print(json.dumps({"campaign": campaign.pk, "county": county.pk, "town": town.pk,
+                  "village": village.pk, "backcheck": check.pk}))
 """.replace("PASSWORD", BROWSER_PASSWORD)
 
 
@@ -632,6 +645,32 @@ def test_the_campaign_pages_at_phone_and_desk_width(campaign_server, browser):
             answer = page.goto(url)
             assert answer is not None and answer.status == 200, (name, answer and answer.status)
             assert "content-security-policy" in answer.headers
+            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)
+    assert page.evaluate("window.__csp") == []
+    context.close()
+    # the command centre: the county's campaigns with the start form, and the county's progress
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/accounts/login/")
+    page.fill("input[name=username]", "organiser")
+    page.fill("input[name=password]", BROWSER_PASSWORD)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_load_state()
+    for name, url in {
+        "campaigns-county": f"{base}/menus/places/{data['county']}/campaigns/",
+        "progress-county": f"{campaign}/",
+    }.items():
+        for width in (1280, 360):
+            page.set_viewport_size({"width": width, "height": 900 if width > 400 else 740})
+            answer = page.goto(url)
+            assert answer is not None and answer.status == 200, (name, answer and answer.status)
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
             scroll = page.evaluate("() => document.documentElement.scrollWidth")
             assert scroll <= width, (name, width, scroll)

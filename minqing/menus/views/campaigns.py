@@ -107,10 +107,12 @@ class StartForm(forms.Form):
     version = forms.TypedChoiceField(label=gettext_lazy("Menu version"), coerce=int)
     title = forms.CharField(label=gettext_lazy("Title"), required=False, max_length=200)
     starts_on = forms.DateField(
-        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     ends_on = forms.DateField(
-        label=gettext_lazy("Until"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Until"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     scope = forms.TypedChoiceField(label=gettext_lazy("Households of"), coerce=int)
     call_limit = forms.IntegerField(label=gettext_lazy("Phone tries per household"))
@@ -255,10 +257,11 @@ def campaign_list(request: AuthedRequest, node_pk: int) -> HttpResponse:
                         for msg in msgs:
                             form.add_error(field if field in form.fields else None, msg)
                 else:
+                    here = progress_selectors.node_progress(campaign, scope).here
                     messages.success(
                         request,
                         _("%(title)s started: %(n)d households to visit.")
-                        % {"title": campaign.title, "n": campaign.tasks.count()},
+                        % {"title": campaign.title, "n": here.total},
                     )
                     return redirect(
                         reverse("menus:campaign", args=[campaign.pk])
