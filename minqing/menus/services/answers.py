@@ -119,12 +119,16 @@ class RecordResult:
 
 _compiled: dict[tuple[int, str], CompiledForm] = {}
 _questions: dict[int, list[MenuQuestion]] = {}
+_named: dict[int, dict[str, MenuQuestion]] = {}
+_ruled: dict[int, list[MenuQuestion]] = {}
 
 
 def forget_compiled() -> None:
     """Drop the per-process caches (a test database reuses ids after a rollback)."""
     _compiled.clear()
     _questions.clear()
+    _named.clear()
+    _ruled.clear()
 
 
 def compiled_form(version: MenuVersion, kind: str) -> CompiledForm:
@@ -138,6 +142,27 @@ def compiled_form(version: MenuVersion, kind: str) -> CompiledForm:
         found = compile_form(version_form(version, kind))
         if version.state == VersionState.PUBLISHED:
             _compiled[key] = found
+    return found
+
+
+def _by_name(version: MenuVersion) -> dict[str, MenuQuestion]:
+    found = _named.get(version.pk)
+    if found is None:
+        found = {q.name: q for q in version_questions(version)}
+        if version.state == VersionState.PUBLISHED:
+            _named[version.pk] = found
+    return found
+
+
+def _rule_questions(version: MenuVersion) -> list[MenuQuestion]:
+    """The questions of a version with a rule that raises an issue."""
+    found = _ruled.get(version.pk)
+    if found is None:
+        found = [
+            q for q in version_questions(version) if q.issue_on and q.issue_category is not None
+        ]
+        if version.state == VersionState.PUBLISHED:
+            _ruled[version.pk] = found
     return found
 
 
@@ -524,7 +549,7 @@ def _tally(prepared: list[_Prepared]) -> None:
     for p in prepared:
         if not p.answers:
             continue
-        questions = {q.name: q for q in version_questions(p.version)}
+        questions = _by_name(p.version)
         for name, value in p.answers.items():
             q = questions.get(name)
             if q is None:
@@ -599,25 +624,28 @@ def _raise_issues(
     )
 
     out: dict[int, list[tuple[int, bool]]] = {}
-    households: dict[int, Household] | None = None
+    found: list[tuple[_Prepared, Response, list[tuple[MenuQuestion, set[str]]]]] = []
     for p, response in zip(prepared, responses, strict=True):
-        hits = []
-        for q in version_questions(p.version):
-            if not q.issue_on or q.name not in p.answers or q.issue_category is None:
+        hits: list[tuple[MenuQuestion, set[str]]] = []
+        for q in _rule_questions(p.version):
+            if q.name not in p.answers:
                 continue
             value = p.answers[q.name]
-            chosen = set(value) if isinstance(value, list) else {value}
+            chosen = {str(v) for v in value} if isinstance(value, list) else {str(value)}
             if chosen & set(q.issue_on):
                 hits.append((q, chosen & set(q.issue_on)))
-        if not hits:
-            continue
-        if households is None:
-            households = {
-                h.pk: h
-                for h in Household.objects.filter(
-                    pk__in=[x.task.household_id for x in prepared]
-                ).select_related("node")
-            }
+        if hits:
+            found.append((p, response, hits))
+    if not found:
+        return out
+    # Only the households that raise something are read (a sync rarely has more than one).
+    households = {
+        h.pk: h
+        for h in Household.objects.filter(
+            pk__in=[p.task.household_id for p, _r, _h in found]
+        ).select_related("node")
+    }
+    for p, response, hits in found:
         household = households[p.task.household_id]
         for q, chosen in hits:
             labels = "、".join(c[1] for c in q.choices if c[0] in chosen)
