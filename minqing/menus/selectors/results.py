@@ -3,7 +3,7 @@ answers summed by town (at the county), by village (at a town) or for one villag
 
 Everything is read from the village tallies the answers keep (``Tally``, written in each
 answer's transaction), never from the answers themselves: a county of 530,000 households reads
-one grouped query of at most questions × places × choices rows, and the number of queries does
+one indexed range of at most questions × villages × choices rows, and the number of queries does
 not depend on the node's size.
 
 A question belongs to one version (a new version copies its questions as new rows), so the
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.utils.translation import get_language
 
 from minqing.menus.models import Campaign, MenuQuestion, MenuVersion, Tally, VersionState
 from minqing.menus.spec import CHOICE_TYPES, NUMBER_TYPES, QTYPE_LABELS, QType
-from minqing.org.models import Department, Level, Node, subtree_q
+from minqing.org.models import Department, Level, Node
 
 #: The levels a results page can stand at (tallies are kept by village).
 RESULT_LEVELS = frozenset({Level.COUNTY, Level.TOWN, Level.VILLAGE})
@@ -94,6 +94,11 @@ class QuestionResult:
         if self.question.qtype in NUMBER_TYPES:
             return "number"
         return "text"
+
+    @property
+    def table_rows(self) -> list[Row]:
+        """The places, then their total (one place: no total)."""
+        return [*self.rows, self.total] if len(self.rows) > 1 else self.rows
 
     @property
     def type_label(self) -> str:
@@ -187,23 +192,30 @@ def department_results(
     if not questions:
         return results
     tallies = Tally.objects.filter(campaign=campaign, question__in=[q.pk for q in questions])
+    # Grouped by village without a join (the tally's own index does the work); the villages
+    # are then added up into their towns here.
+    place_of: dict[int, int]
     if by == "town":
-        key = "village__parent_id"
-        tallies = tallies.filter(subtree_q(node.path, "village__path"))
-    elif by == "village":
-        key = "village_id"
-        tallies = tallies.filter(village__parent=node)
-    else:
-        key = "village_id"
-        tallies = tallies.filter(village=node)
-    cells: dict[tuple[int, int], dict[str, tuple[int, Decimal]]] = defaultdict(dict)
-    for row in tallies.values("question_id", "choice", key).annotate(
-        n=Sum("count"), s=Sum("total")
-    ):
-        cells[(row["question_id"], row[key])][row["choice"]] = (
-            int(row["n"] or 0),
-            Decimal(row["s"] or 0),
+        place_of = dict(
+            Node.objects.filter(parent__in=places, level=Level.VILLAGE).values_list(
+                "pk", "parent_id"
+            )
         )
+        if node.pk != campaign.scope_id:
+            tallies = tallies.filter(village_id__in=list(place_of))
+    else:
+        place_of = {p.pk: p.pk for p in places}
+        tallies = tallies.filter(village_id__in=list(place_of))
+    cells: dict[tuple[int, int], dict[str, list[Any]]] = defaultdict(dict)
+    for question_id, choice, village_id, n, s in tallies.values_list(
+        "question_id", "choice", "village_id", "count", "total"
+    ):
+        place_id = place_of.get(village_id)
+        if place_id is None:
+            continue  # a village outside the places shown (not under a town)
+        cell = cells[(question_id, place_id)].setdefault(choice, [0, Decimal(0)])
+        cell[0] += n
+        cell[1] += s
     for number, q in enumerate(questions, start=1):
         names = _choices(q)
         known = {n for n, _label in names}
@@ -220,7 +232,7 @@ def department_results(
         rows = []
         for place in places:
             got = cells.get((q.pk, place.pk), {})
-            counts = [got.get(n, (0, Decimal(0)))[0] for n, _label in names]
+            counts = [got[n][0] if n in got else 0 for n, _label in names]
             if "" in got:
                 asked, total = got[""]
             else:  # one answer each: the choices' counts add up to the households
