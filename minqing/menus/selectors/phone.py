@@ -79,6 +79,13 @@ def open_tasks(user: Any) -> list[TaskRow]:
     return sorted(rows, key=lambda r: r.done)  # stable: the place order stays within each
 
 
+def open_task_count(user: Any) -> int:
+    """The households still to visit in the open campaigns (the "my households" page's link)."""
+    return Task.objects.filter(
+        assignee=user, campaign__state=CampaignState.OPEN, outcome=""
+    ).count()
+
+
 def has_open_tasks(user: Any) -> bool:
     """For a link to the tasks (the visits' "my households" page)."""
     return Task.objects.filter(
