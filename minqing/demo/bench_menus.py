@@ -107,6 +107,7 @@ def campaign_rows(repeat: int, seed: int) -> list[Row]:
         )
 
     report = run_campaign(county, seed=seed, hold_back=0, midway=midway)
+    assert report.campaign_id is not None  # run_campaign opened one
     campaign = Campaign.objects.get(pk=report.campaign_id)
     rows = [_campaign_row(report)] + during
     ref = measure(command, [ping] * repeat)

@@ -524,5 +524,6 @@ def describe(report: CampaignReport) -> str:
         f"menu of {report.questions} questions from {report.checklists} checklists "
         f"({report.merged} merged); {report.tasks:,} households, {report.answered:,} answered "
         f"by {report.visitors:,} visitors ({outcomes}); {report.calls:,} failed calls; "
-        f"{report.issues:,} issues raised ({report.joined:,} more households joined one)"
+        f"{report.issues:,} issues raised ({report.joined:,} more households joined one); "
+        f"{report.seconds.get('total', 0):.1f} s"
     )

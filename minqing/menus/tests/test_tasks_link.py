@@ -1,4 +1,4 @@
-""""My households" (the visit diary's page) links the campaign's households still to visit."""
+"""The visit diary's "my households" page links the campaign's households still to visit."""
 
 from __future__ import annotations
 
