@@ -32,6 +32,7 @@ PUBLIC = {
     "public:submit",
     "public:thanks",
     "visits:service_worker",
+    "menus:service_worker",
 }
 
 #: API operations open without a token (ninja ``auth=None``): the token issue itself.
@@ -54,6 +55,7 @@ OWN_ACCOUNT = {
     "visits:mine",
     "visits:new",
     "visits:token",
+    "menus:tasks",
     "issues:list",
     "accounts:tokens",
     "accounts:otp_settings",
@@ -67,6 +69,7 @@ OWN_ACCOUNT = {
     "api:issues",
     "api:issue_register",  # GET of /api/v1/issues/ is the (empty) list; POST is checked too
     "api:my_households",
+    "api:menu_tasks",
 }
 
 #: What the county fixture holds that a user with no role must never be shown.

@@ -147,6 +147,9 @@ def test_every_route_is_covered(county):
     covered |= issues.ROUTE_NAMES | issues.UNSCOPED
     covered |= contacts_manage.ROUTE_NAMES
     covered |= visits.ROUTE_NAMES | visits.UNSCOPED | visits_cadence.ROUTE_NAMES
+    from minqing.menus.tests import test_scoping as menus
+
+    covered |= menus.ROUTE_NAMES | menus.UNSCOPED
     from minqing.accounts.tests import test_otp as accounts_otp
     from minqing.accounts.tests import test_user_admin as accounts_admin
 
