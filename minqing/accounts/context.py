@@ -31,6 +31,12 @@ def _nav(user: Any) -> dict[str, bool]:
         "issues": bool(
             scope.node_paths or scope.department_ids or Role.CO_BUILDING_UNIT in scope.roles
         ),
+        # 四季菜单: the command centre, towns, villages and the departments (its index decides
+        # what each may open); group leaders reach their tasks from "my households".
+        "menus": bool(
+            scope.department_ids
+            or scope.roles & {Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE}
+        ),
         "audit": scope.is_auditor,
         # 账号与角色管理: the security administrator alone (accounts.views_admin).
         "accounts": Role.SECURITY_ADMIN in scope.roles,

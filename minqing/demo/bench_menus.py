@@ -160,6 +160,7 @@ def _campaign_row(report: CampaignReport) -> Row:
         f"{seconds:.1f} s: menu {report.seconds.get('menu', 0):.1f} s, tasks "
         f"{report.seconds.get('start', 0):.1f} s, answers {answering:.1f} s "
         f"({rate:,.0f} households/s in {report.batches:,} syncs; {outcomes}; "
+        f"{report.paper:,} with nobody responsible typed in from paper by the village; "
         f"{report.calls:,} failed calls first)"
     )
     reference = (

@@ -90,6 +90,8 @@ class CampaignReport:
     joined: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # status → count (must stay empty)
     visitors: int = 0
+    visitor_ids: set[int] = field(default_factory=set)
+    paper: int = 0  # households with nobody: typed in by the village from paper
     batches: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     campaign_id: int | None = None
@@ -348,9 +350,16 @@ def answer_tasks(
         for kind in ("urban", "rural")
     }
     by_visitor: dict[int, list[Task]] = defaultdict(list)
+    # A household with nobody responsible is listed for the village: a cadre visits it with the
+    # paper form and types it in (paper entry).
+    clerks = _village_clerks()
+    paper: set[int] = set()
     for t in tasks:
         if t.assignee_id is not None:
             by_visitor[t.assignee_id].append(t)
+        elif (clerk := clerks.get(t.village_id)) is not None:
+            by_visitor[clerk].append(t)
+            paper.add(t.pk)
     users = User.objects.in_bulk(list(by_visitor))
     copied: dict[str, dict[str, Any]] = {}
     done = 0
@@ -371,11 +380,12 @@ def answer_tasks(
                         outcome=Outcome.NOT_REACHED,
                         reason=reason,
                         finished_at=finished,
+                        paper=t.pk in paper,
                     )
                 )
                 continue
             outcome = Outcome.PHONE if roll < NOT_REACHED_SHARE + PHONE_SHARE else Outcome.HOME
-            if outcome == Outcome.PHONE and rng.random() < FAILED_FIRST_CALL:
+            if outcome == Outcome.PHONE and t.pk not in paper and rng.random() < FAILED_FIRST_CALL:
                 result = call_record(
                     by=visitor,
                     data=CallInput(
@@ -408,6 +418,7 @@ def answer_tasks(
                     answers=answers,
                     started_at=finished - dt.timedelta(minutes=minutes),
                     finished_at=finished,
+                    paper=t.pk in paper,
                 )
             )
         for i in range(0, len(records), MAX_BATCH):
@@ -422,7 +433,21 @@ def answer_tasks(
         if say and time.perf_counter() - last_said > 10:
             say(f"    {done:,} of {len(tasks):,} households answered")
             last_said = time.perf_counter()
-    report.visitors += len(by_visitor)
+    report.visitor_ids |= set(by_visitor)
+    report.visitors = len(report.visitor_ids)
+    report.paper += len(paper)
+
+
+def _village_clerks() -> dict[int, int]:
+    """A village cadre of each village (the demo's ``village`` login, else its staff)."""
+    out: dict[int, int] = {}
+    rows = RoleAssignment.objects.filter(role=Role.VILLAGE_CADRE, node__isnull=False).order_by(
+        "user__username"
+    )
+    for node_id, user_id, username in rows.values_list("node_id", "user_id", "user__username"):
+        if username == "village" or node_id not in out:
+            out[node_id] = user_id
+    return out
 
 
 def run_campaign(
@@ -523,7 +548,8 @@ def describe(report: CampaignReport) -> str:
     return (
         f"menu of {report.questions} questions from {report.checklists} checklists "
         f"({report.merged} merged); {report.tasks:,} households, {report.answered:,} answered "
-        f"by {report.visitors:,} visitors ({outcomes}); {report.calls:,} failed calls; "
+        f"by {report.visitors:,} visitors ({outcomes}; {report.paper:,} with nobody responsible "
+        f"typed in from paper by the village); {report.calls:,} failed calls; "
         f"{report.issues:,} issues raised ({report.joined:,} more households joined one); "
         f"{report.seconds.get('total', 0):.1f} s"
     )

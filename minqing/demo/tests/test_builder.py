@@ -157,9 +157,15 @@ def test_search_finds_a_resident_by_exact_id_and_phone(built):
 def test_demo_users_roles_and_scope(built):
     usernames = set(User.objects.values_list("username", flat=True))
     assert set(DEMO_USERS) <= usernames
-    # everyone else is a generated member of staff who cannot log in
+    # everyone else is a generated member of staff or a group leader (gl<liaison id>, who
+    # answers the campaign's households) and none of them can log in
     for user in User.objects.exclude(username__in=list(DEMO_USERS)):
-        assert user.username.startswith("staff-") and not user.has_usable_password()
+        assert not user.has_usable_password()
+        assert user.username.startswith("staff-") or (
+            user.username.startswith("gl")
+            and user.username[2:].isdigit()
+            and user.roles.filter(role=Role.GROUP_LEADER).exists()
+        ), user.username
     county = Node.objects.get(level=Level.COUNTY)
     for username, (role, where) in DEMO_USERS.items():
         assignment = RoleAssignment.objects.select_related("node", "department").get(

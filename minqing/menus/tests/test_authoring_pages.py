@@ -78,11 +78,25 @@ def test_index_shows_department_staff_only_their_checklists(client, menus):
     assert reverse("menus:menu_new") not in page.content.decode()
 
 
-def test_index_refuses_a_user_with_neither_right(client, menus, owner):
-    client.force_login(owner)
+def test_index_refuses_a_user_with_neither_right(client, menus):
+    """A group leader composes nothing, writes no checklist and watches no place's progress:
+    their tasks are on the phone."""
+    client.force_login(menus.leader_b)
     page = client.get(reverse("menus:index"))
     assert page.status_code == 403
     assert "organisation department" in page.content.decode()
+
+
+def test_a_village_cadre_finds_the_campaign_at_their_village(client, menus, owner, county):
+    client.force_login(owner)
+    page = client.get(reverse("menus:index"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    progress = reverse("menus:campaign", args=[menus.campaign.pk])
+    assert f'href="{progress}?node={county.village_a.pk}"' in html
+    assert reverse("menus:paper_entry", args=[menus.campaign.pk]) in html
+    assert reverse("menus:menu_new") not in html  # composes nothing
+    assert reverse("menus:results", args=[menus.campaign.pk]) not in html  # no department
 
 
 # --------------------------------------------------------------------------- checklists

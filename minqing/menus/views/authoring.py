@@ -25,11 +25,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.accounts.middleware import AuthedRequest
+from minqing.accounts.models import Role
 from minqing.issues.models import Category, Colour, Complexity
 from minqing.lib.context import AuditContext
 from minqing.lib.errors import PermissionDenied, StaleEdit
 from minqing.lib.views import forbidden
 from minqing.menus.models import (
+    Campaign,
     Checklist,
     ChecklistState,
     Menu,
@@ -206,17 +208,37 @@ def _editor_context() -> dict[str, Any]:
 # --------------------------------------------------------------------------- the index
 
 
+WATCH_ROLES = frozenset(
+    {Role.COMMAND_CENTRE, Role.TOWN_STAFF, Role.VILLAGE_CADRE, Role.GRID_WORKER}
+)
+
+
 @require_GET
 def index(request: AuthedRequest) -> HttpResponse:
-    """四季菜单 — the county's menus and the checklists of the user's departments."""
+    """四季菜单 — the county's menus, the checklists of the user's departments, and the county's
+    campaigns with the ways into them the user has (progress at their place, their department's
+    results, paper entry)."""
     user = request.user
     county = select.user_county(user)
     departments = departments_for(user, county) if county is not None else []
     composer = county is not None and allowed(user, MenuAction.COMPOSE, county)
-    if not departments and not composer:
+    # A place's cadres and grid workers follow its campaigns here (group leaders and other
+    # liaisons reach their own tasks from "my households").
+    places = [
+        a.node
+        for a in user.roles.select_related("node")
+        if a.node_id is not None and a.role in WATCH_ROLES
+    ]
+    watched = next((n for n in places if allowed(user, MenuAction.SEE_PROGRESS, n)), None)
+    if not departments and not composer and watched is None:
         return forbidden(request, DENIED[MenuAction.COMPOSE])
     assert county is not None
     menus = select.county_menus(county) if composer else []
+    campaigns = list(
+        Campaign.objects.filter(county=county)
+        .select_related("menu", "version", "scope")
+        .order_by("-starts_on", "-pk")[:12]
+    )
     return render(
         request,
         "menus/authoring/index.html",
@@ -226,6 +248,10 @@ def index(request: AuthedRequest) -> HttpResponse:
             "departments": departments,
             "menus": menus,
             "checklists": list(select.department_checklists(departments)),
+            "campaigns": campaigns,
+            "watched": watched,
+            "runner": allowed(user, MenuAction.RUN_CAMPAIGN, county),
+            "results_department": departments[0] if departments else None,
         },
     )
 
