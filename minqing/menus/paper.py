@@ -583,7 +583,10 @@ class _Story:
 
         if not choices:
             return self.para("（没有选项）", self.small)
-        cells = [f"{_letter(i)}. {escape(c.label_zh or c.name)}" for i, c in enumerate(choices)]
+        cells = [
+            f"{_letter(i)}. {escape(unlettered(i, c.label_zh or c.name))}"
+            for i, c in enumerate(choices)
+        ]
         usable = self.width - _INDENT
         widest = max(stringWidth(c, self.font, self.choice.fontSize) for c in cells)
         column = max(widest + _TickChoice.ROOM + 18, 96.0)
@@ -622,6 +625,19 @@ class _Story:
             "visitor", self.small, fontSize=9, leading=13, textColor=HexColor(_GREY), leftIndent=14
         )
         return _Slanted(self.para(f"提示：{escape(text)}", style))
+
+
+#: A label that starts with its own letter, as departments often type them ("A. 自来水").
+_LETTERED = re.compile(r"^\s*([A-Za-z]{1,2})\s*[.．、)）]\s*")
+
+
+def unlettered(i: int, label: str) -> str:
+    """``label`` without a leading letter when it is the letter the form prints before it (the
+    ``i``-th choice), so that "A. 自来水" is printed "A. 自来水", not "A. A. 自来水"."""
+    found = _LETTERED.match(label)
+    if found and found.group(1).upper() == _letter(i) and label[found.end() :].strip():
+        return label[found.end() :]
+    return label
 
 
 def _letter(i: int) -> str:

@@ -91,6 +91,15 @@ def may_enter(user: Any, campaign: Campaign) -> bool:
     )
 
 
+def may_print(user: Any, campaign: Campaign) -> bool:
+    """The campaign's paper form is for the people who take it to the doors or type it in: the
+    clerks of a place in its scope (``may_enter``) and the campaign's own visitors."""
+    return (
+        may_enter(user, campaign)
+        or Task.objects.filter(campaign=campaign, assignee_id=user.pk).exists()
+    )
+
+
 def entry_tasks(user: Any, campaign: Campaign) -> QuerySet[Task]:
     """The campaign's tasks in the clerk's place (the visitor's own tasks too)."""
     scope = scope_for(user)

@@ -18,6 +18,7 @@ from minqing.menus.paper import (
     question_numbers,
     relevant_words,
     theme_groups,
+    unlettered,
 )
 from minqing.menus.spec import FIXED_CHOICES, Choice, FormSpec, QType, QuestionSpec
 
@@ -361,3 +362,20 @@ def test_without_a_font_no_pdf_is_made(monkeypatch, settings):
     monkeypatch.setattr(card_print, "CJK_FONT_CANDIDATES", ())
     with pytest.raises(CardFontMissing, match="fonts-wqy-microhei"):
         _pdf()
+
+
+@pytest.mark.parametrize(
+    ("i", "label", "printed"),
+    [
+        (0, "A. 自来水", "自来水"),
+        (1, "B、井水", "井水"),
+        (2, "c）桶装水", "桶装水"),
+        (3, "D.其他", "其他"),
+        (0, "B. 井水", "B. 井水"),  # not its own letter: kept as typed
+        (0, "A.", "A."),  # nothing after the letter
+        (0, "Apple", "Apple"),
+        (0, "自来水", "自来水"),
+    ],
+)
+def test_a_label_that_carries_its_letter_is_not_lettered_twice(i, label, printed):
+    assert unlettered(i, label) == printed

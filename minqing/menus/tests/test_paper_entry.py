@@ -216,3 +216,28 @@ def test_the_clerk_names_who_went_when_it_was_not_the_visitor(client, county, me
     assert saved.status_code == 302
     response = Response.objects.get(task=task)
     assert (response.visitor, response.entered_by) == (grid_worker, clerk)
+
+
+def test_the_campaigns_paper_form_prints_for_its_clerks_and_visitors_only(
+    client, county, menus, clerk
+):
+    url = reverse("menus:paper_form", args=[menus.campaign.pk])
+    for user in (clerk, menus.leader):
+        client.force_login(user)
+        pdf = client.get(url, {"version": "rural"})
+        assert pdf.status_code == 200, user.username
+        assert pdf["Content-Type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF-")
+        assert "attachment" in pdf["Content-Disposition"]
+        assert client.get(url, {"version": "town"}).status_code == 404
+    # the links where they are needed: the entry page and the visitor's task list
+    client.force_login(clerk)
+    entry = client.get(reverse("menus:paper_entry", args=[menus.campaign.pk])).content.decode()
+    assert f'href="{url}?version=rural"' in entry and f'href="{url}?version=urban"' in entry
+    client.force_login(menus.leader)
+    tasks = client.get(reverse("menus:tasks")).content.decode()
+    assert f'href="{url}?version=rural"' in tasks
+    # a department's staff neither visits nor types forms in: refused, nothing written
+    client.force_login(menus.water_staff)
+    with nothing_written():
+        assert client.get(url, {"version": "rural"}).status_code == 403

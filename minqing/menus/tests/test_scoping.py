@@ -49,6 +49,7 @@ def objects(menus, county):
         "menus:version_xlsform": {"menu_pk": m.pk, "number": v.number},
         "menus:version_paper": {"menu_pk": m.pk, "number": v.number},
         "menus:paper_entry": {"pk": c.pk},
+        "menus:paper_form": {"pk": c.pk},
         "menus:campaigns": {"node_pk": county.county.pk},
         "menus:campaign": {"pk": c.pk},
         "menus:campaign_close": {"pk": c.pk},
@@ -73,6 +74,7 @@ ROUTE_NAMES = {
     "menus:version_xlsform",
     "menus:version_paper",
     "menus:paper_entry",
+    "menus:paper_form",
     "menus:campaigns",
     "menus:campaign",
     "menus:campaign_close",
@@ -90,6 +92,8 @@ VILLAGE_LEVEL = {"menus:campaign_tasks", "menus:response", "menus:task"}
 
 
 def _query(name, menus, county):
+    if name in ("menus:version_paper", "menus:version_xlsform", "menus:paper_form"):
+        return "?version=rural"
     if name in ("menus:results", "menus:results_xlsx"):
         return f"?department={menus.water.pk}"
     if name in ("menus:campaign", "menus:campaign_quality"):

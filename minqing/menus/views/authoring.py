@@ -983,18 +983,22 @@ def version_paper(request: AuthedRequest, menu_pk: int, number: int) -> HttpResp
     found = _version_for(request, menu_pk, number)
     if isinstance(found, HttpResponse):
         return found
-    kind = str(_kind(request))
+    return paper_form_response(found, str(_kind(request)))
+
+
+def paper_form_response(version: MenuVersion, kind: str) -> HttpResponse:
+    """The version's A4 paper form for ``kind`` (urban/rural) households, as a download."""
     from minqing.menus.paper import PaperHeader, paper_form_pdf
 
-    menu = found.menu
-    label = _version_label(found, kind)
+    menu = version.menu
+    label = _version_label(version, kind)
     header = PaperHeader(
         county=menu.county.name,
         title=menu.title,
         version_label=label,
-        version_code=f"M{menu.pk}-V{found.number}-{kind}",
+        version_code=f"M{menu.pk}-V{version.number}-{kind}",
     )
-    body = paper_form_pdf(authoring.version_form(found, kind), header)
+    body = paper_form_pdf(authoring.version_form(version, kind), header)
     name = f"{_safe_name(menu.county.name)}_{_safe_name(menu.title)}_{_safe_name(label)}.pdf"
     return _attachment(body, "application/pdf", name)
 

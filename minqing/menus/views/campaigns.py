@@ -45,6 +45,7 @@ from minqing.menus.models import (
     VersionState,
 )
 from minqing.menus.permissions import DENIED, MenuAction, allowed
+from minqing.menus.selectors import authoring as authoring_selectors
 from minqing.menus.selectors import progress as progress_selectors
 from minqing.menus.selectors import quality
 from minqing.menus.services import backchecks as backcheck_services
@@ -310,6 +311,8 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             and allowed(request.user, MenuAction.RUN_CAMPAIGN, campaign.scope),
             "can_backcheck": node.level == Level.TOWN
             and allowed(request.user, MenuAction.BACKCHECK, node),
+            "can_enter": authoring_selectors.may_enter(request.user, campaign),
+            "can_print": authoring_selectors.may_print(request.user, campaign),
         },
     )
 

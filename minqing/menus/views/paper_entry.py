@@ -18,17 +18,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.accounts.middleware import AuthedRequest
 from minqing.lib.context import AuditContext
 from minqing.lib.views import forbidden
 from minqing.menus.models import Campaign, NotReachedReason, Outcome, Task
-from minqing.menus.paper import question_numbers, theme_groups
+from minqing.menus.paper import question_numbers, theme_groups, unlettered
 from minqing.menus.permissions import DENIED, MenuAction, allowed
 from minqing.menus.selectors import authoring as select
 from minqing.menus.services.answers import AnswerInput, Status, answers_record
 from minqing.menus.services.authoring import version_form
+from minqing.menus.views.authoring import paper_form_response
 from minqing.menus.spec import (
     CHOICE_TYPES,
     FIXED_CHOICES,
@@ -114,6 +115,7 @@ def _layout(form: FormSpec, typed: dict[str, Any], errors: dict[str, str]) -> li
                         {
                             "letter": LETTERS[i] if i < len(LETTERS) else "",
                             "c": c,
+                            "label": unlettered(i, c.label_zh or c.name),
                             "checked": (
                                 c.name in value if isinstance(value, list) else c.name == value
                             ),
@@ -250,6 +252,20 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_GET
+def paper_form(request: AuthedRequest, pk: int) -> HttpResponse:
+    """纸质问卷 — the campaign's current version as an A4 form (``?version=urban|rural``), for
+    the visitors without a phone and the clerks who type the forms in."""
+    campaign = get_object_or_404(Campaign.objects.select_related("version__menu__county"), pk=pk)
+    if not select.may_print(request.user, campaign):
+        return forbidden(request, DENIED[MenuAction.ANSWER])
+    kind = request.GET.get("version", "")
+    if kind not in ("urban", "rural"):
+        raise Http404
+    return paper_form_response(campaign.version, kind)
+
+
 urlpatterns: list[URLPattern] = [
     path("campaigns/<int:pk>/paper/", paper_entry, name="paper_entry"),
+    path("campaigns/<int:pk>/paper/form/", paper_form, name="paper_form"),
 ]
