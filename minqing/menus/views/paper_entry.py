@@ -29,7 +29,6 @@ from minqing.menus.permissions import DENIED, MenuAction, allowed
 from minqing.menus.selectors import authoring as select
 from minqing.menus.services.answers import AnswerInput, Status, answers_record
 from minqing.menus.services.authoring import version_form
-from minqing.menus.views.authoring import paper_form_response
 from minqing.menus.spec import (
     CHOICE_TYPES,
     FIXED_CHOICES,
@@ -38,6 +37,7 @@ from minqing.menus.spec import (
     QType,
     QuestionSpec,
 )
+from minqing.menus.views.authoring import paper_form_response
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: The visit time typed last, offered for the next household.
