@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from minqing.issues.models import Issue, Status
@@ -432,3 +433,23 @@ def test_a_rule_cannot_send_a_blue_issue_or_one_already_dispatched(menus, county
     assert (event.actor, event.data["rule"]) == (None, "四季菜单：饮水")
     with nothing_written(), pytest.raises(IllegalTransition):
         issue_dispatch_by_rule(issue=yellow, department=menus.water, rule="again")
+
+
+def test_the_issue_page_links_the_answer_that_raised_it(client, menus, county):
+    task = Task.objects.get(campaign=menus.campaign, household=county.household_a1)
+    [result] = answers_record(
+        by=menus.leader, records=[_rec(task, menus.version, answers=_answers(water_ok="no"))]
+    )
+    [issue_id] = result.issue_ids
+    client.force_login(menus.water_staff)
+    page = client.get(reverse("issues:detail", args=[issue_id]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Raised by 1 menu answer" in text
+    response_url = reverse("menus:response", args=[result.response_id])
+    assert f'href="{response_url}"' in text
+    # the link opens for this reader: the department owns the question
+    assert client.get(response_url).status_code == 200
+    # the group leader who answered it sees the link too (a person of the place)
+    client.force_login(menus.leader)
+    assert f'href="{response_url}"' in client.get(reverse("issues:detail", args=[issue_id])).text
