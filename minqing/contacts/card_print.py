@@ -113,7 +113,8 @@ def card_font() -> str:
         raise CardFontMissing(
             _(
                 "No Chinese font that can be embedded in a PDF was found on the server, so the "
-                "cards cannot be printed. Ask the administrator to install the package "
+                "contact cards and the paper forms cannot be printed. Ask the administrator to "
+                "install the package "
                 "%(package)s (apt-get install %(package)s) or to set MINQING_CJK_FONT to a "
                 "TrueType font file (.ttf or .ttc), then restart the server."
             )

@@ -241,3 +241,22 @@ def test_the_campaigns_paper_form_prints_for_its_clerks_and_visitors_only(
     client.force_login(menus.water_staff)
     with nothing_written():
         assert client.get(url, {"version": "rural"}).status_code == 403
+
+
+def test_without_a_font_the_paper_form_says_what_to_install(
+    client, menus, clerk, settings, monkeypatch
+):
+    from minqing.contacts import card_print
+
+    settings.MINQING_CJK_FONT = ""
+    monkeypatch.delenv("MINQING_CJK_FONT", raising=False)
+    monkeypatch.setattr(card_print, "CJK_FONT_CANDIDATES", ())
+    client.force_login(clerk)
+    url = reverse("menus:paper_form", args=[menus.campaign.pk])
+    with nothing_written():
+        page = client.get(url, {"version": "rural"})
+    assert page.status_code == 503
+    assert page["Content-Type"].startswith("text/html")
+    text = page.content.decode()
+    assert "The paper form cannot be printed on this server" in text
+    assert "MINQING_CJK_FONT" in text and "paper forms cannot be printed" in text

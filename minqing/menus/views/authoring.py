@@ -983,12 +983,13 @@ def version_paper(request: AuthedRequest, menu_pk: int, number: int) -> HttpResp
     found = _version_for(request, menu_pk, number)
     if isinstance(found, HttpResponse):
         return found
-    return paper_form_response(found, str(_kind(request)))
+    return paper_form_response(request, found, str(_kind(request)))
 
 
-def paper_form_response(version: MenuVersion, kind: str) -> HttpResponse:
-    """The version's A4 paper form for ``kind`` (urban/rural) households, as a download."""
-    from minqing.menus.paper import PaperHeader, paper_form_pdf
+def paper_form_response(request: AuthedRequest, version: MenuVersion, kind: str) -> HttpResponse:
+    """The version's A4 paper form for ``kind`` (urban/rural) households, as a download; a
+    page saying what to install (503) when the server has no font to embed."""
+    from minqing.menus.paper import CardFontMissing, PaperHeader, paper_form_pdf
 
     menu = version.menu
     label = _version_label(version, kind)
@@ -998,7 +999,12 @@ def paper_form_response(version: MenuVersion, kind: str) -> HttpResponse:
         version_label=label,
         version_code=f"M{menu.pk}-V{version.number}-{kind}",
     )
-    body = paper_form_pdf(authoring.version_form(version, kind), header)
+    try:
+        body = paper_form_pdf(authoring.version_form(version, kind), header)
+    except CardFontMissing as exc:
+        return render(
+            request, "menus/paper_unavailable.html", {"message": str(exc)}, status=503
+        )
     name = f"{_safe_name(menu.county.name)}_{_safe_name(menu.title)}_{_safe_name(label)}.pdf"
     return _attachment(body, "application/pdf", name)
 

@@ -262,7 +262,7 @@ def paper_form(request: AuthedRequest, pk: int) -> HttpResponse:
     kind = request.GET.get("version", "")
     if kind not in ("urban", "rural"):
         raise Http404
-    return paper_form_response(campaign.version, kind)
+    return paper_form_response(request, campaign.version, kind)
 
 
 urlpatterns: list[URLPattern] = [
