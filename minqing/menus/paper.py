@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.platypus import Flowable
 
-from minqing.contacts.card_print import CardFontMissing, card_font
+from minqing.contacts.card_print import card_font
 from minqing.menus.spec import (
     CHOICE_TYPES,
     FIXED_CHOICES,

@@ -1002,9 +1002,7 @@ def paper_form_response(request: AuthedRequest, version: MenuVersion, kind: str)
     try:
         body = paper_form_pdf(authoring.version_form(version, kind), header)
     except CardFontMissing as exc:
-        return render(
-            request, "menus/paper_unavailable.html", {"message": str(exc)}, status=503
-        )
+        return render(request, "menus/paper_unavailable.html", {"message": str(exc)}, status=503)
     name = f"{_safe_name(menu.county.name)}_{_safe_name(menu.title)}_{_safe_name(label)}.pdf"
     return _attachment(body, "application/pdf", name)
 
