@@ -989,7 +989,8 @@ def version_paper(request: AuthedRequest, menu_pk: int, number: int) -> HttpResp
 def paper_form_response(request: AuthedRequest, version: MenuVersion, kind: str) -> HttpResponse:
     """The version's A4 paper form for ``kind`` (urban/rural) households, as a download; a
     page saying what to install (503) when the server has no font to embed."""
-    from minqing.menus.paper import CardFontMissing, PaperHeader, paper_form_pdf
+    from minqing.contacts.card_print import CardFontMissing
+    from minqing.menus.paper import PaperHeader, paper_form_pdf
 
     menu = version.menu
     label = _version_label(version, kind)
