@@ -106,6 +106,27 @@ def allowed(user: Any, action: str, place: Any) -> bool:
     return False
 
 
+def in_jurisdiction(user: Any, path: str) -> bool:
+    """Is the place at ``path`` the user's at all — one of their places, inside or above one,
+    or in the county of a department they work for? A page about a place outside answers 404
+    exactly like a missing one (SECURITY §7); inside, a refusal says why (403)."""
+    if not path or user is None or not getattr(user, "is_authenticated", False):
+        return False
+    scope = scope_for(user)
+    mine = list(scope.node_paths)
+    if scope.department_ids:
+        cached = getattr(user, "_minqing_department_counties", None)
+        if cached is None:
+            cached = tuple(
+                Node.objects.filter(departments__pk__in=scope.department_ids)
+                .values_list("path", flat=True)
+                .distinct()
+            )
+            user._minqing_department_counties = cached
+        mine += cached
+    return any(path.startswith(p) or p.startswith(path) for p in mine)
+
+
 def require(user: Any, action: str, place: Any) -> None:
     if not allowed(user, action, place):
         raise PermissionDenied(DENIED[action])

@@ -403,21 +403,22 @@ def test_department_staff_cannot_compose(client, menus):
         assert client.post(url, {"action": "approve"}).status_code == 403
 
 
-def test_another_countys_composer_is_refused(client, menus):
+def test_another_countys_composer_finds_nothing_here(client, menus):
+    """Out of the reader's places a page reads exactly like a missing one (SECURITY §7)."""
     other = node_create(name="涡阳县", level=Level.COUNTY, code="341621")
     stranger = make_user("stranger", Role.COMMAND_CENTRE, other)
     Department.objects.create(county=other, name="涡阳水利局", code="gw")
     client.force_login(stranger)
     water = Checklist.objects.get(department=menus.water)
     with nothing_written():
-        assert client.get(reverse("menus:menu", args=[menus.menu.pk])).status_code == 403
-        assert client.get(reverse("menus:checklist", args=[water.pk])).status_code == 403
+        assert client.get(reverse("menus:menu", args=[menus.menu.pk])).status_code == 404
+        assert client.get(reverse("menus:checklist", args=[water.pk])).status_code == 404
         paper = reverse("menus:version_paper", args=[menus.menu.pk, 1]) + "?version=rural"
-        assert client.get(paper).status_code == 403
+        assert client.get(paper).status_code == 404
         post = client.post(
             reverse("menus:version_next", args=[menus.menu.pk, 1]), {"change_note": "x"}
         )
-        assert post.status_code == 403
+        assert post.status_code == 404
     assert menus.menu.versions.count() == 1
 
 

@@ -343,7 +343,8 @@ def test_the_progress_page_takes_the_same_queries_for_a_grid_and_the_county(clie
 def test_progress_refuses_other_villages_and_departments(client, menus, county, outsider):
     url = reverse("menus:campaign", args=[menus.campaign.pk])
     client.force_login(outsider)
-    assert client.get(url, {"node": county.village_a.pk}).status_code == 403
+    # another village reads as missing; the county above their own village is refused, saying why
+    assert client.get(url, {"node": county.village_a.pk}).status_code == 404
     assert client.get(url, {"node": county.village_b.pk}).status_code == 200
     assert client.get(url, {"node": county.county.pk}).status_code == 403
     client.force_login(menus.water_staff)
@@ -443,7 +444,7 @@ def test_tasks_refuse_other_villages_departments_and_towns(
     campaign, _nobodys = village_tasks
     url = reverse("menus:campaign_tasks", args=[campaign.pk, county.village_a.pk])
     client.force_login(outsider)
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404  # another village: as if missing
     client.force_login(menus.water_staff)
     assert client.get(url).status_code == 403
     client.force_login(menus.organiser)
@@ -503,7 +504,7 @@ def test_the_quality_page_lists_a_too_fast_record_and_a_same_answers_visitor(
 def test_the_quality_page_refuses_another_village(client, menus, county, outsider):
     client.force_login(outsider)
     url = reverse("menus:campaign_quality", args=[menus.campaign.pk])
-    assert client.get(url, {"node": county.village_a.pk}).status_code == 403
+    assert client.get(url, {"node": county.village_a.pk}).status_code == 404
     assert client.get(url).context["node"] == county.village_b
 
 

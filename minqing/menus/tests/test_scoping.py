@@ -1,5 +1,7 @@
-"""Every quarterly-menu route refuses a user of another county, and the household-level ones a
-cadre of another village, with nothing written (households/tests/test_scoping gathers these)."""
+"""Every quarterly-menu route answers a user of another county, and the household-level ones a
+cadre of another village, 404 exactly like a missing page (SECURITY §7), with nothing written
+(households/tests/test_scoping gathers these). Inside the reader's places a refusal says why
+(403: test_authoring_pages, test_campaign_pages …)."""
 
 from __future__ import annotations
 
@@ -113,7 +115,7 @@ def test_another_countys_command_centre_is_refused_everywhere(
         url = reverse(name, kwargs=kwargs) + _query(name, menus, county)
         with nothing_written():
             answer = getattr(client, method)(url, secure=True)
-        if answer.status_code not in (403, 404, 405):
+        if answer.status_code not in (404, 405):
             wrong.append((name, answer.status_code))
     assert wrong == []
 
@@ -128,6 +130,6 @@ def test_a_cadre_of_the_next_village_is_refused_the_households_of_this_one(
         url = reverse(name, kwargs=objects[name]) + _query(name, menus, county)
         with nothing_written():
             answer = getattr(client, method)(url, secure=True)
-        if answer.status_code not in (403, 404, 405):
+        if answer.status_code not in (404, 405):
             wrong.append((name, answer.status_code))
     assert wrong == []

@@ -51,6 +51,7 @@ from minqing.menus.spec import (
     QType,
     QuestionSpec,
 )
+from minqing.menus.views._refuse import refused
 from minqing.org.models import Department, Node
 
 #: An uploaded XLSForm larger than this is refused before it is read.
@@ -260,9 +261,9 @@ def index(request: AuthedRequest) -> HttpResponse:
 
 
 def _checklist_for(request: AuthedRequest, pk: int) -> Checklist | HttpResponse:
-    checklist = get_object_or_404(Checklist.objects.select_related("department"), pk=pk)
+    checklist = get_object_or_404(Checklist.objects.select_related("department__county"), pk=pk)
     if not allowed(request.user, MenuAction.EDIT_CHECKLIST, checklist.department):
-        return forbidden(request, DENIED[MenuAction.EDIT_CHECKLIST])
+        return refused(request, DENIED[MenuAction.EDIT_CHECKLIST], checklist.department.county.path)
     return checklist
 
 
@@ -498,7 +499,7 @@ def checklist_xlsform(request: AuthedRequest, pk: int) -> HttpResponse:
 def _menu_for(request: AuthedRequest, pk: int) -> Menu | HttpResponse:
     menu = get_object_or_404(Menu.objects.select_related("county"), pk=pk)
     if not allowed(request.user, MenuAction.COMPOSE, menu.county):
-        return forbidden(request, DENIED[MenuAction.COMPOSE])
+        return refused(request, DENIED[MenuAction.COMPOSE], menu.county.path)
     return menu
 
 

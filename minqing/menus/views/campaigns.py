@@ -50,6 +50,7 @@ from minqing.menus.selectors import progress as progress_selectors
 from minqing.menus.selectors import quality
 from minqing.menus.services import backchecks as backcheck_services
 from minqing.menus.services import campaigns as campaign_services
+from minqing.menus.views._refuse import refused
 from minqing.org.models import Level, Node, subtree_q
 from minqing.org.selectors import breadcrumbs
 
@@ -185,7 +186,7 @@ def campaign_list(request: AuthedRequest, node_pk: int) -> HttpResponse:
     if node.level not in (Level.COUNTY, Level.TOWN):
         raise Http404
     if not allowed(request.user, MenuAction.SEE_PROGRESS, node):
-        return forbidden(request, DENIED[MenuAction.SEE_PROGRESS])
+        return refused(request, DENIED[MenuAction.SEE_PROGRESS], node.path)
     county = campaign_services.county_of(node)
     if county is None:
         raise Http404
@@ -293,7 +294,7 @@ def campaign_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     node = _page_node(request, campaign)
     if not allowed(request.user, MenuAction.SEE_PROGRESS, node):
-        return forbidden(request, DENIED[MenuAction.SEE_PROGRESS])
+        return refused(request, DENIED[MenuAction.SEE_PROGRESS], node.path)
     progress = progress_selectors.node_progress(campaign, node)
     return render(
         request,
@@ -322,7 +323,7 @@ def campaign_close(request: AuthedRequest, pk: int) -> HttpResponse:
     """结束 — close the campaign (late records made inside its window are still taken)."""
     campaign = _campaign(pk)
     if not allowed(request.user, MenuAction.RUN_CAMPAIGN, campaign.scope):
-        return forbidden(request, DENIED[MenuAction.RUN_CAMPAIGN])
+        return refused(request, DENIED[MenuAction.RUN_CAMPAIGN], campaign.scope_path)
     try:
         campaign_services.campaign_close(
             by=request.user, campaign=campaign, context=AuditContext.of(request)
@@ -354,7 +355,7 @@ def campaign_tasks(request: AuthedRequest, pk: int, node_pk: int) -> HttpRespons
     if node.level not in TASK_LEVELS:
         raise Http404
     if not allowed(request.user, MenuAction.SEE_PROGRESS, node):
-        return forbidden(request, DENIED[MenuAction.SEE_PROGRESS])
+        return refused(request, DENIED[MenuAction.SEE_PROGRESS], node.path)
     show = request.GET.get("show", "")
     if show not in TASK_FILTERS:
         show = ""
@@ -409,7 +410,7 @@ def campaign_quality(request: AuthedRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     node = _page_node(request, campaign)
     if not allowed(request.user, MenuAction.SEE_PROGRESS, node):
-        return forbidden(request, DENIED[MenuAction.SEE_PROGRESS])
+        return refused(request, DENIED[MenuAction.SEE_PROGRESS], node.path)
     fast_count = quality.too_fast(campaign, node.path)
     fast = quality.too_fast_records(campaign, node.path) if fast_count else []
     groups = quality.same_answers(campaign, node.path)
@@ -472,7 +473,7 @@ def backcheck_list(request: AuthedRequest, pk: int, node_pk: int) -> HttpRespons
     if town.level != Level.TOWN:
         raise Http404
     if not allowed(request.user, MenuAction.BACKCHECK, town):
-        return forbidden(request, DENIED[MenuAction.BACKCHECK])
+        return refused(request, DENIED[MenuAction.BACKCHECK], town.path)
     here = progress_selectors.node_progress(campaign, town).here
     answered = here.home + here.phone
     form = DrawForm(request.POST if request.method == "POST" else None, initial={"size": 20})
@@ -557,7 +558,7 @@ def backcheck_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         BackCheck.objects.select_related("campaign", "town", "drawn_by"), pk=pk
     )
     if not allowed(request.user, MenuAction.BACKCHECK, check.town):
-        return forbidden(request, DENIED[MenuAction.BACKCHECK])
+        return refused(request, DENIED[MenuAction.BACKCHECK], check.town.path)
     typed: dict[str, Any] = {}
     status = 200
     if request.method == "POST":

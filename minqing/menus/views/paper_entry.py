@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.accounts.middleware import AuthedRequest
 from minqing.lib.context import AuditContext
-from minqing.lib.views import forbidden
 from minqing.menus.models import Campaign, NotReachedReason, Outcome, Task
 from minqing.menus.paper import question_numbers, theme_groups, unlettered
 from minqing.menus.permissions import DENIED, MenuAction, allowed
@@ -37,6 +36,7 @@ from minqing.menus.spec import (
     QType,
     QuestionSpec,
 )
+from minqing.menus.views._refuse import refused
 from minqing.menus.views.authoring import paper_form_response
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -136,7 +136,7 @@ def paper_entry(request: AuthedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("version__menu"), pk=pk)
     user = request.user
     if not select.may_enter(user, campaign):
-        return forbidden(request, DENIED[MenuAction.ANSWER])
+        return refused(request, DENIED[MenuAction.ANSWER], campaign.scope_path)
     here = reverse("menus:paper_entry", kwargs={"pk": campaign.pk})
     query = request.GET.get("q", "").strip()
     found = select.find_tasks(user, campaign, query) if query else []
@@ -258,7 +258,7 @@ def paper_form(request: AuthedRequest, pk: int) -> HttpResponse:
     the visitors without a phone and the clerks who type the forms in."""
     campaign = get_object_or_404(Campaign.objects.select_related("version__menu__county"), pk=pk)
     if not select.may_print(request.user, campaign):
-        return forbidden(request, DENIED[MenuAction.ANSWER])
+        return refused(request, DENIED[MenuAction.ANSWER], campaign.scope_path)
     kind = request.GET.get("version", "")
     if kind not in ("urban", "rural"):
         raise Http404

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET
 
 from minqing.accounts.middleware import AuthedRequest
 from minqing.households.ledger.exporter import XLSX_TYPE
-from minqing.lib.views import forbidden
 from minqing.menus.models import Campaign, MenuQuestion, Outcome, RaisedIssue, Response
 from minqing.menus.permissions import DENIED, MenuAction, allowed, departments_for
 from minqing.menus.selectors.results import (
@@ -34,6 +33,7 @@ from minqing.menus.selectors.results import (
     question_label,
 )
 from minqing.menus.spec import CHOICE_TYPES, QType
+from minqing.menus.views._refuse import refused
 from minqing.org.models import Department, Node, subtree_q
 
 #: The fixed answers' colours: yes green, no red; good, fair, bad as a traffic light.
@@ -95,14 +95,24 @@ def _resolve(
         if len(mine) == 1:
             return campaign, mine[0], mine, None
         if not mine:
-            return campaign, None, [], forbidden(request, DENIED[MenuAction.SEE_RESULTS])
+            return (
+                campaign,
+                None,
+                [],
+                refused(request, DENIED[MenuAction.SEE_RESULTS], campaign.scope_path),
+            )
         return campaign, None, mine, None
     department = get_object_or_404(
         Department.objects.filter(county_id=campaign.county_id, kind=Department.Kind.DEPARTMENT),
         pk=department_id,
     )
     if not allowed(request.user, MenuAction.SEE_RESULTS, department):
-        return campaign, None, [], forbidden(request, DENIED[MenuAction.SEE_RESULTS])
+        return (
+            campaign,
+            None,
+            [],
+            refused(request, DENIED[MenuAction.SEE_RESULTS], campaign.scope_path),
+        )
     return campaign, department, [department], None
 
 
