@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from minqing.accounts.models import Role
 from minqing.conftest import make_user
 from minqing.menus.models import Checklist, ChecklistState, Menu, MenuVersion, VersionState
-from minqing.menus.services import authoring
+from minqing.menus.services import authoring, campaigns
 from minqing.menus.tests.conftest import yes_no
 from minqing.menus.tests.test_xlsform import OK_ROW, SURVEY_HEAD, xlsx
 from minqing.org.models import Department, Level
@@ -97,6 +97,30 @@ def test_a_village_cadre_finds_the_campaign_at_their_village(client, menus, owne
     assert reverse("menus:paper_entry", args=[menus.campaign.pk]) in html
     assert reverse("menus:menu_new") not in html  # composes nothing
     assert reverse("menus:results", args=[menus.campaign.pk]) not in html  # no department
+
+
+def test_a_village_cadre_lists_only_the_campaigns_that_reach_their_village(
+    client, menus, owner, county
+):
+    campaigns.campaign_close(by=menus.organiser, campaign=menus.campaign)
+    window = {"starts_on": menus.campaign.starts_on, "ends_on": menus.campaign.ends_on}
+    elsewhere = campaigns.campaign_start(
+        by=menus.organiser, version=menus.version, scope=county.town_b, **window
+    )
+    theirs = campaigns.campaign_start(
+        by=menus.organiser, version=menus.version, scope=county.town_a, **window
+    )
+    client.force_login(owner)
+    html = client.get(reverse("menus:index")).content.decode()
+    for reaching in (menus.campaign, theirs):  # over the county, over their town
+        assert f'href="{reverse("menus:campaign", args=[reaching.pk])}?node=' in html
+    assert reverse("menus:campaign", args=[elsewhere.pk]) not in html
+    assert elsewhere.title not in html
+    # the command centre lists all three
+    client.force_login(menus.organiser)
+    html = client.get(reverse("menus:index")).content.decode()
+    for c in (menus.campaign, theirs, elsewhere):
+        assert reverse("menus:campaign", args=[c.pk]) in html
 
 
 # --------------------------------------------------------------------------- checklists

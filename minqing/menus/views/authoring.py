@@ -17,6 +17,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
@@ -52,7 +53,7 @@ from minqing.menus.spec import (
     QuestionSpec,
 )
 from minqing.menus.views._refuse import refused
-from minqing.org.models import Department, Node
+from minqing.org.models import Department, Node, subtree_q
 
 #: An uploaded XLSForm larger than this is refused before it is read.
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -235,10 +236,14 @@ def index(request: AuthedRequest) -> HttpResponse:
         return forbidden(request, DENIED[MenuAction.COMPOSE])
     assert county is not None
     menus = select.county_menus(county) if composer else []
+    found = Campaign.objects.filter(county=county)
+    if not composer and not departments and watched is not None:
+        # a place's people: the campaigns that reach their place (over it, or inside it)
+        parts = [x for x in watched.path.split("/") if x]
+        above = ["/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1)]
+        found = found.filter(Q(scope_path__in=above) | subtree_q(watched.path, "scope_path"))
     campaigns = list(
-        Campaign.objects.filter(county=county)
-        .select_related("menu", "version", "scope")
-        .order_by("-starts_on", "-pk")[:12]
+        found.select_related("menu", "version", "scope").order_by("-starts_on", "-pk")[:12]
     )
     return render(
         request,
