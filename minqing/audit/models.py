@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from minqing.lib.fields import RowsJSONField
+
 
 class AuditEvent(models.Model):
     """审计记录 — one security-relevant action, signed (HMAC) as it is written.
@@ -23,7 +25,7 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
     success = models.BooleanField(_("success"), default=True)
-    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    detail = RowsJSONField(_("detail"), default=dict, blank=True)
     #: Random per row, so two identical actions in one instant still sign differently and a
     #: copied row is found by its repeated MAC.
     nonce = models.CharField(max_length=32, default="")

@@ -8,8 +8,12 @@ and inserts it — no lock, no shared row: the worker seals rows into the chain 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from minqing.audit.actions import AuditAction
@@ -21,6 +25,7 @@ from minqing.lib.context import client_ip as lib_client_ip
 __all__ = [
     "ChainReport",
     "anchor_path",
+    "audit_batch",
     "audit_record",
     "seal_pending",
     "verify_chain",
@@ -69,8 +74,36 @@ def audit_record(
         detail=json.loads(json.dumps(detail or {}, default=str)),
     )
     sign(event)
-    event.save(force_insert=True)
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save(force_insert=True)
     return event
+
+
+_pending: ContextVar[list[AuditEvent] | None] = ContextVar("audit_pending", default=None)
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """Inside a transaction: the audit rows of the block are written together at its end, in
+    one INSERT (a phone's sync takes several steps, each with its row). Each row is signed as
+    it is made; if the block raises, none is written, as the transaction rolls back anyway.
+    Rows made in the block have no ``pk`` until its end. Nested blocks write at the outer end."""
+    if _pending.get() is not None:
+        yield
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_batch() needs a transaction: its rows go in with the block's")
+    rows: list[AuditEvent] = []
+    token = _pending.set(rows)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    if rows:
+        AuditEvent.objects.bulk_create(rows, batch_size=500)
 
 
 def record_trip(*, name: str, limit: Any, user: Any, context: AuditContext | None) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import random
 import time
 import uuid
@@ -276,33 +277,47 @@ class _Answerer:
     """Made-up answers that fit a version's form for one kind of place (skip logic followed)."""
 
     def __init__(self, form: FormSpec, weights: dict[str, dict[str, float]]) -> None:
-        self.questions: list[tuple[QuestionSpec, Any, dict[str, float]]] = [
-            (q, logic.parse(q.relevant) if q.relevant else None, weights.get(q.name, {}))
-            for q in form.questions
-            if q.type != QType.NOTE
-        ]
+        # Each question's choices and cumulative weights once, not once a household (the same
+        # draws as ``rng.choices(names, weights)``, which accumulates them on every call).
+        self.questions: list[
+            tuple[QuestionSpec, Any, dict[str, float], list[str], list[float]]
+        ] = []
+        for q in form.questions:
+            if q.type == QType.NOTE:
+                continue
+            w = weights.get(q.name, {})
+            names = q.choice_names()
+            self.questions.append(
+                (
+                    q,
+                    logic.parse(q.relevant) if q.relevant else None,
+                    w,
+                    names,
+                    list(itertools.accumulate(w.get(n, 1.0) for n in names)),
+                )
+            )
 
     def answers(self, rng: random.Random) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for q, relevant, w in self.questions:
+        for q, relevant, w, names, cum in self.questions:
             if relevant is not None and not logic.evaluate(relevant, out):
                 continue
-            value = self._one(q, w, rng)
+            value = self._one(q, w, names, cum, rng)
             if value is not None:
                 out[q.name] = value
         return out
 
     @staticmethod
-    def _one(q: QuestionSpec, w: dict[str, float], rng: random.Random) -> Any:
-        names = q.choice_names()
+    def _one(
+        q: QuestionSpec, w: dict[str, float], names: list[str], cum: list[float], rng: random.Random
+    ) -> Any:
         if q.type == QType.SELECT_MULTIPLE:
             chosen = [n for n in names if rng.random() < w.get(n, 0.2)]
             if not chosen and q.required:
                 chosen = [names[0]]
             return chosen or None
         if q.type in CHOICE_TYPES:
-            weights = [w.get(n, 1.0) for n in names]
-            return rng.choices(names, weights)[0]
+            return rng.choices(names, cum_weights=cum)[0]
         if q.type == QType.INTEGER:
             return rng.randint(int(w.get("lo", 0)), int(w.get("hi", 5)))
         if q.type == QType.TEXT:

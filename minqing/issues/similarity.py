@@ -209,9 +209,11 @@ def _insert_rows(rows: Sequence[tuple[int, int, int, str, int]]) -> None:
             cursor.executemany(sql, rows)
 
 
-def index_issue(issue: Issue) -> int:
-    """Replace the issue's index rows (none unless it is open); returns how many it has now."""
-    IssueTerm.objects.filter(issue_id=issue.pk).delete()
+def index_issue(issue: Issue, *, new: bool = False) -> int:
+    """Replace the issue's index rows (none unless it is open); returns how many it has now.
+    ``new``: the issue was just written and has no rows to replace."""
+    if not new:
+        IssueTerm.objects.filter(issue_id=issue.pk).delete()
     rows = _rows(issue)
     _insert_rows(rows)
     return len(rows)

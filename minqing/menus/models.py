@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from minqing.lib.fields import RowsJSONField
 from minqing.menus.spec import Applies, Choice, QType, QuestionSpec
 from minqing.org.models import Department, Node
 
@@ -402,7 +403,10 @@ class Response(models.Model):
     task = models.OneToOneField(Task, on_delete=models.PROTECT, related_name="response")
     version = models.ForeignKey(MenuVersion, on_delete=models.PROTECT, related_name="responses")
     visitor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="menu_responses"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="menu_responses",
+        db_index=False,  # response_visitor_hash (visitor, answers_hash) serves it
     )
     #: who typed a paper form in (the visitor otherwise)
     entered_by = models.ForeignKey(
@@ -413,7 +417,7 @@ class Response(models.Model):
     paper = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField()
-    answers = models.JSONField(default=dict)
+    answers = RowsJSONField(default=dict)
     #: of the answers alone: the same hash in many households of one visitor is a signal
     answers_hash = models.CharField(max_length=16, blank=True)
     too_fast = models.BooleanField(default=False)

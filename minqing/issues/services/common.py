@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from minqing.accounts.models import RoleAssignment, User
 from minqing.audit.actions import AuditAction
 from minqing.audit.services import audit_record
-from minqing.issues import actions, similarity
+from minqing.issues import actions, deadlines, similarity
 from minqing.issues.errors import IssueErrorCode, field_error
 from minqing.issues.models import (
     OPEN_STATES,
@@ -219,7 +219,10 @@ def place_of(node: Node) -> tuple[Node, Node | None]:
             _("Register an issue at a village, community, area or grid."),
             IssueErrorCode.PLACE_LEVEL,
         )
-    ancestors = {n.level: n for n in Node.objects.ancestors_of(node, include_self=True)}
+    ancestors = cached(
+        ("place_of", node.pk),
+        lambda: {n.level: n for n in Node.objects.ancestors_of(node, include_self=True)},
+    )
     village = ancestors.get(NodeLevel.VILLAGE)
     if village is None:
         raise field_error(
@@ -242,6 +245,25 @@ def county_of(issue: Issue) -> Node:
         message = _("This place is not inside a county.")
         raise ValidationError({"node": ValidationError(message, code=OrgErrorCode.NOT_IN_COUNTY)})
     return county
+
+
+def dispatch_by_rule_step(issue: Issue, *, department: Department, now: Any) -> list[str]:
+    """派单 by a standing rule, on the issue in memory (locked, or not saved yet): checks that
+    it waits for dispatch and that the department may take it, sets owner and stage clock, and
+    returns the fields changed; the caller saves and records it. Anything refused here is a
+    programming error of the rule's author (its checks run when the rule is set)."""
+    if Level.DEPARTMENT not in actions.COLOUR_TARGET_LEVELS[issue.colour]:
+        raise ValueError(f"a {issue.colour} issue does not go to a department")
+    if issue.status != Status.REGISTERED:
+        raise IllegalTransition(
+            _("This issue was already dispatched."), code=IssueErrorCode.WRONG_STATE
+        )
+    if department.county_id != county_of(issue).pk:
+        raise ValueError("a department of another county")
+    issue.responsible = None
+    issue.owner_node, issue.owner_department, issue.offered = None, department, False
+    changed = deadlines.schedule(issue, start=now, stage="accept")
+    return ["owner_node", "owner_department", "offered", "responsible", *changed]
 
 
 def level_unit(issue: Issue, level: str) -> Node | None:

@@ -27,6 +27,7 @@ from minqing.issues.models import (
 from minqing.issues.services.common import (
     IllegalTransition,
     county_of,
+    dispatch_by_rule_step,
     level_unit,
     locked,
     notify_owner,
@@ -156,18 +157,7 @@ def issue_dispatch_by_rule(
     county; anything else is a programming error of the rule's author, refused before."""
     with transaction.atomic():
         issue = locked(issue)
-        if Level.DEPARTMENT not in actions.COLOUR_TARGET_LEVELS[issue.colour]:
-            raise ValueError(f"a {issue.colour} issue does not go to a department")
-        if issue.status != Status.REGISTERED:
-            raise IllegalTransition(
-                _("This issue was already dispatched."), code=IssueErrorCode.WRONG_STATE
-            )
-        county = Node.objects.county_on_path(issue.node_path)
-        if county is None or department.county_id != county.pk:
-            raise ValueError("a department of another county")
-        issue.responsible = _responsible_for(None, node=None, department=department)
-        issue.owner_node, issue.owner_department, issue.offered = None, department, False
-        changed = deadlines.schedule(issue, start=timezone.now(), stage="accept")
+        fields = dispatch_by_rule_step(issue, department=department, now=timezone.now())
         record(
             issue,
             by=None,
@@ -175,7 +165,7 @@ def issue_dispatch_by_rule(
             to_status=Status.DISPATCHED,
             note=rule,
             data={"to": issue.owner_label, "rule": rule},
-            fields=["owner_node", "owner_department", "offered", "responsible", *changed],
+            fields=fields,
             context=context,
         )
         notify_owner(issue, kind="issue.dispatched", title=_("Issue sent to you"))

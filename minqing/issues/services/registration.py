@@ -33,9 +33,11 @@ from minqing.issues.permissions import (
 )
 from minqing.issues.services.common import (
     IllegalTransition,
+    dispatch_by_rule_step,
+    issue_notice,
     level_unit,
     locked,
-    notify_users,
+    owner_notice,
     place_of,
     record,
     status_label,
@@ -44,8 +46,8 @@ from minqing.issues.services.common import (
 from minqing.lib.context import AuditContext
 from minqing.lib.fields import plain
 from minqing.lib.text import clean_phone, clean_text
+from minqing.org.models import Department, Node
 from minqing.org.models import Level as NodeLevel
-from minqing.org.models import Node
 
 # --------------------------------------------------------------------------- registration
 
@@ -67,6 +69,7 @@ def issue_register(
     resolution: str = "",
     context: AuditContext | None = None,
     for_household_task: bool = False,
+    dispatch_by_rule: tuple[Department, str] | None = None,
 ) -> Issue:
     """登记 — a problem found on a visit, a patrol, the hotline, a menu answer or by a resident.
 
@@ -78,6 +81,10 @@ def issue_register(
     campaign task of theirs: the rule of a menu answer raises it), so ``by`` need not register
     issues at the household's place — a group leader may look after a household of the next
     grid. Only with a household.
+
+    ``dispatch_by_rule``: (department, rule) — the issue goes on at once to the department by
+    a standing rule the county set, as ``issue_dispatch_by_rule`` would send it, in the same
+    step: one row written, the timeline's two events and audit rows, one notification call.
     """
     errors: dict[str, ValidationError] = {}
 
@@ -144,6 +151,13 @@ def issue_register(
         )
         issue.owner_node = level_unit(issue, level)
         deadlines.schedule(issue, start=now, stage="dispatch", new_final=True)
+        registered_owner, dispatchers_node = issue.owner_label, issue.owner_node
+        rule = ""
+        if dispatch_by_rule is not None and colour != Colour.GREEN:
+            department, rule = dispatch_by_rule
+            dispatch_by_rule_step(issue, department=department, now=now)
+            issue.status = Status.DISPATCHED
+            issue.version += 1
         issue.save()
         if household is not None or reporter_name or reporter_phone:
             IssueReporter.objects.create(
@@ -160,15 +174,31 @@ def issue_register(
                 words=clean_text(reporter_words, "reporter_words", required=False),
                 reported_at=now,
             )
-        IssueEvent.objects.create(
-            issue=issue,
-            at=now,
-            actor=by,
-            action=EventAction.REGISTER,
-            to_status=Status.REGISTERED,
-            note=description,
-            data={"colour": colour, "source": source, "owner": issue.owner_label},
-        )
+        events = [
+            IssueEvent(
+                issue=issue,
+                at=now,
+                actor=by,
+                action=EventAction.REGISTER,
+                to_status=Status.REGISTERED,
+                note=description,
+                data={"colour": colour, "source": source, "owner": registered_owner},
+            )
+        ]
+        if issue.status == Status.DISPATCHED:
+            events.append(
+                IssueEvent(
+                    issue=issue,
+                    at=now,
+                    actor=None,
+                    action=EventAction.DISPATCH,
+                    from_status=Status.REGISTERED,
+                    to_status=Status.DISPATCHED,
+                    note=rule,
+                    data={"to": issue.owner_label, "rule": rule},
+                )
+            )
+        IssueEvent.objects.bulk_create(events)
         audit_record(
             action=AuditAction.ISSUE_REGISTER,
             user=by,
@@ -176,12 +206,34 @@ def issue_register(
             obj=issue,
             detail={"colour": colour, "source": source, "node": node.pk},
         )
+        if issue.status == Status.DISPATCHED:
+            audit_record(
+                action=AuditAction.for_issue_step(EventAction.DISPATCH),
+                username="worker",
+                context=context,
+                obj=issue,
+                # as record() writes it: the step's data over its from/to
+                detail={"from": Status.REGISTERED, "to": issue.owner_label, "rule": rule},
+            )
         if colour == Colour.GREEN:
             _solve_on_the_spot(issue, by=by, resolution=resolution, context=context)
         else:
-            similarity.index_issue(issue)
-            dispatchers = unit_users(node=issue.owner_node)
-            notify_users(dispatchers, kind="issue.registered", issue=issue, title=_("New issue"))
+            similarity.index_issue(issue, new=True)
+            notices = [
+                issue_notice(
+                    unit_users(node=dispatchers_node),
+                    kind="issue.registered",
+                    issue=issue,
+                    title=_("New issue"),
+                )
+            ]
+            if issue.status == Status.DISPATCHED:
+                notices.append(
+                    owner_notice(issue, kind="issue.dispatched", title=_("Issue sent to you"))
+                )
+            from minqing.notifications.services import notify_many
+
+            notify_many(notices)
     return issue
 
 

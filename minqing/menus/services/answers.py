@@ -26,16 +26,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
 from minqing.audit.actions import AuditAction
-from minqing.audit.services import audit_record
+from minqing.audit.services import audit_batch, audit_record
 from minqing.households.models import Household
 from minqing.issues.models import OPEN_STATES, Issue, Source
 from minqing.lib.context import AuditContext
+from minqing.lib.memo import memoized
 from minqing.menus.checks import CompiledForm, compile_form
 from minqing.menus.errors import MenuErrorCode
 from minqing.menus.models import (
@@ -55,6 +56,7 @@ from minqing.menus.models import (
 )
 from minqing.menus.permissions import MenuAction, allowed
 from minqing.menus.spec import CHOICE_TYPES, NUMBER_TYPES, QType
+from minqing.notifications.services import delivery_batch
 
 #: A phone's clock may run a little fast.
 CLOCK_SKEW = dt.timedelta(minutes=10)
@@ -199,6 +201,30 @@ def answers_record(
             seen.add(r.client_uuid)
             kept.append(r)
         records = kept
+    try:
+        # One transaction for the reads and the writes: the tasks are read under their row
+        # locks, so a task a concurrent sync finished is seen done here, not written twice.
+        # The notifications of the sync go out as one job after its commit; the audit rows are
+        # written together at its end; calendars and units are read once a sync.
+        with memoized(), delivery_batch(), transaction.atomic(), audit_batch():
+            _record_fresh(by, records, results, context)
+    except IntegrityError:
+        # Another sync saved one of these ids between our read and our write: take them one
+        # at a time, each finding its replay or its conflict.
+        if len(records) == 1:
+            raise
+        results.clear()
+        for r in records:
+            results[r.client_uuid] = answers_record(by=by, records=[r], context=context)[0]
+    return [results[r.client_uuid] for r in sent]
+
+
+def _record_fresh(
+    by: User,
+    records: list[AnswerInput],
+    results: dict[uuid.UUID, RecordResult],
+    context: AuditContext | None,
+) -> None:
     existing = {
         row.client_uuid: row
         for row in Response.objects.filter(client_uuid__in=[r.client_uuid for r in records]).only(
@@ -221,20 +247,7 @@ def answers_record(
             )
     prepared = _prepare(by, fresh, results)
     if prepared:
-        try:
-            _write(by, prepared, results, context)
-        except IntegrityError:
-            # Another sync saved one of these ids (or a task) between our read and our write:
-            # take them one at a time, each finding its replay or its conflict.
-            for p in prepared:
-                results.pop(p.input.client_uuid, None)
-            if len(records) == 1:
-                raise
-            for p in prepared:
-                results[p.input.client_uuid] = answers_record(
-                    by=by, records=[p.input], context=context
-                )[0]
-    return [results[r.client_uuid] for r in sent]
+        _write(by, prepared, results, context)
 
 
 @dataclass
@@ -252,20 +265,22 @@ def _prepare(
 ) -> list[_Prepared]:
     if not records:
         return []
+    # Locked in key order (two syncs sharing tasks take their turns, never a circle); the
+    # campaign is read once, not once a row.
     tasks = {
         t.pk: t
-        for t in Task.objects.filter(pk__in={r.task_id for r in records}).select_related("campaign")
+        for t in Task.objects.select_for_update(of=("self",))
+        .filter(pk__in={r.task_id for r in records})
+        .order_by("pk")
     }
-    versions = {
-        v.pk: v
-        for v in MenuVersion.objects.filter(pk__in={r.version_id for r in records}).select_related(
-            "menu"
-        )
+    campaigns = {
+        c.pk: c for c in Campaign.objects.filter(pk__in={t.campaign_id for t in tasks.values()})
     }
-    campaign_versions = {
-        v.pk: v.number
-        for v in MenuVersion.objects.filter(pk__in={t.campaign.version_id for t in tasks.values()})
-    }
+    for t in tasks.values():
+        t.campaign = campaigns[t.campaign_id]
+    wanted = {r.version_id for r in records} | {c.version_id for c in campaigns.values()}
+    versions = {v.pk: v for v in MenuVersion.objects.filter(pk__in=wanted).select_related("menu")}
+    campaign_versions = {pk: v.number for pk, v in versions.items()}
     visitors = {
         u.pk: u
         for u in User.objects.filter(
@@ -398,90 +413,62 @@ def _write(
     context: AuditContext | None,
 ) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        # Claim the tasks: a task done by a concurrent sync since we read it stays done.
-        done_ids = set(
-            Task.objects.select_for_update()
-            .filter(pk__in=[p.task.pk for p in prepared])
-            .exclude(outcome="")
-            .values_list("pk", flat=True)
-        )
-        keep = []
-        for p in prepared:
-            if p.task.pk in done_ids:
-                results[p.input.client_uuid] = RecordResult(
-                    p.input.client_uuid,
-                    Status.CONFLICT,
-                    MenuErrorCode.ALREADY_DONE,
-                    {"task": _("This household's answers were already recorded.")},
-                )
-            else:
-                keep.append(p)
-        prepared = keep
-        if not prepared:
-            return
-        responses = Response.objects.bulk_create(
-            [
-                Response(
-                    client_uuid=p.input.client_uuid,
-                    content_hash=p.digest,
-                    task=p.task,
-                    version=p.version,
-                    visitor_id=(
-                        p.input.visitor_id
-                        if p.input.paper and p.input.visitor_id is not None
-                        else p.task.assignee_id
-                        if p.input.paper and p.task.assignee_id
-                        else by.pk
-                    ),
-                    entered_by=by,
-                    outcome=p.input.outcome,
-                    reason=p.input.reason,
-                    paper=p.input.paper,
-                    started_at=p.input.started_at,
-                    finished_at=p.input.finished_at,
-                    answers=p.answers,
-                    answers_hash=answers_hash(p.answers) if p.answers else "",
-                    too_fast=p.too_fast,
-                    created_at=now,
-                )
-                for p in prepared
-            ]
-        )
-        if any(r.pk is None for r in responses):  # backends without RETURNING (none today)
-            by_uuid = dict(
-                Response.objects.filter(
-                    client_uuid__in=[p.input.client_uuid for p in prepared]
-                ).values_list("client_uuid", "pk")
+    responses = Response.objects.bulk_create(
+        [
+            Response(
+                client_uuid=p.input.client_uuid,
+                content_hash=p.digest,
+                task=p.task,
+                version=p.version,
+                visitor_id=(
+                    p.input.visitor_id
+                    if p.input.paper and p.input.visitor_id is not None
+                    else p.task.assignee_id
+                    if p.input.paper and p.task.assignee_id
+                    else by.pk
+                ),
+                entered_by=by,
+                outcome=p.input.outcome,
+                reason=p.input.reason,
+                paper=p.input.paper,
+                started_at=p.input.started_at,
+                finished_at=p.input.finished_at,
+                answers=p.answers,
+                answers_hash=answers_hash(p.answers) if p.answers else "",
+                too_fast=p.too_fast,
+                created_at=now,
             )
-            for r in responses:
-                r.pk = by_uuid[r.client_uuid]
-        by_outcome: dict[tuple[str, bool], list[int]] = defaultdict(list)
-        for p in prepared:
-            by_outcome[(p.input.outcome, p.too_fast)].append(p.task.pk)
-        for (outcome, flagged), task_ids in by_outcome.items():
-            Task.objects.filter(pk__in=task_ids).update(
-                outcome=outcome, done_at=now, flagged=flagged
-            )
-        # The counters' rows, locked in key order before anything else: two syncs of one
-        # village then take their turns, and the second sees the issue the first raised (and
-        # joins it) instead of raising its own.
-        _locked_in_order(Progress, _progress_keys(prepared))
-        raised = _raise_issues(by, prepared, responses, context)
-        _count(prepared, raised)
-        _tally(prepared)
-        audit_record(
-            action=AuditAction.MENUS_ANSWERS,
-            user=by,
-            context=context,
-            object_type="menus.campaign",
-            object_id=",".join(sorted({str(p.task.campaign_id) for p in prepared})),
-            detail={
-                "records": len(prepared),
-                "responses": [r.pk for r in responses],
-                "issues": sorted({i for ids in raised.values() for i, _new in ids}),
-            },
+            for p in prepared
+        ]
+    )
+    if any(r.pk is None for r in responses):  # backends without RETURNING (none today)
+        by_uuid = dict(
+            Response.objects.filter(
+                client_uuid__in=[p.input.client_uuid for p in prepared]
+            ).values_list("client_uuid", "pk")
         )
+        for r in responses:
+            r.pk = by_uuid[r.client_uuid]
+    _mark_done(prepared, now)
+    # The counters' rows, locked in key order before anything else: two syncs of one
+    # village then take their turns, and the second sees the issue the first raised (and
+    # joins it) instead of raising its own.
+    _locked_in_order(Progress, _progress_keys(prepared))
+    raised = _raise_issues(by, prepared, responses, context)
+    _count(prepared, raised)
+    _tally(prepared)
+    audit_record(
+        action=AuditAction.MENUS_ANSWERS,
+        user=by,
+        context=context,
+        object_type="menus.campaign",
+        object_id=",".join(sorted({str(p.task.campaign_id) for p in prepared})),
+        detail={
+            "records": len(prepared),
+            "responses": [r.pk for r in responses],
+            "issues": sorted({i for ids in raised.values() for i, _new in ids}),
+        },
+    )
     for p, resp in zip(prepared, responses, strict=True):
         results[p.input.client_uuid] = RecordResult(
             p.input.client_uuid,
@@ -489,6 +476,29 @@ def _write(
             response_id=resp.pk,
             issue_ids=sorted(i for i, _new in raised.get(p.task.pk, [])),
         )
+
+
+def _mark_done(prepared: list[_Prepared], now: dt.datetime) -> None:
+    """The batch's tasks done, each with its outcome, in one UPDATE."""
+    by_outcome: dict[str, list[int]] = defaultdict(list)
+    for p in prepared:
+        by_outcome[p.input.outcome].append(p.task.pk)
+    flagged = [p.task.pk for p in prepared if p.too_fast]
+    outcome: Any
+    if len(by_outcome) == 1:
+        outcome = next(iter(by_outcome))
+    else:
+        outcome = Case(
+            *[When(pk__in=ids, then=Value(o)) for o, ids in sorted(by_outcome.items())],
+            output_field=Task._meta.get_field("outcome"),
+        )
+    Task.objects.filter(pk__in=[p.task.pk for p in prepared]).update(
+        outcome=outcome,
+        done_at=now,
+        flagged=Case(When(pk__in=flagged, then=Value(True)), default=Value(False))
+        if flagged
+        else False,
+    )
 
 
 def _count(prepared: list[_Prepared], raised: dict[int, list[tuple[int, bool]]]) -> None:
@@ -617,11 +627,7 @@ def _raise_issues(
     """The issues the answers raise: ``{task id: [(issue id, new?), …]}``. A household whose
     village already has an open issue from the same question joins it (the seed's irrigation
     power line: several households, one report to the town)."""
-    from minqing.issues.services import (
-        issue_dispatch_by_rule,
-        issue_join_by_rule,
-        issue_register,
-    )
+    from minqing.issues.services import issue_join_by_rule, issue_register
 
     out: dict[int, list[tuple[int, bool]]] = {}
     found: list[tuple[_Prepared, Response, list[tuple[MenuQuestion, set[str]]]]] = []
@@ -645,36 +651,55 @@ def _raise_issues(
             pk__in=[p.task.household_id for p, _r, _h in found]
         ).select_related("node")
     }
+    # The open issues these villages already have from the same questions (by name: version 2
+    # keeps a question's name), read once for the sync; the first raised is the one joined.
+    open_issues: dict[tuple[int, int, str], Issue] = {}
+    shared = {
+        (p.task.campaign_id, p.task.village_id, q.name)
+        for p, _r, hits in found
+        for q, _c in hits
+        if q.issue_shared
+    }
+    if shared:
+        rows = (
+            RaisedIssue.objects.filter(
+                campaign_id__in={k[0] for k in shared},
+                village_id__in={k[1] for k in shared},
+                question__name__in={k[2] for k in shared},
+                joined=False,
+                issue__status__in=OPEN_STATES,
+            )
+            .order_by("issue_id")
+            .values_list("campaign_id", "village_id", "question__name", "issue_id")
+        )
+        ids: dict[tuple[int, int, str], int] = {}
+        for c, v, name, issue_id in rows:
+            if (c, v, name) in shared:
+                ids.setdefault((c, v, name), issue_id)
+        by_pk = Issue.objects.in_bulk(set(ids.values()))
+        open_issues = {k: by_pk[i] for k, i in ids.items() if i in by_pk}
+    made: list[RaisedIssue] = []
     for p, response, hits in found:
         household = households[p.task.household_id]
         for q, chosen in hits:
             labels = "、".join(c[1] for c in q.choices if c[0] in chosen)
             words = f"{q.label_zh}：{labels}"
             rule = _("Quarterly menu: %(question)s") % {"question": words}
-            open_issue = None
-            if q.issue_shared:
-                open_issue = (
-                    Issue.objects.filter(
-                        menu_answers__campaign_id=p.task.campaign_id,
-                        menu_answers__village_id=p.task.village_id,
-                        menu_answers__question__name=q.name,
-                        menu_answers__joined=False,
-                        status__in=OPEN_STATES,
-                    )
-                    .order_by("pk")
-                    .first()
-                )
+            key = (p.task.campaign_id, p.task.village_id, q.name)
+            open_issue = open_issues.get(key) if q.issue_shared else None
             if open_issue is not None:
                 issue_join_by_rule(
                     issue=open_issue, household=household, words=words, rule=rule, context=context
                 )
-                RaisedIssue.objects.create(
-                    response=response,
-                    question=q,
-                    issue=open_issue,
-                    campaign_id=p.task.campaign_id,
-                    village_id=p.task.village_id,
-                    joined=True,
+                made.append(
+                    RaisedIssue(
+                        response=response,
+                        question=q,
+                        issue=open_issue,
+                        campaign_id=p.task.campaign_id,
+                        village_id=p.task.village_id,
+                        joined=True,
+                    )
                 )
                 out.setdefault(p.task.pk, []).append((open_issue.pk, False))
                 continue
@@ -690,19 +715,23 @@ def _raise_issues(
                 source=Source.MENU,
                 context=context,
                 for_household_task=True,  # _prepare checked MenuAction.ANSWER on the task
+                dispatch_by_rule=(
+                    (q.issue_department, rule) if q.issue_department is not None else None
+                ),
             )
-            if q.issue_department is not None:
-                issue_dispatch_by_rule(
-                    issue=issue, department=q.issue_department, rule=rule, context=context
+            made.append(
+                RaisedIssue(
+                    response=response,
+                    question=q,
+                    issue=issue,
+                    campaign_id=p.task.campaign_id,
+                    village_id=p.task.village_id,
                 )
-            RaisedIssue.objects.create(
-                response=response,
-                question=q,
-                issue=issue,
-                campaign_id=p.task.campaign_id,
-                village_id=p.task.village_id,
             )
+            if q.issue_shared:
+                open_issues[key] = issue  # the next household of the sync joins it
             out.setdefault(p.task.pk, []).append((issue.pk, True))
+    RaisedIssue.objects.bulk_create(made)
     return out
 
 
@@ -720,30 +749,6 @@ class CallInput:
 def call_record(*, by: User, data: CallInput, context: AuditContext | None = None) -> RecordResult:
     """One phone try for a household nobody was home at (no answer, busy, wrong number,
     refused); at most the campaign's ``call_limit`` a household. Replay-safe by client id."""
-    existing = CallAttempt.objects.filter(client_uuid=data.client_uuid).first()
-    if existing is not None:
-        same = (
-            existing.task_id == data.task_id
-            and existing.by_id == by.pk
-            and existing.result == data.result
-            and abs((existing.at - data.at).total_seconds()) < 1
-        )
-        if same:
-            return RecordResult(data.client_uuid, Status.REPLAY)
-        return RecordResult(
-            data.client_uuid,
-            Status.CONFLICT,
-            MenuErrorCode.DUPLICATE,
-            {"client_uuid": _("Another record was already saved under this id.")},
-        )
-    task = Task.objects.filter(pk=data.task_id).select_related("campaign").first()
-    if task is None or not allowed(by, MenuAction.ANSWER, task):
-        return RecordResult(
-            data.client_uuid,
-            Status.NOT_FOUND,
-            MenuErrorCode.NOT_YOUR_TASK,
-            {"task": _("This household is not one of yours in this campaign.")},
-        )
     if data.result not in CallResult.values:
         return RecordResult(
             data.client_uuid,
@@ -759,15 +764,44 @@ def call_record(*, by: User, data: CallInput, context: AuditContext | None = Non
             {"at": _("Give the time of the call, with its time zone, not in the future.")},
         )
     with transaction.atomic():
-        locked = Task.objects.select_for_update().get(pk=task.pk)
-        if locked.outcome:
+        # The task under its lock first: what it says (done, tries so far) is current.
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk=data.task_id)
+            .first()
+        )
+        existing = CallAttempt.objects.filter(client_uuid=data.client_uuid).first()
+        if existing is not None:
+            same = (
+                existing.task_id == data.task_id
+                and existing.by_id == by.pk
+                and existing.result == data.result
+                and abs((existing.at - data.at).total_seconds()) < 1
+            )
+            if same:
+                return RecordResult(data.client_uuid, Status.REPLAY)
+            return RecordResult(
+                data.client_uuid,
+                Status.CONFLICT,
+                MenuErrorCode.DUPLICATE,
+                {"client_uuid": _("Another record was already saved under this id.")},
+            )
+        if task is None or not allowed(by, MenuAction.ANSWER, task):
+            return RecordResult(
+                data.client_uuid,
+                Status.NOT_FOUND,
+                MenuErrorCode.NOT_YOUR_TASK,
+                {"task": _("This household is not one of yours in this campaign.")},
+            )
+        if task.outcome:
             return RecordResult(
                 data.client_uuid,
                 Status.CONFLICT,
                 MenuErrorCode.ALREADY_DONE,
                 {"task": _("This household's answers were already recorded.")},
             )
-        if locked.call_attempts >= task.campaign.call_limit:
+        if task.call_attempts >= task.campaign.call_limit:
             return RecordResult(
                 data.client_uuid,
                 Status.REFUSED,
@@ -776,22 +810,23 @@ def call_record(*, by: User, data: CallInput, context: AuditContext | None = Non
                     "task": _(
                         "%(n)d tries already: record the household as not reached, with the reason."
                     )
-                    % {"n": locked.call_attempts}
+                    % {"n": task.call_attempts}
                 },
             )
         try:
             with transaction.atomic():
                 call = CallAttempt.objects.create(
-                    client_uuid=data.client_uuid, task=locked, by=by, at=data.at, result=data.result
+                    client_uuid=data.client_uuid, task=task, by=by, at=data.at, result=data.result
                 )
         except IntegrityError:
+            # The same id saved by a concurrent request since our look: answer as it does.
             return call_record(by=by, data=data, context=context)
-        Task.objects.filter(pk=locked.pk).update(call_attempts=F("call_attempts") + 1)
+        Task.objects.filter(pk=task.pk).update(call_attempts=F("call_attempts") + 1)
         audit_record(
             action=AuditAction.MENUS_CALL,
             user=by,
             context=context,
             obj=call,
-            detail={"task": locked.pk, "result": data.result},
+            detail={"task": task.pk, "result": data.result},
         )
     return RecordResult(data.client_uuid, Status.SAVED, response_id=None)
