@@ -21,6 +21,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -206,8 +207,12 @@ def answers_record(
         # locks, so a task a concurrent sync finished is seen done here, not written twice.
         # The notifications of the sync go out as one job after its commit; the audit rows are
         # written together at its end; calendars and units are read once a sync.
-        with memoized(), delivery_batch(), transaction.atomic(), audit_batch():
-            _record_fresh(by, records, results, context)
+        # (Called inside a transaction of the caller's, the commit is the caller's and lands
+        # after this call: each notification call then goes out as its own job at it.)
+        own = not transaction.get_connection().in_atomic_block
+        with memoized(), delivery_batch() if own else nullcontext(), transaction.atomic():
+            with audit_batch():
+                _record_fresh(by, records, results, context)
     except IntegrityError:
         # Another sync saved one of these ids between our read and our write: take them one
         # at a time, each finding its replay or its conflict.
