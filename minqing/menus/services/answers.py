@@ -455,9 +455,9 @@ def _write(
         for r in responses:
             r.pk = by_uuid[r.client_uuid]
     _mark_done(prepared, now)
-    # The counters' rows, locked in key order before anything else: two syncs of one
-    # village then take their turns, and the second sees the issue the first raised (and
-    # joins it) instead of raising its own.
+    # The counters' rows, locked in key order after the tasks and before the issues: two
+    # syncs of one village then take their turns, and the second sees the issue the first
+    # raised (and joins it) instead of raising its own.
     _locked_in_order(Progress, _progress_keys(prepared))
     raised = _raise_issues(by, prepared, responses, context)
     _count(prepared, raised)
@@ -696,34 +696,27 @@ def _raise_issues(
                 issue_join_by_rule(
                     issue=open_issue, household=household, words=words, rule=rule, context=context
                 )
-                made.append(
-                    RaisedIssue(
-                        response=response,
-                        question=q,
-                        issue=open_issue,
-                        campaign_id=p.task.campaign_id,
-                        village_id=p.task.village_id,
-                        joined=True,
-                    )
+                issue, joined = open_issue, True
+            else:
+                issue = issue_register(
+                    by=by,
+                    node=household.node,
+                    household=household,
+                    category=q.issue_category,
+                    description=words,
+                    title=words[:100],
+                    colour=q.issue_colour,
+                    complexity=q.issue_complexity,
+                    source=Source.MENU,
+                    context=context,
+                    for_household_task=True,  # _prepare checked MenuAction.ANSWER on the task
+                    dispatch_by_rule=(
+                        (q.issue_department, rule) if q.issue_department is not None else None
+                    ),
                 )
-                out.setdefault(p.task.pk, []).append((open_issue.pk, False))
-                continue
-            issue = issue_register(
-                by=by,
-                node=household.node,
-                household=household,
-                category=q.issue_category,
-                description=words,
-                title=words[:100],
-                colour=q.issue_colour,
-                complexity=q.issue_complexity,
-                source=Source.MENU,
-                context=context,
-                for_household_task=True,  # _prepare checked MenuAction.ANSWER on the task
-                dispatch_by_rule=(
-                    (q.issue_department, rule) if q.issue_department is not None else None
-                ),
-            )
+                joined = False
+                if q.issue_shared:
+                    open_issues[key] = issue  # the next household of the sync joins it
             made.append(
                 RaisedIssue(
                     response=response,
@@ -731,11 +724,10 @@ def _raise_issues(
                     issue=issue,
                     campaign_id=p.task.campaign_id,
                     village_id=p.task.village_id,
+                    joined=joined,
                 )
             )
-            if q.issue_shared:
-                open_issues[key] = issue  # the next household of the sync joins it
-            out.setdefault(p.task.pk, []).append((issue.pk, True))
+            out.setdefault(p.task.pk, []).append((issue.pk, not joined))
     RaisedIssue.objects.bulk_create(made)
     return out
 
