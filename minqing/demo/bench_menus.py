@@ -144,7 +144,8 @@ def _campaign_row(report: CampaignReport) -> Row:
     figure = (
         f"Quarterly campaign through the services: {report.tasks:,} households, "
         f"{report.visitors:,} visitors, a menu of {report.questions} questions in 8 themes from "
-        f"{report.checklists} XLSForm checklists, version 2 halfway "
+        f"{report.checklists} XLSForm checklists, version 2 halfway, "
+        f"{report.processes} phone{'s' if report.processes > 1 else ''} syncing at once "
         f"({report.issues:,} issues raised, {report.joined:,} more households joined one)"
     )
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_outcome.items()))

@@ -12,7 +12,9 @@
    200, as phones sync: visited at home, reached by phone after a failed call or two
    (``call_record``), or not reached with a reason. Halfway, version 2 (one question changed:
    income in four steps) is published and the rest answer it. One visitor gives the same answers
-   everywhere and a few records are made in too little time, for the quality page.
+   everywhere and a few records are made in too little time, for the quality page. A big
+   county on PostgreSQL is answered by two processes at once, each with its own villages'
+   visitors, as two app workers serve phones side by side (``sync_processes``).
 4. The ``leader`` login keeps ``HELD_BACK`` of its households open, for a person to visit with
    the phone in the demo (then progress reaches 100 %).
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import multiprocessing
+import os
 import random
 import time
 import uuid
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -97,6 +101,7 @@ class CampaignReport:
     seconds: dict[str, float] = field(default_factory=dict)
     campaign_id: int | None = None
     menu_id: int | None = None
+    processes: int = 1  # phones syncing at once
 
 
 # --------------------------------------------------------------------------- the menu
@@ -357,13 +362,14 @@ def answer_tasks(
     *,
     copier_id: int | None = None,
     say: Callable[[str], None] | None = None,
+    processes: int = 1,
 ) -> None:
     """Answer ``tasks`` under ``version``: each visitor's households in batches of 200, as a
-    phone syncs, after the failed first calls of those reached by phone."""
-    forms = {
-        kind: _Answerer(authoring.version_form(version, kind), _weights(version.number))
-        for kind in ("urban", "rural")
-    }
+    phone syncs, after the failed first calls of those reached by phone.
+
+    ``processes`` > 1: that many phones sync at once, each process answering the visitors of
+    its own villages (as app workers serve phones side by side); needs ``fork`` and a
+    database that takes concurrent writers, outside any transaction of the caller's."""
     by_visitor: dict[int, list[Task]] = defaultdict(list)
     # A household with nobody responsible is listed for the village: a cadre visits it with the
     # paper form and types it in (paper entry).
@@ -375,14 +381,96 @@ def answer_tasks(
         elif (clerk := clerks.get(t.village_id)) is not None:
             by_visitor[clerk].append(t)
             paper.add(t.pk)
-    users = User.objects.in_bulk(list(by_visitor))
+    job = _Job(campaign, version, dict(by_visitor), paper, window, copier_id, len(tasks))
+    if processes > 1 and len(by_visitor) > 1:
+        shares = _shares(by_visitor, processes)
+        seeds = [rng.getrandbits(64) for _ in shares]
+        global _forked
+        _forked = (job, shares, seeds)
+        connections.close_all()  # each process opens its own
+        try:
+            with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
+                parts = pool.map(_answer_share, range(len(shares)))
+        finally:
+            _forked = None
+        for part in parts:
+            report.answered += part.answered
+            report.calls += part.calls
+            report.batches += part.batches
+            for k, v in part.refused.items():
+                report.refused[k] = report.refused.get(k, 0) + v
+    else:
+        _answer_visitors(job, sorted(by_visitor), rng, report, say)
+    report.visitor_ids |= set(by_visitor)
+    report.visitors = len(report.visitor_ids)
+    report.paper += len(paper)
+
+
+@dataclass
+class _Job:
+    campaign: Campaign
+    version: MenuVersion
+    by_visitor: dict[int, list[Task]]
+    paper: set[int]
+    window: _Window
+    copier_id: int | None
+    total: int
+
+
+#: What forked processes answer: (job, visitor ids of each share, each share's seed).
+_forked: tuple[_Job, list[list[int]], list[int]] | None = None
+
+
+def _shares(by_visitor: dict[int, list[Task]], n: int) -> list[list[int]]:
+    """The visitors in ``n`` shares of about as many households, a village's visitors in one
+    share (two processes rarely touch one village's counters)."""
+    villages: dict[int, list[int]] = defaultdict(list)
+    for visitor_id in sorted(by_visitor):
+        villages[by_visitor[visitor_id][0].village_id].append(visitor_id)
+    shares: list[list[int]] = [[] for _ in range(n)]
+    sizes = [0] * n
+    for _village, visitors in sorted(
+        villages.items(), key=lambda kv: (-sum(len(by_visitor[v]) for v in kv[1]), kv[0])
+    ):
+        smallest = sizes.index(min(sizes))
+        shares[smallest] += visitors
+        sizes[smallest] += sum(len(by_visitor[v]) for v in visitors)
+    return [sorted(share) for share in shares if share]
+
+
+def _answer_share(index: int) -> CampaignReport:
+    """In a forked process: answer one share's visitors; returns what it counted."""
+    assert _forked is not None
+    job, shares, seeds = _forked
+    part = CampaignReport()
+    try:
+        _answer_visitors(job, shares[index], random.Random(seeds[index]), part, None)
+    finally:
+        connections.close_all()
+    part.visitor_ids = set()
+    return part
+
+
+def _answer_visitors(
+    job: _Job,
+    visitor_ids: list[int],
+    rng: random.Random,
+    report: CampaignReport,
+    say: Callable[[str], None] | None,
+) -> None:
+    version, window, paper, copier_id = job.version, job.window, job.paper, job.copier_id
+    forms = {
+        kind: _Answerer(authoring.version_form(version, kind), _weights(version.number))
+        for kind in ("urban", "rural")
+    }
+    users = User.objects.in_bulk(visitor_ids)
     copied: dict[str, dict[str, Any]] = {}
     done = 0
     last_said = time.perf_counter()
-    for visitor_id in sorted(by_visitor):
+    for visitor_id in visitor_ids:
         visitor = users[visitor_id]
         records: list[AnswerInput] = []
-        for t in by_visitor[visitor_id]:
+        for t in job.by_visitor[visitor_id]:
             finished = window.moment(rng)
             roll = rng.random()
             if roll < NOT_REACHED_SHARE:
@@ -446,11 +534,8 @@ def answer_tasks(
             report.batches += 1
             done += len(batch)
         if say and time.perf_counter() - last_said > 10:
-            say(f"    {done:,} of {len(tasks):,} households answered")
+            say(f"    {done:,} of {job.total:,} households answered")
             last_said = time.perf_counter()
-    report.visitor_ids |= set(by_visitor)
-    report.visitors = len(report.visitor_ids)
-    report.paper += len(paper)
 
 
 def _village_clerks() -> dict[int, int]:
@@ -472,9 +557,11 @@ def run_campaign(
     hold_back: int = HELD_BACK,
     say: Callable[[str], None] | None = None,
     midway: Callable[[Campaign], None] | None = None,
+    processes: int | None = None,
 ) -> CampaignReport:
     """The whole quarter: menu, accounts, campaign, answers (v1 then v2), counted.
-    ``midway`` is called with half the households answered (not counted in the seconds)."""
+    ``midway`` is called with half the households answered (not counted in the seconds);
+    ``processes``: phones syncing at once (None: ``sync_processes``)."""
     report = CampaignReport()
     clock = time.perf_counter()
     organiser = _user("county")
@@ -515,10 +602,13 @@ def run_campaign(
     start = timezone.make_aware(dt.datetime.combine(starts_on, dt.time(8)))
     middle = start + (now - start) / 2
     copier = _copier(todo, leader)
+    if processes is None:
+        processes = sync_processes(len(todo))
+    report.processes = processes
     tick = time.perf_counter()
     answer_tasks(
         campaign, version, todo[:half], _Window(start, middle), rng, report,
-        copier_id=copier, say=say,
+        copier_id=copier, say=say, processes=processes,
     )  # fmt: skip
     report.seconds["answers_v1"] = time.perf_counter() - tick
     if midway is not None:
@@ -531,7 +621,7 @@ def run_campaign(
     tick = time.perf_counter()
     answer_tasks(
         campaign, v2, todo[half:], _Window(middle, now - dt.timedelta(minutes=20)), rng,
-        report, copier_id=copier, say=say,
+        report, copier_id=copier, say=say, processes=processes,
     )  # fmt: skip
     report.seconds["answers_v2"] = time.perf_counter() - tick
     outcomes = (
@@ -546,6 +636,26 @@ def run_campaign(
     report.joined = raised.filter(joined=True).count()
     report.seconds["total"] = time.perf_counter() - clock
     return report
+
+
+#: A campaign this big is answered by phones syncing side by side (below: one at a time).
+PARALLEL_FROM = 50_000
+
+
+def sync_processes(households: int) -> int:
+    """How many phones sync at once in the simulation: two on PostgreSQL with two cores or
+    more (a county's server serves phones side by side: two app workers), outside a
+    transaction and for a big county only; one on SQLite, whose one writer would only queue
+    them."""
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        or households < PARALLEL_FROM
+        or (os.cpu_count() or 1) < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 1
+    return 2
 
 
 def _copier(tasks: list[Task], leader: User | None) -> int | None:

@@ -111,3 +111,42 @@ def test_issues_raised_by_answers_are_in_the_loop(built):
     assert set(villages.values()) == {1}
     county_row = Progress.objects.get(campaign=campaign, node__level=Level.COUNTY)
     assert county_row.issues == report.issues
+
+
+# --------------------------------------------------------------------------- phones side by side
+
+
+def _task(pk: int, visitor: int, village: int) -> Task:
+    return Task(pk=pk, assignee_id=visitor, village_id=village, place_kind="rural")
+
+
+def test_shares_keep_a_villages_visitors_together_and_balance_households():
+    from minqing.demo.menus import _shares
+
+    by_visitor = {
+        1: [_task(1, 1, 10)] * 50,
+        2: [_task(2, 2, 10)] * 30,  # village 10: 80 households
+        3: [_task(3, 3, 20)] * 60,  # village 20: 60
+        4: [_task(4, 4, 30)] * 25,
+        5: [_task(5, 5, 30)] * 20,  # village 30: 45
+        6: [_task(6, 6, 40)] * 10,  # village 40: 10
+    }
+    shares = _shares(by_visitor, 2)
+    assert sorted(v for share in shares for v in share) == [1, 2, 3, 4, 5, 6]
+    assert {1, 2} <= set(shares[0]) or {1, 2} <= set(shares[1])
+    assert {4, 5} <= set(shares[0]) or {4, 5} <= set(shares[1])
+    sizes = sorted(sum(len(by_visitor[v]) for v in share) for share in shares)
+    assert sizes == [90, 105]  # largest village first into the smaller share: 80 + 10 | 60 + 45
+    assert _shares({1: [_task(1, 1, 10)]}, 2) == [[1]]  # no empty share
+
+
+@pytest.mark.django_db
+def test_one_phone_at_a_time_on_sqlite_in_a_transaction_or_a_small_county():
+    from django.db import connection
+
+    from minqing.demo.menus import PARALLEL_FROM, sync_processes
+
+    # Tests run inside a transaction: forked processes could not see its rows.
+    assert connection.in_atomic_block
+    assert sync_processes(PARALLEL_FROM * 10) == 1
+    assert sync_processes(10) == 1

@@ -348,18 +348,24 @@ def issue_add_reporter(
 
 def issue_join_by_rule(
     *,
-    issue: Issue,
+    issue_id: int,
     household,
     words: str = "",
     rule: str = "",
     context: AuditContext | None = None,
 ) -> IssueReporter | None:
     """One more household of the village raised the same thing through a standing rule (the
-    quarterly menu's answers): it joins the issue as a reporter instead of opening a duplicate.
-    No person takes this step, so no one's places are asked; the timeline names the rule.
-    Returns None when the household already reported the issue (a replay changes nothing)."""
+    quarterly menu's answers): it joins issue ``issue_id`` as a reporter instead of opening a
+    duplicate. No person takes this step, so no one's places are asked; the timeline names
+    the rule. Returns None when the household already reported the issue (a replay changes
+    nothing)."""
     with transaction.atomic():
-        issue = locked(issue)
+        # Locked with only what this step reads and writes (a menu sync joins many).
+        issue = (
+            Issue.objects.select_for_update(of=("self",))
+            .only("id", "title", "status", "village_id", "version", "updated_at")
+            .get(pk=issue_id)
+        )
         if issue.status in (Status.CLOSED, Status.MERGED):
             raise IllegalTransition(
                 _("This issue is %(status)s; register a new one instead.")
@@ -368,7 +374,7 @@ def issue_join_by_rule(
             )
         if household.village_id != issue.village_id:
             raise ValueError("a household of another village")
-        if issue.reporters.filter(household=household).exists():
+        if IssueReporter.objects.filter(issue_id=issue.pk, household=household).exists():
             return None
         reporter = IssueReporter.objects.create(
             issue=issue,
