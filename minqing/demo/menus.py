@@ -385,6 +385,8 @@ def answer_tasks(
     if processes > 1 and len(by_visitor) > 1:
         shares = _shares(by_visitor, processes)
         seeds = [rng.getrandbits(64) for _ in shares]
+        if say:
+            say(f"    {len(tasks):,} households, {len(shares)} processes syncing at once…")
         global _forked
         _forked = (job, shares, seeds)
         connections.close_all()  # each process opens its own
