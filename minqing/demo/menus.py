@@ -381,7 +381,7 @@ def answer_tasks(
         elif (clerk := clerks.get(t.village_id)) is not None:
             by_visitor[clerk].append(t)
             paper.add(t.pk)
-    job = _Job(campaign, version, dict(by_visitor), paper, window, copier_id, len(tasks))
+    job = _Job(version, dict(by_visitor), paper, window, copier_id, len(tasks))
     if processes > 1 and len(by_visitor) > 1:
         shares = _shares(by_visitor, processes)
         seeds = [rng.getrandbits(64) for _ in shares]
@@ -410,7 +410,6 @@ def answer_tasks(
 
 @dataclass
 class _Job:
-    campaign: Campaign
     version: MenuVersion
     by_visitor: dict[int, list[Task]]
     paper: set[int]

@@ -150,3 +150,23 @@ def test_one_phone_at_a_time_on_sqlite_in_a_transaction_or_a_small_county():
     assert connection.in_atomic_block
     assert sync_processes(PARALLEL_FROM * 10) == 1
     assert sync_processes(10) == 1
+
+
+def test_two_phones_at_once_for_a_big_county_on_postgresql_outside_a_transaction(monkeypatch):
+    from django.db import connections
+
+    connection = connections["default"]  # the wrapper itself, not the proxy
+
+    from minqing.demo import menus
+    from minqing.demo.menus import PARALLEL_FROM, sync_processes
+
+    monkeypatch.setattr(menus.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(connection, "vendor", "postgresql")
+    monkeypatch.setattr(connection, "in_atomic_block", False)
+    assert sync_processes(PARALLEL_FROM) == 2
+    assert sync_processes(PARALLEL_FROM - 1) == 1  # a small county: one at a time
+    monkeypatch.setattr(menus.os, "cpu_count", lambda: 1)
+    assert sync_processes(PARALLEL_FROM) == 1  # one core: nothing to share
+    monkeypatch.setattr(menus.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    assert sync_processes(PARALLEL_FROM) == 1  # one writer: they would only queue

@@ -123,7 +123,6 @@ class RecordResult:
 
 _compiled: dict[tuple[int, str], CompiledForm] = {}
 _questions: dict[int, list[MenuQuestion]] = {}
-_named: dict[int, dict[str, MenuQuestion]] = {}
 _ruled: dict[int, list[MenuQuestion]] = {}
 _tallied: dict[int, dict[str, tuple[int, str]]] = {}
 
@@ -132,7 +131,6 @@ def forget_compiled() -> None:
     """Drop the per-process caches (a test database reuses ids after a rollback)."""
     _compiled.clear()
     _questions.clear()
-    _named.clear()
     _ruled.clear()
     _tallied.clear()
 
@@ -148,15 +146,6 @@ def compiled_form(version: MenuVersion, kind: str) -> CompiledForm:
         found = compile_form(version_form(version, kind))
         if version.state == VersionState.PUBLISHED:
             _compiled[key] = found
-    return found
-
-
-def _by_name(version: MenuVersion) -> dict[str, MenuQuestion]:
-    found = _named.get(version.pk)
-    if found is None:
-        found = {q.name: q for q in version_questions(version)}
-        if version.state == VersionState.PUBLISHED:
-            _named[version.pk] = found
     return found
 
 
